@@ -1,0 +1,236 @@
+//! The Stripe Event object, as Stripe sends it to a webhook endpoint.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+use crate::Error;
+
+/// A Stripe event (`"object": "event"`).
+///
+/// The well-known fields are typed; `data.object` stays a [`serde_json::Value`] with typed access
+/// on demand ([`Event::object`]), and every field this model does not know is kept in
+/// [`Event::extra`], so an event serializes back to what Stripe sent.
+///
+/// ```
+/// use djstripe_core::Event;
+/// let body = br#"{"id":"evt_1","object":"event","type":"customer.created","created":1700000000,
+///   "livemode":false,"api_version":"2024-06-20","data":{"object":{"id":"cus_1","object":"customer"}}}"#;
+/// let event = Event::from_slice(body).unwrap();
+/// assert_eq!(event.event_type(), "customer.created");
+/// assert_eq!(event.category(), "customer");
+/// assert_eq!(event.object_id(), Some("cus_1"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Stripe's id, `evt_...`; the primary key of the stored event.
+    pub id: String,
+    /// The event type, e.g. `customer.subscription.updated`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// The API version the event was rendered with (`null` for some old and test events).
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// Creation time, Unix seconds.
+    pub created: i64,
+    /// Whether it happened in live mode.
+    pub livemode: bool,
+    /// Webhooks not yet successfully delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_webhooks: Option<i64>,
+    /// The API request that caused the event, if any.
+    #[serde(default, deserialize_with = "request_compat", skip_serializing_if = "Option::is_none")]
+    pub request: Option<EventRequest>,
+    /// The connected account the event belongs to (Connect webhooks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The object and, for `*.updated`, what changed.
+    pub data: EventData,
+    /// Every field this model does not name (`object`, `context`, ...), kept for the round trip.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `request` of an event: the API request that caused it.
+///
+/// ```
+/// let req = djstripe_core::EventRequest { id: Some("req_1".into()), idempotency_key: None };
+/// assert_eq!(req.id.as_deref(), Some("req_1"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventRequest {
+    /// The request id, `req_...`; `None` for automatic events.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The idempotency key of that request.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// `data` of an event.
+///
+/// ```
+/// let data = djstripe_core::EventData { object: serde_json::json!({"id": "cus_1"}), previous_attributes: None, extra: Default::default() };
+/// assert_eq!(data.object["id"], "cus_1");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventData {
+    /// The resource the event is about, as Stripe rendered it.
+    pub object: Value,
+    /// For `*.updated` events: the changed attributes' previous values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_attributes: Option<Value>,
+    /// Unknown fields of `data`, kept for the round trip.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Old API versions send `request` as a bare id string; newer ones as `{id, idempotency_key}`.
+fn request_compat<'de, D: Deserializer<'de>>(d: D) -> Result<Option<EventRequest>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Compat {
+        Id(String),
+        Full(EventRequest),
+    }
+    Ok(match Option::<Compat>::deserialize(d)? {
+        None => None,
+        Some(Compat::Id(id)) => Some(EventRequest { id: Some(id), idempotency_key: None }),
+        Some(Compat::Full(r)) => Some(r),
+    })
+}
+
+impl Event {
+    /// Parses a webhook body. The error names what is missing or wrong, e.g.
+    /// "the body is not a Stripe event: missing field `type` at line 1 column 30".
+    ///
+    /// ```
+    /// use djstripe_core::Event;
+    /// let err = Event::from_slice(br#"{"id":"evt_1"}"#).unwrap_err();
+    /// assert!(err.to_string().contains("missing field"));
+    /// assert!(Event::from_slice(b"not json").is_err());
+    /// ```
+    pub fn from_slice(body: &[u8]) -> Result<Event, Error> {
+        let event: Event = serde_json::from_slice(body).map_err(|e| Error::InvalidEvent(describe(&e)))?;
+        event.check()?;
+        Ok(event)
+    }
+
+    /// Converts an already parsed JSON value (e.g. from Stripe's API), with the same checks.
+    ///
+    /// ```
+    /// let value = serde_json::json!({"id":"evt_1","object":"event","type":"price.created","created":1,
+    ///     "livemode":false,"data":{"object":{"id":"price_1"}}});
+    /// assert_eq!(djstripe_core::Event::from_value(value).unwrap().object_id(), Some("price_1"));
+    /// ```
+    pub fn from_value(value: Value) -> Result<Event, Error> {
+        let event: Event = serde_json::from_value(value).map_err(|e| Error::InvalidEvent(describe(&e)))?;
+        event.check()?;
+        Ok(event)
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        if let Some(object) = self.extra.get("object")
+            && object != "event"
+        {
+            return Err(Error::InvalidEvent(format!("`object` is {object}, not \"event\"")));
+        }
+        if self.id.is_empty() {
+            return Err(Error::InvalidEvent("`id` is empty".into()));
+        }
+        if self.type_.is_empty() {
+            return Err(Error::InvalidEvent("`type` is empty".into()));
+        }
+        Ok(())
+    }
+
+    /// The event type, e.g. `invoice.paid`.
+    ///
+    /// ```
+    /// assert_eq!(djstripe_core::testing::event("invoice.paid").event_type(), "invoice.paid");
+    /// ```
+    pub fn event_type(&self) -> &str {
+        &self.type_
+    }
+
+    /// The part of the type before the first dot: `customer` for `customer.subscription.updated`.
+    ///
+    /// ```
+    /// let event = djstripe_core::testing::event("customer.subscription.updated");
+    /// assert_eq!(event.category(), "customer");
+    /// ```
+    pub fn category(&self) -> &str {
+        self.type_.split('.').next().unwrap_or_default()
+    }
+
+    /// The id of `data.object` (`cus_...`, `sub_...`), if it has one.
+    ///
+    /// ```
+    /// let event = djstripe_core::testing::event("customer.created");
+    /// assert!(event.object_id().unwrap().starts_with("cus_"));
+    /// ```
+    pub fn object_id(&self) -> Option<&str> {
+        self.data.object.get("id").and_then(Value::as_str)
+    }
+
+    /// `data.object` deserialized into your own type.
+    ///
+    /// ```
+    /// #[derive(serde::Deserialize)]
+    /// struct Customer { id: String, email: Option<String> }
+    /// let event = djstripe_core::testing::event("customer.created");
+    /// let customer: Customer = event.object().unwrap();
+    /// assert!(customer.id.starts_with("cus_"));
+    /// ```
+    pub fn object<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        T::deserialize(&self.data.object).map_err(|e| Error::InvalidEvent(format!("data.object: {e}")))
+    }
+
+    /// Whether this is the test event the Stripe Dashboard sends (`evt_00000000000000`): recorded
+    /// and discarded, never dispatched.
+    ///
+    /// ```
+    /// let mut event = djstripe_core::testing::event("customer.created");
+    /// assert!(!event.is_dashboard_test());
+    /// event.id = "evt_00000000000000".into();
+    /// assert!(event.is_dashboard_test());
+    /// ```
+    pub fn is_dashboard_test(&self) -> bool {
+        self.id == TEST_EVENT_ID
+    }
+
+    /// The id of the API request that caused the event.
+    ///
+    /// ```
+    /// let event = djstripe_core::testing::event("customer.created");
+    /// let _ = event.request_id();
+    /// ```
+    pub fn request_id(&self) -> Option<&str> {
+        self.request.as_ref().and_then(|r| r.id.as_deref())
+    }
+
+    /// The idempotency key of the API request that caused the event.
+    ///
+    /// ```
+    /// let event = djstripe_core::testing::event("customer.created");
+    /// let _ = event.idempotency_key();
+    /// ```
+    pub fn idempotency_key(&self) -> Option<&str> {
+        self.request.as_ref().and_then(|r| r.idempotency_key.as_deref())
+    }
+}
+
+/// The id of the test event sent from the Stripe Dashboard's "Send test webhook".
+pub const TEST_EVENT_ID: &str = "evt_00000000000000";
+
+fn describe(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Syntax | Category::Eof => format!("not valid JSON ({e})"),
+        Category::Io => format!("unreadable ({e})"),
+        Category::Data if e.to_string().starts_with("invalid type") && e.line() == 1 && e.column() <= 1 => {
+            format!("expected a JSON object ({e})")
+        }
+        Category::Data => e.to_string(),
+    }
+}

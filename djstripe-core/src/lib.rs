@@ -1,0 +1,86 @@
+//! # djstripe-core
+//!
+//! Stripe webhooks turned into durable, verified, exactly-once calls of your own functions —
+//! dj-stripe's model, for Rust.
+//!
+//! ```
+//! use djstripe_core::{webhook_handler, Event, HandlerContext, HandlerResult};
+//!
+//! #[webhook_handler("customer.subscription.trial_will_end")]
+//! fn trial_ending(event: &Event, ctx: &mut HandlerContext) -> HandlerResult {
+//!     let customer = event.object_id().unwrap_or_default().to_owned();
+//!     ctx.on_commit(move || println!("remind {customer}")); // runs only if the transaction commits
+//!     Ok(())
+//! }
+//!
+//! #[webhook_handler("price", "product")] // every price.* and product.* event
+//! fn catalog_changed(event: &Event) {
+//!     println!("{} changed", event.object_id().unwrap_or("?"));
+//! }
+//!
+//! // The functions stay callable as written, e.g. from unit tests:
+//! let event = djstripe_core::testing::event("price.updated");
+//! catalog_changed(&event);
+//! ```
+//!
+//! An event name Stripe does not have is a compile error that suggests the right one:
+//!
+//! ```compile_fail
+//! use djstripe_core::{webhook_handler, Event};
+//! #[webhook_handler("custmer.created")] // error: unknown Stripe event type; did you mean `customer.created`?
+//! fn typo(event: &Event) {}
+//! ```
+//!
+//! ## Modules
+//! | module | what it holds |
+//! |---|---|
+//! | [`event`] | the [`Event`] model |
+//! | [`signature`] | `Stripe-Signature` verification |
+//! | [`registry`], [`dispatch`] | the handlers found at link time, and calling them |
+//! | [`db`] | diesel connections (SQLite or PostgreSQL), schema, migrations, rows |
+//! | [`engine`] | recording and processing a delivery exactly once |
+//! | [`stripe_api`] | the small Stripe API client (retrieve events) |
+//! | [`testing`] | signed headers and events for your own tests |
+//!
+//! ## Feature flags
+//! | feature | default | what it enables |
+//! |---|---|---|
+//! | `sqlite` | yes | embedded SQLite, bundled (no system library) |
+//! | `postgres` | yes | PostgreSQL through a bundled libpq (no system library) |
+
+mod error;
+mod handler;
+
+pub mod db;
+pub mod dispatch;
+pub mod engine;
+pub mod event;
+pub mod registry;
+pub mod signature;
+pub mod stripe_api;
+pub mod testing;
+
+pub use error::{Error, Result, StatusClass};
+pub use event::{Event, EventData, EventRequest};
+pub use handler::{HandlerContext, HandlerError, HandlerResult, IntoHandlerResult};
+pub use signature::Verifier;
+
+/// Registers a function as a Stripe webhook handler. See the [crate docs](crate) and the README.
+///
+/// ```
+/// use djstripe_core::{webhook_handler, Event};
+/// #[webhook_handler("*")] // every event
+/// fn audit(event: &Event) { println!("{}", event.id); }
+/// ```
+pub use djstripe_macros::webhook_handler;
+
+/// Not public API: what the `#[webhook_handler]` expansion names. May change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::dispatch::HandlerFn;
+    pub use crate::registry::HandlerRegistration;
+    pub use crate::{Event, HandlerContext, HandlerResult, IntoHandlerResult};
+    pub use inventory;
+    pub use core::option::Option;
+    pub use core::result::Result;
+}

@@ -1,0 +1,203 @@
+//! The handler registry: every `#[webhook_handler]` in the linked program, found at link time.
+//!
+//! The attribute emits one [`HandlerRegistration`] per function through `inventory`, so a
+//! handler in any module of the binary is found with no import and no registration call.
+//!
+//! # Matching and order
+//! A pattern is `*` (every event), an exact type (`customer.created`) or a prefix that matches on
+//! dot boundaries (`customer` and `customer.subscription` match `customer.subscription.updated`;
+//! `customer` does not match `customer_cash_balance_transaction.created`).
+//! [`handlers_for`] returns each matching function once, general to specific as dj-stripe runs
+//! them: `*` handlers, then prefix handlers with shorter prefixes first, then exact handlers; ties
+//! by path. A function with several matching patterns is ranked by its most specific one.
+//!
+//! # The linker caveat
+//! `inventory` registrations live in the object files of the crate that defines them. If a
+//! library crate holds handlers and the binary never references any item of that crate, the
+//! linker may drop the crate and its handlers with it. Reference it once from the binary
+//! (`use my_handlers as _;` is enough), or define handlers in the binary crate itself.
+//! `handlers` on the CLI (or [`all`]) shows what was found.
+
+use std::cmp::Ordering;
+use std::sync::OnceLock;
+
+use crate::dispatch::HandlerFn;
+
+/// One `#[webhook_handler]` function: its patterns, where it is, and how to call it.
+///
+/// Built by the attribute through a `const fn`; read it through [`all`] and [`handlers_for`].
+///
+/// ```
+/// for handler in djstripe_core::registry::all() {
+///     println!("{} {:?} at {}:{}", handler.path(), handler.patterns(), handler.file(), handler.line());
+/// }
+/// ```
+#[derive(Debug)]
+pub struct HandlerRegistration {
+    patterns: &'static [&'static str],
+    path: &'static str,
+    file: &'static str,
+    line: u32,
+    call: HandlerFn,
+}
+
+inventory::collect!(HandlerRegistration);
+
+impl HandlerRegistration {
+    /// Not public API: the attribute's expansion calls this.
+    #[doc(hidden)]
+    pub const fn new(
+        patterns: &'static [&'static str],
+        path: &'static str,
+        file: &'static str,
+        line: u32,
+        call: HandlerFn,
+    ) -> Self {
+        Self { patterns, path, file, line, call }
+    }
+
+    /// The event patterns as written in the attribute.
+    ///
+    /// ```
+    /// # for h in djstripe_core::registry::all() {
+    /// assert!(!h.patterns().is_empty());
+    /// # }
+    /// ```
+    pub fn patterns(&self) -> &'static [&'static str] {
+        self.patterns
+    }
+
+    /// The function's path, `crate::module::function`.
+    ///
+    /// ```
+    /// # for h in djstripe_core::registry::all() {
+    /// assert!(h.path().contains("::"));
+    /// # }
+    /// ```
+    pub fn path(&self) -> &'static str {
+        self.path
+    }
+
+    /// The source file of the attribute.
+    ///
+    /// ```
+    /// # for h in djstripe_core::registry::all() {
+    /// assert!(h.file().ends_with(".rs"));
+    /// # }
+    /// ```
+    pub fn file(&self) -> &'static str {
+        self.file
+    }
+
+    /// The source line of the attribute.
+    ///
+    /// ```
+    /// # for h in djstripe_core::registry::all() {
+    /// assert!(h.line() > 0);
+    /// # }
+    /// ```
+    pub fn line(&self) -> u32 {
+        self.line
+    }
+
+    /// Calls the handler as written (no panic isolation; [`crate::dispatch`] adds that).
+    pub(crate) fn call(&self) -> HandlerFn {
+        self.call
+    }
+
+    /// How specifically this handler matches `event_type`, or `None` if it does not.
+    ///
+    /// ```
+    /// # for h in djstripe_core::registry::all() {
+    /// let _ = h.matches("customer.created");
+    /// # }
+    /// ```
+    pub fn matches(&self, event_type: &str) -> Option<Specificity> {
+        self.patterns.iter().filter_map(|p| pattern_matches(p, event_type)).max()
+    }
+}
+
+/// How specifically a pattern matches an event type; orders handlers general to specific.
+///
+/// ```
+/// use djstripe_core::registry::{pattern_matches, Specificity};
+/// assert_eq!(pattern_matches("*", "customer.created"), Some(Specificity::Any));
+/// assert_eq!(pattern_matches("customer", "customer.created"), Some(Specificity::Prefix(8)));
+/// assert_eq!(pattern_matches("customer.created", "customer.created"), Some(Specificity::Exact));
+/// assert!(Specificity::Any < Specificity::Prefix(1) && Specificity::Prefix(30) < Specificity::Exact);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Specificity {
+    /// `*`.
+    Any,
+    /// A dotted prefix of this many bytes.
+    Prefix(usize),
+    /// The exact type.
+    Exact,
+}
+
+/// Whether `pattern` matches `event_type`, and how specifically.
+///
+/// Prefixes match on dot boundaries only: `customer` matches `customer.subscription.updated` but
+/// not `customer_cash_balance_transaction.created`.
+///
+/// ```
+/// use djstripe_core::registry::pattern_matches;
+/// assert!(pattern_matches("customer.subscription", "customer.subscription.updated").is_some());
+/// assert!(pattern_matches("customer", "customer_cash_balance_transaction.created").is_none());
+/// assert!(pattern_matches("cust", "customer.created").is_none());
+/// ```
+pub fn pattern_matches(pattern: &str, event_type: &str) -> Option<Specificity> {
+    if pattern == "*" {
+        return Some(Specificity::Any);
+    }
+    if pattern == event_type {
+        return Some(Specificity::Exact);
+    }
+    match event_type.strip_prefix(pattern) {
+        Some(rest) if rest.starts_with('.') && !pattern.is_empty() => Some(Specificity::Prefix(pattern.len())),
+        _ => None,
+    }
+}
+
+fn table() -> &'static [&'static HandlerRegistration] {
+    static TABLE: OnceLock<Vec<&'static HandlerRegistration>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut all: Vec<&'static HandlerRegistration> = inventory::iter::<HandlerRegistration>().collect();
+        all.sort_by(|a, b| a.path.cmp(b.path).then(a.file.cmp(b.file)).then(a.line.cmp(&b.line)));
+        // One function registered twice (the attribute applied twice) would run twice: keep one.
+        all.dedup_by(|b, a| {
+            let same = std::ptr::fn_addr_eq(a.call, b.call) || (a.path == b.path && a.file == b.file && a.line == b.line);
+            if same {
+                tracing::warn!(handler = a.path, "handler registered twice; it runs once");
+            }
+            same
+        });
+        all
+    })
+}
+
+/// Every registered handler, sorted by path: the listing for operators.
+///
+/// ```
+/// let count = djstripe_core::registry::all().len();
+/// println!("{count} handlers registered");
+/// ```
+pub fn all() -> &'static [&'static HandlerRegistration] {
+    table()
+}
+
+/// Every handler matching `event_type`, each once, in the order they run: `*` first, then
+/// prefixes (shortest first), then exact matches; ties by path.
+///
+/// ```
+/// for handler in djstripe_core::registry::handlers_for("customer.created") {
+///     println!("{}", handler.path());
+/// }
+/// ```
+pub fn handlers_for(event_type: &str) -> Vec<&'static HandlerRegistration> {
+    let mut matched: Vec<(Specificity, &'static HandlerRegistration)> =
+        table().iter().filter_map(|h| h.matches(event_type).map(|s| (s, *h))).collect();
+    matched.sort_by(|(sa, a), (sb, b)| sa.cmp(sb).then_with(|| a.path.cmp(b.path)).then(Ordering::Equal));
+    matched.into_iter().map(|(_, h)| h).collect()
+}
