@@ -1,9 +1,38 @@
-//! Persistence: diesel connections to SQLite or PostgreSQL, chosen at run time.
+//! Persistence: diesel connections to SQLite or PostgreSQL chosen at run time from
+//! `DATABASE_URL`, the tables (dj-stripe's names), embedded migrations and typed rows.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `database.rs` | [`Database`]: URL parsing, the connection pool, SQLite pragmas, migrations |
+//! | `schema.rs` | diesel `table!`s |
+//! | `models.rs` | row structs |
+//! | `queries.rs` | the reads and writes operators and the engine need |
+
+mod database;
+mod models;
+mod queries;
+pub mod schema;
+
+pub use database::{Backend, Database, DatabaseOptions, PooledConnection, SqliteSync};
+pub use models::{
+    NewWebhookEndpoint, PreviousSecret, StoredEvent, ValidationMethod, WebhookEndpoint, WebhookEventTrigger,
+};
+pub(crate) use models::NewTrigger;
+pub use queries::TriggerFilter;
 
 mod multi {
     #![allow(missing_docs)]
-    /// A connection to either backend, chosen at run time from `DATABASE_URL`; user code written
-    /// against it stays backend-neutral.
+    /// A connection to either backend, chosen at run time from `DATABASE_URL`. Code written
+    /// against it (diesel's query builder, `sql_query` with portable SQL) stays backend-neutral;
+    /// match on the variants for backend-specific SQL.
+    ///
+    /// ```no_run
+    /// use diesel::prelude::*;
+    /// # fn handler(ctx: &mut djstripe_core::HandlerContext) -> djstripe_core::HandlerResult {
+    /// let conn: &mut djstripe_core::db::DbConnection = ctx.connection()?;
+    /// diesel::sql_query("UPDATE accounts SET paid = TRUE").execute(conn)?;
+    /// # Ok(()) }
+    /// ```
     #[derive(diesel::MultiConnection)]
     pub enum DbConnection {
         /// PostgreSQL.

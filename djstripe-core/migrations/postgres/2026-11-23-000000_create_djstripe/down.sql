@@ -1,0 +1,3 @@
+DROP TABLE djstripe_event;
+DROP TABLE djstripe_webhookeventtrigger;
+DROP TABLE djstripe_webhookendpoint;

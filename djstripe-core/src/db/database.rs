@@ -1,0 +1,310 @@
+//! [`Database`]: one connection pool to SQLite or PostgreSQL, chosen from the URL.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, ConnectionError};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use super::DbConnection;
+use crate::Error;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Which database a [`Database`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// SQLite's `synchronous` setting: how hard a commit waits for the disk.
+///
+/// `Full` (the default) makes every commit durable across power loss. `Normal` in WAL mode can
+/// lose the last commits on power loss (not on a process crash) — an explicit, documented choice:
+/// an event Stripe got a 200 for could then be lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteSync {
+    /// `PRAGMA synchronous = FULL`: durable commits.
+    #[default]
+    Full,
+    /// `PRAGMA synchronous = NORMAL`: faster, may lose recent commits on power loss.
+    Normal,
+}
+
+/// Connection settings beyond the URL.
+///
+/// ```
+/// use djstripe_core::db::{DatabaseOptions, SqliteSync};
+/// let options = DatabaseOptions { pool_size: 4, ..DatabaseOptions::default() };
+/// assert_eq!(options.sqlite_sync, SqliteSync::Full);
+/// ```
+#[derive(Debug, Clone)]
+pub struct DatabaseOptions {
+    /// Maximum pooled connections (default 8).
+    pub pool_size: u32,
+    /// How long to wait for a pooled connection before answering "unavailable" (default 10 s).
+    pub connect_timeout: Duration,
+    /// SQLite: how long a writer waits for the lock before failing (default 10 s).
+    pub busy_timeout: Duration,
+    /// SQLite: commit durability (default [`SqliteSync::Full`]).
+    pub sqlite_sync: SqliteSync,
+}
+
+impl Default for DatabaseOptions {
+    fn default() -> Self {
+        Self {
+            pool_size: 8,
+            connect_timeout: Duration::from_secs(10),
+            busy_timeout: Duration::from_secs(10),
+            sqlite_sync: SqliteSync::Full,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Manager {
+    backend: Backend,
+    /// What diesel's `establish` takes: a file path for SQLite, the URL for PostgreSQL.
+    target: String,
+    options: DatabaseOptions,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = ConnectionError;
+
+    fn connect(&self) -> Result<DbConnection, ConnectionError> {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = diesel::SqliteConnection::establish(&self.target)?;
+                let sync = match self.options.sqlite_sync {
+                    SqliteSync::Full => "FULL",
+                    SqliteSync::Normal => "NORMAL",
+                };
+                // busy_timeout first: switching to WAL itself may need to wait for another process.
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; \
+                     PRAGMA foreign_keys = ON;",
+                    self.options.busy_timeout.as_millis()
+                ))
+                .map_err(|e| ConnectionError::BadConnection(format!("configuring SQLite: {e}")))?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            Backend::Postgres => Ok(DbConnection::Pg(diesel::PgConnection::establish(&self.target)?)),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectionError> {
+        conn.batch_execute("SELECT 1").map_err(|e| ConnectionError::BadConnection(e.to_string()))
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// A connection borrowed from the pool; returns to it when dropped. Derefs to [`DbConnection`].
+pub struct PooledConnection(r2d2::PooledConnection<Manager>);
+
+impl std::ops::Deref for PooledConnection {
+    type Target = DbConnection;
+    fn deref(&self) -> &DbConnection {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for PooledConnection {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.0
+    }
+}
+
+/// The database of djstripe: a pool of connections to SQLite or PostgreSQL.
+///
+/// `DATABASE_URL` forms: a file path or `sqlite://path` (embedded, the default) and
+/// `postgres://user@host/db` or `postgresql://...` (production; several app instances may share one).
+///
+/// ```
+/// use djstripe_core::db::{Backend, Database};
+/// let dir = tempfile::tempdir().unwrap();
+/// let db = Database::connect(&format!("sqlite://{}/app.sqlite3", dir.path().display())).unwrap();
+/// db.migrate().unwrap();
+/// assert_eq!(db.backend(), Backend::Sqlite);
+/// ```
+#[derive(Clone)]
+pub struct Database {
+    pool: r2d2::Pool<Manager>,
+    backend: Backend,
+    /// SQLite has one writer at a time: in-process writers queue here instead of polling the
+    /// file lock (whose busy handler sleeps in steps of up to 100 ms). Other processes still wait
+    /// on the file lock with the busy timeout.
+    writer: Arc<Mutex<()>>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+impl Database {
+    /// Connects with default [`DatabaseOptions`].
+    ///
+    /// ```
+    /// let err = djstripe_core::db::Database::connect("mysql://localhost/db").unwrap_err();
+    /// assert!(err.to_string().contains("DATABASE_URL"));
+    /// ```
+    pub fn connect(url: &str) -> Result<Self, Error> {
+        Self::connect_with(url, DatabaseOptions::default())
+    }
+
+    /// Connects with the given options. The pool is created lazily: a server that is down now is
+    /// reported at the first use, as [`Error::DatabaseUnavailable`].
+    ///
+    /// ```
+    /// use djstripe_core::db::{Database, DatabaseOptions};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("x.sqlite3");
+    /// let db = Database::connect_with(path.to_str().unwrap(), DatabaseOptions { pool_size: 2, ..Default::default() }).unwrap();
+    /// # let _ = db;
+    /// ```
+    pub fn connect_with(url: &str, options: DatabaseOptions) -> Result<Self, Error> {
+        let (backend, target) = parse_url(url)?;
+        if options.pool_size == 0 {
+            return Err(Error::Config("the database pool size must be at least 1".into()));
+        }
+        let manager = Manager { backend, target, options: options.clone() };
+        let pool = r2d2::Pool::builder()
+            .max_size(options.pool_size)
+            .min_idle(Some(0))
+            .connection_timeout(options.connect_timeout)
+            .test_on_check_out(backend == Backend::Postgres)
+            .build_unchecked(manager);
+        Ok(Self { pool, backend, writer: Arc::new(Mutex::new(())) })
+    }
+
+    /// Which backend this is.
+    ///
+    /// ```
+    /// # let db = djstripe_core::db::Database::connect("postgres://localhost/x").unwrap();
+    /// assert_eq!(db.backend(), djstripe_core::db::Backend::Postgres);
+    /// ```
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A pooled connection, or [`Error::DatabaseUnavailable`].
+    ///
+    /// ```no_run
+    /// # let db = djstripe_core::db::Database::connect("sqlite://app.sqlite3").unwrap();
+    /// let mut conn = db.get().unwrap();
+    /// # let _ = &mut conn;
+    /// ```
+    pub fn get(&self) -> Result<PooledConnection, Error> {
+        self.pool.get().map(PooledConnection).map_err(|e| Error::DatabaseUnavailable(e.to_string()))
+    }
+
+    /// Takes the in-process writer lock (SQLite only; `None` for PostgreSQL, whose row locks
+    /// serialize what must be serialized).
+    pub(crate) fn writer_lock(&self) -> Option<MutexGuard<'_, ()>> {
+        match self.backend {
+            // A poisoned lock only means a writer panicked; the database itself is consistent.
+            Backend::Sqlite => Some(self.writer.lock().unwrap_or_else(|p| p.into_inner())),
+            Backend::Postgres => None,
+        }
+    }
+
+    /// Applies pending migrations. Safe to call from several instances at once on PostgreSQL
+    /// (an advisory lock serializes them).
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = djstripe_core::db::Database::connect(dir.path().join("m.sqlite3").to_str().unwrap()).unwrap();
+    /// let applied = db.migrate().unwrap();
+    /// assert_eq!(applied, 1);
+    /// assert_eq!(db.migrate().unwrap(), 0);
+    /// ```
+    pub fn migrate(&self) -> Result<usize, Error> {
+        let mut conn = self.get()?;
+        let _guard = self.writer_lock();
+        let applied = match &mut *conn {
+            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+            DbConnection::Pg(c) => {
+                const LOCK: &str = "SELECT pg_advisory_lock(7346373123)";
+                c.batch_execute(LOCK).map_err(classify)?;
+                let result = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len());
+                c.batch_execute("SELECT pg_advisory_unlock(7346373123)").map_err(classify)?;
+                result
+            }
+        };
+        applied.map_err(|e| Error::DatabaseUnavailable(format!("migration failed: {e}")))
+    }
+}
+
+/// Splits a `DATABASE_URL` into backend and diesel's connection target.
+fn parse_url(url: &str) -> Result<(Backend, String), Error> {
+    let url = url.trim();
+    if url.is_empty() {
+        return Err(Error::Config("DATABASE_URL is empty: use a file path, sqlite://path or postgres://...".into()));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok((Backend::Postgres, url.to_owned()));
+    }
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    if let Some((scheme, _)) = path.split_once("://") {
+        return Err(Error::Config(format!(
+            "DATABASE_URL scheme `{scheme}` is not supported: use a file path, sqlite://path or postgres://..."
+        )));
+    }
+    if path.is_empty() || path == ":memory:" {
+        return Err(Error::Config(
+            "DATABASE_URL must name a SQLite file (an in-memory database would not survive a restart)".into(),
+        ));
+    }
+    Ok((Backend::Sqlite, path.to_owned()))
+}
+
+/// Maps diesel's errors: a lost connection, a lock past the busy timeout or a server shutting
+/// down is "unavailable" (the adapter answers 503 and Stripe retries); the rest is a query error.
+pub(crate) fn classify(error: diesel::result::Error) -> Error {
+    use diesel::result::{DatabaseErrorKind as K, Error as E};
+    match &error {
+        E::DatabaseError(K::ClosedConnection | K::SerializationFailure, info) => {
+            Error::DatabaseUnavailable(info.message().to_owned())
+        }
+        E::DatabaseError(_, info) if is_unavailable_message(info.message()) => {
+            Error::DatabaseUnavailable(info.message().to_owned())
+        }
+        E::BrokenTransactionManager => Error::DatabaseUnavailable(error.to_string()),
+        _ => Error::Database(error),
+    }
+}
+
+fn is_unavailable_message(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    ["database is locked", "database is busy", "disk i/o error", "database or disk is full", "server closed",
+     "terminating connection", "connection", "the database system is", "could not send", "no connection"]
+        .iter()
+        .any(|needle| m.contains(needle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(parse_url("sqlite://shop.sqlite3").unwrap(), (Backend::Sqlite, "shop.sqlite3".into()));
+        assert_eq!(parse_url("sqlite:///tmp/a.db").unwrap(), (Backend::Sqlite, "/tmp/a.db".into()));
+        assert_eq!(parse_url("./x.db").unwrap(), (Backend::Sqlite, "./x.db".into()));
+        assert_eq!(parse_url("postgresql://u@h/d").unwrap().0, Backend::Postgres);
+        assert!(parse_url("").unwrap_err().to_string().contains("DATABASE_URL"));
+        assert!(parse_url("mysql://x").unwrap_err().to_string().contains("`mysql`"));
+        assert!(parse_url("sqlite://:memory:").is_err());
+    }
+}

@@ -1,0 +1,412 @@
+//! Rows of the three tables, as Rust structs.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::schema::{djstripe_event, djstripe_webhookendpoint, djstripe_webhookeventtrigger};
+use crate::Error;
+
+/// How an endpoint decides that a delivery is genuine (dj-stripe's `DJSTRIPE_WEBHOOK_VALIDATION`).
+///
+/// ```
+/// use djstripe_core::db::ValidationMethod;
+/// assert_eq!("retrieve_event".parse::<ValidationMethod>().unwrap(), ValidationMethod::RetrieveEvent);
+/// assert!("sometimes".parse::<ValidationMethod>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValidationMethod {
+    /// Check the `Stripe-Signature` header with the endpoint's secret(s). The default.
+    #[default]
+    VerifySignature,
+    /// Ignore the body's content and fetch the event by id from Stripe's API with the account's key.
+    RetrieveEvent,
+    /// No validation at all: only when asked for explicitly; warned about at startup and on use.
+    None,
+}
+
+impl ValidationMethod {
+    /// The stored name (`verify_signature`, `retrieve_event`, `none`).
+    ///
+    /// ```
+    /// assert_eq!(djstripe_core::db::ValidationMethod::None.as_str(), "none");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::VerifySignature => "verify_signature",
+            Self::RetrieveEvent => "retrieve_event",
+            Self::None => "none",
+        }
+    }
+}
+
+impl std::str::FromStr for ValidationMethod {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s.trim() {
+            "verify_signature" => Ok(Self::VerifySignature),
+            "retrieve_event" => Ok(Self::RetrieveEvent),
+            "none" => Ok(Self::None),
+            other => Err(Error::Config(format!(
+                "unknown webhook validation method `{other}`: use verify_signature, retrieve_event or none"
+            ))),
+        }
+    }
+}
+
+/// A secret that stays valid until `expires` (Unix seconds) during a rotation.
+///
+/// ```
+/// let old = djstripe_core::db::PreviousSecret { secret: "whsec_old".into(), expires: 0 };
+/// assert!(old.expires <= chrono::Utc::now().timestamp());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousSecret {
+    /// The secret.
+    pub secret: String,
+    /// When it stops verifying, Unix seconds.
+    pub expires: i64,
+}
+
+/// A `djstripe_webhookendpoint` row.
+///
+/// ```no_run
+/// # use djstripe_core::db::{Database, WebhookEndpoint};
+/// # let db = Database::connect("sqlite://app.sqlite3").unwrap();
+/// for endpoint in db.endpoints().unwrap() {
+///     println!("{} {}", endpoint.djstripe_uuid, endpoint.url);
+/// }
+/// ```
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize)]
+#[diesel(table_name = djstripe_webhookendpoint)]
+pub struct WebhookEndpoint {
+    /// Local primary key.
+    pub id: i64,
+    /// Stripe's id, `we_...` (none for an endpoint not created at Stripe).
+    pub stripe_id: Option<String>,
+    /// The UUID in the endpoint's URL: `{prefix}/webhook/{uuid}/`.
+    pub djstripe_uuid: String,
+    /// The full URL Stripe delivers to.
+    pub url: String,
+    /// The current signing secret (`whsec_...`); empty when unknown (e.g. after a sync).
+    #[serde(skip)]
+    pub secret: String,
+    /// JSON list of [`PreviousSecret`]s still valid during a rotation.
+    #[serde(skip)]
+    pub previous_secrets: String,
+    /// The endpoint's pinned API version.
+    pub api_version: Option<String>,
+    /// JSON list of enabled event types (`["*"]` for all).
+    pub enabled_events: String,
+    /// Live or test mode.
+    pub livemode: bool,
+    /// `enabled` or `disabled`.
+    pub status: String,
+    /// Free text.
+    pub description: String,
+    /// JSON object of metadata (holds `djstripe_uuid`).
+    pub metadata: String,
+    /// The Connect account the endpoint belongs to.
+    pub account: Option<String>,
+    /// Whether it receives events from connected accounts.
+    pub connect: bool,
+    /// [`ValidationMethod`] name.
+    pub validation_method: String,
+    /// Signature timestamp tolerance in seconds (0 = check off).
+    pub tolerance: i64,
+    /// Created (UTC).
+    pub created: NaiveDateTime,
+    /// Last updated (UTC).
+    pub updated: NaiveDateTime,
+}
+
+impl WebhookEndpoint {
+    /// Every secret that verifies a delivery now: the current one and unexpired previous ones.
+    ///
+    /// ```no_run
+    /// # fn f(endpoint: djstripe_core::db::WebhookEndpoint) {
+    /// let verifier = djstripe_core::Verifier::new(endpoint.valid_secrets(chrono::Utc::now().timestamp()));
+    /// # }
+    /// ```
+    pub fn valid_secrets(&self, now: i64) -> Vec<String> {
+        let mut secrets = Vec::new();
+        if !self.secret.is_empty() {
+            secrets.push(self.secret.clone());
+        }
+        secrets.extend(self.previous().into_iter().filter(|p| p.expires > now).map(|p| p.secret));
+        secrets
+    }
+
+    /// The previous secrets, parsed (an unreadable list counts as empty, logged).
+    ///
+    /// ```no_run
+    /// # fn f(endpoint: djstripe_core::db::WebhookEndpoint) {
+    /// for old in endpoint.previous() { println!("valid until {}", old.expires); }
+    /// # }
+    /// ```
+    pub fn previous(&self) -> Vec<PreviousSecret> {
+        serde_json::from_str(&self.previous_secrets).unwrap_or_else(|e| {
+            tracing::error!(endpoint = self.id, error = %e, "unreadable previous_secrets; ignoring them");
+            Vec::new()
+        })
+    }
+
+    /// The endpoint's validation method (an unknown stored name falls back to the safe default).
+    ///
+    /// ```no_run
+    /// # fn f(endpoint: djstripe_core::db::WebhookEndpoint) {
+    /// println!("{:?}", endpoint.validation());
+    /// # }
+    /// ```
+    pub fn validation(&self) -> ValidationMethod {
+        self.validation_method.parse().unwrap_or_default()
+    }
+
+    /// Whether deliveries are accepted (`status = enabled`).
+    ///
+    /// ```no_run
+    /// # fn f(endpoint: djstripe_core::db::WebhookEndpoint) {
+    /// if !endpoint.is_enabled() { println!("disabled: deliveries get 404"); }
+    /// # }
+    /// ```
+    pub fn is_enabled(&self) -> bool {
+        self.status == "enabled"
+    }
+}
+
+/// A new `djstripe_webhookendpoint` row.
+///
+/// ```
+/// let new = djstripe_core::db::NewWebhookEndpoint::local("whsec_abc");
+/// assert_eq!(new.validation_method, "verify_signature");
+/// ```
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = djstripe_webhookendpoint)]
+pub struct NewWebhookEndpoint {
+    /// See [`WebhookEndpoint::stripe_id`].
+    pub stripe_id: Option<String>,
+    /// See [`WebhookEndpoint::djstripe_uuid`].
+    pub djstripe_uuid: String,
+    /// See [`WebhookEndpoint::url`].
+    pub url: String,
+    /// See [`WebhookEndpoint::secret`].
+    pub secret: String,
+    /// See [`WebhookEndpoint::previous_secrets`].
+    pub previous_secrets: String,
+    /// See [`WebhookEndpoint::api_version`].
+    pub api_version: Option<String>,
+    /// See [`WebhookEndpoint::enabled_events`].
+    pub enabled_events: String,
+    /// See [`WebhookEndpoint::livemode`].
+    pub livemode: bool,
+    /// See [`WebhookEndpoint::status`].
+    pub status: String,
+    /// See [`WebhookEndpoint::description`].
+    pub description: String,
+    /// See [`WebhookEndpoint::metadata`].
+    pub metadata: String,
+    /// See [`WebhookEndpoint::account`].
+    pub account: Option<String>,
+    /// See [`WebhookEndpoint::connect`].
+    pub connect: bool,
+    /// See [`WebhookEndpoint::validation_method`].
+    pub validation_method: String,
+    /// See [`WebhookEndpoint::tolerance`].
+    pub tolerance: i64,
+    /// See [`WebhookEndpoint::created`].
+    pub created: NaiveDateTime,
+    /// See [`WebhookEndpoint::updated`].
+    pub updated: NaiveDateTime,
+}
+
+impl NewWebhookEndpoint {
+    /// A local endpoint (not created at Stripe) with a fresh UUID and one secret: for tests and for
+    /// endpoints configured by hand in the Stripe Dashboard.
+    ///
+    /// ```
+    /// let new = djstripe_core::db::NewWebhookEndpoint::local("whsec_abc");
+    /// assert_eq!(new.djstripe_uuid.len(), 36);
+    /// ```
+    pub fn local(secret: impl Into<String>) -> Self {
+        let now = chrono::Utc::now().naive_utc();
+        let uuid = uuid::Uuid::new_v4().to_string();
+        Self {
+            stripe_id: None,
+            metadata: serde_json::json!({ "djstripe_uuid": uuid }).to_string(),
+            djstripe_uuid: uuid,
+            url: String::new(),
+            secret: secret.into(),
+            previous_secrets: "[]".into(),
+            api_version: None,
+            enabled_events: r#"["*"]"#.into(),
+            livemode: false,
+            status: "enabled".into(),
+            description: String::new(),
+            account: None,
+            connect: false,
+            validation_method: ValidationMethod::VerifySignature.as_str().into(),
+            tolerance: 300,
+            created: now,
+            updated: now,
+        }
+    }
+}
+
+/// A `djstripe_webhookeventtrigger` row: one delivery (or reprocessing attempt).
+///
+/// ```no_run
+/// # let db = djstripe_core::db::Database::connect("sqlite://app.sqlite3").unwrap();
+/// for t in db.recent_triggers(20).unwrap() {
+///     println!("{} valid={} processed={} {}", t.id, t.valid, t.processed, t.exception);
+/// }
+/// ```
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize)]
+#[diesel(table_name = djstripe_webhookeventtrigger)]
+pub struct WebhookEventTrigger {
+    /// Local primary key.
+    pub id: i64,
+    /// When the request arrived (UTC).
+    pub created: NaiveDateTime,
+    /// Last change (UTC).
+    pub updated: NaiveDateTime,
+    /// The client's address.
+    pub remote_ip: String,
+    /// The request headers, a JSON object.
+    pub headers: String,
+    /// The raw body (bounded for a delivery that failed verification).
+    #[serde(skip)]
+    pub body: Vec<u8>,
+    /// Whether `body` was cut to the bound.
+    pub body_truncated: bool,
+    /// Whether the delivery passed validation.
+    pub valid: bool,
+    /// Whether processing finished successfully (or it was a duplicate or the dashboard test).
+    pub processed: bool,
+    /// A short word for what happened: `processed`, `duplicate`, `test_event`, `queued`,
+    /// `invalid`, `failed`.
+    pub outcome: String,
+    /// The error message, if any.
+    pub exception: String,
+    /// The error's trace, if any.
+    pub traceback: String,
+    /// The Stripe event id, once known.
+    pub event_id: Option<String>,
+    /// The Stripe event type, once known.
+    pub event_type: Option<String>,
+    /// The endpoint it reached (`None` for the legacy endpoint).
+    pub webhook_endpoint_id: Option<i64>,
+    /// The Connect account of the event.
+    pub account: Option<String>,
+    /// For a reprocessing attempt: the trigger it reprocesses.
+    pub reprocess_of: Option<i64>,
+    /// The djstripe-core version that recorded it.
+    pub djstripe_version: String,
+}
+
+/// A new `djstripe_webhookeventtrigger` row.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = djstripe_webhookeventtrigger)]
+pub(crate) struct NewTrigger<'a> {
+    pub created: NaiveDateTime,
+    pub updated: NaiveDateTime,
+    pub remote_ip: &'a str,
+    pub headers: &'a str,
+    pub body: &'a [u8],
+    pub body_truncated: bool,
+    pub valid: bool,
+    pub processed: bool,
+    pub outcome: &'a str,
+    pub exception: &'a str,
+    pub traceback: &'a str,
+    pub event_id: Option<&'a str>,
+    pub event_type: Option<&'a str>,
+    pub webhook_endpoint_id: Option<i64>,
+    pub account: Option<&'a str>,
+    pub reprocess_of: Option<i64>,
+    pub djstripe_version: &'a str,
+}
+
+/// A `djstripe_event` row: an event processed successfully, stored once.
+///
+/// ```no_run
+/// # let db = djstripe_core::db::Database::connect("sqlite://app.sqlite3").unwrap();
+/// let stored = db.event("evt_1").unwrap();
+/// let event = stored.to_event().unwrap();
+/// # let _ = event;
+/// ```
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable, Serialize)]
+#[diesel(table_name = djstripe_event)]
+pub struct StoredEvent {
+    /// Stripe's id.
+    pub id: String,
+    /// The event type.
+    pub type_: String,
+    /// The API version it was rendered with.
+    pub api_version: Option<String>,
+    /// When Stripe created it (UTC).
+    pub created: NaiveDateTime,
+    /// Live or test mode.
+    pub livemode: bool,
+    /// The event's `data` (`object`, `previous_attributes`), JSON.
+    pub data: String,
+    /// The Connect account.
+    pub account: Option<String>,
+    /// The API request that caused it.
+    pub request_id: Option<String>,
+    /// That request's idempotency key.
+    pub idempotency_key: Option<String>,
+    /// When it was first received (UTC).
+    pub received: NaiveDateTime,
+    /// When its handlers last completed (UTC).
+    pub processed: NaiveDateTime,
+    /// How many times its handlers completed (1, plus one per replay).
+    pub times_processed: i32,
+}
+
+impl StoredEvent {
+    /// The row for a parsed event, received and processed now.
+    pub(crate) fn from_event(event: &crate::Event, now: NaiveDateTime) -> Result<Self, Error> {
+        Ok(Self {
+            id: event.id.clone(),
+            type_: event.type_.clone(),
+            api_version: event.api_version.clone(),
+            created: chrono::DateTime::from_timestamp(event.created, 0).unwrap_or_default().naive_utc(),
+            livemode: event.livemode,
+            data: serde_json::to_string(&event.data).map_err(|e| Error::InvalidEvent(e.to_string()))?,
+            account: event.account.clone(),
+            request_id: event.request_id().map(str::to_owned),
+            idempotency_key: event.idempotency_key().map(str::to_owned),
+            received: now,
+            processed: now,
+            times_processed: 1,
+        })
+    }
+
+    /// The event again, rebuilt from its columns (for replays and the admin).
+    ///
+    /// ```no_run
+    /// # fn f(stored: djstripe_core::db::StoredEvent) {
+    /// let event = stored.to_event().unwrap();
+    /// assert_eq!(event.id, stored.id);
+    /// # }
+    /// ```
+    pub fn to_event(&self) -> Result<crate::Event, Error> {
+        let data: serde_json::Value = serde_json::from_str(&self.data)
+            .map_err(|e| Error::InvalidEvent(format!("stored data of {}: {e}", self.id)))?;
+        let mut value = serde_json::json!({
+            "id": self.id,
+            "object": "event",
+            "type": self.type_,
+            "api_version": self.api_version,
+            "created": self.created.and_utc().timestamp(),
+            "livemode": self.livemode,
+            "request": { "id": self.request_id, "idempotency_key": self.idempotency_key },
+            "data": data,
+        });
+        if let Some(account) = &self.account {
+            value["account"] = account.clone().into();
+        }
+        crate::Event::from_value(value)
+    }
+}

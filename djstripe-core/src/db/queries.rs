@@ -1,0 +1,271 @@
+//! The reads and writes that operators (CLI, admin) and the engine need.
+
+use diesel::prelude::*;
+
+use super::database::classify;
+use super::models::{NewTrigger, NewWebhookEndpoint, StoredEvent, WebhookEndpoint, WebhookEventTrigger};
+use super::schema::{djstripe_event as ev, djstripe_webhookendpoint as ep, djstripe_webhookeventtrigger as tr};
+use super::{Database, DbConnection};
+use crate::Error;
+
+/// Which deliveries to list.
+///
+/// ```
+/// let failed = djstripe_core::db::TriggerFilter { failed: true, ..Default::default() };
+/// assert!(failed.valid.is_none());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct TriggerFilter {
+    /// Only valid (`Some(true)`) or invalid (`Some(false)`) deliveries.
+    pub valid: Option<bool>,
+    /// Only processed or unprocessed ones.
+    pub processed: Option<bool>,
+    /// Only valid deliveries whose processing failed.
+    pub failed: bool,
+    /// Only deliveries to this endpoint (local id).
+    pub endpoint: Option<i64>,
+    /// Only this event type.
+    pub event_type: Option<String>,
+}
+
+/// Inserts a trigger row and returns its id.
+pub(crate) fn insert_trigger(conn: &mut DbConnection, row: &NewTrigger<'_>) -> Result<i64, Error> {
+    let query = diesel::insert_into(tr::table).values(row).returning(tr::id);
+    match conn {
+        DbConnection::Pg(c) => query.get_result(c),
+        DbConnection::Sqlite(c) => query.get_result(c),
+    }
+    .map_err(classify)
+}
+
+/// Inserts the event unless a row with its id exists (committed, or committed by a concurrent
+/// transaction this one waited for). Returns whether it inserted: `false` means "duplicate".
+pub(crate) fn insert_event_if_new(conn: &mut DbConnection, row: &StoredEvent) -> Result<bool, Error> {
+    let inserted = match conn {
+        DbConnection::Pg(c) => diesel::insert_into(ev::table).values(row).on_conflict_do_nothing().execute(c),
+        DbConnection::Sqlite(c) => diesel::insert_or_ignore_into(ev::table).values(row).execute(c),
+    }
+    .map_err(classify)?;
+    Ok(inserted == 1)
+}
+
+/// Marks a stored event processed once more (a deliberate replay). `false` if it is not stored.
+pub(crate) fn mark_replayed(conn: &mut DbConnection, event_id: &str, now: chrono::NaiveDateTime) -> Result<bool, Error> {
+    let updated = diesel::update(ev::table.find(event_id))
+        .set((ev::processed.eq(now), ev::times_processed.eq(ev::times_processed + 1)))
+        .execute(conn)
+        .map_err(classify)?;
+    Ok(updated == 1)
+}
+
+/// Sets the final state of a trigger.
+pub(crate) fn finish_trigger(
+    conn: &mut DbConnection,
+    id: i64,
+    processed: bool,
+    outcome: &str,
+    exception: &str,
+    traceback: &str,
+) -> Result<(), Error> {
+    diesel::update(tr::table.find(id))
+        .set((
+            tr::processed.eq(processed),
+            tr::outcome.eq(outcome),
+            tr::exception.eq(exception),
+            tr::traceback.eq(traceback),
+            tr::updated.eq(chrono::Utc::now().naive_utc()),
+        ))
+        .execute(conn)
+        .map_err(classify)?;
+    Ok(())
+}
+
+impl Database {
+    /// Runs `f` with a pooled connection, mapping diesel's errors.
+    fn read<T>(&self, f: impl FnOnce(&mut DbConnection) -> QueryResult<T>) -> Result<T, Error> {
+        let mut conn = self.get()?;
+        f(&mut conn).map_err(classify)
+    }
+
+    /// Every endpoint, newest first.
+    ///
+    /// ```no_run
+    /// # let db = djstripe_core::db::Database::connect("app.sqlite3").unwrap();
+    /// println!("{} endpoints", db.endpoints().unwrap().len());
+    /// ```
+    pub fn endpoints(&self) -> Result<Vec<WebhookEndpoint>, Error> {
+        self.read(|c| ep::table.order(ep::id.desc()).select(WebhookEndpoint::as_select()).load(c))
+    }
+
+    /// The endpoint whose URL holds `uuid`, if any.
+    ///
+    /// ```no_run
+    /// # let db = djstripe_core::db::Database::connect("app.sqlite3").unwrap();
+    /// let found = db.endpoint_by_uuid("6f1c1d0e-0000-4000-8000-000000000000").unwrap();
+    /// # let _ = found;
+    /// ```
+    pub fn endpoint_by_uuid(&self, uuid: &str) -> Result<Option<WebhookEndpoint>, Error> {
+        self.read(|c| {
+            ep::table.filter(ep::djstripe_uuid.eq(uuid)).select(WebhookEndpoint::as_select()).first(c).optional()
+        })
+    }
+
+    /// Stores a new endpoint and returns it.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = djstripe_core::db::Database::connect(dir.path().join("e.sqlite3").to_str().unwrap()).unwrap();
+    /// # db.migrate().unwrap();
+    /// let endpoint = db.insert_endpoint(&djstripe_core::db::NewWebhookEndpoint::local("whsec_1")).unwrap();
+    /// assert_eq!(endpoint.valid_secrets(0), vec!["whsec_1".to_string()]);
+    /// ```
+    pub fn insert_endpoint(&self, new: &NewWebhookEndpoint) -> Result<WebhookEndpoint, Error> {
+        let _writer = self.writer_lock();
+        self.read(|c| {
+            diesel::insert_into(ep::table).values(new).execute(c)?;
+            ep::table.filter(ep::djstripe_uuid.eq(&new.djstripe_uuid)).select(WebhookEndpoint::as_select()).first(c)
+        })
+    }
+
+    /// Replaces the endpoint's secrets: `secret` becomes current, `previous` the still-valid old ones.
+    ///
+    /// ```no_run
+    /// # let db = djstripe_core::db::Database::connect("app.sqlite3").unwrap();
+    /// db.set_endpoint_secrets(1, "whsec_new", &[]).unwrap();
+    /// ```
+    pub fn set_endpoint_secrets(
+        &self,
+        id: i64,
+        secret: &str,
+        previous: &[super::PreviousSecret],
+    ) -> Result<(), Error> {
+        let previous = serde_json::to_string(previous).map_err(|e| Error::Config(e.to_string()))?;
+        let _writer = self.writer_lock();
+        let n = self.read(|c| {
+            diesel::update(ep::table.find(id))
+                .set((ep::secret.eq(secret), ep::previous_secrets.eq(previous), ep::updated.eq(chrono::Utc::now().naive_utc())))
+                .execute(c)
+        })?;
+        if n == 0 { Err(Error::NotFound(format!("webhook endpoint {id}"))) } else { Ok(()) }
+    }
+
+    /// Sets an endpoint's status (`enabled` / `disabled`).
+    ///
+    /// ```no_run
+    /// # let db = djstripe_core::db::Database::connect("app.sqlite3").unwrap();
+    /// db.set_endpoint_status(1, "disabled").unwrap();
+    /// ```
+    pub fn set_endpoint_status(&self, id: i64, status: &str) -> Result<(), Error> {
+        let _writer = self.writer_lock();
+        let n = self.read(|c| {
+            diesel::update(ep::table.find(id))
+                .set((ep::status.eq(status), ep::updated.eq(chrono::Utc::now().naive_utc())))
+                .execute(c)
+        })?;
+        if n == 0 { Err(Error::NotFound(format!("webhook endpoint {id}"))) } else { Ok(()) }
+    }
+
+    /// Deletes an endpoint locally (its deliveries stay, unlinked).
+    ///
+    /// ```no_run
+    /// # let db = djstripe_core::db::Database::connect("app.sqlite3").unwrap();
+    /// db.delete_endpoint(1).unwrap();
+    /// ```
+    pub fn delete_endpoint(&self, id: i64) -> Result<(), Error> {
+        let _writer = self.writer_lock();
+        let n = self.read(|c| diesel::delete(ep::table.find(id)).execute(c))?;
+        if n == 0 { Err(Error::NotFound(format!("webhook endpoint {id}"))) } else { Ok(()) }
+    }
+
+    /// The newest deliveries, at most `limit`.
+    ///
+    /// ```no_run
+    /// # let db = djstripe_core::db::Database::connect("app.sqlite3").unwrap();
+    /// for t in db.recent_triggers(10).unwrap() { println!("{} {}", t.id, t.outcome); }
+    /// ```
+    pub fn recent_triggers(&self, limit: i64) -> Result<Vec<WebhookEventTrigger>, Error> {
+        self.triggers(&TriggerFilter::default(), 0, limit)
+    }
+
+    /// Deliveries matching `filter`, newest first, paginated.
+    ///
+    /// ```no_run
+    /// # use djstripe_core::db::TriggerFilter;
+    /// # let db = djstripe_core::db::Database::connect("app.sqlite3").unwrap();
+    /// let failed = db.triggers(&TriggerFilter { failed: true, ..Default::default() }, 0, 50).unwrap();
+    /// # let _ = failed;
+    /// ```
+    pub fn triggers(&self, filter: &TriggerFilter, offset: i64, limit: i64) -> Result<Vec<WebhookEventTrigger>, Error> {
+        self.read(|c| {
+            let mut q = tr::table.into_boxed();
+            if let Some(valid) = filter.valid {
+                q = q.filter(tr::valid.eq(valid));
+            }
+            if let Some(processed) = filter.processed {
+                q = q.filter(tr::processed.eq(processed));
+            }
+            if filter.failed {
+                q = q.filter(tr::valid.eq(true)).filter(tr::processed.eq(false)).filter(tr::outcome.eq("failed"));
+            }
+            if let Some(endpoint) = filter.endpoint {
+                q = q.filter(tr::webhook_endpoint_id.eq(endpoint));
+            }
+            if let Some(t) = &filter.event_type {
+                q = q.filter(tr::event_type.eq(t.clone()));
+            }
+            q.order(tr::id.desc()).offset(offset).limit(limit).select(WebhookEventTrigger::as_select()).load(c)
+        })
+    }
+
+    /// One delivery by id.
+    ///
+    /// ```no_run
+    /// # let db = djstripe_core::db::Database::connect("app.sqlite3").unwrap();
+    /// let t = db.trigger(1).unwrap();
+    /// # let _ = t;
+    /// ```
+    pub fn trigger(&self, id: i64) -> Result<WebhookEventTrigger, Error> {
+        self.read(|c| tr::table.find(id).select(WebhookEventTrigger::as_select()).first(c).optional())?
+            .ok_or_else(|| Error::NotFound(format!("webhook event trigger {id}")))
+    }
+
+    /// Stored events, newest first, optionally of one type.
+    ///
+    /// ```no_run
+    /// # let db = djstripe_core::db::Database::connect("app.sqlite3").unwrap();
+    /// let invoices = db.events(Some("invoice.paid"), 0, 20).unwrap();
+    /// # let _ = invoices;
+    /// ```
+    pub fn events(&self, event_type: Option<&str>, offset: i64, limit: i64) -> Result<Vec<StoredEvent>, Error> {
+        self.read(|c| {
+            let mut q = ev::table.into_boxed();
+            if let Some(t) = event_type {
+                q = q.filter(ev::type_.eq(t.to_owned()));
+            }
+            q.order((ev::received.desc(), ev::id.desc())).offset(offset).limit(limit).select(StoredEvent::as_select()).load(c)
+        })
+    }
+
+    /// One stored event by Stripe id.
+    ///
+    /// ```no_run
+    /// # let db = djstripe_core::db::Database::connect("app.sqlite3").unwrap();
+    /// let e = db.event("evt_1").unwrap();
+    /// # let _ = e;
+    /// ```
+    pub fn event(&self, id: &str) -> Result<StoredEvent, Error> {
+        self.read(|c| ev::table.find(id).select(StoredEvent::as_select()).first(c).optional())?
+            .ok_or_else(|| Error::NotFound(format!("event {id}")))
+    }
+
+    /// Row counts `(triggers, events)`: for operators and the benchmark's correctness check.
+    ///
+    /// ```no_run
+    /// # let db = djstripe_core::db::Database::connect("app.sqlite3").unwrap();
+    /// let (triggers, events) = db.counts().unwrap();
+    /// # let _ = (triggers, events);
+    /// ```
+    pub fn counts(&self) -> Result<(i64, i64), Error> {
+        self.read(|c| Ok((tr::table.count().get_result(c)?, ev::table.count().get_result(c)?)))
+    }
+}

@@ -1,0 +1,73 @@
+//! diesel's view of the three tables (see `migrations/`). Names follow dj-stripe's.
+
+#![allow(missing_docs)]
+
+diesel::table! {
+    /// A webhook endpoint: where Stripe delivers, and the secret(s) that verify it.
+    djstripe_webhookendpoint (id) {
+        id -> BigInt,
+        stripe_id -> Nullable<Text>,
+        djstripe_uuid -> Text,
+        url -> Text,
+        secret -> Text,
+        previous_secrets -> Text,
+        api_version -> Nullable<Text>,
+        enabled_events -> Text,
+        livemode -> Bool,
+        status -> Text,
+        description -> Text,
+        metadata -> Text,
+        account -> Nullable<Text>,
+        connect -> Bool,
+        validation_method -> Text,
+        tolerance -> BigInt,
+        created -> Timestamp,
+        updated -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// One row for every request that reached an endpoint, valid or not: the audit log.
+    djstripe_webhookeventtrigger (id) {
+        id -> BigInt,
+        created -> Timestamp,
+        updated -> Timestamp,
+        remote_ip -> Text,
+        headers -> Text,
+        body -> Binary,
+        body_truncated -> Bool,
+        valid -> Bool,
+        processed -> Bool,
+        outcome -> Text,
+        exception -> Text,
+        traceback -> Text,
+        event_id -> Nullable<Text>,
+        event_type -> Nullable<Text>,
+        webhook_endpoint_id -> Nullable<BigInt>,
+        account -> Nullable<Text>,
+        reprocess_of -> Nullable<BigInt>,
+        djstripe_version -> Text,
+    }
+}
+
+diesel::table! {
+    /// Each Stripe event once, keyed by Stripe's id; present only once processed successfully.
+    djstripe_event (id) {
+        id -> Text,
+        #[sql_name = "type"]
+        type_ -> Text,
+        api_version -> Nullable<Text>,
+        created -> Timestamp,
+        livemode -> Bool,
+        data -> Text,
+        account -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        idempotency_key -> Nullable<Text>,
+        received -> Timestamp,
+        processed -> Timestamp,
+        times_processed -> Integer,
+    }
+}
+
+diesel::joinable!(djstripe_webhookeventtrigger -> djstripe_webhookendpoint (webhook_endpoint_id));
+diesel::allow_tables_to_appear_in_same_query!(djstripe_webhookendpoint, djstripe_webhookeventtrigger, djstripe_event);
