@@ -285,6 +285,14 @@ pub(crate) fn classify(error: diesel::result::Error) -> Error {
     }
 }
 
+/// [`classify`] for an error that may already be ours (from `conn.transaction`'s own BEGIN/COMMIT).
+pub(crate) fn classify_error(error: Error) -> Error {
+    match error {
+        Error::Database(e) => classify(e),
+        other => other,
+    }
+}
+
 fn is_unavailable_message(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     ["database is locked", "database is busy", "disk i/o error", "database or disk is full", "server closed",

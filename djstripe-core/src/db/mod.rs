@@ -10,13 +10,14 @@
 
 mod database;
 mod models;
-mod queries;
+pub(crate) mod queries;
 pub mod schema;
 
 pub use database::{Backend, Database, DatabaseOptions, PooledConnection, SqliteSync};
 pub use models::{
     NewWebhookEndpoint, PreviousSecret, StoredEvent, ValidationMethod, WebhookEndpoint, WebhookEventTrigger,
 };
+pub(crate) use database::classify_error;
 pub(crate) use models::NewTrigger;
 pub use queries::TriggerFilter;
 

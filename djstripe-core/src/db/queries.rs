@@ -58,6 +58,15 @@ pub(crate) fn mark_replayed(conn: &mut DbConnection, event_id: &str, now: chrono
     Ok(updated == 1)
 }
 
+/// Marks a failed trigger as superseded by a successful reprocessing attempt.
+pub(crate) fn mark_reprocessed(conn: &mut DbConnection, id: i64) -> Result<(), Error> {
+    diesel::update(tr::table.find(id))
+        .set((tr::outcome.eq("reprocessed"), tr::updated.eq(chrono::Utc::now().naive_utc())))
+        .execute(conn)
+        .map_err(classify)?;
+    Ok(())
+}
+
 /// Sets the final state of a trigger.
 pub(crate) fn finish_trigger(
     conn: &mut DbConnection,
