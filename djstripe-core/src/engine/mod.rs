@@ -218,6 +218,35 @@ impl Engine {
         }
     }
 
+    /// Records a delivery the adapter refused before validation (e.g. a body over the size
+    /// limit) as an invalid trigger row with a bounded body. Unknown endpoints are still
+    /// [`Error::NotFound`], with nothing recorded.
+    ///
+    /// ```
+    /// # use djstripe_core::{db::Database, engine::*, Error};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::connect(dir.path().join("r.sqlite3").to_str().unwrap()).unwrap();
+    /// # db.migrate().unwrap();
+    /// let engine = Engine::new(db, EngineConfig { legacy: Some(LegacyEndpoint::new(["whsec_1"])), ..Default::default() }).unwrap();
+    /// let delivery = Delivery { target: Target::Legacy, body: b"...", signature: None, headers: "{}".into(), remote_ip: "::1".into() };
+    /// let outcome = engine.reject(&delivery, Error::InvalidEvent("the body exceeds 2.5 MiB".into())).unwrap();
+    /// assert_eq!(outcome.label(), "invalid");
+    /// ```
+    pub fn reject(&self, delivery: &Delivery<'_>, error: Error) -> Result<Outcome, Error> {
+        let resolved = self.resolve(delivery.target)?;
+        let limit = self.config.unverified_body_limit;
+        let draft = Draft {
+            endpoint_id: resolved.endpoint_id,
+            remote_ip: &delivery.remote_ip,
+            headers: &delivery.headers,
+            body: &delivery.body[..delivery.body.len().min(limit)],
+            body_truncated: delivery.body.len() > limit,
+            reprocess_of: None,
+        };
+        let trigger_id = process::record(&self.db, &draft, None, "invalid", &error)?;
+        Ok(Outcome::Rejected { trigger_id, error })
+    }
+
     /// What to do with a valid event: discard the dashboard test, queue it, or process it.
     fn accept(&self, draft: &Draft<'_>, event: &Event) -> Result<Outcome, Error> {
         if event.is_dashboard_test() {

@@ -1,0 +1,399 @@
+//! [`Config`]: typed settings, from a builder or from the environment (dj-stripe's names).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use djstripe_core::db::{DatabaseOptions, SqliteSync, ValidationMethod};
+use djstripe_core::engine::EventCallback;
+use djstripe_core::stripe_api::DEFAULT_API_BASE;
+
+use crate::Error;
+
+/// Everything the adapter needs. Build it in code, or read it from the environment with
+/// [`Config::from_env`]; a bad value fails there, at startup, naming the variable.
+///
+/// | variable | meaning | default |
+/// |---|---|---|
+/// | `DATABASE_URL` | a SQLite path / `sqlite://path`, or `postgres://...` | the app's default |
+/// | `DJSTRIPE_WEBHOOK_SECRET` | legacy endpoint secret(s), comma-separated | legacy endpoint off |
+/// | `DJSTRIPE_WEBHOOK_VALIDATION` | `verify_signature`, `retrieve_event` or `none` | `verify_signature` |
+/// | `DJSTRIPE_WEBHOOK_TOLERANCE` | signature timestamp tolerance, seconds (0 = off) | 300 |
+/// | `STRIPE_LIVE_MODE` | `true`/`false`: which key is the default | false |
+/// | `STRIPE_TEST_SECRET_KEY`, `STRIPE_LIVE_SECRET_KEY` | API keys (`sk_test_`/`rk_test_`, `sk_live_`/`rk_live_`) | none |
+/// | `STRIPE_API_BASE` | Stripe's API base URL | `https://api.stripe.com` |
+/// | `DJSTRIPE_WEBHOOK_MAX_BODY` | largest accepted body, bytes | 2621440 (2.5 MiB) |
+/// | `DJSTRIPE_DB_POOL_SIZE` | database connections | 8 |
+/// | `DJSTRIPE_SQLITE_SYNCHRONOUS` | `FULL` (durable) or `NORMAL` (may lose the last commits on power loss) | `FULL` |
+/// | `DJSTRIPE_TRUSTED_PROXIES` | comma-separated proxy IPs whose `X-Forwarded-For` is believed | none |
+///
+/// ```
+/// use djstripe_actix::Config;
+/// let config = Config::new("sqlite://app.sqlite3").webhook_secrets(["whsec_1"]).tolerance_secs(600);
+/// assert_eq!(config.tolerance.as_secs(), 600);
+/// assert!(config.legacy_enabled());
+/// ```
+#[derive(Clone)]
+pub struct Config {
+    /// `DATABASE_URL`.
+    pub database_url: String,
+    /// Pool size, timeouts, SQLite durability.
+    pub database: DatabaseOptions,
+    /// `DJSTRIPE_WEBHOOK_SECRET`: the legacy endpoint's secrets; empty = legacy endpoint off.
+    pub webhook_secrets: Vec<String>,
+    /// `DJSTRIPE_WEBHOOK_VALIDATION` for the legacy endpoint.
+    pub validation: ValidationMethod,
+    /// `DJSTRIPE_WEBHOOK_TOLERANCE`.
+    pub tolerance: Duration,
+    /// `STRIPE_LIVE_MODE`.
+    pub live_mode: bool,
+    /// `STRIPE_TEST_SECRET_KEY`.
+    pub test_secret_key: Option<String>,
+    /// `STRIPE_LIVE_SECRET_KEY`.
+    pub live_secret_key: Option<String>,
+    /// `STRIPE_API_BASE`.
+    pub api_base: String,
+    /// `DJSTRIPE_WEBHOOK_MAX_BODY`.
+    pub max_body: usize,
+    /// `DJSTRIPE_TRUSTED_PROXIES`.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// dj-stripe's `DJSTRIPE_WEBHOOK_EVENT_CALLBACK`: take over valid deliveries (code only).
+    pub event_callback: Option<EventCallback>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("webhook_secrets", &self.webhook_secrets.len())
+            .field("validation", &self.validation)
+            .field("tolerance", &self.tolerance)
+            .field("live_mode", &self.live_mode)
+            .field("api_base", &self.api_base)
+            .field("max_body", &self.max_body)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `postgres://user:password@host/db` without the password, for logs.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
+}
+
+impl Config {
+    /// Defaults for everything but the database.
+    ///
+    /// ```
+    /// let config = djstripe_actix::Config::new("sqlite://app.sqlite3");
+    /// assert_eq!(config.max_body, 2_621_440);
+    /// ```
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            database: DatabaseOptions::default(),
+            webhook_secrets: Vec::new(),
+            validation: ValidationMethod::VerifySignature,
+            tolerance: Duration::from_secs(300),
+            live_mode: false,
+            test_secret_key: None,
+            live_secret_key: None,
+            api_base: DEFAULT_API_BASE.to_owned(),
+            max_body: 2_621_440,
+            trusted_proxies: Vec::new(),
+            event_callback: None,
+        }
+    }
+
+    /// Reads the environment (table above). `default_database_url` applies when `DATABASE_URL` is unset.
+    ///
+    /// ```
+    /// let config = djstripe_actix::Config::from_env("sqlite://app.sqlite3").unwrap();
+    /// # let _ = config;
+    /// ```
+    pub fn from_env(default_database_url: &str) -> Result<Self, Error> {
+        Self::from_lookup(default_database_url, |name| std::env::var(name).ok())
+    }
+
+    /// [`Config::from_env`] over any variable source (tests, config files).
+    ///
+    /// ```
+    /// let err = djstripe_actix::Config::from_lookup("app.sqlite3", |name| {
+    ///     (name == "DJSTRIPE_WEBHOOK_TOLERANCE").then(|| "soon".to_string())
+    /// }).unwrap_err();
+    /// assert!(err.to_string().starts_with("DJSTRIPE_WEBHOOK_TOLERANCE"));
+    /// ```
+    pub fn from_lookup(default_database_url: &str, get: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let get = |name: &str| get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let mut config = Config::new(get("DATABASE_URL").unwrap_or_else(|| default_database_url.to_owned()));
+        if let Some(secrets) = get("DJSTRIPE_WEBHOOK_SECRET") {
+            config.webhook_secrets = secrets.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+            if let Some(bad) = config.webhook_secrets.iter().find(|s| !s.starts_with("whsec_")) {
+                return Err(config_error("DJSTRIPE_WEBHOOK_SECRET", format!("`{}…` is not a webhook signing secret (whsec_...)", &bad[..bad.len().min(6)])));
+            }
+        }
+        if let Some(v) = get("DJSTRIPE_WEBHOOK_VALIDATION") {
+            config.validation = v.parse().map_err(|_| {
+                config_error("DJSTRIPE_WEBHOOK_VALIDATION", format!("`{v}` is not one of verify_signature, retrieve_event, none"))
+            })?;
+        }
+        if let Some(v) = get("DJSTRIPE_WEBHOOK_TOLERANCE") {
+            let secs: u64 = v.parse().map_err(|_| {
+                config_error("DJSTRIPE_WEBHOOK_TOLERANCE", format!("`{v}` is not a number of seconds (0 turns the check off)"))
+            })?;
+            config.tolerance = Duration::from_secs(secs);
+        }
+        if let Some(v) = get("STRIPE_LIVE_MODE") {
+            config.live_mode = parse_bool(&v).ok_or_else(|| config_error("STRIPE_LIVE_MODE", format!("`{v}` is not true or false")))?;
+        }
+        if let Some(key) = get("STRIPE_TEST_SECRET_KEY") {
+            if !(key.starts_with("sk_test_") || key.starts_with("rk_test_")) {
+                return Err(config_error("STRIPE_TEST_SECRET_KEY", "expected a test key starting with sk_test_ or rk_test_".into()));
+            }
+            config.test_secret_key = Some(key);
+        }
+        if let Some(key) = get("STRIPE_LIVE_SECRET_KEY") {
+            if !(key.starts_with("sk_live_") || key.starts_with("rk_live_")) {
+                return Err(config_error("STRIPE_LIVE_SECRET_KEY", "expected a live key starting with sk_live_ or rk_live_".into()));
+            }
+            config.live_secret_key = Some(key);
+        }
+        if let Some(base) = get("STRIPE_API_BASE") {
+            if !(base.starts_with("https://") || base.starts_with("http://")) {
+                return Err(config_error("STRIPE_API_BASE", format!("`{base}` is not an http(s) URL")));
+            }
+            config.api_base = base;
+        }
+        if let Some(v) = get("DJSTRIPE_WEBHOOK_MAX_BODY") {
+            config.max_body = v.parse().ok().filter(|n| *n >= 1024).ok_or_else(|| {
+                config_error("DJSTRIPE_WEBHOOK_MAX_BODY", format!("`{v}` is not a size in bytes of at least 1024"))
+            })?;
+        }
+        if let Some(v) = get("DJSTRIPE_DB_POOL_SIZE") {
+            config.database.pool_size = v.parse().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| {
+                config_error("DJSTRIPE_DB_POOL_SIZE", format!("`{v}` is not a pool size between 1 and 1000"))
+            })?;
+        }
+        if let Some(v) = get("DJSTRIPE_SQLITE_SYNCHRONOUS") {
+            config.database.sqlite_sync = match v.to_ascii_uppercase().as_str() {
+                "FULL" => SqliteSync::Full,
+                "NORMAL" => SqliteSync::Normal,
+                _ => return Err(config_error("DJSTRIPE_SQLITE_SYNCHRONOUS", format!("`{v}` is not FULL or NORMAL"))),
+            };
+        }
+        if let Some(v) = get("DJSTRIPE_TRUSTED_PROXIES") {
+            config.trusted_proxies = v
+                .split(',')
+                .map(|ip| ip.trim().parse().map_err(|_| config_error("DJSTRIPE_TRUSTED_PROXIES", format!("`{ip}` is not an IP address"))))
+                .collect::<Result<_, _>>()?;
+        }
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Checks combinations that no single variable shows.
+    ///
+    /// ```
+    /// let config = djstripe_actix::Config::new("app.sqlite3").validation(djstripe_core::db::ValidationMethod::RetrieveEvent).webhook_secrets(["whsec_1"]);
+    /// assert!(config.check().unwrap_err().to_string().contains("STRIPE_TEST_SECRET_KEY"));
+    /// ```
+    pub fn check(&self) -> Result<(), Error> {
+        if self.validation == ValidationMethod::RetrieveEvent && self.legacy_enabled() && self.stripe_key().is_none() {
+            return Err(config_error(
+                "DJSTRIPE_WEBHOOK_VALIDATION",
+                format!(
+                    "retrieve_event needs {} to fetch events from Stripe",
+                    if self.live_mode { "STRIPE_LIVE_SECRET_KEY" } else { "STRIPE_TEST_SECRET_KEY" }
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The default key for the configured mode.
+    fn stripe_key(&self) -> Option<&str> {
+        if self.live_mode { self.live_secret_key.as_deref() } else { self.test_secret_key.as_deref() }
+    }
+
+    /// Whether the legacy `POST {prefix}/webhook/` endpoint is on (a secret is configured, or
+    /// validation is not by signature).
+    ///
+    /// ```
+    /// assert!(!djstripe_actix::Config::new("app.sqlite3").legacy_enabled());
+    /// ```
+    pub fn legacy_enabled(&self) -> bool {
+        !self.webhook_secrets.is_empty()
+    }
+
+    /// Sets the legacy endpoint's secrets (turns it on). Not recommended: its URL is guessable.
+    ///
+    /// ```
+    /// let c = djstripe_actix::Config::new("app.sqlite3").webhook_secrets(["whsec_a", "whsec_b"]);
+    /// assert_eq!(c.webhook_secrets.len(), 2);
+    /// ```
+    pub fn webhook_secrets(mut self, secrets: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.webhook_secrets = secrets.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the legacy endpoint's validation method.
+    ///
+    /// ```
+    /// let c = djstripe_actix::Config::new("app.sqlite3").validation(djstripe_core::db::ValidationMethod::None);
+    /// # let _ = c;
+    /// ```
+    pub fn validation(mut self, method: ValidationMethod) -> Self {
+        self.validation = method;
+        self
+    }
+
+    /// Sets the timestamp tolerance in seconds (0 turns the check off).
+    ///
+    /// ```
+    /// let c = djstripe_actix::Config::new("app.sqlite3").tolerance_secs(60);
+    /// assert_eq!(c.tolerance.as_secs(), 60);
+    /// ```
+    pub fn tolerance_secs(mut self, secs: u64) -> Self {
+        self.tolerance = Duration::from_secs(secs);
+        self
+    }
+
+    /// Sets the body size limit.
+    ///
+    /// ```
+    /// let c = djstripe_actix::Config::new("app.sqlite3").max_body(1 << 20);
+    /// assert_eq!(c.max_body, 1_048_576);
+    /// ```
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// Sets the database pool size.
+    ///
+    /// ```
+    /// let c = djstripe_actix::Config::new("app.sqlite3").pool_size(4);
+    /// assert_eq!(c.database.pool_size, 4);
+    /// ```
+    pub fn pool_size(mut self, size: u32) -> Self {
+        self.database.pool_size = size;
+        self
+    }
+
+    /// Sets Stripe's API base URL and keys.
+    ///
+    /// ```
+    /// let c = djstripe_actix::Config::new("app.sqlite3").stripe_api("http://127.0.0.1:12111", Some("sk_test_1"), None);
+    /// assert_eq!(c.api_base, "http://127.0.0.1:12111");
+    /// ```
+    pub fn stripe_api(mut self, base: impl Into<String>, test_key: Option<&str>, live_key: Option<&str>) -> Self {
+        self.api_base = base.into();
+        self.test_secret_key = test_key.map(str::to_owned);
+        self.live_secret_key = live_key.map(str::to_owned);
+        self
+    }
+
+    /// Sets the event callback that takes over valid deliveries.
+    ///
+    /// ```
+    /// let c = djstripe_actix::Config::new("app.sqlite3").event_callback(|trigger_id, event| {
+    ///     println!("queue trigger {trigger_id} ({})", event.id);
+    ///     Ok(())
+    /// });
+    /// # let _ = c;
+    /// ```
+    pub fn event_callback(
+        mut self,
+        callback: impl Fn(i64, &djstripe_core::Event) -> Result<(), djstripe_core::HandlerError> + Send + Sync + 'static,
+    ) -> Self {
+        self.event_callback = Some(std::sync::Arc::new(callback));
+        self
+    }
+
+    /// Trusts `X-Forwarded-For` from these proxies.
+    ///
+    /// ```
+    /// let c = djstripe_actix::Config::new("app.sqlite3").trusted_proxies(["10.0.0.1".parse().unwrap()]);
+    /// assert_eq!(c.trusted_proxies.len(), 1);
+    /// ```
+    pub fn trusted_proxies(mut self, proxies: impl IntoIterator<Item = IpAddr>) -> Self {
+        self.trusted_proxies = proxies.into_iter().collect();
+        self
+    }
+}
+
+fn config_error(var: &'static str, message: String) -> Error {
+    Error::Config { var, message }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Result<Config, Error> {
+        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup("default.sqlite3", move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn defaults() {
+        let c = env(&[]).unwrap();
+        assert_eq!(c.database_url, "default.sqlite3");
+        assert!(!c.legacy_enabled());
+        assert_eq!(c.tolerance, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn every_bad_value_names_its_variable() {
+        for (var, value) in [
+            ("DJSTRIPE_WEBHOOK_SECRET", "secret"),
+            ("DJSTRIPE_WEBHOOK_VALIDATION", "maybe"),
+            ("DJSTRIPE_WEBHOOK_TOLERANCE", "-1"),
+            ("STRIPE_LIVE_MODE", "perhaps"),
+            ("STRIPE_TEST_SECRET_KEY", "sk_live_x"),
+            ("STRIPE_LIVE_SECRET_KEY", "sk_test_x"),
+            ("STRIPE_API_BASE", "api.stripe.com"),
+            ("DJSTRIPE_WEBHOOK_MAX_BODY", "12"),
+            ("DJSTRIPE_DB_POOL_SIZE", "0"),
+            ("DJSTRIPE_SQLITE_SYNCHRONOUS", "OFF"),
+            ("DJSTRIPE_TRUSTED_PROXIES", "proxy.local"),
+        ] {
+            let err = env(&[(var, value)]).unwrap_err().to_string();
+            assert!(err.starts_with(var), "{var}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn good_values() {
+        let c = env(&[
+            ("DATABASE_URL", "postgres://u:pw@h/db"),
+            ("DJSTRIPE_WEBHOOK_SECRET", "whsec_a, whsec_b"),
+            ("DJSTRIPE_WEBHOOK_TOLERANCE", "0"),
+            ("STRIPE_LIVE_MODE", "true"),
+            ("DJSTRIPE_TRUSTED_PROXIES", "10.0.0.1,::1"),
+        ])
+        .unwrap();
+        assert_eq!(c.webhook_secrets, vec!["whsec_a", "whsec_b"]);
+        assert!(c.tolerance.is_zero() && c.live_mode);
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert!(!format!("{c:?}").contains("pw"), "the password is not logged");
+    }
+
+    #[test]
+    fn retrieve_event_needs_a_key() {
+        let err = env(&[("DJSTRIPE_WEBHOOK_SECRET", "whsec_a"), ("DJSTRIPE_WEBHOOK_VALIDATION", "retrieve_event")]).unwrap_err();
+        assert!(err.to_string().contains("STRIPE_TEST_SECRET_KEY"), "{err}");
+    }
+}

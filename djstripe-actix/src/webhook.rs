@@ -1,0 +1,146 @@
+//! The webhook routes: raw body in, verified-recorded-dispatched, short JSON answer out.
+
+use std::time::Instant;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use djstripe_core::engine::{Delivery, Outcome, Target, headers_json};
+use futures_util::StreamExt;
+use serde_json::json;
+use tracing::Instrument;
+
+use crate::client_ip::client_ip;
+use crate::{Djstripe, Error};
+
+pub(crate) fn routes(cfg: &mut web::ServiceConfig, djstripe: Djstripe) {
+    cfg.app_data(web::Data::new(djstripe))
+        .service(
+            web::resource(["/webhook/{uuid}/", "/webhook/{uuid}"])
+                .route(web::post().to(endpoint))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource(["/webhook/", "/webhook"])
+                .route(web::post().to(legacy))
+                .default_service(web::to(method_not_allowed)),
+        );
+}
+
+async fn method_not_allowed() -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header(("Allow", "POST"))
+        .json(json!({ "status": "error", "error": "only POST is allowed" }))
+}
+
+async fn endpoint(req: HttpRequest, uuid: web::Path<String>, payload: web::Payload, dj: web::Data<Djstripe>) -> HttpResponse {
+    receive(req, Some(uuid.into_inner()), payload, dj).await
+}
+
+async fn legacy(req: HttpRequest, payload: web::Payload, dj: web::Data<Djstripe>) -> HttpResponse {
+    receive(req, None, payload, dj).await
+}
+
+/// Reads at most `limit` bytes; `Err(partial)` when the body is larger (we keep the first part
+/// for the trigger row and stop reading).
+async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<web::Bytes, web::Bytes> {
+    let declared = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(web::Bytes::new());
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(4096).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let Ok(chunk) = chunk else { return Err(body.freeze()) };
+        if body.len() + chunk.len() > limit {
+            return Err(body.freeze());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+async fn receive(req: HttpRequest, uuid: Option<String>, payload: web::Payload, dj: web::Data<Djstripe>) -> HttpResponse {
+    let started = Instant::now();
+    let span = tracing::info_span!(
+        "stripe_webhook",
+        endpoint = uuid.as_deref().unwrap_or("legacy"),
+        event_id = tracing::field::Empty,
+        event_type = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+        status = tracing::field::Empty,
+        duration_ms = tracing::field::Empty,
+    );
+    async move {
+        let limit = dj.config().max_body;
+        let body = read_body(&req, payload, limit).await;
+        let headers = headers_json(req.headers().iter().map(|(k, v)| (k.as_str(), v.as_bytes())));
+        let remote_ip = client_ip(&req, &dj.config().trusted_proxies);
+        let signature = req.headers().get("stripe-signature").map(|v| v.as_bytes().to_vec());
+        let engine = dj.engine().clone();
+        let result = web::block(move || {
+            let target = match &uuid {
+                Some(uuid) => Target::Endpoint(uuid),
+                None => Target::Legacy,
+            };
+            let (body, too_large) = match &body {
+                Ok(b) => (b, false),
+                Err(partial) => (partial, true),
+            };
+            let delivery = Delivery { target, body, signature: signature.as_deref(), headers, remote_ip };
+            if too_large {
+                let error = djstripe_core::Error::InvalidEvent(format!("the body exceeds the limit of {limit} bytes"));
+                engine.reject(&delivery, error).map(|outcome| (outcome, true))
+            } else {
+                engine.receive(&delivery).map(|outcome| (outcome, false))
+            }
+        })
+        .await;
+        let response = match result {
+            Ok(Ok((outcome, too_large))) => answer(&outcome, too_large, limit),
+            Ok(Err(error)) => actix_web::ResponseError::error_response(&Error::Core(error)),
+            Err(blocking) => {
+                tracing::error!(error = %blocking, "the blocking pool failed");
+                HttpResponse::InternalServerError().json(json!({ "status": "error", "error": "internal error" }))
+            }
+        };
+        let span = tracing::Span::current();
+        span.record("status", response.status().as_u16());
+        span.record("duration_ms", started.elapsed().as_secs_f64() * 1000.0);
+        tracing::info!("webhook delivery answered");
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+fn answer(outcome: &Outcome, too_large: bool, limit: usize) -> HttpResponse {
+    let span = tracing::Span::current();
+    span.record("outcome", outcome.label());
+    if let Some(id) = outcome.event_id() {
+        span.record("event_id", id);
+    }
+    let trigger_id = outcome.trigger_id();
+    match outcome {
+        _ if too_large => HttpResponse::PayloadTooLarge().json(json!({
+            "status": "invalid", "error": format!("the body exceeds the limit of {limit} bytes"), "trigger_id": trigger_id,
+        })),
+        Outcome::Rejected { error, .. } => {
+            let status = match error.status_class() {
+                djstripe_core::StatusClass::BadRequest => StatusCode::BAD_REQUEST,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            HttpResponse::build(status).json(json!({ "status": "invalid", "error": error.to_string(), "trigger_id": trigger_id }))
+        }
+        Outcome::Failed { error, .. } => {
+            tracing::warn!(error = %error, "webhook handler failed; rolled back");
+            HttpResponse::InternalServerError().json(json!({
+                "status": "failed", "error": "a handler failed; the event was rolled back and will be processed on retry",
+                "trigger_id": trigger_id, "event_id": outcome.event_id(),
+            }))
+        }
+        _ => HttpResponse::Ok().json(json!({ "status": outcome.label(), "trigger_id": trigger_id, "event_id": outcome.event_id() })),
+    }
+}
