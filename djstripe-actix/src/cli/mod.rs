@@ -1,2 +1,254 @@
-//! placeholder
+//! A manage.py-style command line for the user's app: `serve`, `migrate`, `handlers`,
+//! `triggers`, `events`, `trigger`.
+//!
+//! ```no_run
+//! fn main() -> std::process::ExitCode {
+//!     djstripe_actix::cli::Cli::new("shop")
+//!         .default_database_url("sqlite://shop.sqlite3")
+//!         .run()
+//! }
+//! ```
+//!
+//! | file | command |
+//! |---|---|
+//! | `serve.rs` | `serve` (the default): the HTTP server, migrations applied at start |
+//! | `inspect.rs` | `migrate`, `handlers`, `triggers list`, `events list/show/reprocess` |
+//! | `trigger.rs` | `trigger`: sign and POST Stripe-shaped events; the load generator |
 
+mod inspect;
+mod serve;
+mod trigger;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use actix_web::web::ServiceConfig;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use djstripe_core::db::DbConnection;
+
+use crate::{Config, Djstripe, Error};
+
+/// The app's own schema setup, run by `migrate` and at `serve` start after djstripe's migrations.
+pub type AppMigrations = fn(&mut DbConnection) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
+/// The app's own routes, mounted beside the djstripe scope by `serve`.
+pub type AppRoutes = Arc<dyn Fn(&mut ServiceConfig) + Send + Sync>;
+
+/// The command line of an app. Build it in `main` and call [`Cli::run`].
+///
+/// ```no_run
+/// use djstripe_actix::cli::Cli;
+/// fn main() -> std::process::ExitCode {
+///     Cli::new("shop")
+///         .default_database_url("sqlite://shop.sqlite3")
+///         .routes(|cfg| { cfg.route("/", actix_web::web::get().to(|| async { "hello" })); })
+///         .run()
+/// }
+/// ```
+#[derive(Clone)]
+pub struct Cli {
+    name: &'static str,
+    default_database_url: String,
+    prefix: String,
+    migrations: Option<AppMigrations>,
+    routes: Option<AppRoutes>,
+    dev_endpoint: bool,
+    config: Option<Config>,
+}
+
+impl Cli {
+    /// A command line named `name` (as the binary is).
+    ///
+    /// ```
+    /// let cli = djstripe_actix::cli::Cli::new("shop");
+    /// # let _ = cli;
+    /// ```
+    pub fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            default_database_url: format!("sqlite://{name}.sqlite3"),
+            prefix: "/stripe".into(),
+            migrations: None,
+            routes: None,
+            dev_endpoint: false,
+            config: None,
+        }
+    }
+
+    /// `DATABASE_URL` when the environment does not set one (default `sqlite://{name}.sqlite3`).
+    ///
+    /// ```
+    /// let cli = djstripe_actix::cli::Cli::new("shop").default_database_url("sqlite://data/shop.sqlite3");
+    /// # let _ = cli;
+    /// ```
+    pub fn default_database_url(mut self, url: impl Into<String>) -> Self {
+        self.default_database_url = url.into();
+        self
+    }
+
+    /// Where the webhook scope is mounted (default `/stripe`).
+    ///
+    /// ```
+    /// let cli = djstripe_actix::cli::Cli::new("shop").prefix("/payments/stripe");
+    /// # let _ = cli;
+    /// ```
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// The app's own migrations (e.g. `CREATE TABLE IF NOT EXISTS` or diesel's embedded ones).
+    ///
+    /// ```
+    /// use diesel::connection::SimpleConnection;
+    /// let cli = djstripe_actix::cli::Cli::new("shop").migrations(|conn| {
+    ///     conn.batch_execute("CREATE TABLE IF NOT EXISTS notes (id TEXT PRIMARY KEY)")?;
+    ///     Ok(())
+    /// });
+    /// # let _ = cli;
+    /// ```
+    pub fn migrations(mut self, migrations: AppMigrations) -> Self {
+        self.migrations = Some(migrations);
+        self
+    }
+
+    /// The app's own routes.
+    ///
+    /// ```
+    /// let cli = djstripe_actix::cli::Cli::new("shop").routes(|cfg| {
+    ///     cfg.route("/health", actix_web::web::get().to(|| async { "ok" }));
+    /// });
+    /// # let _ = cli;
+    /// ```
+    pub fn routes(mut self, routes: impl Fn(&mut ServiceConfig) + Send + Sync + 'static) -> Self {
+        self.routes = Some(Arc::new(routes));
+        self
+    }
+
+    /// For examples and local development: when the database has no webhook endpoint, `serve`
+    /// creates a local one with a fresh secret, so `trigger --endpoint` works at once.
+    /// Never turn this on in production.
+    ///
+    /// ```
+    /// let cli = djstripe_actix::cli::Cli::new("shop").dev_endpoint(true);
+    /// # let _ = cli;
+    /// ```
+    pub fn dev_endpoint(mut self, on: bool) -> Self {
+        self.dev_endpoint = on;
+        self
+    }
+
+    /// Uses this configuration instead of reading the environment.
+    ///
+    /// ```
+    /// let cli = djstripe_actix::cli::Cli::new("shop").config(djstripe_actix::Config::new("sqlite://shop.sqlite3"));
+    /// # let _ = cli;
+    /// ```
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// Parses the process's arguments and runs the command. Errors are one line on stderr and
+    /// exit code 1 (2 for usage errors, from clap).
+    pub fn run(self) -> ExitCode {
+        self.run_from(std::env::args_os())
+    }
+
+    /// [`Cli::run`] with explicit arguments (the first is the program name).
+    ///
+    /// ```
+    /// let code = djstripe_actix::cli::Cli::new("shop").run_from(["shop", "--version"]);
+    /// # let _ = code;
+    /// ```
+    pub fn run_from<I, T>(self, args: I) -> ExitCode
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let command = Args::command().name(self.name).bin_name(self.name);
+        let args = match command.try_get_matches_from(args).and_then(|m| Args::from_arg_matches(&m)) {
+            Ok(args) => args,
+            Err(e) => {
+                let _ = e.print();
+                return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            }
+        };
+        init_tracing();
+        match self.dispatch(args.command.unwrap_or(Command::Serve(serve::ServeArgs::default()))) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{}: error: {e}", self.name);
+                ExitCode::FAILURE
+            }
+        }
+    }
+
+    fn dispatch(&self, command: Command) -> Result<(), Error> {
+        match command {
+            Command::Serve(args) => serve::run(self, args),
+            Command::Migrate => inspect::migrate(self),
+            Command::Handlers => inspect::handlers(),
+            Command::Triggers { command } => inspect::triggers(self, command),
+            Command::Events { command } => inspect::events(self, command),
+            Command::Trigger(args) => trigger::run(self, args),
+        }
+    }
+
+    /// The configuration: given, or read from the environment (failing on a bad value).
+    fn load_config(&self) -> Result<Config, Error> {
+        match &self.config {
+            Some(config) => Ok(config.clone()),
+            None => Config::from_env(&self.default_database_url),
+        }
+    }
+
+    /// Connects and applies djstripe's and the app's migrations.
+    fn start(&self) -> Result<Djstripe, Error> {
+        let djstripe = Djstripe::start(self.load_config()?)?;
+        self.app_migrations(&djstripe)?;
+        Ok(djstripe)
+    }
+
+    fn app_migrations(&self, djstripe: &Djstripe) -> Result<(), Error> {
+        if let Some(migrate) = self.migrations {
+            let mut conn = djstripe.engine().database().get()?;
+            migrate(&mut conn).map_err(|e| Error::Cli(format!("the app's migrations failed: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+#[derive(Parser)]
+#[command(version, about = "Stripe webhooks, done the dj-stripe way", propagate_version = true)]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server (the default command); applies migrations first.
+    Serve(serve::ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// List every registered #[webhook_handler]: patterns, path, source location.
+    Handlers,
+    /// Recorded deliveries (webhook event triggers).
+    Triggers {
+        #[command(subcommand)]
+        command: inspect::TriggersCommand,
+    },
+    /// Stored events.
+    Events {
+        #[command(subcommand)]
+        command: inspect::EventsCommand,
+    },
+    /// Sign and POST Stripe-shaped events to a webhook URL (local `stripe trigger`, load generator).
+    Trigger(trigger::TriggerArgs),
+}
