@@ -1,0 +1,105 @@
+//! The example shop: three handlers that show what djstripe-rs does, and its command line.
+//!
+//! - `customer` (every `customer.*` event): writes a row into the shop's own table
+//!   `shop_customer_event` through the event's transaction. If the customer object's
+//!   `metadata.fail` is `"yes"` it then fails — and the row is rolled back with the event.
+//! - `customer.subscription.trial_will_end`: queues a (logged) reminder with `on_commit`.
+//! - `price`, `product`: one handler for both.
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use djstripe_actix::cli::Cli;
+use djstripe_core::db::DbConnection;
+use djstripe_core::{Event, HandlerContext, HandlerResult, webhook_handler};
+
+diesel::table! {
+    /// One row per customer event the shop saw (its own table, written in the event's transaction).
+    shop_customer_event (id) {
+        /// Surrogate key.
+        id -> BigInt,
+        /// Stripe's event id.
+        event_id -> Text,
+        /// The event type.
+        #[sql_name = "type"]
+        event_type -> Text,
+        /// The customer (`cus_...`).
+        customer_id -> Text,
+    }
+}
+
+/// The shop's own errors.
+#[derive(Debug, thiserror::Error)]
+pub enum ShopError {
+    /// The customer asked for a failure (`metadata.fail = "yes"`), to show the rollback.
+    #[error("customer {0} has metadata.fail = \"yes\": failing on purpose")]
+    FailRequested(String),
+}
+
+/// The customer of an event: `data.object.customer` (subscriptions, sources, ...) or the
+/// object's own id (customers).
+fn customer_of(event: &Event) -> String {
+    let object = &event.data.object;
+    object["customer"].as_str().or_else(|| event.object_id()).unwrap_or("unknown").to_owned()
+}
+
+/// Every `customer.*` event: record it in the shop's table, atomically with the event.
+#[webhook_handler("customer")]
+pub fn record_customer_event(event: &Event, ctx: &mut HandlerContext) -> HandlerResult {
+    let customer = customer_of(event);
+    diesel::insert_into(shop_customer_event::table)
+        .values((
+            shop_customer_event::event_id.eq(&event.id),
+            shop_customer_event::event_type.eq(event.event_type()),
+            shop_customer_event::customer_id.eq(&customer),
+        ))
+        .execute(ctx.connection()?)?;
+    if event.data.object["metadata"]["fail"] == "yes" {
+        return Err(ShopError::FailRequested(customer).into());
+    }
+    Ok(())
+}
+
+/// A trial ends in three days: remind the customer, but only once the event is committed.
+#[webhook_handler("customer.subscription.trial_will_end")]
+pub fn remind_trial_ending(event: &Event, ctx: &mut HandlerContext) -> HandlerResult {
+    let customer = customer_of(event);
+    let event_id = event.id.clone();
+    ctx.on_commit(move || tracing::info!(%customer, %event_id, "queued trial-ending reminder e-mail"));
+    Ok(())
+}
+
+/// Any price or product change: the catalog cache would be refreshed here.
+#[webhook_handler("price", "product")]
+pub fn catalog_changed(event: &Event) {
+    tracing::info!(event_type = event.event_type(), object = event.object_id().unwrap_or("?"), "catalog changed");
+}
+
+/// The shop's own schema, on either backend.
+pub fn migrate(conn: &mut DbConnection) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let ddl = match conn {
+        DbConnection::Sqlite(_) => {
+            "CREATE TABLE IF NOT EXISTS shop_customer_event (id INTEGER PRIMARY KEY AUTOINCREMENT, \
+             event_id TEXT NOT NULL, type TEXT NOT NULL, customer_id TEXT NOT NULL)"
+        }
+        DbConnection::Pg(_) => {
+            "CREATE TABLE IF NOT EXISTS shop_customer_event (id BIGSERIAL PRIMARY KEY, \
+             event_id TEXT NOT NULL, type TEXT NOT NULL, customer_id TEXT NOT NULL)"
+        }
+    };
+    conn.batch_execute(ddl)?;
+    Ok(())
+}
+
+/// The shop's command line: `serve` (default), `migrate`, `handlers`, `triggers`, `events`, `trigger`.
+pub fn cli() -> Cli {
+    Cli::new("shop")
+        .default_database_url("sqlite://shop.sqlite3")
+        .migrations(migrate)
+        .dev_endpoint(true)
+        .routes(|cfg| {
+            cfg.route(
+                "/",
+                actix_web::web::get().to(|| async { "shop: Stripe webhooks are received under /stripe/webhook/" }),
+            );
+        })
+}
