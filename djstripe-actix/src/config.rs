@@ -23,6 +23,7 @@ use crate::Error;
 /// | `STRIPE_API_BASE` | Stripe's API base URL | `https://api.stripe.com` |
 /// | `DJSTRIPE_WEBHOOK_MAX_BODY` | largest accepted body, bytes | 2621440 (2.5 MiB) |
 /// | `DJSTRIPE_DB_POOL_SIZE` | database connections | 8 |
+/// | `DJSTRIPE_DB_TIMEOUT` | seconds to wait for a pooled connection or the SQLite write lock before answering 503 | 10 |
 /// | `DJSTRIPE_SQLITE_SYNCHRONOUS` | `FULL` (durable) or `NORMAL` (may lose the last commits on power loss) | `FULL` |
 /// | `DJSTRIPE_TRUSTED_PROXIES` | comma-separated proxy IPs whose `X-Forwarded-For` is believed | none |
 ///
@@ -177,6 +178,13 @@ impl Config {
             config.database.pool_size = v.parse().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| {
                 config_error("DJSTRIPE_DB_POOL_SIZE", format!("`{v}` is not a pool size between 1 and 1000"))
             })?;
+        }
+        if let Some(v) = get("DJSTRIPE_DB_TIMEOUT") {
+            let secs: f64 = v.parse().ok().filter(|s: &f64| *s > 0.0 && *s <= 600.0).ok_or_else(|| {
+                config_error("DJSTRIPE_DB_TIMEOUT", format!("`{v}` is not a number of seconds between 0 and 600"))
+            })?;
+            config.database.connect_timeout = Duration::from_secs_f64(secs);
+            config.database.busy_timeout = Duration::from_secs_f64(secs);
         }
         if let Some(v) = get("DJSTRIPE_SQLITE_SYNCHRONOUS") {
             config.database.sqlite_sync = match v.to_ascii_uppercase().as_str() {
@@ -368,6 +376,7 @@ mod tests {
             ("DJSTRIPE_WEBHOOK_MAX_BODY", "12"),
             ("DJSTRIPE_DB_POOL_SIZE", "0"),
             ("DJSTRIPE_SQLITE_SYNCHRONOUS", "OFF"),
+            ("DJSTRIPE_DB_TIMEOUT", "soon"),
             ("DJSTRIPE_TRUSTED_PROXIES", "proxy.local"),
         ] {
             let err = env(&[(var, value)]).unwrap_err().to_string();
