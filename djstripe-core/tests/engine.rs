@@ -516,7 +516,3 @@ fn sqlite_locked_is_unavailable_and_writes_nothing() {
     assert_eq!(outcome.label(), "processed", "{outcome:?}");
 }
 
-// TEMPORARY until the macro lands
-djstripe_core::__private::inventory::submit! {
-    djstripe_core::__private::HandlerRegistration::new(&["customer"], "engine::record_customer", file!(), line!(), |e, c| record_customer(e, c))
-}

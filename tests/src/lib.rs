@@ -1,0 +1,234 @@
+//! Harness for the end-to-end tests: throwaway databases on both backends, the example app as a
+//! real process on a loopback port, and a small HTTP client.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in a temporary directory.
+    Sqlite,
+    /// A fresh database on the PostgreSQL server of this machine.
+    Postgres,
+}
+
+/// The PostgreSQL server (override with `DJSTRIPE_TEST_PG`).
+pub fn pg_server() -> String {
+    std::env::var("DJSTRIPE_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// A throwaway database; dropped (PostgreSQL) or deleted (SQLite) with the value.
+pub struct TestDb {
+    /// Its `DATABASE_URL`.
+    pub url: String,
+    /// The backend.
+    pub backend: Backend,
+    _dir: tempfile::TempDir,
+    pg_name: Option<String>,
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+impl TestDb {
+    /// A new, empty database. PostgreSQL must be running: a missing server fails the test.
+    pub fn new(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}", dir.path().join("shop.sqlite3").display());
+                Self { url, backend, _dir: dir, pg_name: None }
+            }
+            Backend::Postgres => {
+                let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+                let name = format!("djstripe_e2e_{}_{}_{n}", std::process::id(), chrono::Utc::now().timestamp_micros());
+                let mut admin = PgConnection::establish(&format!("{}/postgres", pg_server()))
+                    .expect("the PostgreSQL server on 127.0.0.1:5432 must be running for these tests");
+                admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+                Self { url: format!("{}/{name}", pg_server()), backend, _dir: dir, pg_name: Some(name) }
+            }
+        }
+    }
+
+    /// Runs one SQL query returning a single integer (counts in assertions).
+    pub fn count(&self, sql: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        use diesel::RunQueryDsl;
+        let sql = sql.to_owned();
+        let rows: Vec<N> = match self.backend {
+            Backend::Sqlite => {
+                let mut c = diesel::SqliteConnection::establish(self.url.trim_start_matches("sqlite://")).unwrap();
+                diesel::sql_query(sql).load(&mut c).unwrap()
+            }
+            Backend::Postgres => diesel::sql_query(sql).load(&mut PgConnection::establish(&self.url).unwrap()).unwrap(),
+        };
+        rows[0].n
+    }
+
+    /// Runs SQL statements (e.g. to simulate an outage).
+    pub fn execute(&self, sql: &str) {
+        match self.backend {
+            Backend::Sqlite => diesel::SqliteConnection::establish(self.url.trim_start_matches("sqlite://"))
+                .unwrap()
+                .batch_execute(sql)
+                .unwrap(),
+            Backend::Postgres => PgConnection::establish(&self.url).unwrap().batch_execute(sql).unwrap(),
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = &self.pg_name
+            && let Ok(mut admin) = PgConnection::establish(&format!("{}/postgres", pg_server()))
+        {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+/// The example app's binary, `e2e-shop`, which cargo builds beside the test executables
+/// (`target/<profile>/e2e-shop`, tests in `target/<profile>/deps/`).
+pub fn shop_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let bin = profile_dir.join(format!("e2e-shop{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.exists(), "{} is missing: run the tests with cargo test", bin.display());
+    bin
+}
+
+/// Runs a shop command to completion: (exit code, stdout, stderr).
+pub fn shop(db: &TestDb, env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(shop_binary())
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &db.url)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The example app serving on a free loopback port; killed on drop.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The development endpoint's uuid.
+    pub uuid: String,
+    /// Everything printed at startup.
+    pub banner: Vec<String>,
+}
+
+impl Server {
+    /// Starts `shop serve --bind 127.0.0.1:0` with `env` and waits for its banner.
+    pub fn start(db: &TestDb, env: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(shop_binary())
+            .args(["serve", "--bind", "127.0.0.1:0", "--workers", "2"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", &db.url)
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut banner = Vec::new();
+        let (mut base, mut uuid) = (None, None);
+        while let Some(Ok(line)) = lines.next() {
+            if let Some(rest) = line.strip_prefix("shop: listening on ") {
+                base = Some(rest.trim().to_owned());
+            }
+            if line.contains("(local development endpoint")
+                && let Some(u) = line.split("/webhook/").nth(1)
+            {
+                uuid = Some(u.split('/').next().unwrap().to_owned());
+            }
+            let done = line.starts_with("  cargo run");
+            banner.push(line);
+            if done {
+                break;
+            }
+        }
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let base = base.unwrap_or_else(|| panic!("no banner from shop serve: {banner:?}"));
+        Self { child, base, uuid: uuid.expect("a development endpoint"), banner }
+    }
+
+    /// The development endpoint's URL.
+    pub fn endpoint_url(&self) -> String {
+        format!("{}/stripe/webhook/{}/", self.base, self.uuid)
+    }
+
+    /// The secret of the development endpoint, read from the database like `shop trigger` does.
+    pub fn secret(&self, db: &TestDb) -> String {
+        let database = djstripe_core::db::Database::connect(&db.url).unwrap();
+        database.endpoint_by_uuid(&self.uuid).unwrap().unwrap().secret
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP answer: status and parsed JSON body (null if not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// The JSON body.
+    pub json: serde_json::Value,
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(30))).build().into()
+}
+
+/// POSTs `body` with an optional `Stripe-Signature`.
+pub fn post(url: &str, body: &[u8], signature: Option<&str>) -> Answer {
+    let mut req = agent().post(url).header("Content-Type", "application/json");
+    if let Some(sig) = signature {
+        req = req.header("Stripe-Signature", sig);
+    }
+    let mut resp = req.send(body).unwrap();
+    let status = resp.status().as_u16();
+    let json = resp.body_mut().with_config().limit(1 << 20).read_json().unwrap_or_default();
+    Answer { status, json }
+}
+
+/// GETs `url`.
+pub fn get(url: &str) -> Answer {
+    let mut resp = agent().get(url).call().unwrap();
+    let status = resp.status().as_u16();
+    let json = resp.body_mut().read_json().unwrap_or_default();
+    Answer { status, json }
+}
+
+/// Generates one `#[test]` per backend from `fn name(backend: Backend)`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $( #[test] fn $name() { super::$name($crate::Backend::Sqlite) } )* }
+        mod postgres { $( #[test] fn $name() { super::$name($crate::Backend::Postgres) } )* }
+    };
+}
