@@ -296,6 +296,12 @@ impl Verifier {
     /// [`verify`](Self::verify) with an explicit clock (Unix seconds), so tests do not depend on
     /// the time of day.
     ///
+    /// # Errors
+    /// [`Error::NoSecret`], [`Error::SignatureHeaderMissing`], [`Error::SignatureHeaderMalformed`],
+    /// [`Error::NoV1Signature`], [`Error::TimestampOutsideTolerance`], [`Error::NoMatchingSignature`],
+    /// checked in that order (see the [module docs](crate::signature)); all are
+    /// [`StatusClass::BadRequest`](crate::StatusClass::BadRequest).
+    ///
     /// ```
     /// use djstripe_core::{testing, Error, Verifier};
     /// let verifier = Verifier::new(["whsec_abc"]);
@@ -392,7 +398,9 @@ impl SignatureHeader {
     /// - other schemes (`v0`, the test-mode MD5 signature) and unknown keys are ignored;
     /// - a header longer than [`MAX_HEADER_LEN`] is malformed.
     ///
-    /// After those rules, a header without any `v1` is [`Error::NoV1Signature`].
+    /// # Errors
+    /// [`Error::SignatureHeaderMalformed`] (the message says what is wrong, quoting at most 32
+    /// characters of the header), then [`Error::NoV1Signature`] for a header without any `v1`.
     ///
     /// ```
     /// use djstripe_core::{signature::SignatureHeader, Error};
