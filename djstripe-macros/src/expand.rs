@@ -48,10 +48,10 @@ fn registration(args: &Args, func: &ItemFn, takes_context: bool) -> TokenStream 
     let name = ident.unraw().to_string();
     let patterns = &args.patterns;
 
-    // The coercion to a fn pointer is spanned on the user's parameters, so a wrong argument type
-    // is reported there; the conversion of the result on the return type, so a return type that
+    // The coercion to a fn pointer is spanned on the user's function name and parameter list, so
+    // a wrong argument type is reported there; the conversion of the result on the return type, so a return type that
     // is not allowed is explained (`IntoHandlerResult` has `#[diagnostic::on_unimplemented]`).
-    let inputs_span = sig.inputs.first().map_or_else(|| ident.span(), |input| input.span());
+    let inputs_span = sig.paren_token.span.join();
     let (fn_pointer, ctx_param, call_args) = if takes_context {
         (
             quote_spanned!(inputs_span=> fn(&#private::Event, &mut #private::HandlerContext<'_>) -> _),
@@ -59,7 +59,11 @@ fn registration(args: &Args, func: &ItemFn, takes_context: bool) -> TokenStream 
             quote!(__djstripe_event, __djstripe_ctx),
         )
     } else {
-        (quote_spanned!(inputs_span=> fn(&#private::Event) -> _), quote!(_), quote!(__djstripe_event))
+        (
+            quote_spanned!(inputs_span=> fn(&#private::Event) -> _),
+            quote!(_),
+            quote!(__djstripe_event),
+        )
     };
     let output_span = match &sig.output {
         ReturnType::Default => ident.span(),

@@ -103,7 +103,7 @@ mod validate;
 /// `E: std::error::Error + Send + Sync + 'static`. It may be defined anywhere, also inside a
 /// function body. A mismatch is reported on the signature:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0308
 /// use djstripe_core::{webhook_handler, Event};
 /// #[webhook_handler("customer.created")]
 /// fn takes_by_value(event: Event) {} // expected `&Event`

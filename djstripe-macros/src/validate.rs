@@ -23,7 +23,10 @@ pub(crate) fn patterns(args: &Args, errors: &mut Errors) {
             continue;
         }
         if let Some(first) = seen.get(&pattern) {
-            errors.at(literal.span(), format!("duplicate event pattern `{pattern}`"));
+            errors.at(
+                literal.span(),
+                format!("duplicate event pattern `{pattern}`"),
+            );
             errors.at(first.span(), format!("`{pattern}` is first given here"));
             continue;
         }
@@ -58,7 +61,10 @@ pub(crate) fn syntax_problem(pattern: &str) -> Option<String> {
          every `customer.*` event"
             .to_owned()
     } else if pattern.chars().any(|c| c.is_ascii_uppercase()) {
-        format!("Stripe event types are lowercase: write \"{}\"", pattern.to_ascii_lowercase())
+        format!(
+            "Stripe event types are lowercase: write \"{}\"",
+            pattern.to_ascii_lowercase()
+        )
     } else if let Some(bad) = pattern.chars().find(|c| !valid_char(*c)) {
         format!(
             "`{bad}` cannot appear in a Stripe event type (lowercase letters, digits, `_` and \
@@ -66,14 +72,21 @@ pub(crate) fn syntax_problem(pattern: &str) -> Option<String> {
         )
     } else {
         let words: Vec<&str> = pattern.split('.').filter(|w| !w.is_empty()).collect();
-        format!("dots separate words, with no empty word: write \"{}\"", words.join("."))
+        format!(
+            "dots separate words, with no empty word: write \"{}\"",
+            words.join(".")
+        )
     };
     Some(problem)
 }
 
 /// The message for a well-formed pattern the catalog does not know.
 fn unknown(pattern: &str) -> String {
-    let what = if pattern.contains('.') { "event type" } else { "event type or prefix" };
+    let what = if pattern.contains('.') {
+        "event type"
+    } else {
+        "event type or prefix"
+    };
     match catalog::suggest(pattern) {
         Some(word) if word.starts_with(pattern) => format!(
             "unknown Stripe {what} `{pattern}`; prefixes match whole words between dots: did you \
@@ -95,7 +108,10 @@ fn unknown(pattern: &str) -> String {
 pub(crate) fn function(func: &ItemFn, errors: &mut Errors) -> bool {
     let sig = &func.sig;
     if sig.ident.to_string().starts_with("__djstripe_") {
-        errors.spanned(&sig.ident, "names starting with `__djstripe_` are reserved for the #[webhook_handler] expansion");
+        errors.spanned(
+            &sig.ident,
+            "names starting with `__djstripe_` are reserved for the #[webhook_handler] expansion",
+        );
     }
     if let Some(constness) = &sig.constness {
         errors.spanned(constness, "a #[webhook_handler] function cannot be `const`");
@@ -121,12 +137,19 @@ pub(crate) fn function(func: &ItemFn, errors: &mut Errors) -> bool {
         );
     }
     if let Some(where_clause) = &sig.generics.where_clause {
-        errors.spanned(where_clause, "a #[webhook_handler] function cannot have a `where` clause");
+        errors.spanned(
+            where_clause,
+            "a #[webhook_handler] function cannot have a `where` clause",
+        );
     }
     if let Some(variadic) = &sig.variadic {
         errors.spanned(variadic, "a #[webhook_handler] function cannot be variadic");
     }
-    if let Some(receiver) = sig.inputs.iter().find(|arg| matches!(arg, FnArg::Receiver(_))) {
+    if let Some(receiver) = sig
+        .inputs
+        .iter()
+        .find(|arg| matches!(arg, FnArg::Receiver(_)))
+    {
         errors.spanned(
             receiver,
             "#[webhook_handler] registers free functions, not methods: move it out of the `impl`, \
@@ -138,12 +161,18 @@ pub(crate) fn function(func: &ItemFn, errors: &mut Errors) -> bool {
         1 => false,
         2 => true,
         0 => {
-            errors.at(sig.paren_token.span.join(), format!("{ACCEPTED_FORMS}; this one takes no argument"));
+            errors.at(
+                sig.paren_token.span.join(),
+                format!("{ACCEPTED_FORMS}; this one takes no argument"),
+            );
             false
         }
         n => {
             let extra = sig.inputs.iter().skip(2);
-            errors.spanned(quote::quote!(#(#extra),*), format!("{ACCEPTED_FORMS}; this one takes {n} arguments"));
+            errors.spanned(
+                quote::quote!(#(#extra),*),
+                format!("{ACCEPTED_FORMS}; this one takes {n} arguments"),
+            );
             false
         }
     }
