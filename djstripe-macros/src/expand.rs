@@ -73,8 +73,11 @@ fn registration(args: &Args, func: &ItemFn, takes_context: bool) -> TokenStream 
         #private::IntoHandlerResult::into_handler_result(__djstripe_user_fn(#call_args))
     };
     let line = quote_spanned!(ident.span()=> ::core::line!());
+    // `#[webhook_handler] #[cfg(...)] fn ...`: the registration exists exactly when the function does.
+    let cfgs = func.attrs.iter().filter(|attr| attr.path().is_ident("cfg"));
 
     quote! {
+        #(#cfgs)*
         #[doc(hidden)]
         const _: () = {
             fn __djstripe_handler(

@@ -177,3 +177,128 @@ pub(crate) fn function(func: &ItemFn, errors: &mut Errors) -> bool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    fn check_patterns(args: proc_macro2::TokenStream) -> syn::Result<()> {
+        let mut errors = Errors::default();
+        let args = crate::args::parse(args, &mut errors);
+        patterns(&args, &mut errors);
+        errors.finish()
+    }
+
+    fn messages(result: syn::Result<()>) -> Vec<String> {
+        result
+            .err()
+            .map(|e| e.into_iter().map(|e| e.to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn well_formed_patterns() {
+        for ok in [
+            "*",
+            "customer",
+            "customer.created",
+            "v2.core.event_destination.ping",
+            "a1_b",
+        ] {
+            assert_eq!(syntax_problem(ok), None, "{ok}");
+        }
+    }
+
+    #[test]
+    fn malformed_patterns_explain_themselves() {
+        let problem = |p: &str| syntax_problem(p).unwrap();
+        assert!(problem("").contains("cannot be empty"));
+        assert!(problem("customer created").contains("write \"customercreated\""));
+        assert!(problem("Customer.Created").contains("write \"customer.created\""));
+        assert!(problem("customer.*").contains("\"customer\" matches every `customer.*` event"));
+        assert!(problem("cus*").contains("`*` stands alone"));
+        assert!(problem("customer-created").contains("`-` cannot appear"));
+        assert!(problem(".customer").contains("write \"customer\""));
+        assert!(problem("customer.").contains("write \"customer\""));
+        assert!(problem("customer..created").contains("write \"customer.created\""));
+    }
+
+    #[test]
+    fn accepted_arguments() {
+        assert!(check_patterns(quote!("customer.created")).is_ok());
+        assert!(check_patterns(quote!("price", "product",)).is_ok());
+        assert!(check_patterns(quote!("*")).is_ok());
+        assert!(check_patterns(quote!("v2.brand_new.thing", unchecked)).is_ok());
+        assert!(check_patterns(quote!("customer", crate = ::some_reexport::path)).is_ok());
+        assert!(check_patterns(quote!("customer", unchecked, crate = my::path)).is_ok());
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let found = messages(check_patterns(quote!(
+            "custmer.created",
+            "",
+            "cust",
+            "x",
+            "x",
+            7,
+            bogus = 1
+        )));
+        assert_eq!(found.len(), 8, "{found:#?}");
+        assert!(
+            found[0].contains("event patterns are string literals"),
+            "{found:#?}"
+        );
+        assert!(found[1].contains("unknown argument `bogus`"), "{found:#?}");
+        assert!(
+            found[2].contains("did you mean `customer.created`?"),
+            "{found:#?}"
+        );
+        assert!(found[3].contains("cannot be empty"), "{found:#?}");
+        assert!(found[4].contains("did you mean `customer`?"), "{found:#?}");
+        assert!(
+            found[5].contains("unknown Stripe event type or prefix `x`"),
+            "{found:#?}"
+        );
+        assert!(
+            found[6].contains("duplicate event pattern `x`"),
+            "{found:#?}"
+        );
+        assert!(found[7].contains("`x` is first given here"), "{found:#?}");
+    }
+
+    #[test]
+    fn options_given_twice() {
+        let found = messages(check_patterns(quote!(
+            "customer",
+            unchecked,
+            unchecked,
+            crate = a,
+            crate = b
+        )));
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(found[0].contains("`unchecked` is given twice"));
+        assert!(found[1].contains("`crate = ...` is given twice"));
+    }
+
+    #[test]
+    fn no_pattern() {
+        let found = messages(check_patterns(quote!()));
+        assert_eq!(found.len(), 1);
+        assert!(found[0].contains("needs at least one event pattern"));
+        assert!(
+            messages(check_patterns(quote!(unchecked)))[0]
+                .contains("needs at least one event pattern")
+        );
+    }
+
+    #[test]
+    fn star_stands_alone() {
+        let found = messages(check_patterns(quote!("*", "customer")));
+        assert_eq!(
+            found,
+            ["\"*\" already matches every event: it cannot be combined with other patterns"]
+        );
+    }
+}
