@@ -49,8 +49,9 @@ fn registration(args: &Args, func: &ItemFn, takes_context: bool) -> TokenStream 
     let patterns = &args.patterns;
 
     // The coercion to a fn pointer is spanned on the user's function name and parameter list, so
-    // a wrong argument type is reported there; the conversion of the result on the return type, so a return type that
-    // is not allowed is explained (`IntoHandlerResult` has `#[diagnostic::on_unimplemented]`).
+    // a wrong argument type is reported there; the conversion of the result is spanned on the
+    // return type, so a return type that is not allowed is explained there
+    // (`IntoHandlerResult` has `#[diagnostic::on_unimplemented]`).
     let inputs_span = sig.paren_token.span.join();
     let (fn_pointer, ctx_param, call_args) = if takes_context {
         (
@@ -73,7 +74,8 @@ fn registration(args: &Args, func: &ItemFn, takes_context: bool) -> TokenStream 
         #private::IntoHandlerResult::into_handler_result(__djstripe_user_fn(#call_args))
     };
     let line = quote_spanned!(ident.span()=> ::core::line!());
-    // `#[webhook_handler] #[cfg(...)] fn ...`: the registration exists exactly when the function does.
+    // `#[webhook_handler] #[cfg(...)] fn ...`: the registration exists exactly when the
+    // function does.
     let cfgs = func.attrs.iter().filter(|attr| attr.path().is_ident("cfg"));
 
     quote! {
