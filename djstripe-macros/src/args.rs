@@ -105,7 +105,13 @@ fn parse_one(input: ParseStream<'_>, args: &mut Args, errors: &mut Errors) {
     // Whatever follows an argument before the next comma is a mistake too.
     if !input.is_empty() && !input.peek(Token![,]) {
         let rest = skip_to_comma(input);
-        errors.spanned(rest, format!("expected `,` between arguments of #[webhook_handler]; arguments are event patterns (string literals), {OPTIONS}"));
+        errors.spanned(
+            rest,
+            format!(
+                "expected `,` between arguments of #[webhook_handler]; arguments are event \
+                 patterns (string literals), {OPTIONS}"
+            ),
+        );
     }
 }
 
