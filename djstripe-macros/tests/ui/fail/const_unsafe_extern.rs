@@ -1,0 +1,6 @@
+use djstripe_core::{Event, webhook_handler};
+
+#[webhook_handler("customer.created")]
+const unsafe extern "C" fn special(_event: &Event) {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use djstripe_core::{Event, webhook_handler};
+
+#[webhook_handler("")]
+fn empty(_event: &Event) {}
+
+fn main() {}

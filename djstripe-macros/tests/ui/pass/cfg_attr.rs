@@ -1,0 +1,16 @@
+//! A `#[cfg]` after the attribute removes the registration together with the function.
+use djstripe_core::{Event, webhook_handler};
+
+#[webhook_handler("customer.created")]
+#[cfg(any())]
+fn never_compiled(_event: &Event) {}
+
+#[webhook_handler("customer.deleted")]
+#[cfg(all())]
+fn compiled(_event: &Event) {}
+
+fn main() {
+    let all = djstripe_core::registry::all();
+    assert_eq!(all.len(), 1);
+    assert!(all[0].path().ends_with("::compiled"));
+}
