@@ -202,7 +202,7 @@ impl<'c> HandlerContext<'c> {
     ///
     /// ```
     /// # let mut ctx = djstripe_core::HandlerContext::detached();
-    /// assert!(ctx.connection().unwrap_err().to_string().contains("no database"));
+    /// assert!(ctx.connection().err().unwrap().to_string().contains("no database"));
     /// ```
     pub fn connection(&mut self) -> Result<&mut DbConnection, HandlerError> {
         self.conn
