@@ -147,7 +147,7 @@ impl<E: std::error::Error + Send + Sync + 'static> IntoHandlerResult for Result<
     }
 }
 
-type Callback = Box<dyn FnOnce() + Send + 'static>;
+pub(crate) type Callback = Box<dyn FnOnce() + Send + 'static>;
 
 /// What a handler gets besides the event: the event's database transaction and `on_commit`.
 ///

@@ -266,6 +266,43 @@ fn concurrent_duplicates_across_instances(backend: Backend) {
     }
 }
 
+/// Concurrent deliveries share commits (group commit); a failing handler rolls back only its own
+/// event, never its batch neighbours.
+fn batched_failures_stay_isolated(backend: Backend) {
+    let db = fresh(backend, 8);
+    let ep = endpoint(&db);
+    let engine = engine(&db);
+    const THREADS: usize = 8;
+    const PER_THREAD: usize = 12;
+    let results: Vec<(String, bool, String)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (engine, uuid) = (&engine, &ep.djstripe_uuid);
+                s.spawn(move || {
+                    (0..PER_THREAD)
+                        .map(|i| {
+                            let id = event_id();
+                            let fail = (t + i) % 4 == 0;
+                            let metadata = if fail { json!({"fail": "yes"}) } else { json!({}) };
+                            let body = event_body(&id, "customer.updated", metadata);
+                            let header = sign(SECRET, &body);
+                            let label = engine.receive(&delivery(uuid, &body, Some(&header))).unwrap().label().to_owned();
+                            (id, fail, label)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    for (id, fail, label) in &results {
+        let expected = if *fail { ("failed", 0, 0) } else { ("processed", 1, 1) };
+        assert_eq!((label.as_str(), rows(&db, id), committed(id)), expected, "{id}");
+    }
+    let failing = results.iter().filter(|r| r.1).count() as i64;
+    assert_eq!(db.counts().unwrap(), ((THREADS * PER_THREAD) as i64, (THREADS * PER_THREAD) as i64 - failing));
+}
+
 fn invalid_deliveries_leave_bounded_trigger_rows(backend: Backend) {
     let db = fresh(backend, 4);
     let ep = endpoint(&db);
@@ -468,6 +505,7 @@ both_backends!(
     concurrent_duplicates_processed_once,
     concurrent_duplicates_after_a_rollback,
     concurrent_duplicates_across_instances,
+    batched_failures_stay_isolated,
     invalid_deliveries_leave_bounded_trigger_rows,
     dashboard_test_event_is_discarded,
     event_callback_queues_then_processes,

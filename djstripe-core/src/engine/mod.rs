@@ -21,6 +21,7 @@
 //!   `on_commit` callbacks run only after the commit succeeded.
 //! - A database that is down or locked is [`Error::DatabaseUnavailable`]: nothing half-written.
 
+mod committer;
 mod delivery;
 mod outcome;
 mod process;
@@ -34,7 +35,8 @@ pub use outcome::Outcome;
 use crate::db::{Database, ValidationMethod, WebhookEventTrigger};
 use crate::stripe_api::StripeClient;
 use crate::{Error, Event, HandlerError, Verifier};
-use process::{Draft, Mode};
+use committer::Committer;
+use process::{Done, Draft, Item, Mode, Work};
 
 /// A user function that takes over a valid delivery instead of inline processing (dj-stripe's
 /// `DJSTRIPE_WEBHOOK_EVENT_CALLBACK`), e.g. to enqueue it. It gets the trigger id and the event;
@@ -91,11 +93,16 @@ pub struct EngineConfig {
     /// At most this many bytes of a delivery that failed validation are stored (default 4 KiB):
     /// an unauthenticated sender cannot fill the disk.
     pub unverified_body_limit: usize,
+    /// Writer threads doing group commit (`None`: 1 for SQLite, which has one writer anyway;
+    /// 4 for PostgreSQL).
+    pub writers: Option<usize>,
+    /// The most deliveries one commit takes (default 64).
+    pub max_batch: usize,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self { legacy: None, event_callback: None, stripe: None, unverified_body_limit: 4096 }
+        Self { legacy: None, event_callback: None, stripe: None, unverified_body_limit: 4096, writers: None, max_batch: 64 }
     }
 }
 
@@ -106,6 +113,8 @@ impl std::fmt::Debug for EngineConfig {
             .field("event_callback", &self.event_callback.is_some())
             .field("stripe", &self.stripe)
             .field("unverified_body_limit", &self.unverified_body_limit)
+            .field("writers", &self.writers)
+            .field("max_batch", &self.max_batch)
             .finish()
     }
 }
@@ -133,10 +142,17 @@ impl std::fmt::Debug for EngineConfig {
 /// }).unwrap();
 /// assert_eq!(outcome.label(), "processed");
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Engine {
     db: Database,
     config: Arc<EngineConfig>,
+    committer: Arc<Committer>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("db", &self.db).field("config", &self.config).finish_non_exhaustive()
+    }
 }
 
 /// What a delivery is validated against.
@@ -164,7 +180,12 @@ impl Engine {
                 return Err(Error::Config("validation `retrieve_event` needs Stripe API keys (STRIPE_TEST_SECRET_KEY / STRIPE_LIVE_SECRET_KEY)".into()));
             }
         }
-        Ok(Self { db, config: Arc::new(config) })
+        let writers = config.writers.unwrap_or(match db.backend() {
+            crate::db::Backend::Sqlite => 1,
+            crate::db::Backend::Postgres => 4,
+        });
+        let committer = Arc::new(Committer::start(&db, writers, config.max_batch));
+        Ok(Self { db, config: Arc::new(config), committer })
     }
 
     /// The database.
@@ -198,23 +219,25 @@ impl Engine {
         let resolved = self.resolve(delivery.target)?;
         let mut draft = Draft {
             endpoint_id: resolved.endpoint_id,
-            remote_ip: &delivery.remote_ip,
-            headers: &delivery.headers,
-            body: delivery.body,
+            remote_ip: delivery.remote_ip.clone(),
+            headers: delivery.headers.clone(),
+            body: Vec::new(),
             body_truncated: false,
             reprocess_of: None,
         };
         match self.validate(&resolved, delivery) {
             Err(error) => {
-                if !error_is_authenticated(&resolved, &error) && draft.body.len() > self.config.unverified_body_limit {
-                    draft.body = &draft.body[..self.config.unverified_body_limit];
-                    draft.body_truncated = true;
-                }
+                let limit = self.config.unverified_body_limit;
+                let keep = if error_is_authenticated(&resolved, &error) { delivery.body.len() } else { limit };
+                draft.body = delivery.body[..delivery.body.len().min(keep)].to_vec();
+                draft.body_truncated = delivery.body.len() > keep;
                 tracing::info!(error = %error, "webhook delivery rejected");
-                let trigger_id = process::record(&self.db, &draft, None, "invalid", &error)?;
-                Ok(Outcome::Rejected { trigger_id, error })
+                self.record(draft, None, false, false, "invalid", error)
             }
-            Ok(event) => self.accept(&draft, &event),
+            Ok(event) => {
+                draft.body = delivery.body.to_vec();
+                self.accept(draft, event)
+            }
         }
     }
 
@@ -237,34 +260,56 @@ impl Engine {
         let limit = self.config.unverified_body_limit;
         let draft = Draft {
             endpoint_id: resolved.endpoint_id,
-            remote_ip: &delivery.remote_ip,
-            headers: &delivery.headers,
-            body: &delivery.body[..delivery.body.len().min(limit)],
+            remote_ip: delivery.remote_ip.clone(),
+            headers: delivery.headers.clone(),
+            body: delivery.body[..delivery.body.len().min(limit)].to_vec(),
             body_truncated: delivery.body.len() > limit,
             reprocess_of: None,
         };
-        let trigger_id = process::record(&self.db, &draft, None, "invalid", &error)?;
+        self.record(draft, None, false, false, "invalid", error)
+    }
+
+    /// Records a trigger row through the writers (batched with other deliveries).
+    fn record(&self, draft: Draft, event: Option<Event>, valid: bool, processed: bool, outcome: &'static str, error: Error) -> Result<Outcome, Error> {
+        let key = draft.remote_ip.clone();
+        let item = Item { draft, event, work: Work::Record { valid, processed, outcome, exception: error.to_string() } };
+        let trigger_id = self.submit_record(&key, item)?;
         Ok(Outcome::Rejected { trigger_id, error })
     }
 
+    fn submit_record(&self, key: &str, item: Item) -> Result<i64, Error> {
+        match self.committer.submit(key, item)? {
+            Done::Recorded(id) => Ok(id),
+            Done::Outcome(o) => Ok(o.trigger_id()),
+        }
+    }
+
     /// What to do with a valid event: discard the dashboard test, queue it, or process it.
-    fn accept(&self, draft: &Draft<'_>, event: &Event) -> Result<Outcome, Error> {
+    fn accept(&self, draft: Draft, event: Event) -> Result<Outcome, Error> {
         if event.is_dashboard_test() {
-            let trigger_id = process::record_valid(&self.db, draft, event, true, "test_event")?;
+            let key = event.id.clone();
+            let item = Item { draft, event: Some(event), work: Work::Record { valid: true, processed: true, outcome: "test_event", exception: String::new() } };
+            let trigger_id = self.submit_record(&key, item)?;
             return Ok(Outcome::TestEvent { trigger_id });
         }
         if let Some(callback) = &self.config.event_callback {
-            let trigger_id = process::record_valid(&self.db, draft, event, false, "queued")?;
-            return match callback(trigger_id, event) {
-                Ok(()) => Ok(Outcome::Queued { trigger_id, event_id: event.id.clone() }),
+            let key = event.id.clone();
+            let item = Item { draft, event: Some(event.clone()), work: Work::Record { valid: true, processed: false, outcome: "queued", exception: String::new() } };
+            let trigger_id = self.submit_record(&key, item)?;
+            return match callback(trigger_id, &event) {
+                Ok(()) => Ok(Outcome::Queued { trigger_id, event_id: event.id }),
                 Err(err) => {
                     let error = Error::Handler { handler: "event callback", message: err.to_string(), trace: err.trace() };
                     process::fail_trigger(&self.db, trigger_id, &error)?;
-                    Ok(Outcome::Failed { trigger_id, event_id: event.id.clone(), error })
+                    Ok(Outcome::Failed { trigger_id, event_id: event.id, error })
                 }
             };
         }
-        process::process(&self.db, draft, event, Mode::Deliver)
+        let key = event.id.clone();
+        match self.committer.submit(&key, Item { draft, event: Some(event), work: Work::Process(Mode::Deliver) })? {
+            Done::Outcome(outcome) => Ok(outcome),
+            Done::Recorded(trigger_id) => Ok(Outcome::TestEvent { trigger_id }),
+        }
     }
 
     fn resolve(&self, target: Target<'_>) -> Result<Resolved, Error> {
@@ -344,14 +389,21 @@ impl Engine {
         let event = reprocessable(&trigger)?;
         let draft = Draft {
             endpoint_id: trigger.webhook_endpoint_id,
-            remote_ip: &trigger.remote_ip,
-            headers: &trigger.headers,
-            body: &trigger.body,
+            remote_ip: trigger.remote_ip.clone(),
+            headers: trigger.headers.clone(),
+            body: trigger.body.clone(),
             body_truncated: false,
             reprocess_of: Some(trigger.id),
         };
         let mode = if trigger.outcome == "queued" { Mode::Queued(trigger.id) } else { Mode::Reprocess(trigger.id) };
-        process::process(&self.db, &draft, &event, mode)
+        self.run(draft, event, mode)
+    }
+
+    fn run(&self, draft: Draft, event: Event, mode: Mode) -> Result<Outcome, Error> {
+        match process::run_single(&self.db, Item { draft, event: Some(event), work: Work::Process(mode) })? {
+            Done::Outcome(outcome) => Ok(outcome),
+            Done::Recorded(trigger_id) => Ok(Outcome::TestEvent { trigger_id }),
+        }
     }
 
     /// Reprocesses every failed trigger, oldest first (see [`Engine::process_trigger`]).
@@ -368,15 +420,8 @@ impl Engine {
         let stored = self.db.event(event_id)?;
         let event = stored.to_event()?;
         let body = serde_json::to_vec(&event).map_err(|e| Error::InvalidEvent(e.to_string()))?;
-        let draft = Draft {
-            endpoint_id: None,
-            remote_ip: "replay",
-            headers: "{}",
-            body: &body,
-            body_truncated: false,
-            reprocess_of: None,
-        };
-        process::process(&self.db, &draft, &event, Mode::Replay)
+        let draft = Draft { remote_ip: "replay".into(), headers: "{}".into(), body, ..Default::default() };
+        self.run(draft, event, Mode::Replay)
     }
 }
 

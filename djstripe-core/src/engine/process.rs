@@ -1,19 +1,21 @@
-//! The transaction of one delivery: trigger row, then — in a savepoint — event row and handlers.
+//! The transaction of a batch of deliveries: for each, in a savepoint, the event row and the
+//! handlers; then its trigger row with the outcome; one commit for the whole batch.
 
 use diesel::Connection;
 
 use super::Outcome;
 use crate::db::queries::{finish_trigger, insert_event_if_new, insert_trigger, mark_reprocessed, mark_replayed};
-use crate::db::{Database, NewTrigger, StoredEvent, classify_error};
-use crate::handler::run_on_commit;
+use crate::db::{Database, DbConnection, NewTrigger, StoredEvent, classify_error};
+use crate::handler::{Callback, run_on_commit};
 use crate::{Error, Event, HandlerContext, dispatch};
 
 /// The request-side fields of a trigger row.
-pub(super) struct Draft<'a> {
+#[derive(Debug, Clone, Default)]
+pub(super) struct Draft {
     pub endpoint_id: Option<i64>,
-    pub remote_ip: &'a str,
-    pub headers: &'a str,
-    pub body: &'a [u8],
+    pub remote_ip: String,
+    pub headers: String,
+    pub body: Vec<u8>,
     pub body_truncated: bool,
     pub reprocess_of: Option<i64>,
 }
@@ -31,34 +33,63 @@ pub(super) enum Mode {
     Replay,
 }
 
+/// What one item of a batch asks for.
+#[derive(Debug)]
+pub(super) enum Work {
+    /// Process the event (it must be `Some`).
+    Process(Mode),
+    /// Only record a trigger row (invalid delivery, test event, queued one).
+    Record { valid: bool, processed: bool, outcome: &'static str, exception: String },
+}
+
+/// One item of a batch.
+#[derive(Debug)]
+pub(super) struct Item {
+    pub draft: Draft,
+    pub event: Option<Event>,
+    pub work: Work,
+}
+
+/// What an item came to.
+#[derive(Debug)]
+pub(super) enum Done {
+    /// An event was processed (or found a duplicate, or failed in its handlers).
+    Outcome(Outcome),
+    /// A trigger row was recorded; its id.
+    Recorded(i64),
+}
+
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-fn row<'a>(
-    draft: &'a Draft<'a>,
-    event: Option<&'a Event>,
-    valid: bool,
-    processed: bool,
-    outcome: &'a str,
-    error: Option<&'a Error>,
-) -> (NewTrigger<'a>, String, String) {
-    let now = chrono::Utc::now().naive_utc();
-    let (exception, traceback) = match error {
-        Some(Error::Handler { message, trace, handler }) => (format!("handler `{handler}` failed: {message}"), trace.clone()),
-        Some(e) => (e.to_string(), String::new()),
+fn describe(error: Option<&Error>) -> (String, String) {
+    match error {
+        Some(error @ Error::Handler { trace, .. }) => (error.to_string(), trace.clone()),
+        Some(other) => (other.to_string(), String::new()),
         None => (String::new(), String::new()),
-    };
+    }
+}
+
+/// Inserts a trigger row in its final state.
+fn insert_final(
+    conn: &mut DbConnection,
+    draft: &Draft,
+    event: Option<&Event>,
+    (valid, processed, outcome): (bool, bool, &str),
+    (exception, traceback): (&str, &str),
+) -> Result<i64, Error> {
+    let now = chrono::Utc::now().naive_utc();
     let trigger = NewTrigger {
         created: now,
         updated: now,
-        remote_ip: draft.remote_ip,
-        headers: draft.headers,
-        body: draft.body,
+        remote_ip: &draft.remote_ip,
+        headers: &draft.headers,
+        body: &draft.body,
         body_truncated: draft.body_truncated,
         valid,
         processed,
         outcome,
-        exception: "",
-        traceback: "",
+        exception,
+        traceback,
         event_id: event.map(|e| e.id.as_str()),
         event_type: event.map(|e| e.type_.as_str()),
         webhook_endpoint_id: draft.endpoint_id,
@@ -66,113 +97,154 @@ fn row<'a>(
         reprocess_of: draft.reprocess_of,
         djstripe_version: VERSION,
     };
-    (trigger, exception, traceback)
+    insert_trigger(conn, &trigger)
 }
 
-/// Writes one trigger row in its own transaction (invalid deliveries, test events, queued ones).
-fn write(db: &Database, draft: &Draft<'_>, event: Option<&Event>, valid: bool, processed: bool, outcome: &str, error: Option<&Error>) -> Result<i64, Error> {
-    let (mut trigger, exception, traceback) = row(draft, event, valid, processed, outcome, error);
-    trigger.exception = &exception;
-    trigger.traceback = &traceback;
-    let _writer = db.writer_lock();
-    let mut conn = db.get()?;
-    insert_trigger(&mut conn, &trigger)
+/// Processes one event inside the batch's transaction: a savepoint around the event row and the
+/// handlers (a failure rolls back just those), then the trigger row with the outcome.
+fn process_one(
+    conn: &mut DbConnection,
+    item: &Item,
+    event: &Event,
+    mode: Mode,
+    callbacks: &mut Vec<Callback>,
+) -> Result<Outcome, Error> {
+    let now = chrono::Utc::now().naive_utc();
+    let stored = StoredEvent::from_event(event, now)?;
+    let attempt = conn.transaction::<Option<(usize, Vec<Callback>)>, Error, _>(|conn| {
+        let fresh = match mode {
+            Mode::Replay => mark_replayed(conn, &event.id, now)?
+                .then_some(true)
+                .ok_or_else(|| Error::NotFound(format!("event {}", event.id)))?,
+            _ => insert_event_if_new(conn, &stored)?,
+        };
+        if !fresh {
+            return Ok(None);
+        }
+        let mut ctx = HandlerContext::new(conn);
+        let ran = dispatch::dispatch(event, &mut ctx)?;
+        Ok(Some((ran, ctx.take_on_commit())))
+    });
+    let (handlers, error) = match attempt {
+        Ok(Some((ran, mut on_commit))) => {
+            callbacks.append(&mut on_commit);
+            (Some(ran), None)
+        }
+        Ok(None) => (None, None),
+        Err(error @ Error::Handler { .. }) => (None, Some(error)),
+        Err(other) => return Err(other),
+    };
+    let label = match (&handlers, &error, mode) {
+        (_, Some(_), _) => "failed",
+        (Some(_), None, Mode::Replay) => "replayed",
+        (Some(_), None, _) => "processed",
+        (None, None, _) => "duplicate",
+    };
+    let success = error.is_none();
+    let (exception, traceback) = describe(error.as_ref());
+    let trigger_id = match mode {
+        Mode::Queued(id) => {
+            finish_trigger(conn, id, success, label, &exception, &traceback)?;
+            id
+        }
+        _ => insert_final(conn, &item.draft, Some(event), (true, success, label), (&exception, &traceback))?,
+    };
+    if let (Mode::Reprocess(original), true) = (mode, success) {
+        mark_reprocessed(conn, original)?;
+    }
+    let event_id = event.id.clone();
+    Ok(match (handlers, error) {
+        (_, Some(error)) => Outcome::Failed { trigger_id, event_id, error },
+        (Some(handlers), None) if mode == Mode::Replay => Outcome::Replayed { trigger_id, event_id, handlers },
+        (Some(handlers), None) => Outcome::Processed { trigger_id, event_id, handlers },
+        (None, None) => Outcome::Duplicate { trigger_id, event_id },
+    })
 }
 
-/// Records a delivery that failed validation.
-pub(super) fn record(db: &Database, draft: &Draft<'_>, event: Option<&Event>, outcome: &str, error: &Error) -> Result<i64, Error> {
-    write(db, draft, event, false, false, outcome, Some(error))
+fn run_item(conn: &mut DbConnection, item: &Item, callbacks: &mut Vec<Callback>) -> Result<Done, Error> {
+    match (&item.work, &item.event) {
+        (Work::Record { valid, processed, outcome, exception }, event) => {
+            insert_final(conn, &item.draft, event.as_ref(), (*valid, *processed, outcome), (exception, ""))
+                .map(Done::Recorded)
+        }
+        (Work::Process(mode), Some(event)) => process_one(conn, item, event, *mode, callbacks).map(Done::Outcome),
+        (Work::Process(_), None) => Err(Error::InvalidEvent("nothing to process".into())),
+    }
 }
 
-/// Records a valid delivery that is not processed inline (test event, queued).
-pub(super) fn record_valid(db: &Database, draft: &Draft<'_>, event: &Event, processed: bool, outcome: &str) -> Result<i64, Error> {
-    write(db, draft, Some(event), true, processed, outcome, None)
+/// Runs a batch in one transaction and one commit. A handler failure affects only its own item
+/// (savepoint); a database failure fails the whole batch, which then committed nothing.
+pub(super) fn run_batch(db: &Database, items: &[Item]) -> Vec<Result<Done, Error>> {
+    let started = std::time::Instant::now();
+    let mut callbacks = Vec::new();
+    let result = {
+        let _writer = db.writer_lock();
+        db.get().and_then(|mut conn| {
+            conn.transaction::<Vec<Done>, Error, _>(|conn| {
+                items.iter().map(|item| run_item(conn, item, &mut callbacks)).collect()
+            })
+        })
+    };
+    match result {
+        Ok(done) => {
+            run_on_commit(callbacks);
+            tracing::debug!(items = items.len(), elapsed_us = started.elapsed().as_micros() as u64, "batch committed");
+            done.into_iter().map(Ok).collect()
+        }
+        Err(error) => {
+            let error = classify_error(error);
+            let message = error.to_string();
+            tracing::warn!(items = items.len(), error = %message, "batch rolled back");
+            // Nothing committed; keep at least the audit rows of fresh deliveries if we can.
+            let audit: Vec<Item> = items
+                .iter()
+                .filter(|i| matches!(i.work, Work::Process(Mode::Deliver) | Work::Record { .. }))
+                .map(|i| Item {
+                    draft: i.draft.clone(),
+                    event: i.event.clone(),
+                    work: Work::Record {
+                        valid: i.event.is_some(),
+                        processed: false,
+                        outcome: if i.event.is_some() { "failed" } else { "invalid" },
+                        exception: format!("database unavailable: {message}"),
+                    },
+                })
+                .collect();
+            if !audit.is_empty() && matches!(error, Error::DatabaseUnavailable(_) | Error::Database(_)) {
+                let _writer = db.writer_lock();
+                let recorded = db.get().and_then(|mut conn| {
+                    conn.transaction::<(), Error, _>(|conn| {
+                        audit.iter().try_for_each(|item| run_item(conn, item, &mut Vec::new()).map(drop))
+                    })
+                });
+                if let Err(again) = recorded {
+                    tracing::error!(error = %again, "could not record the failed deliveries either");
+                }
+            }
+            items.iter().map(|_| Err(same_error(&error))).collect()
+        }
+    }
 }
 
-/// Marks a trigger failed with `error`.
+/// Rebuilds an error for each item of a failed batch ([`Error`] is not `Clone`).
+fn same_error(error: &Error) -> Error {
+    match error {
+        Error::NotFound(m) => Error::NotFound(m.clone()),
+        Error::InvalidEvent(m) => Error::InvalidEvent(m.clone()),
+        Error::DatabaseUnavailable(m) => Error::DatabaseUnavailable(m.clone()),
+        other => Error::DatabaseUnavailable(other.to_string()),
+    }
+}
+
+/// Marks a trigger failed with `error` (the event callback refused it).
 pub(super) fn fail_trigger(db: &Database, id: i64, error: &Error) -> Result<(), Error> {
-    let (message, trace) = describe(error);
+    let (message, trace) = describe(Some(error));
     let _writer = db.writer_lock();
     let mut conn = db.get()?;
     finish_trigger(&mut conn, id, false, "failed", &message, &trace)
 }
 
-fn describe(error: &Error) -> (String, String) {
-    match error {
-        Error::Handler { trace, .. } => (error.to_string(), trace.clone()),
-        other => (other.to_string(), String::new()),
-    }
-}
-
-/// Processes a valid event exactly once; see the module docs of [`super`] for the guarantees.
-pub(super) fn process(db: &Database, draft: &Draft<'_>, event: &Event, mode: Mode) -> Result<Outcome, Error> {
-    let started = std::time::Instant::now();
-    let now = chrono::Utc::now().naive_utc();
-    let stored = StoredEvent::from_event(event, now)?;
-    let mut callbacks = Vec::new();
-    let writer = db.writer_lock();
-    let mut conn = db.get()?;
-    let result = conn.transaction::<Outcome, Error, _>(|conn| {
-        let trigger_id = match mode {
-            Mode::Queued(id) => id,
-            _ => {
-                let (trigger, _, _) = row(draft, Some(event), true, false, "processing", None);
-                insert_trigger(conn, &trigger)?
-            }
-        };
-        // The savepoint: a failure here rolls back the event row and the handlers' writes only.
-        let attempt = conn.transaction::<Option<usize>, Error, _>(|conn| {
-            let fresh = match mode {
-                Mode::Replay => mark_replayed(conn, &event.id, now)?
-                    .then_some(true)
-                    .ok_or_else(|| Error::NotFound(format!("event {}", event.id)))?,
-                _ => insert_event_if_new(conn, &stored)?,
-            };
-            if !fresh {
-                return Ok(None);
-            }
-            let mut ctx = HandlerContext::new(conn);
-            let ran = dispatch::dispatch(event, &mut ctx)?;
-            callbacks = ctx.take_on_commit();
-            Ok(Some(ran))
-        });
-        let event_id = event.id.clone();
-        let outcome = match attempt {
-            Ok(Some(handlers)) if mode == Mode::Replay => Outcome::Replayed { trigger_id, event_id, handlers },
-            Ok(Some(handlers)) => Outcome::Processed { trigger_id, event_id, handlers },
-            Ok(None) => Outcome::Duplicate { trigger_id, event_id },
-            Err(error @ Error::Handler { .. }) => Outcome::Failed { trigger_id, event_id, error },
-            Err(other) => return Err(other),
-        };
-        let (exception, traceback) = match &outcome {
-            Outcome::Failed { error, .. } => describe(error),
-            _ => Default::default(),
-        };
-        finish_trigger(conn, trigger_id, outcome.is_success(), outcome.label(), &exception, &traceback)?;
-        if let (Mode::Reprocess(original), true) = (mode, outcome.is_success()) {
-            mark_reprocessed(conn, original)?;
-        }
-        Ok(outcome)
-    });
-    drop(conn);
-    drop(writer);
-    match result {
-        Ok(outcome) => {
-            if matches!(outcome, Outcome::Processed { .. } | Outcome::Replayed { .. }) {
-                run_on_commit(callbacks);
-            }
-            tracing::debug!(event_id = %event.id, outcome = outcome.label(), elapsed_us = started.elapsed().as_micros() as u64, "event processed");
-            Ok(outcome)
-        }
-        Err(error) => {
-            let error = classify_error(error);
-            // Nothing of the transaction committed; keep at least the audit row if we can.
-            if mode == Mode::Deliver
-                && let Err(again) = write(db, draft, Some(event), true, false, "failed", Some(&error))
-            {
-                tracing::error!(error = %again, "could not record the failed delivery either");
-            }
-            Err(error)
-        }
-    }
+/// Runs one item on its own (operator actions: reprocess, replay, queued triggers).
+pub(super) fn run_single(db: &Database, item: Item) -> Result<Done, Error> {
+    run_batch(db, std::slice::from_ref(&item)).pop().expect("one result per item")
 }
