@@ -80,31 +80,22 @@ async fn receive(req: HttpRequest, uuid: Option<String>, payload: web::Payload, 
         let remote_ip = client_ip(&req, &dj.config().trusted_proxies);
         let signature = req.headers().get("stripe-signature").map(|v| v.as_bytes().to_vec());
         let engine = dj.engine().clone();
-        let result = web::block(move || {
-            let target = match &uuid {
-                Some(uuid) => Target::Endpoint(uuid),
-                None => Target::Legacy,
-            };
-            let (body, too_large) = match &body {
-                Ok(b) => (b, false),
-                Err(partial) => (partial, true),
-            };
-            let delivery = Delivery { target, body, signature: signature.as_deref(), headers, remote_ip };
-            if too_large {
+        let result = match body {
+            Ok(body) => receive_valid_size(engine, uuid, body, signature, headers, remote_ip).await.map(|o| (o, false)),
+            Err(partial) => web::block(move || {
+                let target = uuid.as_deref().map_or(Target::Legacy, Target::Endpoint);
+                let delivery = Delivery { target, body: &partial, signature: signature.as_deref(), headers, remote_ip };
                 let error = djstripe_core::Error::InvalidEvent(format!("the body exceeds the limit of {limit} bytes"));
-                engine.reject(&delivery, error).map(|outcome| (outcome, true))
-            } else {
-                engine.receive(&delivery).map(|outcome| (outcome, false))
-            }
-        })
-        .await;
+                engine.reject(&delivery, error)
+            })
+            .await
+            .map_err(|e| djstripe_core::Error::DatabaseUnavailable(format!("blocking pool: {e}")))
+            .and_then(|r| r)
+            .map(|o| (o, true)),
+        };
         let response = match result {
-            Ok(Ok((outcome, too_large))) => answer(&outcome, too_large, limit),
-            Ok(Err(error)) => actix_web::ResponseError::error_response(&Error::Core(error)),
-            Err(blocking) => {
-                tracing::error!(error = %blocking, "the blocking pool failed");
-                HttpResponse::InternalServerError().json(json!({ "status": "error", "error": "internal error" }))
-            }
+            Ok((outcome, too_large)) => answer(&outcome, too_large, limit),
+            Err(error) => actix_web::ResponseError::error_response(&Error::Core(error)),
         };
         let span = tracing::Span::current();
         span.record("status", response.status().as_u16());
@@ -114,6 +105,43 @@ async fn receive(req: HttpRequest, uuid: Option<String>, payload: web::Payload, 
     }
     .instrument(span)
     .await
+}
+
+/// Validates on this async worker when that is a few microseconds of CPU (cached endpoint,
+/// signature check, body under 64 KiB), else on the blocking pool (database lookup, a call to
+/// Stripe's API, a large body); then awaits the writers' commit without holding any thread.
+async fn receive_valid_size(
+    engine: djstripe_core::engine::Engine,
+    uuid: Option<String>,
+    body: web::Bytes,
+    signature: Option<Vec<u8>>,
+    headers: String,
+    remote_ip: String,
+) -> Result<Outcome, djstripe_core::Error> {
+    let cheap = engine.prepare_is_cheap(uuid.as_deref().map_or(Target::Legacy, Target::Endpoint), body.len());
+    let prepare = {
+        let engine = engine.clone();
+        move || {
+            let target = uuid.as_deref().map_or(Target::Legacy, Target::Endpoint);
+            engine.prepare(&Delivery { target, body: &body, signature: signature.as_deref(), headers, remote_ip })
+        }
+    };
+    let prepared = if cheap {
+        prepare()?
+    } else {
+        web::block(prepare).await.map_err(|e| djstripe_core::Error::DatabaseUnavailable(format!("blocking pool: {e}")))??
+    };
+    if let Some(event) = prepared.event() {
+        let span = tracing::Span::current();
+        span.record("event_type", event.event_type());
+    }
+    if engine.config().event_callback.is_some() {
+        // The user's callback runs inside submit: keep it off the async worker.
+        return web::block(move || engine.submit(prepared).wait())
+            .await
+            .map_err(|e| djstripe_core::Error::DatabaseUnavailable(format!("blocking pool: {e}")))?;
+    }
+    engine.submit(prepared).await
 }
 
 fn answer(outcome: &Outcome, too_large: bool, limit: usize) -> HttpResponse {

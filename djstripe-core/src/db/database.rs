@@ -144,6 +144,8 @@ pub struct Database {
     /// file lock (whose busy handler sleeps in steps of up to 100 ms). Other processes still wait
     /// on the file lock with the busy timeout.
     writer: Arc<Mutex<()>>,
+    /// Endpoint lookups of the hot path.
+    pub(crate) endpoint_cache: Arc<super::cache::EndpointCache>,
 }
 
 impl std::fmt::Debug for Database {
@@ -185,7 +187,7 @@ impl Database {
             .connection_timeout(options.connect_timeout)
             .test_on_check_out(backend == Backend::Postgres)
             .build_unchecked(manager);
-        Ok(Self { pool, backend, writer: Arc::new(Mutex::new(())) })
+        Ok(Self { pool, backend, writer: Arc::new(Mutex::new(())), endpoint_cache: Default::default() })
     }
 
     /// Which backend this is.

@@ -3,11 +3,13 @@
 //!
 //! | file | what it holds |
 //! |---|---|
+//! | `cache.rs` | a one-second cache of endpoint lookups for the hot path |
 //! | `database.rs` | [`Database`]: URL parsing, the connection pool, SQLite pragmas, migrations |
 //! | `schema.rs` | diesel `table!`s |
 //! | `models.rs` | row structs |
 //! | `queries.rs` | the reads and writes operators and the engine need |
 
+mod cache;
 mod database;
 mod models;
 pub(crate) mod queries;

@@ -119,6 +119,38 @@ impl Database {
         })
     }
 
+    /// The endpoint whose URL holds `uuid`, served from a one-second cache (see `db/cache.rs`):
+    /// what the delivery hot path uses.
+    ///
+    /// ```no_run
+    /// # let db = djstripe_core::db::Database::connect("app.sqlite3").unwrap();
+    /// let found = db.endpoint_by_uuid_cached("6f1c1d0e-0000-4000-8000-000000000000").unwrap();
+    /// # let _ = found;
+    /// ```
+    pub fn endpoint_by_uuid_cached(&self, uuid: &str) -> Result<Option<WebhookEndpoint>, Error> {
+        if let Some(hit) = self.endpoint_cache.get(uuid) {
+            return Ok(hit);
+        }
+        let found = self.endpoint_by_uuid(uuid)?;
+        self.endpoint_cache.put(uuid, found.clone());
+        Ok(found)
+    }
+
+    /// Whether [`Database::endpoint_by_uuid_cached`] would answer without a query.
+    ///
+    /// ```no_run
+    /// # let db = djstripe_core::db::Database::connect("app.sqlite3").unwrap();
+    /// assert!(!db.endpoint_is_cached("not-looked-up-yet"));
+    /// ```
+    pub fn endpoint_is_cached(&self, uuid: &str) -> bool {
+        self.endpoint_cache.get(uuid).is_some()
+    }
+
+    /// Forgets cached endpoint lookups; every endpoint write calls it.
+    pub(crate) fn invalidate_endpoints(&self) {
+        self.endpoint_cache.clear();
+    }
+
     /// Stores a new endpoint and returns it.
     ///
     /// ```
@@ -130,10 +162,12 @@ impl Database {
     /// ```
     pub fn insert_endpoint(&self, new: &NewWebhookEndpoint) -> Result<WebhookEndpoint, Error> {
         let _writer = self.writer_lock();
-        self.read(|c| {
+        let inserted = self.read(|c| {
             diesel::insert_into(ep::table).values(new).execute(c)?;
             ep::table.filter(ep::djstripe_uuid.eq(&new.djstripe_uuid)).select(WebhookEndpoint::as_select()).first(c)
-        })
+        });
+        self.invalidate_endpoints();
+        inserted
     }
 
     /// Replaces the endpoint's secrets: `secret` becomes current, `previous` the still-valid old ones.
@@ -155,6 +189,7 @@ impl Database {
                 .set((ep::secret.eq(secret), ep::previous_secrets.eq(previous), ep::updated.eq(chrono::Utc::now().naive_utc())))
                 .execute(c)
         })?;
+        self.invalidate_endpoints();
         if n == 0 { Err(Error::NotFound(format!("webhook endpoint {id}"))) } else { Ok(()) }
     }
 
@@ -171,6 +206,7 @@ impl Database {
                 .set((ep::status.eq(status), ep::updated.eq(chrono::Utc::now().naive_utc())))
                 .execute(c)
         })?;
+        self.invalidate_endpoints();
         if n == 0 { Err(Error::NotFound(format!("webhook endpoint {id}"))) } else { Ok(()) }
     }
 
@@ -183,6 +219,7 @@ impl Database {
     pub fn delete_endpoint(&self, id: i64) -> Result<(), Error> {
         let _writer = self.writer_lock();
         let n = self.read(|c| diesel::delete(ep::table.find(id)).execute(c))?;
+        self.invalidate_endpoints();
         if n == 0 { Err(Error::NotFound(format!("webhook endpoint {id}"))) } else { Ok(()) }
     }
 

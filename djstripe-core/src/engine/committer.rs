@@ -11,7 +11,9 @@
 //! batches), and within a batch the second simply sees the first's row.
 
 use std::hash::{BuildHasher, Hash};
-use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, channel};
+
+use futures_channel::oneshot;
 
 use super::process::{Done, Item, run_batch};
 use crate::Error;
@@ -19,7 +21,19 @@ use crate::db::Database;
 
 struct Job {
     item: Item,
-    reply: SyncSender<Result<Done, Error>>,
+    reply: oneshot::Sender<Result<Done, Error>>,
+}
+
+/// The answer to a submitted item: await it, or block on it with [`Ticket::wait`].
+pub(super) type Ticket = oneshot::Receiver<Result<Done, Error>>;
+
+/// Blocks the calling thread until a ticket is answered.
+pub(super) fn wait(ticket: Ticket) -> Result<Done, Error> {
+    futures_executor::block_on(ticket).unwrap_or_else(|_| Err(stopped()))
+}
+
+fn stopped() -> Error {
+    Error::DatabaseUnavailable("the writer thread has stopped".into())
 }
 
 /// The writer threads of one engine; they stop when it is dropped.
@@ -45,8 +59,8 @@ impl Committer {
         Self { lanes, hasher: Default::default() }
     }
 
-    /// Hands `item` to the writer of `key` (the event id) and waits for its result.
-    pub(super) fn submit(&self, key: &str, item: Item) -> Result<Done, Error> {
+    /// Hands `item` to the writer of `key` (the event id); never blocks.
+    pub(super) fn submit(&self, key: &str, item: Item) -> Ticket {
         let lane = if self.lanes.len() == 1 {
             0
         } else {
@@ -54,11 +68,11 @@ impl Committer {
             key.hash(&mut h);
             (std::hash::Hasher::finish(&h) % self.lanes.len() as u64) as usize
         };
-        let (reply, result) = sync_channel(1);
-        self.lanes[lane]
-            .send(Job { item, reply })
-            .map_err(|_| Error::DatabaseUnavailable("the writer thread has stopped".into()))?;
-        result.recv().unwrap_or_else(|_| Err(Error::DatabaseUnavailable("the writer thread has stopped".into())))
+        let (reply, ticket) = oneshot::channel();
+        if let Err(failed) = self.lanes[lane].send(Job { item, reply }) {
+            let _ = failed.0.reply.send(Err(stopped()));
+        }
+        ticket
     }
 }
 

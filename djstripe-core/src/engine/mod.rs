@@ -24,6 +24,7 @@
 mod committer;
 mod delivery;
 mod outcome;
+mod pending;
 mod process;
 
 use std::sync::Arc;
@@ -31,11 +32,13 @@ use std::time::Duration;
 
 pub use delivery::{Delivery, Target, headers_json};
 pub use outcome::Outcome;
+pub use pending::Pending;
 
 use crate::db::{Database, ValidationMethod, WebhookEventTrigger};
 use crate::stripe_api::StripeClient;
 use crate::{Error, Event, HandlerError, Verifier};
 use committer::Committer;
+use pending::Then;
 use process::{Done, Draft, Item, Mode, Work};
 
 /// A user function that takes over a valid delivery instead of inline processing (dj-stripe's
@@ -210,33 +213,81 @@ impl Engine {
         &self.config
     }
 
-    /// Validates, records and processes one delivery.
+    /// Validates, records and processes one delivery, blocking until its transaction commits.
     ///
     /// `Err` only when nothing could be recorded: [`Error::NotFound`] (unknown, disabled or
     /// malformed endpoint: 404) and [`Error::DatabaseUnavailable`] (503). Everything else is an
     /// [`Outcome`] with its trigger row.
     pub fn receive(&self, delivery: &Delivery<'_>) -> Result<Outcome, Error> {
+        self.submit(self.prepare(delivery)?).wait()
+    }
+
+    /// The first half of [`Engine::receive`]: finds the endpoint and validates the delivery
+    /// (signature, body, or Stripe's copy for `retrieve_event`). Writes nothing.
+    ///
+    /// It touches the database only for an endpoint not looked up in the last second, and the
+    /// network only for `retrieve_event`; [`Engine::prepare_is_cheap`] says whether it will.
+    pub fn prepare(&self, delivery: &Delivery<'_>) -> Result<Prepared, Error> {
         let resolved = self.resolve(delivery.target)?;
         let mut draft = Draft {
             endpoint_id: resolved.endpoint_id,
             remote_ip: delivery.remote_ip.clone(),
             headers: delivery.headers.clone(),
-            body: Vec::new(),
-            body_truncated: false,
-            reprocess_of: None,
+            ..Default::default()
         };
-        match self.validate(&resolved, delivery) {
+        let verdict = self.validate(&resolved, delivery);
+        let keep = match &verdict {
+            Err(error) if !error_is_authenticated(&resolved, error) => self.config.unverified_body_limit,
+            _ => delivery.body.len(),
+        };
+        draft.body = delivery.body[..delivery.body.len().min(keep)].to_vec();
+        draft.body_truncated = delivery.body.len() > keep;
+        if let Err(error) = &verdict {
+            tracing::info!(error = %error, "webhook delivery rejected");
+        }
+        Ok(Prepared { draft, verdict })
+    }
+
+    /// Whether [`Engine::prepare`] is pure CPU work of a few microseconds for this delivery
+    /// (endpoint cached, signature validation, small body, no event callback), so an async
+    /// adapter may run it on its worker instead of a blocking thread.
+    pub fn prepare_is_cheap(&self, target: Target<'_>, body_len: usize) -> bool {
+        const INLINE_BODY: usize = 64 * 1024;
+        if body_len > INLINE_BODY || self.config.event_callback.is_some() {
+            return false;
+        }
+        match target {
+            Target::Legacy => self.config.legacy.as_ref().is_none_or(|l| l.validation != ValidationMethod::RetrieveEvent),
+            Target::Endpoint(uuid) => match self.db.endpoint_cache.get(uuid) {
+                Some(Some(endpoint)) => endpoint.validation() != ValidationMethod::RetrieveEvent,
+                Some(None) => true,
+                None => false,
+            },
+        }
+    }
+
+    /// The second half of [`Engine::receive`]: hands the prepared delivery to the writers
+    /// (never blocks, except with an event callback, which runs here) and returns its
+    /// [`Pending`] outcome.
+    pub fn submit(&self, prepared: Prepared) -> Pending {
+        let Prepared { draft, verdict } = prepared;
+        match verdict {
             Err(error) => {
-                let limit = self.config.unverified_body_limit;
-                let keep = if error_is_authenticated(&resolved, &error) { delivery.body.len() } else { limit };
-                draft.body = delivery.body[..delivery.body.len().min(keep)].to_vec();
-                draft.body_truncated = delivery.body.len() > keep;
-                tracing::info!(error = %error, "webhook delivery rejected");
-                self.record(draft, None, false, false, "invalid", error)
+                let exception = error.to_string();
+                let item = Item { draft, event: None, work: Work::Record { valid: false, processed: false, outcome: "invalid", exception } };
+                let key = item.draft.remote_ip.clone();
+                Pending::waiting(self.committer.submit(&key, item), Then::Rejected(Some(error)))
             }
+            Ok(event) if event.is_dashboard_test() => {
+                let key = event.id.clone();
+                let item = Item { draft, event: Some(event), work: Work::Record { valid: true, processed: true, outcome: "test_event", exception: String::new() } };
+                Pending::waiting(self.committer.submit(&key, item), Then::TestEvent)
+            }
+            Ok(event) if self.config.event_callback.is_some() => Pending::ready(self.queue(draft, event)),
             Ok(event) => {
-                draft.body = delivery.body.to_vec();
-                self.accept(draft, event)
+                let key = event.id.clone();
+                let item = Item { draft, event: Some(event), work: Work::Process(Mode::Deliver) };
+                Pending::waiting(self.committer.submit(&key, item), Then::Outcome)
             }
         }
     }
@@ -266,49 +317,24 @@ impl Engine {
             body_truncated: delivery.body.len() > limit,
             reprocess_of: None,
         };
-        self.record(draft, None, false, false, "invalid", error)
+        self.submit(Prepared { draft, verdict: Err(error) }).wait()
     }
 
-    /// Records a trigger row through the writers (batched with other deliveries).
-    fn record(&self, draft: Draft, event: Option<Event>, valid: bool, processed: bool, outcome: &'static str, error: Error) -> Result<Outcome, Error> {
-        let key = draft.remote_ip.clone();
-        let item = Item { draft, event, work: Work::Record { valid, processed, outcome, exception: error.to_string() } };
-        let trigger_id = self.submit_record(&key, item)?;
-        Ok(Outcome::Rejected { trigger_id, error })
-    }
-
-    fn submit_record(&self, key: &str, item: Item) -> Result<i64, Error> {
-        match self.committer.submit(key, item)? {
-            Done::Recorded(id) => Ok(id),
-            Done::Outcome(o) => Ok(o.trigger_id()),
-        }
-    }
-
-    /// What to do with a valid event: discard the dashboard test, queue it, or process it.
-    fn accept(&self, draft: Draft, event: Event) -> Result<Outcome, Error> {
-        if event.is_dashboard_test() {
-            let key = event.id.clone();
-            let item = Item { draft, event: Some(event), work: Work::Record { valid: true, processed: true, outcome: "test_event", exception: String::new() } };
-            let trigger_id = self.submit_record(&key, item)?;
-            return Ok(Outcome::TestEvent { trigger_id });
-        }
-        if let Some(callback) = &self.config.event_callback {
-            let key = event.id.clone();
-            let item = Item { draft, event: Some(event.clone()), work: Work::Record { valid: true, processed: false, outcome: "queued", exception: String::new() } };
-            let trigger_id = self.submit_record(&key, item)?;
-            return match callback(trigger_id, &event) {
-                Ok(()) => Ok(Outcome::Queued { trigger_id, event_id: event.id }),
-                Err(err) => {
-                    let error = Error::Handler { handler: "event callback", message: err.to_string(), trace: err.trace() };
-                    process::fail_trigger(&self.db, trigger_id, &error)?;
-                    Ok(Outcome::Failed { trigger_id, event_id: event.id, error })
-                }
-            };
-        }
-        let key = event.id.clone();
-        match self.committer.submit(&key, Item { draft, event: Some(event), work: Work::Process(Mode::Deliver) })? {
-            Done::Outcome(outcome) => Ok(outcome),
-            Done::Recorded(trigger_id) => Ok(Outcome::TestEvent { trigger_id }),
+    /// Event-callback mode: record the trigger as queued, then hand it to the callback.
+    fn queue(&self, draft: Draft, event: Event) -> Result<Outcome, Error> {
+        let callback = self.config.event_callback.as_ref().expect("checked by the caller");
+        let item = Item { draft, event: Some(event.clone()), work: Work::Record { valid: true, processed: false, outcome: "queued", exception: String::new() } };
+        let trigger_id = match committer::wait(self.committer.submit(&event.id, item))? {
+            Done::Recorded(id) => id,
+            Done::Outcome(outcome) => outcome.trigger_id(),
+        };
+        match callback(trigger_id, &event) {
+            Ok(()) => Ok(Outcome::Queued { trigger_id, event_id: event.id }),
+            Err(err) => {
+                let error = Error::Handler { handler: "event callback", message: err.to_string(), trace: err.trace() };
+                process::fail_trigger(&self.db, trigger_id, &error)?;
+                Ok(Outcome::Failed { trigger_id, event_id: event.id, error })
+            }
         }
     }
 
@@ -328,7 +354,7 @@ impl Engine {
                 let uuid = uuid::Uuid::parse_str(uuid).map_err(|_| Error::NotFound("webhook endpoint".into()))?;
                 let endpoint = self
                     .db
-                    .endpoint_by_uuid(&uuid.hyphenated().to_string())?
+                    .endpoint_by_uuid_cached(&uuid.hyphenated().to_string())?
                     .filter(|e| e.is_enabled())
                     .ok_or_else(|| Error::NotFound("webhook endpoint".into()))?;
                 let validation = endpoint.validation();
@@ -422,6 +448,26 @@ impl Engine {
         let body = serde_json::to_vec(&event).map_err(|e| Error::InvalidEvent(e.to_string()))?;
         let draft = Draft { remote_ip: "replay".into(), headers: "{}".into(), body, ..Default::default() };
         self.run(draft, event, Mode::Replay)
+    }
+}
+
+/// A delivery after [`Engine::prepare`]: its trigger-row fields and the validation verdict.
+#[derive(Debug)]
+pub struct Prepared {
+    draft: Draft,
+    verdict: Result<Event, Error>,
+}
+
+impl Prepared {
+    /// The event, if the delivery passed validation.
+    ///
+    /// ```no_run
+    /// # fn f(p: djstripe_core::engine::Prepared) {
+    /// if let Some(event) = p.event() { println!("{} {}", event.id, event.event_type()); }
+    /// # }
+    /// ```
+    pub fn event(&self) -> Option<&Event> {
+        self.verdict.as_ref().ok()
     }
 }
 
