@@ -1,17 +1,10 @@
 //! The engine: records every delivery and processes each Stripe event exactly once.
 //!
-//! | file | what it holds |
-//! |---|---|
-//! | `mod.rs` | [`Engine`], its configuration, validation of a delivery |
-//! | `process.rs` | the transaction: trigger row, event row, handlers, savepoint, `on_commit` |
-//! | `delivery.rs` | [`Delivery`]: what an adapter hands over |
-//! | `outcome.rs` | [`Outcome`]: what happened |
-//!
 //! # Guarantees
 //! - **Every request that reached an endpoint leaves a trigger row**, valid or not. For a valid
 //!   delivery the row is written in the same transaction as the processing, which runs inside a
 //!   SAVEPOINT: a handler failure rolls the savepoint back (event row and handler writes) while the
-//!   trigger row commits with the error — one commit per delivery.
+//!   trigger row commits with the error — one commit per delivery, or fewer: see group commit.
 //! - **Each event is processed once.** The event row (keyed by Stripe's id) is inserted in that
 //!   savepoint, before the handlers, with "insert unless present". A second delivery of the same
 //!   event finds it and is a duplicate. Two deliveries at the same moment serialize on that row:
@@ -20,6 +13,20 @@
 //! - **Handlers' writes are atomic with the event** through [`crate::HandlerContext::connection`];
 //!   `on_commit` callbacks run only after the commit succeeded.
 //! - A database that is down or locked is [`Error::DatabaseUnavailable`]: nothing half-written.
+//!
+//! # Group commit
+//! Deliveries go to writer threads (`committer.rs`) that put every delivery waiting at that
+//! moment into one transaction, each in its own savepoint, and commit once: the fsync of a
+//! durable commit is shared. Deliveries of one event always go to the same writer.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `mod.rs` | [`Engine`], its configuration, validation of a delivery |
+//! | `committer.rs` | the writer threads (group commit) |
+//! | `process.rs` | the transaction: savepoints, event rows, handlers, trigger rows, `on_commit` |
+//! | `pending.rs` | [`Pending`]: an outcome to await or wait for |
+//! | `delivery.rs` | [`Delivery`]: what an adapter hands over |
+//! | `outcome.rs` | [`Outcome`]: what happened |
 
 mod committer;
 mod delivery;
