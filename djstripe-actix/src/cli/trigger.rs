@@ -117,9 +117,27 @@ pub(super) fn run(cli: &Cli, args: TriggerArgs) -> Result<(), Error> {
         .max_idle_connections_per_host(args.concurrency.max(1))
         .build()
         .into();
+    // Build every body before the clock starts: the generator's own CPU is not what we measure.
+    // Delivery i re-sends the previous event when it is a duplicate, as Stripe's retries do.
+    let bodies: Vec<Arc<Vec<u8>>> = {
+        let mut bodies: Vec<Arc<Vec<u8>>> = Vec::with_capacity(args.count as usize);
+        for i in 0..args.count {
+            let body = match bodies.last() {
+                Some(previous) if every(i, args.duplicate_ratio) => previous.clone(),
+                _ => {
+                    let mut builder = EventBuilder::new(&args.event_type);
+                    if every(i, args.fail_ratio) {
+                        builder = builder.metadata("fail", "yes");
+                    }
+                    Arc::new(builder.to_json())
+                }
+            };
+            bodies.push(body);
+        }
+        bodies
+    };
     let next = AtomicU64::new(0);
     let done = AtomicU64::new(0);
-    let last_body: Mutex<Option<Arc<Vec<u8>>>> = Mutex::new(None);
     let tally = Mutex::new(Tally::default());
     let started = Instant::now();
     let show_progress = std::io::stderr().is_terminal() && args.count >= 50;
@@ -132,19 +150,7 @@ pub(super) fn run(cli: &Cli, args: TriggerArgs) -> Result<(), Error> {
                     if i >= args.count {
                         break;
                     }
-                    let previous = last_body.lock().unwrap().clone();
-                    let body = match previous {
-                        Some(body) if every(i, args.duplicate_ratio) => body,
-                        _ => {
-                            let mut builder = EventBuilder::new(&args.event_type);
-                            if every(i, args.fail_ratio) {
-                                builder = builder.metadata("fail", "yes");
-                            }
-                            let body = Arc::new(builder.to_json());
-                            *last_body.lock().unwrap() = Some(body.clone());
-                            body
-                        }
-                    };
+                    let body = &bodies[i as usize];
                     let header = testing::header_now(&target.secret, &body);
                     let sent = Instant::now();
                     let response = agent
