@@ -213,7 +213,9 @@ impl<'c> HandlerContext<'c> {
     /// Runs `f` after the event's transaction commits; never if it rolls back. Like Django's
     /// `transaction.on_commit`: for mail, cache invalidation, job enqueueing.
     ///
-    /// Callbacks run in registration order; one that panics is logged and does not stop the others.
+    /// Callbacks run in commit order on a thread of their own (a slow one delays no delivery);
+    /// one that panics is logged and does not stop the others. Tests can wait for them with
+    /// [`crate::engine::Engine::flush_on_commit`].
     ///
     /// ```
     /// # let mut ctx = djstripe_core::HandlerContext::detached();

@@ -16,6 +16,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use futures_channel::oneshot;
 
 use super::process::{Done, Item, run_batch};
+use crate::handler::{Callback, run_on_commit};
 use crate::Error;
 use crate::db::Database;
 
@@ -39,24 +40,43 @@ fn stopped() -> Error {
 /// The writer threads of one engine; they stop when it is dropped.
 pub(super) struct Committer {
     lanes: Vec<Sender<Job>>,
+    callbacks: Sender<Vec<Callback>>,
     hasher: std::collections::hash_map::RandomState,
 }
 
 impl Committer {
     /// Starts `writers` threads (at least one) that commit batches of at most `max_batch`.
     pub(super) fn start(db: &Database, writers: usize, max_batch: usize) -> Self {
+        // on_commit callbacks (mail, cache, enqueue) run on their own thread, in commit order,
+        // so a slow one delays neither the answers nor the next batch.
+        let (callbacks, pending) = channel::<Vec<Callback>>();
+        std::thread::Builder::new()
+            .name("djstripe-on-commit".into())
+            .spawn(move || pending.iter().for_each(run_on_commit))
+            .expect("spawning the on_commit thread");
         let lanes = (0..writers.max(1))
             .map(|n| {
                 let (tx, rx) = channel::<Job>();
-                let db = db.clone();
+                let (db, callbacks) = (db.clone(), callbacks.clone());
                 std::thread::Builder::new()
                     .name(format!("djstripe-writer-{n}"))
-                    .spawn(move || writer(&db, &rx, max_batch.max(1)))
+                    .spawn(move || writer(&db, &rx, max_batch.max(1), &callbacks))
                     .expect("spawning a writer thread");
                 tx
             })
             .collect();
-        Self { lanes, hasher: Default::default() }
+        Self { lanes, callbacks, hasher: Default::default() }
+    }
+
+    /// Blocks until every `on_commit` callback queued before this call has run.
+    pub(super) fn flush_on_commit(&self) {
+        let (done, wait) = std::sync::mpsc::sync_channel::<()>(1);
+        let marker: Callback = Box::new(move || {
+            let _ = done.send(());
+        });
+        if self.callbacks.send(vec![marker]).is_ok() {
+            let _ = wait.recv();
+        }
     }
 
     /// Hands `item` to the writer of `key` (the event id); never blocks.
@@ -76,7 +96,7 @@ impl Committer {
     }
 }
 
-fn writer(db: &Database, jobs: &Receiver<Job>, max_batch: usize) {
+fn writer(db: &Database, jobs: &Receiver<Job>, max_batch: usize, on_commit: &Sender<Vec<Callback>>) {
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
     while let Ok(first) = jobs.recv() {
         batch.push(first);
@@ -88,10 +108,15 @@ fn writer(db: &Database, jobs: &Receiver<Job>, max_batch: usize) {
         }
         let (items, replies): (Vec<Item>, Vec<_>) = batch.drain(..).map(|j| (j.item, j.reply)).unzip();
         // A panic escaping here (not from a handler: those are caught) must not kill the lane.
-        let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_batch(db, &items)))
-            .unwrap_or_else(|_| items.iter().map(|_| Err(Error::DatabaseUnavailable("the writer panicked".into()))).collect());
+        let (results, callbacks) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_batch(db, &items)))
+            .unwrap_or_else(|_| {
+                (items.iter().map(|_| Err(Error::DatabaseUnavailable("the writer panicked".into()))).collect(), Vec::new())
+            });
         for (reply, result) in replies.into_iter().zip(results) {
             let _ = reply.send(result);
+        }
+        if !callbacks.is_empty() {
+            let _ = on_commit.send(callbacks);
         }
     }
 }

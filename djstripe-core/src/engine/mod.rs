@@ -220,6 +220,19 @@ impl Engine {
         &self.config
     }
 
+    /// Blocks until every `on_commit` callback of the deliveries committed so far has run.
+    /// Deliveries are answered as soon as they commit; their callbacks run after, on their own
+    /// thread, in commit order. Call this in tests, or before a graceful shutdown.
+    ///
+    /// ```no_run
+    /// # fn f(engine: djstripe_core::engine::Engine) {
+    /// engine.flush_on_commit();
+    /// # }
+    /// ```
+    pub fn flush_on_commit(&self) {
+        self.committer.flush_on_commit();
+    }
+
     /// Validates, records and processes one delivery, blocking until its transaction commits.
     ///
     /// `Err` only when nothing could be recorded: [`Error::NotFound`] (unknown, disabled or

@@ -174,7 +174,10 @@ fn run_item(conn: &mut DbConnection, item: &Item, callbacks: &mut Vec<Callback>)
 
 /// Runs a batch in one transaction and one commit. A handler failure affects only its own item
 /// (savepoint); a database failure fails the whole batch, which then committed nothing.
-pub(super) fn run_batch(db: &Database, items: &[Item]) -> Vec<Result<Done, Error>> {
+///
+/// Returns the results and the `on_commit` callbacks of the committed items, for the caller to
+/// run once it has answered (they must not delay the answers or the next batch).
+pub(super) fn run_batch(db: &Database, items: &[Item]) -> (Vec<Result<Done, Error>>, Vec<Callback>) {
     let started = std::time::Instant::now();
     let mut callbacks = Vec::new();
     let result = {
@@ -187,9 +190,8 @@ pub(super) fn run_batch(db: &Database, items: &[Item]) -> Vec<Result<Done, Error
     };
     match result {
         Ok(done) => {
-            run_on_commit(callbacks);
             tracing::debug!(items = items.len(), elapsed_us = started.elapsed().as_micros() as u64, "batch committed");
-            done.into_iter().map(Ok).collect()
+            (done.into_iter().map(Ok).collect(), callbacks)
         }
         Err(error) => {
             let error = classify_error(error);
@@ -221,7 +223,7 @@ pub(super) fn run_batch(db: &Database, items: &[Item]) -> Vec<Result<Done, Error
                     tracing::error!(error = %again, "could not record the failed deliveries either");
                 }
             }
-            items.iter().map(|_| Err(same_error(&error))).collect()
+            (items.iter().map(|_| Err(same_error(&error))).collect(), Vec::new())
         }
     }
 }
@@ -246,5 +248,7 @@ pub(super) fn fail_trigger(db: &Database, id: i64, error: &Error) -> Result<(), 
 
 /// Runs one item on its own (operator actions: reprocess, replay, queued triggers).
 pub(super) fn run_single(db: &Database, item: Item) -> Result<Done, Error> {
-    run_batch(db, std::slice::from_ref(&item)).pop().expect("one result per item")
+    let (mut results, callbacks) = run_batch(db, std::slice::from_ref(&item));
+    run_on_commit(callbacks);
+    results.pop().expect("one result per item")
 }
