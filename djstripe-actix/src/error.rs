@@ -73,4 +73,11 @@ impl ResponseError for Error {
 }
 
 /// `Result` with [`Error`].
+///
+/// ```
+/// fn config() -> djstripe_actix::Result<djstripe_actix::Config> {
+///     djstripe_actix::Config::from_env("sqlite://app.sqlite3")
+/// }
+/// # let _ = config;
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -7,6 +7,13 @@ use crate::registry::{self, HandlerRegistration};
 use crate::{Error, Event, HandlerContext, HandlerResult};
 
 /// The uniform signature every `#[webhook_handler]` is adapted to by the attribute.
+///
+/// ```
+/// use djstripe_core::{dispatch::HandlerFn, Event, HandlerContext, HandlerResult};
+/// fn adapted(_: &Event, _: &mut HandlerContext<'_>) -> HandlerResult { Ok(()) }
+/// let f: HandlerFn = adapted;
+/// assert!(f(&djstripe_core::testing::event("customer.created"), &mut HandlerContext::detached()).is_ok());
+/// ```
 pub type HandlerFn = for<'a, 'b, 'c> fn(&'a Event, &'b mut HandlerContext<'c>) -> HandlerResult;
 
 /// Runs every handler registered for `event`'s type, in [`registry::handlers_for`] order, and

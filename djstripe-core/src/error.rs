@@ -76,6 +76,11 @@ pub enum Error {
 }
 
 /// How an adapter should answer for an [`Error`], independent of any web framework.
+///
+/// ```
+/// use djstripe_core::{Error, StatusClass};
+/// assert_eq!(Error::DatabaseUnavailable("down".into()).status_class(), StatusClass::Unavailable);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StatusClass {
@@ -116,4 +121,11 @@ impl Error {
 }
 
 /// `Result` with [`Error`].
+///
+/// ```
+/// fn parse(body: &[u8]) -> djstripe_core::Result<djstripe_core::Event> {
+///     djstripe_core::Event::from_slice(body)
+/// }
+/// assert!(parse(b"{}").is_err());
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -221,6 +221,10 @@ impl Event {
 }
 
 /// The id of the test event sent from the Stripe Dashboard's "Send test webhook".
+///
+/// ```
+/// assert_eq!(djstripe_core::event::TEST_EVENT_ID, "evt_00000000000000");
+/// ```
 pub const TEST_EVENT_ID: &str = "evt_00000000000000";
 
 fn describe(e: &serde_json::Error) -> String {

@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 use super::WebhookEndpoint;
 
 /// How long a lookup (found or not found) is trusted.
+///
+/// ```
+/// assert_eq!(djstripe_core::db::ENDPOINT_CACHE_TTL.as_secs(), 1);
+/// ```
 pub const TTL: Duration = Duration::from_secs(1);
 /// Beyond this many entries the cache starts over (a flood of random uuids cannot grow it).
 const MAX_ENTRIES: usize = 10_000;

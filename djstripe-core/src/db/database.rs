@@ -14,6 +14,11 @@ const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqli
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// Which database a [`Database`] talks to.
+///
+/// ```
+/// let db = djstripe_core::db::Database::connect("postgres://localhost/shop").unwrap();
+/// assert_eq!(db.backend(), djstripe_core::db::Backend::Postgres);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     /// An embedded SQLite file.
@@ -27,6 +32,12 @@ pub enum Backend {
 /// `Full` (the default) makes every commit durable across power loss. `Normal` in WAL mode can
 /// lose the last commits on power loss (not on a process crash) — an explicit, documented choice:
 /// an event Stripe got a 200 for could then be lost.
+///
+/// ```
+/// use djstripe_core::db::{DatabaseOptions, SqliteSync};
+/// let faster = DatabaseOptions { sqlite_sync: SqliteSync::Normal, ..Default::default() };
+/// # let _ = faster;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SqliteSync {
     /// `PRAGMA synchronous = FULL`: durable commits.
@@ -109,6 +120,14 @@ impl r2d2::ManageConnection for Manager {
 }
 
 /// A connection borrowed from the pool; returns to it when dropped. Derefs to [`DbConnection`].
+///
+/// ```
+/// use diesel::connection::SimpleConnection;
+/// let dir = tempfile::tempdir().unwrap();
+/// let db = djstripe_core::db::Database::connect(dir.path().join("c.sqlite3").to_str().unwrap()).unwrap();
+/// let mut conn = db.get().unwrap();
+/// conn.batch_execute("CREATE TABLE notes (body TEXT)").unwrap();
+/// ```
 pub struct PooledConnection(r2d2::PooledConnection<Manager>);
 
 impl std::ops::Deref for PooledConnection {

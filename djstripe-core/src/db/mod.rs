@@ -15,6 +15,7 @@ mod models;
 pub(crate) mod queries;
 pub mod schema;
 
+pub use cache::TTL as ENDPOINT_CACHE_TTL;
 pub use database::{Backend, Database, DatabaseOptions, PooledConnection, SqliteSync};
 pub use models::{
     NewWebhookEndpoint, PreviousSecret, StoredEvent, ValidationMethod, WebhookEndpoint, WebhookEventTrigger,

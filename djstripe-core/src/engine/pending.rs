@@ -48,6 +48,15 @@ impl Pending {
     }
 
     /// Blocks until the outcome is known.
+    ///
+    /// ```no_run
+    /// # fn f(engine: djstripe_core::engine::Engine, prepared: djstripe_core::engine::Prepared) {
+    /// match engine.submit(prepared).wait() {
+    ///     Ok(outcome) => println!("{}", outcome.label()),
+    ///     Err(error) => eprintln!("not recorded: {error}"),
+    /// }
+    /// # }
+    /// ```
     pub fn wait(self) -> Result<Outcome, Error> {
         match self.inner {
             Inner::Ready(result) => result.expect("a Pending is consumed once"),
