@@ -7,8 +7,9 @@
 //! load a batch is one event; under load batches grow and the fsync is shared.
 //!
 //! Items are routed to a writer by event id, so two deliveries of one event always meet in the
-//! same writer: they never wait on each other's row locks across writers (no deadlock between
-//! batches), and within a batch the second simply sees the first's row.
+//! same writer: they never wait on each other's row locks across writers, and within a batch the
+//! second simply sees the first's row. Within a batch, items run in event-id order, so batches of
+//! several app instances on one PostgreSQL lock event rows in the same order (no deadlock cycle).
 
 use std::hash::{BuildHasher, Hash};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -106,6 +107,9 @@ fn writer(db: &Database, jobs: &Receiver<Job>, max_batch: usize, on_commit: &Sen
                 Err(_) => break,
             }
         }
+        // Event rows are locked in id order: batches of two app instances sharing one
+        // PostgreSQL then never wait on each other in a cycle (no deadlock between batches).
+        batch.sort_by(|a, b| a.item.event.as_ref().map(|e| &e.id).cmp(&b.item.event.as_ref().map(|e| &e.id)));
         let (items, replies): (Vec<Item>, Vec<_>) = batch.drain(..).map(|j| (j.item, j.reply)).unzip();
         // A panic escaping here (not from a handler: those are caught) must not kill the lane.
         let (results, callbacks) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_batch(db, &items)))
