@@ -117,9 +117,11 @@ pub(super) fn run(cli: &Cli, args: TriggerArgs) -> Result<(), Error> {
         .max_idle_connections_per_host(args.concurrency.max(1))
         .build()
         .into();
-    let next = AtomicU64::new(0);
+    // The next delivery's index and the last body built, under one lock: delivery `i` is a
+    // duplicate only of a body built for an earlier index, so the ratios are exact even when
+    // the first deliveries race.
+    let next: Mutex<(u64, Option<Arc<Vec<u8>>>)> = Mutex::new((0, None));
     let done = AtomicU64::new(0);
-    let last_body: Mutex<Option<Arc<Vec<u8>>>> = Mutex::new(None);
     let tally = Mutex::new(Tally::default());
     let started = Instant::now();
     let show_progress = std::io::stderr().is_terminal() && args.count >= 50;
@@ -128,22 +130,26 @@ pub(super) fn run(cli: &Cli, args: TriggerArgs) -> Result<(), Error> {
             s.spawn(|| {
                 let mut local = Tally::default();
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= args.count {
-                        break;
-                    }
-                    let previous = last_body.lock().unwrap().clone();
-                    let body = match previous {
-                        Some(body) if every(i, args.duplicate_ratio) => body,
-                        _ => {
-                            let mut builder = EventBuilder::new(&args.event_type);
-                            if every(i, args.fail_ratio) {
-                                builder = builder.metadata("fail", "yes");
-                            }
-                            let body = Arc::new(builder.to_json());
-                            *last_body.lock().unwrap() = Some(body.clone());
-                            body
+                    let body = {
+                        let mut next = next.lock().unwrap();
+                        let (i, last_body) = &mut *next;
+                        if *i >= args.count {
+                            break;
                         }
+                        let body = match last_body {
+                            Some(body) if every(*i, args.duplicate_ratio) => body.clone(),
+                            _ => {
+                                let mut builder = EventBuilder::new(&args.event_type);
+                                if every(*i, args.fail_ratio) {
+                                    builder = builder.metadata("fail", "yes");
+                                }
+                                let body = Arc::new(builder.to_json());
+                                *last_body = Some(body.clone());
+                                body
+                            }
+                        };
+                        *i += 1;
+                        body
                     };
                     let header = testing::header_now(&target.secret, &body);
                     let sent = Instant::now();
