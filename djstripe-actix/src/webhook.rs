@@ -41,15 +41,24 @@ async fn legacy(req: HttpRequest, payload: web::Payload, dj: web::Data<Djstripe>
 }
 
 /// Reads at most `limit` bytes; `Err(partial)` when the body is larger (we keep the first part
-/// for the trigger row and stop reading).
-async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<web::Bytes, web::Bytes> {
+/// for the trigger row and stop reading). When `Content-Length` already announces too much, only
+/// a prefix a little over `keep` bytes is read: enough for the trigger row (which stores `keep`
+/// bytes and marks the body truncated), without taking in the rest.
+async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize, keep: usize) -> Result<web::Bytes, web::Bytes> {
     let declared = req
         .headers()
         .get("content-length")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return Err(web::Bytes::new());
+        let mut prefix = web::BytesMut::new();
+        while prefix.len() <= keep {
+            match payload.next().await {
+                Some(Ok(chunk)) => prefix.extend_from_slice(&chunk),
+                _ => break,
+            }
+        }
+        return Err(prefix.freeze());
     }
     let mut body = web::BytesMut::with_capacity(declared.unwrap_or(4096).min(limit));
     while let Some(chunk) = payload.next().await {
@@ -75,7 +84,8 @@ async fn receive(req: HttpRequest, uuid: Option<String>, payload: web::Payload, 
     );
     async move {
         let limit = dj.config().max_body;
-        let body = read_body(&req, payload, limit).await;
+        let keep = dj.engine().config().unverified_body_limit;
+        let body = read_body(&req, payload, limit, keep).await;
         let headers = headers_json(req.headers().iter().map(|(k, v)| (k.as_str(), v.as_bytes())));
         let remote_ip = client_ip(&req, &dj.config().trusted_proxies);
         let signature = req.headers().get("stripe-signature").map(|v| v.as_bytes().to_vec());

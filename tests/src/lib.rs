@@ -86,11 +86,26 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// The PostgreSQL database's name (`None` for SQLite).
+    pub fn pg_name(&self) -> Option<&str> {
+        self.pg_name.as_deref()
+    }
+
+    /// Runs SQL statements on the PostgreSQL server's `postgres` database (as the administrator:
+    /// `ALTER DATABASE`, `pg_terminate_backend`). Panics on SQLite.
+    pub fn admin_execute(&self, sql: &str) {
+        assert_eq!(self.backend, Backend::Postgres, "admin_execute is for PostgreSQL");
+        PgConnection::establish(&format!("{}/postgres", pg_server())).unwrap().batch_execute(sql).unwrap();
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(name) = &self.pg_name
             && let Ok(mut admin) = PgConnection::establish(&format!("{}/postgres", pg_server()))
         {
+            let _ = admin.batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"));
             let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         }
     }
@@ -214,6 +229,50 @@ pub fn post(url: &str, body: &[u8], signature: Option<&str>) -> Answer {
     let status = resp.status().as_u16();
     let json = resp.body_mut().with_config().limit(1 << 20).read_json().unwrap_or_default();
     Answer { status, json }
+}
+
+/// Sends `body` with any `method` (e.g. `PUT`, `DELETE`) and an optional `Stripe-Signature`.
+pub fn request(method: &str, url: &str, body: &[u8], signature: Option<&str>) -> Answer {
+    let mut req = ureq::http::Request::builder().method(method).uri(url).header("Content-Type", "application/json");
+    if let Some(sig) = signature {
+        req = req.header("Stripe-Signature", sig);
+    }
+    let mut resp = agent().run(req.body(body.to_vec()).unwrap()).unwrap();
+    let status = resp.status().as_u16();
+    let json = resp.body_mut().with_config().limit(1 << 20).read_json().unwrap_or_default();
+    Answer { status, json }
+}
+
+/// Like [`shop`], but kills the process and returns `None` if it runs longer than `timeout`
+/// (for commands that must fail fast, e.g. `serve` with a bad configuration).
+pub fn shop_within(db: &TestDb, env: &[(&str, &str)], args: &[&str], timeout: Duration) -> Option<(i32, String, String)> {
+    let mut child = Command::new(shop_binary())
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &db.url)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            let out = child.wait_with_output().unwrap();
+            return Some((
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            ));
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// GETs `url`.

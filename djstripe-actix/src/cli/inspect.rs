@@ -134,13 +134,12 @@ pub(super) fn events(cli: &Cli, command: EventsCommand) -> Result<(), Error> {
                 (None, false) => return Err(Error::Cli("give a trigger id, an event id or --failed".into())),
             };
             let total = outcomes.len();
-            for (i, outcome) in outcomes.iter().enumerate() {
-                eprint!("\r{}/{total}", i + 1);
+            for outcome in &outcomes {
                 let detail = match outcome {
                     Outcome::Failed { error, .. } | Outcome::Rejected { error, .. } => format!(": {error}"),
                     _ => String::new(),
                 };
-                println!("\rtrigger {} {} {}{detail}", outcome.trigger_id(), outcome.event_id().unwrap_or("-"), outcome.label());
+                println!("trigger {} {} {}{detail}", outcome.trigger_id(), outcome.event_id().unwrap_or("-"), outcome.label());
             }
             if total == 0 {
                 println!("nothing to reprocess");

@@ -452,10 +452,14 @@ impl Engine {
         }
     }
 
-    /// Reprocesses every failed trigger, oldest first (see [`Engine::process_trigger`]).
+    /// Reprocesses every failed trigger, oldest first (see [`Engine::process_trigger`]). A failed
+    /// trigger whose reprocessing attempt failed too is retried through that latest attempt only:
+    /// one new attempt per failed delivery and run, not one per earlier attempt.
     pub fn reprocess_failed(&self) -> Result<Vec<Outcome>, Error> {
         let filter = crate::db::TriggerFilter { failed: true, ..Default::default() };
         let mut failed = self.db.triggers(&filter, 0, i64::MAX)?;
+        let superseded: std::collections::HashSet<i64> = failed.iter().filter_map(|t| t.reprocess_of).collect();
+        failed.retain(|t| !superseded.contains(&t.id));
         failed.reverse();
         failed.iter().map(|t| self.process_trigger(t.id)).collect()
     }
