@@ -151,7 +151,7 @@ pub(super) fn run(cli: &Cli, args: TriggerArgs) -> Result<(), Error> {
                         break;
                     }
                     let body = &bodies[i as usize];
-                    let header = testing::header_now(&target.secret, &body);
+                    let header = testing::header_now(&target.secret, body);
                     let sent = Instant::now();
                     let response = agent
                         .post(&target.url)
