@@ -99,7 +99,7 @@ impl Cli {
     /// The app's own migrations (e.g. `CREATE TABLE IF NOT EXISTS` or diesel's embedded ones).
     ///
     /// ```
-    /// use diesel::connection::SimpleConnection;
+    /// use djstripe_core::diesel::connection::SimpleConnection;
     /// let cli = djstripe_actix::cli::Cli::new("shop").migrations(|conn| {
     ///     conn.batch_execute("CREATE TABLE IF NOT EXISTS notes (id TEXT PRIMARY KEY)")?;
     ///     Ok(())
