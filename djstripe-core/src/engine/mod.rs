@@ -51,6 +51,15 @@ use process::{Done, Draft, Item, Mode, Work};
 /// A user function that takes over a valid delivery instead of inline processing (dj-stripe's
 /// `DJSTRIPE_WEBHOOK_EVENT_CALLBACK`), e.g. to enqueue it. It gets the trigger id and the event;
 /// call [`Engine::process_trigger`] later to process it exactly once. An error answers 500.
+///
+/// ```
+/// use djstripe_core::engine::EventCallback;
+/// let callback: EventCallback = std::sync::Arc::new(|trigger_id, event| {
+///     println!("enqueue trigger {trigger_id} for {}", event.id);
+///     Ok(())
+/// });
+/// # let _ = callback;
+/// ```
 pub type EventCallback = Arc<dyn Fn(i64, &Event) -> Result<(), HandlerError> + Send + Sync>;
 
 /// The legacy global endpoint, `POST {prefix}/webhook/` (`DJSTRIPE_WEBHOOK_SECRET`). Not
@@ -238,6 +247,18 @@ impl Engine {
     /// `Err` only when nothing could be recorded: [`Error::NotFound`] (unknown, disabled or
     /// malformed endpoint: 404) and [`Error::DatabaseUnavailable`] (503). Everything else is an
     /// [`Outcome`] with its trigger row.
+    ///
+    /// ```no_run
+    /// # use djstripe_core::engine::{Delivery, Engine, Target};
+    /// # fn f(engine: Engine, uuid: &str, body: &[u8], signature: &[u8]) {
+    /// let delivery = Delivery { target: Target::Endpoint(uuid), body, signature: Some(signature), headers: "{}".into(), remote_ip: "203.0.113.7".into() };
+    /// match engine.receive(&delivery) {
+    ///     Ok(outcome) if outcome.is_success() => println!("200 {}", outcome.label()),
+    ///     Ok(outcome) => println!("{:?}: {}", outcome.status_class(), outcome.label()),
+    ///     Err(error) => println!("{:?}: {error}", error.status_class()),
+    /// }
+    /// # }
+    /// ```
     pub fn receive(&self, delivery: &Delivery<'_>) -> Result<Outcome, Error> {
         self.submit(self.prepare(delivery)?).wait()
     }
@@ -247,6 +268,13 @@ impl Engine {
     ///
     /// It touches the database only for an endpoint not looked up in the last second, and the
     /// network only for `retrieve_event`; [`Engine::prepare_is_cheap`] says whether it will.
+    ///
+    /// ```no_run
+    /// # fn f(engine: djstripe_core::engine::Engine, delivery: djstripe_core::engine::Delivery<'_>) -> Result<(), djstripe_core::Error> {
+    /// let prepared = engine.prepare(&delivery)?;
+    /// let outcome = engine.submit(prepared).wait()?;
+    /// # Ok(()) }
+    /// ```
     pub fn prepare(&self, delivery: &Delivery<'_>) -> Result<Prepared, Error> {
         let resolved = self.resolve(delivery.target)?;
         let mut draft = Draft {
@@ -271,6 +299,17 @@ impl Engine {
     /// Whether [`Engine::prepare`] is pure CPU work of a few microseconds for this delivery
     /// (endpoint cached, signature validation, small body, no event callback), so an async
     /// adapter may run it on its worker instead of a blocking thread.
+    ///
+    /// ```no_run
+    /// # use djstripe_core::engine::{Engine, Target};
+    /// # fn f(engine: Engine, uuid: &str, body: &[u8]) {
+    /// if engine.prepare_is_cheap(Target::Endpoint(uuid), body.len()) {
+    ///     // run engine.prepare(...) right here
+    /// } else {
+    ///     // hand it to a blocking thread pool
+    /// }
+    /// # }
+    /// ```
     pub fn prepare_is_cheap(&self, target: Target<'_>, body_len: usize) -> bool {
         const INLINE_BODY: usize = 64 * 1024;
         if body_len > INLINE_BODY || self.config.event_callback.is_some() {
@@ -289,6 +328,13 @@ impl Engine {
     /// The second half of [`Engine::receive`]: hands the prepared delivery to the writers
     /// (never blocks, except with an event callback, which runs here) and returns its
     /// [`Pending`] outcome.
+    ///
+    /// ```no_run
+    /// # async fn f(engine: djstripe_core::engine::Engine, prepared: djstripe_core::engine::Prepared) -> Result<(), djstripe_core::Error> {
+    /// let outcome = engine.submit(prepared).await?; // no thread waits meanwhile
+    /// println!("{}", outcome.label());
+    /// # Ok(()) }
+    /// ```
     pub fn submit(&self, prepared: Prepared) -> Pending {
         let Prepared { draft, verdict } = prepared;
         match verdict {
@@ -430,6 +476,13 @@ impl Engine {
     /// original's outcome becomes `reprocessed` once an attempt succeeds).
     ///
     /// An event already processed is a [`Outcome::Duplicate`]: handlers never run twice this way.
+    ///
+    /// ```no_run
+    /// # fn f(engine: djstripe_core::engine::Engine) -> Result<(), djstripe_core::Error> {
+    /// let outcome = engine.process_trigger(42)?;
+    /// println!("trigger {} {}", outcome.trigger_id(), outcome.label());
+    /// # Ok(()) }
+    /// ```
     pub fn process_trigger(&self, trigger_id: i64) -> Result<Outcome, Error> {
         let trigger = self.db.trigger(trigger_id)?;
         let event = reprocessable(&trigger)?;
@@ -455,6 +508,16 @@ impl Engine {
     /// Reprocesses every failed trigger, oldest first (see [`Engine::process_trigger`]). A failed
     /// trigger whose reprocessing attempt failed too is retried through that latest attempt only:
     /// one new attempt per failed delivery and run, not one per earlier attempt.
+    ///
+    /// A delivery whose retries also failed is retried once per call (its latest attempt).
+    ///
+    /// ```no_run
+    /// # fn f(engine: djstripe_core::engine::Engine) -> Result<(), djstripe_core::Error> {
+    /// for outcome in engine.reprocess_failed()? {
+    ///     println!("{} {}", outcome.event_id().unwrap_or("-"), outcome.label());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn reprocess_failed(&self) -> Result<Vec<Outcome>, Error> {
         let filter = crate::db::TriggerFilter { failed: true, ..Default::default() };
         let mut failed = self.db.triggers(&filter, 0, i64::MAX)?;
@@ -466,6 +529,13 @@ impl Engine {
 
     /// Runs the handlers of an already stored event again, on purpose (dj-stripe cannot: its
     /// reprocess skips stored events). Recorded as a trigger row with outcome `replayed`.
+    ///
+    /// ```no_run
+    /// # fn f(engine: djstripe_core::engine::Engine) -> Result<(), djstripe_core::Error> {
+    /// let outcome = engine.replay_event("evt_1PgaMmB7WZ01zgkW")?;
+    /// assert_eq!(outcome.label(), "replayed");
+    /// # Ok(()) }
+    /// ```
     pub fn replay_event(&self, event_id: &str) -> Result<Outcome, Error> {
         let stored = self.db.event(event_id)?;
         let event = stored.to_event()?;
@@ -476,6 +546,13 @@ impl Engine {
 }
 
 /// A delivery after [`Engine::prepare`]: its trigger-row fields and the validation verdict.
+///
+/// ```no_run
+/// # fn f(engine: djstripe_core::engine::Engine, delivery: djstripe_core::engine::Delivery<'_>) -> Result<(), djstripe_core::Error> {
+/// let prepared = engine.prepare(&delivery)?;
+/// println!("valid: {}", prepared.event().is_some());
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Prepared {
     draft: Draft,
