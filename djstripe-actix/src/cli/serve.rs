@@ -44,7 +44,10 @@ pub(super) fn run(cli: &Cli, args: ServeArgs) -> Result<(), Error> {
         let server = server.bind(&bind).map_err(|e| Error::Cli(format!("cannot listen on {bind}: {e}")))?;
         let addr = server.addrs().first().copied().ok_or_else(|| Error::Cli(format!("no address for {bind}")))?;
         banner(cli, &djstripe, &format!("http://{addr}"))?;
-        server.run().await.map_err(Error::from)
+        server.run().await.map_err(Error::from)?;
+        // Stopped (Ctrl-C / SIGTERM): let the committed deliveries' on_commit callbacks finish.
+        djstripe.engine().flush_on_commit();
+        Ok(())
     })
 }
 

@@ -63,7 +63,7 @@ fn target(cli: &Cli, args: &TriggerArgs) -> Result<Target, Error> {
         let secret = match &args.secret {
             Some(secret) => secret.clone(),
             None => {
-                let djstripe = crate::Djstripe::connect(cli.load_config()?)?;
+                let djstripe = cli.start()?;
                 let endpoint = djstripe
                     .engine()
                     .database()
