@@ -34,6 +34,7 @@
 //! | 500 | a handler failed: rolled back, Stripe retries |
 //! | 503 | the database is unavailable: nothing written, Stripe retries |
 
+pub mod admin;
 mod client_ip;
 pub mod cli;
 mod config;

@@ -1,0 +1,184 @@
+//! Deliveries (webhook event triggers): the filtered, paginated list, one delivery in full, and
+//! reprocessing a failed one.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use djstripe_core::db::{TriggerFilter, WebhookEndpoint, WebhookEventTrigger};
+use minijinja::context;
+use serde::{Deserialize, Serialize};
+
+use super::{non_empty, notice, page_window, yes_no};
+use crate::admin::Admin;
+use crate::admin::csrf::CsrfForm;
+use crate::admin::render::{PageError, blocking, page, pretty_json, see_other, time};
+
+#[derive(Deserialize, Serialize, Default)]
+pub(crate) struct ListQuery {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    valid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    processed: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failed: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint: Option<String>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    event_type: Option<String>,
+    #[serde(skip_serializing)]
+    page: Option<u32>,
+}
+
+impl ListQuery {
+    fn filter(&self) -> Result<TriggerFilter, PageError> {
+        let endpoint = match non_empty(&self.endpoint) {
+            None => None,
+            Some(id) => Some(id.parse::<i64>().map_err(|_| PageError::bad_request(format!("`{id}` is not an endpoint id")))?),
+        };
+        Ok(TriggerFilter {
+            valid: yes_no("valid", &self.valid)?,
+            processed: yes_no("processed", &self.processed)?,
+            failed: yes_no("failed", &self.failed)?.unwrap_or(false),
+            endpoint,
+            event_type: non_empty(&self.event_type).map(str::to_owned),
+        })
+    }
+
+    /// The query string of these filters (without the page), for pagination links.
+    fn filters_query(&self) -> String {
+        let cleaned = ListQuery {
+            valid: non_empty(&self.valid).map(str::to_owned),
+            processed: non_empty(&self.processed).map(str::to_owned),
+            failed: non_empty(&self.failed).map(str::to_owned),
+            endpoint: non_empty(&self.endpoint).map(str::to_owned),
+            event_type: non_empty(&self.event_type).map(str::to_owned),
+            page: None,
+        };
+        serde_urlencoded::to_string(&cleaned).unwrap_or_default()
+    }
+}
+
+/// One row of the list.
+#[derive(Serialize)]
+struct Row {
+    id: i64,
+    created: String,
+    event_type: Option<String>,
+    event_id: Option<String>,
+    valid: bool,
+    processed: bool,
+    outcome: String,
+    error: String,
+    endpoint: Option<i64>,
+    reprocess_of: Option<i64>,
+}
+
+fn row(t: &WebhookEventTrigger) -> Row {
+    let first_line = t.exception.lines().next().unwrap_or_default();
+    let error = if first_line.chars().count() > 120 { format!("{}…", first_line.chars().take(120).collect::<String>()) } else { first_line.to_owned() };
+    Row {
+        id: t.id,
+        created: time(t.created),
+        event_type: t.event_type.clone(),
+        event_id: t.event_id.clone(),
+        valid: t.valid,
+        processed: t.processed,
+        outcome: t.outcome.clone(),
+        error,
+        endpoint: t.webhook_endpoint_id,
+        reprocess_of: t.reprocess_of,
+    }
+}
+
+/// An endpoint as a filter choice: id and a label (never its secret).
+#[derive(Serialize)]
+struct EndpointChoice {
+    id: i64,
+    label: String,
+}
+
+fn choice(e: &WebhookEndpoint) -> EndpointChoice {
+    let label = if e.description.is_empty() { format!("#{} {}", e.id, e.url) } else { format!("#{} {}", e.id, e.description) };
+    EndpointChoice { id: e.id, label }
+}
+
+pub(crate) async fn list(req: HttpRequest, admin: web::Data<Admin>, query: web::Query<ListQuery>) -> Result<HttpResponse, PageError> {
+    let filter = query.filter()?;
+    let size = admin.config.page_size;
+    let (offset, page_number) = page_window(query.page, size);
+    let db = admin.djstripe.engine().database().clone();
+    let (mut triggers, endpoints) = blocking(move || Ok((db.triggers(&filter, offset, size + 1)?, db.endpoints()?))).await?;
+    let has_next = triggers.len() as i64 > size;
+    triggers.truncate(size as usize);
+    let filters = query.filters_query();
+    let ctx = context! {
+        section => "deliveries",
+        rows => triggers.iter().map(row).collect::<Vec<_>>(),
+        endpoints => endpoints.iter().map(choice).collect::<Vec<_>>(),
+        q => context! {
+            valid => non_empty(&query.valid), processed => non_empty(&query.processed),
+            failed => non_empty(&query.failed), endpoint => non_empty(&query.endpoint),
+            type => non_empty(&query.event_type),
+        },
+        page => page_number,
+        prev_page => (page_number > 1).then(|| page_number - 1),
+        next_page => has_next.then(|| page_number + 1),
+        filters,
+    };
+    Ok(page(&req, &admin, "deliveries.html", ctx))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct DetailQuery {
+    done: Option<String>,
+}
+
+pub(crate) async fn detail(
+    req: HttpRequest,
+    admin: web::Data<Admin>,
+    id: web::Path<i64>,
+    query: web::Query<DetailQuery>,
+) -> Result<HttpResponse, PageError> {
+    let id = id.into_inner();
+    let db = admin.djstripe.engine().database().clone();
+    let (t, attempts) = blocking(move || {
+        let t = db.trigger(id)?;
+        // Reprocessing attempts carry the same event type; look among the newest of that type.
+        let filter = TriggerFilter { event_type: t.event_type.clone(), ..Default::default() };
+        let attempts = match &t.event_type {
+            Some(_) => db.triggers(&filter, 0, 500)?.into_iter().filter(|a| a.reprocess_of == Some(id)).collect(),
+            None => Vec::new(),
+        };
+        Ok((t, attempts))
+    })
+    .await?;
+    let reprocessable = t.valid && !t.processed && (t.outcome == "failed" || t.outcome == "queued");
+    let body = String::from_utf8_lossy(&t.body);
+    let ctx = context! {
+        section => "deliveries",
+        t => row(&t),
+        updated => time(t.updated),
+        remote_ip => &t.remote_ip,
+        account => &t.account,
+        headers => pretty_json(&t.headers),
+        body => pretty_json(&body),
+        body_truncated => t.body_truncated,
+        exception => &t.exception,
+        traceback => &t.traceback,
+        version => &t.djstripe_version,
+        reprocessable,
+        attempts => attempts.iter().map(row).collect::<Vec<_>>(),
+        notice => notice(&query.done),
+    };
+    Ok(page(&req, &admin, "delivery.html", ctx))
+}
+
+pub(crate) async fn reprocess(
+    admin: web::Data<Admin>,
+    id: web::Path<i64>,
+    _form: CsrfForm<serde::de::IgnoredAny>,
+) -> Result<HttpResponse, PageError> {
+    let id = id.into_inner();
+    let engine = admin.djstripe.engine().clone();
+    let outcome = blocking(move || Ok(engine.process_trigger(id)?)).await?;
+    tracing::info!(trigger = id, attempt = outcome.trigger_id(), outcome = outcome.label(), "reprocessed from the admin");
+    Ok(see_other(&admin, &format!("/deliveries/{}/?done=reprocessed", outcome.trigger_id())))
+}
