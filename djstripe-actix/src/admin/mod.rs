@@ -251,7 +251,11 @@ pub(crate) struct Admin {
 ///     .service(djstripe_actix::scope("/stripe", djstripe));
 /// # let _ = app;
 /// ```
-pub fn scope(prefix: &str, djstripe: Djstripe, config: AdminConfig) -> actix_web::Scope<
+pub fn scope(
+    prefix: &str,
+    djstripe: Djstripe,
+    config: AdminConfig,
+) -> actix_web::Scope<
     impl actix_web::dev::ServiceFactory<
         actix_web::dev::ServiceRequest,
         Config = (),

@@ -26,6 +26,7 @@ fn environment() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
+        env.set_formatter(escape_html);
         for (name, source) in TEMPLATES {
             env.add_template(name, source).unwrap_or_else(|e| panic!("admin template {name}: {e}"));
         }
@@ -33,8 +34,41 @@ fn environment() -> &'static Environment<'static> {
     })
 }
 
+/// minijinja's HTML escaping, but leaving `/` alone (readable URLs in the page source); `&`, `<`,
+/// `>`, `"` and `'` are escaped as before.
+fn escape_html(
+    out: &mut minijinja::Output<'_>,
+    state: &minijinja::State<'_, '_>,
+    value: &Value,
+) -> Result<(), minijinja::Error> {
+    if let (minijinja::AutoEscape::Html, Some(text)) = (state.auto_escape(), value.as_str())
+        && !value.is_safe()
+    {
+        let mut escaped = String::with_capacity(text.len());
+        for c in text.chars() {
+            match c {
+                '&' => escaped.push_str("&amp;"),
+                '<' => escaped.push_str("&lt;"),
+                '>' => escaped.push_str("&gt;"),
+                '"' => escaped.push_str("&quot;"),
+                '\'' => escaped.push_str("&#x27;"),
+                c => escaped.push(c),
+            }
+        }
+        return std::fmt::Write::write_str(out, &escaped)
+            .map_err(|_| minijinja::Error::from(minijinja::ErrorKind::WriteFailure));
+    }
+    minijinja::escape_formatter(out, state, value)
+}
+
 /// Renders `template` with `page` plus the shared context (`prefix`, `csrf_token`, `section`).
-pub(crate) fn render(req: &HttpRequest, admin: &Admin, status: StatusCode, template: &str, page: Value) -> HttpResponse {
+pub(crate) fn render(
+    req: &HttpRequest,
+    admin: &Admin,
+    status: StatusCode,
+    template: &str,
+    page: Value,
+) -> HttpResponse {
     let ctx = context! {
         prefix => &admin.prefix,
         csrf_token => csrf::token(req),
@@ -120,7 +154,9 @@ pub(crate) async fn blocking<T: Send + 'static>(
 ) -> Result<T, PageError> {
     match web::block(f).await {
         Ok(result) => result.map_err(PageError::from),
-        Err(e) => Err(crate::Error::Core(djstripe_core::Error::DatabaseUnavailable(format!("blocking pool: {e}"))).into()),
+        Err(e) => {
+            Err(crate::Error::Core(djstripe_core::Error::DatabaseUnavailable(format!("blocking pool: {e}"))).into())
+        }
     }
 }
 
@@ -139,6 +175,19 @@ pub(crate) fn pretty_json(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn escapes_html_but_not_slashes() {
+        let mut env = minijinja::Environment::new();
+        env.set_formatter(super::escape_html);
+        env.add_template("t.html", "{{ v }}|{{ n }}|{{ none }}").unwrap();
+        let out = env
+            .get_template("t.html")
+            .unwrap()
+            .render(minijinja::context! { v => "<a href='/x'>&\"", n => 3, none => () })
+            .unwrap();
+        assert_eq!(out, "&lt;a href=&#x27;/x&#x27;&gt;&amp;&quot;|3|None");
+    }
+
     #[test]
     fn every_template_compiles() {
         let env = super::environment();

@@ -23,9 +23,8 @@ use crate::{Djstripe, Error};
 /// ```
 pub fn validate_base_url(base: &str, livemode: bool) -> Result<String, String> {
     let base = base.trim().trim_end_matches('/');
-    let (scheme, rest) = base
-        .split_once("://")
-        .ok_or_else(|| format!("`{base}` is not a URL: it must start with https://"))?;
+    let (scheme, rest) =
+        base.split_once("://").ok_or_else(|| format!("`{base}` is not a URL: it must start with https://"))?;
     match scheme.to_ascii_lowercase().as_str() {
         "https" => {}
         "http" if livemode => {
@@ -50,7 +49,8 @@ pub fn validate_base_url(base: &str, livemode: bool) -> Result<String, String> {
         return Err(format!("`{base}` has no host name"));
     }
     let lower = host.to_ascii_lowercase();
-    let unreachable = "Stripe cannot reach it from the internet (for local development use `stripe listen` or a tunnel)";
+    let unreachable =
+        "Stripe cannot reach it from the internet (for local development use `stripe listen` or a tunnel)";
     if lower == "localhost" || lower.ends_with(".localhost") {
         return Err(format!("`{base}`: the host `{host}` is localhost: {unreachable}"));
     }
@@ -97,8 +97,13 @@ pub(crate) struct NewEndpoint {
 
 /// Creates the endpoint at Stripe (its URL ends in a fresh uuid under `webhook_prefix`) and stores
 /// it with the signing secret Stripe returned.
-pub(crate) fn create_endpoint(djstripe: &Djstripe, webhook_prefix: &str, new: &NewEndpoint) -> Result<WebhookEndpoint, Error> {
-    let stripe = djstripe.engine().config().stripe.clone().ok_or_else(|| Error::Cli("Stripe's API is not configured".into()))?;
+pub(crate) fn create_endpoint(
+    djstripe: &Djstripe,
+    webhook_prefix: &str,
+    new: &NewEndpoint,
+) -> Result<WebhookEndpoint, Error> {
+    let stripe =
+        djstripe.engine().config().stripe.clone().ok_or_else(|| Error::Cli("Stripe's API is not configured".into()))?;
     let mut row = NewWebhookEndpoint::local("");
     let url = format!("{}{webhook_prefix}/webhook/{}/", new.base_url, row.djstripe_uuid);
     let mut form: Vec<(&str, &str)> = vec![
@@ -112,7 +117,14 @@ pub(crate) fn create_endpoint(djstripe: &Djstripe, webhook_prefix: &str, new: &N
     for event in &new.enabled_events {
         form.push(("enabled_events[]", event));
     }
-    let created = stripe.call("POST", "/v1/webhook_endpoints", &form, new.livemode, new.account.as_deref(), Some(&row.djstripe_uuid))?;
+    let created = stripe.call(
+        "POST",
+        "/v1/webhook_endpoints",
+        &form,
+        new.livemode,
+        new.account.as_deref(),
+        Some(&row.djstripe_uuid),
+    )?;
     let stripe_id = created["id"].as_str().unwrap_or_default();
     let secret = created["secret"].as_str().unwrap_or_default();
     if stripe_id.is_empty() || secret.is_empty() {
@@ -133,7 +145,12 @@ pub(crate) fn create_endpoint(djstripe: &Djstripe, webhook_prefix: &str, new: &N
 /// and then here.
 pub(crate) fn delete_endpoint(djstripe: &Djstripe, endpoint: &WebhookEndpoint) -> Result<(), Error> {
     if let Some(stripe_id) = &endpoint.stripe_id {
-        let stripe = djstripe.engine().config().stripe.clone().ok_or_else(|| Error::Cli("Stripe's API is not configured".into()))?;
+        let stripe = djstripe
+            .engine()
+            .config()
+            .stripe
+            .clone()
+            .ok_or_else(|| Error::Cli("Stripe's API is not configured".into()))?;
         let path = format!("/v1/webhook_endpoints/{stripe_id}");
         match stripe.call("DELETE", &path, &[], endpoint.livemode, endpoint.account.as_deref(), None) {
             Ok(_) => {}
@@ -153,8 +170,17 @@ mod tests {
         assert!(validate_base_url("https://shop.example.com/app/", true).is_ok());
         assert!(validate_base_url("http://shop.example.com", false).is_ok());
         assert!(validate_base_url("https://8.8.8.8", true).is_ok());
-        for bad in ["shop.example.com", "ftp://x.com", "https://", "https://127.0.0.1:8000", "https://[::1]:80",
-                    "https://192.168.1.2", "https://intranet", "https://shop.local", "https://a.b?x=1"] {
+        for bad in [
+            "shop.example.com",
+            "ftp://x.com",
+            "https://",
+            "https://127.0.0.1:8000",
+            "https://[::1]:80",
+            "https://192.168.1.2",
+            "https://intranet",
+            "https://shop.local",
+            "https://a.b?x=1",
+        ] {
             assert!(validate_base_url(bad, false).is_err(), "{bad}");
         }
     }

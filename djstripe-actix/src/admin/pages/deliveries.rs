@@ -31,7 +31,9 @@ impl ListQuery {
     fn filter(&self) -> Result<TriggerFilter, PageError> {
         let endpoint = match non_empty(&self.endpoint) {
             None => None,
-            Some(id) => Some(id.parse::<i64>().map_err(|_| PageError::bad_request(format!("`{id}` is not an endpoint id")))?),
+            Some(id) => {
+                Some(id.parse::<i64>().map_err(|_| PageError::bad_request(format!("`{id}` is not an endpoint id")))?)
+            }
         };
         Ok(TriggerFilter {
             valid: yes_no("valid", &self.valid)?,
@@ -73,7 +75,11 @@ struct Row {
 
 fn row(t: &WebhookEventTrigger) -> Row {
     let first_line = t.exception.lines().next().unwrap_or_default();
-    let error = if first_line.chars().count() > 120 { format!("{}…", first_line.chars().take(120).collect::<String>()) } else { first_line.to_owned() };
+    let error = if first_line.chars().count() > 120 {
+        format!("{}…", first_line.chars().take(120).collect::<String>())
+    } else {
+        first_line.to_owned()
+    };
     Row {
         id: t.id,
         created: time(t.created),
@@ -96,16 +102,22 @@ struct EndpointChoice {
 }
 
 fn choice(e: &WebhookEndpoint) -> EndpointChoice {
-    let label = if e.description.is_empty() { format!("#{} {}", e.id, e.url) } else { format!("#{} {}", e.id, e.description) };
+    let label =
+        if e.description.is_empty() { format!("#{} {}", e.id, e.url) } else { format!("#{} {}", e.id, e.description) };
     EndpointChoice { id: e.id, label }
 }
 
-pub(crate) async fn list(req: HttpRequest, admin: web::Data<Admin>, query: web::Query<ListQuery>) -> Result<HttpResponse, PageError> {
+pub(crate) async fn list(
+    req: HttpRequest,
+    admin: web::Data<Admin>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, PageError> {
     let filter = query.filter()?;
     let size = admin.config.page_size;
     let (offset, page_number) = page_window(query.page, size);
     let db = admin.djstripe.engine().database().clone();
-    let (mut triggers, endpoints) = blocking(move || Ok((db.triggers(&filter, offset, size + 1)?, db.endpoints()?))).await?;
+    let (mut triggers, endpoints) =
+        blocking(move || Ok((db.triggers(&filter, offset, size + 1)?, db.endpoints()?))).await?;
     let has_next = triggers.len() as i64 > size;
     triggers.truncate(size as usize);
     let filters = query.filters_query();
@@ -179,6 +191,11 @@ pub(crate) async fn reprocess(
     let id = id.into_inner();
     let engine = admin.djstripe.engine().clone();
     let outcome = blocking(move || Ok(engine.process_trigger(id)?)).await?;
-    tracing::info!(trigger = id, attempt = outcome.trigger_id(), outcome = outcome.label(), "reprocessed from the admin");
+    tracing::info!(
+        trigger = id,
+        attempt = outcome.trigger_id(),
+        outcome = outcome.label(),
+        "reprocessed from the admin"
+    );
     Ok(see_other(&admin, &format!("/deliveries/{}/?done=reprocessed", outcome.trigger_id())))
 }

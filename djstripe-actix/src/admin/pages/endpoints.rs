@@ -59,7 +59,11 @@ pub(crate) struct ListQuery {
     done: Option<String>,
 }
 
-pub(crate) async fn list(req: HttpRequest, admin: web::Data<Admin>, query: web::Query<ListQuery>) -> Result<HttpResponse, PageError> {
+pub(crate) async fn list(
+    req: HttpRequest,
+    admin: web::Data<Admin>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, PageError> {
     let db = admin.djstripe.engine().database().clone();
     let endpoints = blocking(move || Ok(db.endpoints()?)).await?;
     let ctx = context! {
@@ -85,7 +89,12 @@ pub(crate) struct NewForm {
     description: String,
 }
 
-async fn form_page(req: &HttpRequest, admin: &Admin, form: NewForm, error: Option<String>) -> Result<HttpResponse, PageError> {
+async fn form_page(
+    req: &HttpRequest,
+    admin: &Admin,
+    form: NewForm,
+    error: Option<String>,
+) -> Result<HttpResponse, PageError> {
     let db = admin.djstripe.engine().database().clone();
     let endpoints = blocking(move || Ok(db.endpoints()?)).await?;
     let mut accounts: Vec<String> = endpoints.iter().filter_map(|e| e.account.clone()).collect();
@@ -101,7 +110,11 @@ async fn form_page(req: &HttpRequest, admin: &Admin, form: NewForm, error: Optio
         webhook_prefix => &admin.config.webhook_prefix,
         error,
     };
-    let status = if ctx.get_attr("error").is_ok_and(|e| !e.is_none()) { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let status = if ctx.get_attr("error").is_ok_and(|e| !e.is_none()) {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
     Ok(render(req, admin, status, "endpoint_new.html", ctx))
 }
 
@@ -114,27 +127,41 @@ pub(crate) async fn new_form(req: HttpRequest, admin: web::Data<Admin>) -> Resul
     form_page(&req, &admin, form, None).await
 }
 
-pub(crate) async fn create(req: HttpRequest, admin: web::Data<Admin>, form: CsrfForm<NewForm>) -> Result<HttpResponse, PageError> {
+pub(crate) async fn create(
+    req: HttpRequest,
+    admin: web::Data<Admin>,
+    form: CsrfForm<NewForm>,
+) -> Result<HttpResponse, PageError> {
     let form = form.0;
     let livemode = match form.mode.as_str() {
         "live" => true,
         "test" | "" => false,
-        other => return form_page(&req, &admin, form.clone(), Some(format!("`{other}` is not a mode: choose test or live"))).await,
+        other => {
+            return form_page(&req, &admin, form.clone(), Some(format!("`{other}` is not a mode: choose test or live")))
+                .await;
+        }
     };
     let base_url = match validate_base_url(&form.base_url, livemode) {
         Ok(url) => url,
         Err(message) => return form_page(&req, &admin, form, Some(message)).await,
     };
-    let enabled_events: Vec<String> =
-        form.enabled_events.split([',', '\n', ' ', '\r', '\t']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    let enabled_events: Vec<String> = form
+        .enabled_events
+        .split([',', '\n', ' ', '\r', '\t'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
     let enabled_events = if enabled_events.is_empty() { vec!["*".to_owned()] } else { enabled_events };
     let account = Some(form.account.trim().to_owned()).filter(|a| !a.is_empty());
     if let Some(a) = &account
         && (!a.starts_with("acct_") || !a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
     {
-        return form_page(&req, &admin, form.clone(), Some(format!("`{a}` is not a Stripe account id (acct_...)"))).await;
+        return form_page(&req, &admin, form.clone(), Some(format!("`{a}` is not a Stripe account id (acct_...)")))
+            .await;
     }
-    let new = NewEndpoint { account, livemode, base_url, enabled_events, description: form.description.trim().to_owned() };
+    let new =
+        NewEndpoint { account, livemode, base_url, enabled_events, description: form.description.trim().to_owned() };
     let djstripe = admin.djstripe.clone();
     let prefix = admin.config.webhook_prefix.clone();
     let created = web::block(move || stripe::create_endpoint(&djstripe, &prefix, &new)).await;
@@ -144,7 +171,9 @@ pub(crate) async fn create(req: HttpRequest, admin: web::Data<Admin>, form: Csrf
             Ok(see_other(&admin, "/endpoints/?done=created"))
         }
         // What Stripe or the configuration says is shown with the form, to fix and resend.
-        Ok(Err(crate::Error::Core(djstripe_core::Error::StripeApi(message) | djstripe_core::Error::Config(message))))
+        Ok(Err(crate::Error::Core(
+            djstripe_core::Error::StripeApi(message) | djstripe_core::Error::Config(message),
+        )))
         | Ok(Err(crate::Error::Cli(message))) => form_page(&req, &admin, form, Some(message)).await,
         Ok(Err(e)) => Err(e.into()),
         Err(e) => Err(PageError::bad_request(format!("blocking pool: {e}"))),
@@ -153,11 +182,20 @@ pub(crate) async fn create(req: HttpRequest, admin: web::Data<Admin>, form: Csrf
 
 async fn endpoint(admin: &Admin, id: i64) -> Result<WebhookEndpoint, PageError> {
     let db = admin.djstripe.engine().database().clone();
-    blocking(move || db.endpoints()?.into_iter().find(|e| e.id == id).ok_or_else(|| djstripe_core::Error::NotFound(format!("webhook endpoint {id}")).into()))
-        .await
+    blocking(move || {
+        db.endpoints()?
+            .into_iter()
+            .find(|e| e.id == id)
+            .ok_or_else(|| djstripe_core::Error::NotFound(format!("webhook endpoint {id}")).into())
+    })
+    .await
 }
 
-pub(crate) async fn delete(admin: web::Data<Admin>, id: web::Path<i64>, _form: CsrfForm<serde::de::IgnoredAny>) -> Result<HttpResponse, PageError> {
+pub(crate) async fn delete(
+    admin: web::Data<Admin>,
+    id: web::Path<i64>,
+    _form: CsrfForm<serde::de::IgnoredAny>,
+) -> Result<HttpResponse, PageError> {
     let found = endpoint(&admin, id.into_inner()).await?;
     let djstripe = admin.djstripe.clone();
     blocking(move || stripe::delete_endpoint(&djstripe, &found)).await?;
@@ -169,7 +207,11 @@ pub(crate) struct StatusForm {
     status: String,
 }
 
-pub(crate) async fn status(admin: web::Data<Admin>, id: web::Path<i64>, form: CsrfForm<StatusForm>) -> Result<HttpResponse, PageError> {
+pub(crate) async fn status(
+    admin: web::Data<Admin>,
+    id: web::Path<i64>,
+    form: CsrfForm<StatusForm>,
+) -> Result<HttpResponse, PageError> {
     let status = form.0.status;
     if status != "enabled" && status != "disabled" {
         return Err(PageError::bad_request("the status is enabled or disabled"));
@@ -187,7 +229,11 @@ pub(crate) struct SecretForm {
     keep_hours: String,
 }
 
-pub(crate) async fn add_secret(admin: web::Data<Admin>, id: web::Path<i64>, form: CsrfForm<SecretForm>) -> Result<HttpResponse, PageError> {
+pub(crate) async fn add_secret(
+    admin: web::Data<Admin>,
+    id: web::Path<i64>,
+    form: CsrfForm<SecretForm>,
+) -> Result<HttpResponse, PageError> {
     let form = form.0;
     let secret = form.secret.trim().to_owned();
     if !secret.starts_with("whsec_") || secret.len() < 16 {
@@ -195,7 +241,11 @@ pub(crate) async fn add_secret(admin: web::Data<Admin>, id: web::Path<i64>, form
     }
     let keep_hours: i64 = match form.keep_hours.trim() {
         "" => 24,
-        h => h.parse().ok().filter(|h| (0..=24 * 30).contains(h)).ok_or_else(|| PageError::bad_request("keep the old secret for 0 to 720 hours"))?,
+        h => h
+            .parse()
+            .ok()
+            .filter(|h| (0..=24 * 30).contains(h))
+            .ok_or_else(|| PageError::bad_request("keep the old secret for 0 to 720 hours"))?,
     };
     let found = endpoint(&admin, id.into_inner()).await?;
     let now = chrono::Utc::now().timestamp();
@@ -213,7 +263,11 @@ pub(crate) struct DropForm {
     index: usize,
 }
 
-pub(crate) async fn drop_secret(admin: web::Data<Admin>, id: web::Path<i64>, form: CsrfForm<DropForm>) -> Result<HttpResponse, PageError> {
+pub(crate) async fn drop_secret(
+    admin: web::Data<Admin>,
+    id: web::Path<i64>,
+    form: CsrfForm<DropForm>,
+) -> Result<HttpResponse, PageError> {
     let found = endpoint(&admin, id.into_inner()).await?;
     let mut previous = found.previous();
     if form.0.index >= previous.len() {

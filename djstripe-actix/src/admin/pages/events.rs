@@ -28,7 +28,11 @@ struct Row {
     times_processed: i32,
 }
 
-pub(crate) async fn list(req: HttpRequest, admin: web::Data<Admin>, query: web::Query<ListQuery>) -> Result<HttpResponse, PageError> {
+pub(crate) async fn list(
+    req: HttpRequest,
+    admin: web::Data<Admin>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, PageError> {
     let size = admin.config.page_size;
     let (offset, page_number) = page_window(query.page, size);
     let event_type = non_empty(&query.event_type).map(str::to_owned);
@@ -49,7 +53,10 @@ pub(crate) async fn list(req: HttpRequest, admin: web::Data<Admin>, query: web::
             times_processed: e.times_processed,
         })
         .collect();
-    let filters = event_type.as_deref().map(|t| serde_urlencoded::to_string([("type", t)]).unwrap_or_default()).unwrap_or_default();
+    let filters = event_type
+        .as_deref()
+        .map(|t| serde_urlencoded::to_string([("type", t)]).unwrap_or_default())
+        .unwrap_or_default();
     let ctx = context! {
         section => "events",
         rows,
@@ -62,7 +69,11 @@ pub(crate) async fn list(req: HttpRequest, admin: web::Data<Admin>, query: web::
     Ok(page(&req, &admin, "events.html", ctx))
 }
 
-pub(crate) async fn detail(req: HttpRequest, admin: web::Data<Admin>, id: web::Path<String>) -> Result<HttpResponse, PageError> {
+pub(crate) async fn detail(
+    req: HttpRequest,
+    admin: web::Data<Admin>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
     let id = id.into_inner();
     let db = admin.djstripe.engine().database().clone();
     let stored = blocking(move || Ok(db.event(&id)?)).await?;

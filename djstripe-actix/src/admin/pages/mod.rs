@@ -62,7 +62,9 @@ pub(crate) fn yes_no(name: &str, value: &Option<String>) -> Result<Option<bool>,
         None => Ok(None),
         Some("yes" | "true" | "1") => Ok(Some(true)),
         Some("no" | "false" | "0") => Ok(Some(false)),
-        Some(other) => Err(super::render::PageError::bad_request(format!("`{other}` is not a value of {name}: use yes or no"))),
+        Some(other) => {
+            Err(super::render::PageError::bad_request(format!("`{other}` is not a value of {name}: use yes or no")))
+        }
     }
 }
 
