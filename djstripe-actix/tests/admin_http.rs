@@ -181,6 +181,12 @@ async fn right_credentials_are_let_in() {
             assert_eq!(hv(&res, header::CACHE_CONTROL), "no-store");
         }
     }
+    let req = test::TestRequest::get().uri("/stripe/admin/handlers?x=1").insert_header(good()).to_request();
+    let res = test::call_service(&app, req).await;
+    assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(hv(&res, header::LOCATION), "/stripe/admin/handlers/?x=1");
+    let req = test::TestRequest::get().uri("/stripe/admin/nothing/").insert_header(good()).to_request();
+    assert_eq!(test::call_service(&app, req).await.status(), StatusCode::NOT_FOUND);
     let req = test::TestRequest::get().uri("/stripe/admin/").insert_header(good()).to_request();
     let res = test::call_service(&app, req).await;
     assert_eq!(hv(&res, header::LOCATION), "/stripe/admin/deliveries/");
@@ -274,11 +280,11 @@ async fn state_changing_forms_need_the_csrf_token() {
     let db = f.djstripe.engine().database();
     assert!(db.endpoints().unwrap()[0].is_enabled(), "nothing changed");
     // GET is never state-changing: the forms' routes do not answer it.
-    let req = test::TestRequest::get()
-        .uri(&format!("/stripe/admin/endpoints/{id}/delete"))
-        .insert_header(good())
-        .to_request();
-    assert_eq!(test::call_service(&app, req).await.status(), StatusCode::NOT_FOUND);
+    for uri in [format!("/stripe/admin/endpoints/{id}/delete"), format!("/stripe/admin/endpoints/{id}/delete/")] {
+        let req = test::TestRequest::get().uri(&uri).insert_header(good()).to_request();
+        assert!(!test::call_service(&app, req).await.status().is_success());
+    }
+    assert_eq!(db.endpoints().unwrap().len(), 1);
 
     let res = test::call_service(&app, post(Some(&csrf), Some(&csrf))).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);

@@ -259,10 +259,10 @@ pub fn scope(
     impl actix_web::dev::ServiceFactory<
         actix_web::dev::ServiceRequest,
         Config = (),
-        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody + use<>>,
         Error = actix_web::Error,
         InitError = (),
-    >,
+    > + use<>,
 > {
     let prefix = prefix.trim_end_matches('/').to_owned();
     let admin = Arc::new(Admin { djstripe, config, prefix: prefix.clone() });
@@ -270,5 +270,6 @@ pub fn scope(
     web::scope(&prefix)
         .app_data(web::Data::from(admin))
         .configure(pages::routes)
+        .default_service(web::to(pages::add_slash))
         .wrap_fn(move |req, srv| auth::guard(guard.clone(), req, srv))
 }

@@ -26,11 +26,17 @@ pub(super) fn run(cli: &Cli, args: ServeArgs) -> Result<(), Error> {
     let routes = cli.routes.clone();
     let prefix = cli.prefix.clone();
     let scope_data = djstripe.clone();
+    // The admin pages, when DJSTRIPE_ADMIN_PASSWORD_HASH or DJSTRIPE_ADMIN_TOKEN is set.
+    let admin = crate::admin::AdminConfig::from_env()?.map(|a| a.webhook_prefix(&cli.prefix));
+    let admin_path = format!("{}/admin", cli.prefix);
+    let admin_on = admin.is_some();
     actix_web::rt::System::new().block_on(async move {
         let mut server = HttpServer::new(move || {
             let routes = routes.clone();
+            let admin = admin.clone().map(|a| crate::admin::scope(&admin_path, scope_data.clone(), a));
             App::new()
                 .wrap(middleware::NormalizePath::new(middleware::TrailingSlash::MergeOnly))
+                .service(admin.into_iter().collect::<Vec<_>>()) // before the webhook scope: actix does not fall through
                 .service(crate::scope(&prefix, scope_data.clone()))
                 .configure(move |cfg| {
                     if let Some(routes) = &routes {
@@ -44,6 +50,9 @@ pub(super) fn run(cli: &Cli, args: ServeArgs) -> Result<(), Error> {
         let server = server.bind(&bind).map_err(|e| Error::Cli(format!("cannot listen on {bind}: {e}")))?;
         let addr = server.addrs().first().copied().ok_or_else(|| Error::Cli(format!("no address for {bind}")))?;
         banner(cli, &djstripe, &format!("http://{addr}"))?;
+        if admin_on {
+            println!("{}: admin pages at http://{addr}{}/admin/", cli.name, cli.prefix);
+        }
         server.run().await.map_err(Error::from)?;
         // Stopped (Ctrl-C / SIGTERM): let the committed deliveries' on_commit callbacks finish.
         djstripe.engine().flush_on_commit();

@@ -137,8 +137,13 @@ pub(crate) async fn create(
         "live" => true,
         "test" | "" => false,
         other => {
-            return form_page(&req, &admin, form.clone(), Some(format!("`{other}` is not a mode: choose test or live")))
-                .await;
+            return form_page(
+                &req,
+                &admin,
+                form.clone(),
+                Some(format!("`{other}` is not a mode: choose test or live")),
+            )
+            .await;
         }
     };
     let base_url = match validate_base_url(&form.base_url, livemode) {

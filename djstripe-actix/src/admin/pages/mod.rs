@@ -41,6 +41,19 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/handlers/", web::get().to(handlers::list));
 }
 
+/// `GET /handlers` → `/handlers/` (the list pages end in a slash); anything else is a 404.
+pub(crate) async fn add_slash(req: actix_web::HttpRequest) -> Result<HttpResponse, super::render::PageError> {
+    let path = req.path();
+    if (req.method() == actix_web::http::Method::GET || req.method() == actix_web::http::Method::HEAD)
+        && !path.ends_with('/')
+    {
+        let query = req.query_string();
+        let location = if query.is_empty() { format!("{path}/") } else { format!("{path}/?{query}") };
+        return Ok(HttpResponse::PermanentRedirect().insert_header(("Location", location)).finish());
+    }
+    Err(crate::Error::Core(djstripe_core::Error::NotFound(path.to_owned())).into())
+}
+
 async fn index(admin: web::Data<Admin>) -> HttpResponse {
     see_other(&admin, "/deliveries/")
 }
