@@ -5,6 +5,10 @@
 //!   `metadata.fail` is `"yes"` it then fails — and the row is rolled back with the event.
 //! - `customer.subscription.trial_will_end`: queues a (logged) reminder with `on_commit`.
 //! - `price`, `product`: one handler for both.
+//!
+//! Admin pages: set `DJSTRIPE_ADMIN_PASSWORD_HASH=sha256:<hex>` (user `admin`, or
+//! `DJSTRIPE_ADMIN_USER`) or `DJSTRIPE_ADMIN_TOKEN`, and `serve` mounts them at `/stripe/admin/`
+//! and prints their URL (see `djstripe_actix::admin`).
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;

@@ -1,0 +1,319 @@
+#![allow(missing_docs)]
+//! The admin pages in a real browser: headless Chromium driven over chromedriver (fantoccini)
+//! against the shop as a process, with a fake Stripe API for "add endpoint".
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (`/usr/bin/chromium`, `/usr/bin/chromedriver`;
+//! override with `CHROMIUM` / `CHROMEDRIVER`): missing ones FAIL the test, they never skip it.
+//! Screenshots go to `target/tmp/admin-screenshots/`, and to `docs/screenshots/` with
+//! `DJSTRIPE_UPDATE_SCREENSHOTS=1`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use djstripe_tests::{Backend, Server, TestDb, shop};
+use fantoccini::{Client, ClientBuilder, Locator};
+
+const PASSWORD: &str = "browser-test-password";
+const STRIPE_SECRET: &str = "whsec_from_the_fake_stripe_api";
+
+/// A fake of `POST/DELETE /v1/webhook_endpoints` on loopback; returns its base URL.
+fn fake_stripe() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let mut length = 0;
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+                if let Some((k, v)) = h.trim_end().split_once(':')
+                    && k.eq_ignore_ascii_case("content-length")
+                {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let answer = if line.starts_with("POST /v1/webhook_endpoints ") {
+                assert!(
+                    String::from_utf8_lossy(&body).contains("url=https%3A%2F%2Fshop.example.com%2Fstripe%2Fwebhook%2F")
+                );
+                serde_json::json!({
+                    "id": "we_browser_test", "object": "webhook_endpoint", "secret": STRIPE_SECRET,
+                    "livemode": false, "status": "enabled", "enabled_events": ["*"],
+                })
+            } else {
+                serde_json::json!({ "id": "we_browser_test", "object": "webhook_endpoint", "deleted": true })
+            }
+            .to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    base
+}
+
+fn tool(var: &str, default: &str) -> PathBuf {
+    let path = PathBuf::from(std::env::var(var).unwrap_or_else(|_| default.to_owned()));
+    assert!(
+        path.exists(),
+        "{} is missing: the admin's browser test needs it (install with `apt-get install -y chromium chromium-driver`, \
+         or set {var}); this test fails rather than skip",
+        path.display(),
+    );
+    path
+}
+
+/// chromedriver on a free port; killed on drop.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    fn start() -> Self {
+        let binary = tool("CHROMEDRIVER", "/usr/bin/chromedriver");
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(binary)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "chromedriver did not listen on port {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, url: format!("http://127.0.0.1:{port}") }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
+    let chromium = tool("CHROMIUM", "/usr/bin/chromium");
+    let args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+        &format!("--user-data-dir={}", profile.display()),
+    ];
+    let mut caps = serde_json::Map::new();
+    caps.insert("goog:chromeOptions".into(), serde_json::json!({ "binary": chromium.to_str().unwrap(), "args": args }));
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector).capabilities(caps).connect(&driver.url).await.expect("a Chromium session")
+}
+
+struct Shots {
+    dirs: Vec<PathBuf>,
+}
+
+impl Shots {
+    fn new() -> Self {
+        let mut dirs = vec![PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("admin-screenshots")];
+        if std::env::var("DJSTRIPE_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
+            dirs.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots"));
+        }
+        for dir in &dirs {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        Self { dirs }
+    }
+
+    async fn take(&self, client: &Client, name: &str) {
+        let png = client.screenshot().await.unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+        for dir in &self.dirs {
+            std::fs::write(dir.join(format!("admin-{name}.png")), &png).unwrap();
+        }
+    }
+}
+
+async fn text(client: &Client, css: &str) -> String {
+    client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("`{css}` on the page: {e}")).text().await.unwrap()
+}
+
+async fn fill(client: &Client, css: &str, value: &str) {
+    let field = client.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(value).await.unwrap();
+}
+
+/// Clicks what `css` finds and waits for the next page to be loaded.
+async fn click(client: &Client, css: &str) {
+    let old = client.find(Locator::Css("html")).await.unwrap();
+    client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("`{css}` on the page: {e}")).click().await.unwrap();
+    let started = Instant::now();
+    while old.tag_name().await.is_ok() {
+        assert!(started.elapsed() < Duration::from_secs(20), "no new page after clicking `{css}`");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    loop {
+        let state = client.execute("return document.readyState", vec![]).await;
+        if state.is_ok_and(|s| s == "complete") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "the page after clicking `{css}` did not load");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+}
+
+async fn path(client: &Client) -> String {
+    let url = client.current_url().await.unwrap();
+    match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_in_a_real_browser() {
+    let stripe = fake_stripe();
+    let db = TestDb::new(Backend::Sqlite);
+    let hash = djstripe_actix::admin::hash_password(PASSWORD);
+    let env = [
+        ("DJSTRIPE_ADMIN_PASSWORD_HASH", hash.as_str()),
+        ("STRIPE_API_BASE", stripe.as_str()),
+        ("STRIPE_TEST_SECRET_KEY", "sk_test_browser"),
+    ];
+    let server = Server::start(&db, &env);
+    let admin = format!("{}/stripe/admin", server.base);
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let client = browser(&driver, profile.path()).await;
+    let shots = Shots::new();
+    let result = run(&client, &shots, &server, &db, &admin).await;
+    let _ = client.close().await;
+    result.unwrap();
+}
+
+async fn run(client: &Client, shots: &Shots, server: &Server, db: &TestDb, admin: &str) -> Result<(), String> {
+    // Log in: an anonymous visit lands on the login form.
+    client.goto(&format!("{admin}/")).await.unwrap();
+    assert_eq!(path(client).await, "/stripe/admin/login?next=/stripe/admin/");
+    shots.take(client, "login").await;
+    fill(client, "#user", "admin").await;
+    fill(client, "#password", "wrong").await;
+    click(client, "form[action$='/login'] button[type=submit]").await;
+    assert!(text(client, ".error").await.contains("Wrong user name or password"));
+    fill(client, "#password", PASSWORD).await;
+    click(client, "form[action$='/login'] button[type=submit]").await;
+    assert_eq!(path(client).await, "/stripe/admin/deliveries/");
+
+    // Add an endpoint at the (fake) Stripe API: the base URL is prefilled from the host, and a
+    // local one is refused with a clear message.
+    client.goto(&format!("{admin}/endpoints/new")).await.unwrap();
+    let prefilled = client.find(Locator::Css("#base_url")).await.unwrap().prop("value").await.unwrap();
+    assert_eq!(prefilled.as_deref(), Some(server.base.as_str()));
+    shots.take(client, "endpoint-new").await;
+    click(client, "form[action$='/endpoints/'] button[type=submit]").await;
+    let refusal = text(client, ".error").await;
+    assert!(refusal.contains("127.0.0.1") && refusal.contains("Stripe cannot reach it"), "{refusal}");
+    fill(client, "#base_url", "https://shop.example.com").await;
+    fill(client, "#description", "added in the browser").await;
+    click(client, "form[action$='/endpoints/'] button[type=submit]").await;
+    assert_eq!(path(client).await, "/stripe/admin/endpoints/?done=created");
+    let page = client.source().await.unwrap();
+    assert!(page.contains("added in the browser") && page.contains("we_browser_test"), "listed");
+    assert!(!page.contains(STRIPE_SECRET) && !page.contains(&server.secret(db)), "no secret on the page");
+    shots.take(client, "endpoints").await;
+    let database = djstripe_core::db::Database::connect(&db.url).unwrap();
+    let created =
+        database.endpoints().unwrap().into_iter().find(|e| e.stripe_id.as_deref() == Some("we_browser_test")).unwrap();
+    assert_eq!(created.secret, STRIPE_SECRET);
+    assert_eq!(created.url, format!("https://shop.example.com/stripe/webhook/{}/", created.djstripe_uuid));
+
+    // Signed deliveries with `shop trigger`: one that succeeds, one whose handler fails.
+    let base = server.base.as_str();
+    let uuid = created.djstripe_uuid.as_str();
+    let ok = shop(db, &[], &["trigger", "customer.created", "--endpoint", uuid, "--base-url", base]);
+    assert_eq!(ok.0, 0, "{ok:?}");
+    let failing =
+        shop(db, &[], &["trigger", "customer.updated", "--endpoint", uuid, "--base-url", base, "--fail-ratio", "1"]);
+    assert_eq!(failing.0, 0, "the trigger command itself succeeds: {failing:?}");
+
+    client.goto(&format!("{admin}/deliveries/")).await.unwrap();
+    let rows = client.find_all(Locator::Css("tbody tr")).await.unwrap();
+    assert_eq!(rows.len(), 2, "both deliveries are listed");
+    let newest = rows[0].text().await.unwrap();
+    assert!(newest.contains("customer.updated") && newest.contains("failed"), "newest first: {newest}");
+    assert!(rows[1].text().await.unwrap().contains("customer.created"));
+    shots.take(client, "deliveries").await;
+
+    // Filter the failed ones, open it, read its error.
+    client.find(Locator::Css("#f-failed")).await.unwrap().click().await.unwrap(); // a checkbox: no new page
+    click(client, "form.filters button[type=submit]").await;
+    assert!(path(client).await.contains("failed=yes"));
+    assert_eq!(client.find_all(Locator::Css("tbody tr")).await.unwrap().len(), 1);
+    click(client, "tbody tr td a").await;
+    let error = text(client, "#exception").await;
+    assert!(error.contains("metadata.fail = \"yes\""), "{error}");
+    shots.take(client, "delivery-failed").await;
+
+    // Reprocess: the new attempt's page shows its outcome (the handler fails again).
+    let original = path(client).await;
+    click(client, "#reprocess").await;
+    let attempt = path(client).await;
+    assert!(attempt.ends_with("?done=reprocessed") && attempt != original, "{attempt}");
+    assert!(text(client, ".notice").await.contains("this is the new attempt"));
+    assert_eq!(text(client, "#outcome").await, "failed");
+    assert!(text(client, "#exception").await.contains("metadata.fail"));
+    let page = client.source().await.unwrap();
+    assert!(page.contains(&format!("href=\"{original}\"")), "links back to the original delivery");
+    shots.take(client, "delivery-reprocessed").await;
+
+    // Events: the processed one, its JSON and handlers.
+    client.goto(&format!("{admin}/events/")).await.unwrap();
+    assert_eq!(client.find_all(Locator::Css("tbody tr")).await.unwrap().len(), 1);
+    shots.take(client, "events").await;
+    click(client, "tbody tr td a").await;
+    let page = client.source().await.unwrap();
+    assert!(page.contains("shop::record_customer_event") && page.contains("\"object\": \"event\""), "{page}");
+    shots.take(client, "event").await;
+
+    client.goto(&format!("{admin}/handlers/")).await.unwrap();
+    let handlers = text(client, "table").await;
+    assert!(handlers.contains("shop::remind_trial_ending") && handlers.contains("examples/shop/src/lib.rs:"));
+    shots.take(client, "handlers").await;
+
+    // A phone-sized window.
+    client.set_window_size(390, 844).await.unwrap();
+    client.goto(&format!("{admin}/deliveries/")).await.unwrap();
+    shots.take(client, "deliveries-phone").await;
+    client.goto(&format!("{}{attempt}", server.base)).await.unwrap();
+    shots.take(client, "delivery-phone").await;
+
+    // Log out: back to the login form.
+    click(client, "form[action$='/logout'] button").await;
+    assert!(path(client).await.starts_with("/stripe/admin/login"));
+    client.goto(&format!("{admin}/deliveries/")).await.unwrap();
+    assert!(path(client).await.starts_with("/stripe/admin/login"));
+    Ok(())
+}
