@@ -21,6 +21,7 @@ use crate::Error;
 /// | `STRIPE_LIVE_MODE` | `true`/`false`: which key is the default | false |
 /// | `STRIPE_TEST_SECRET_KEY`, `STRIPE_LIVE_SECRET_KEY` | API keys (`sk_test_`/`rk_test_`, `sk_live_`/`rk_live_`) | none |
 /// | `STRIPE_API_BASE` | Stripe's API base URL | `https://api.stripe.com` |
+/// | `DJSTRIPE_WEBHOOK_BASE_URL` | the app's public base URL, default of `endpoints create` | none |
 /// | `DJSTRIPE_WEBHOOK_MAX_BODY` | largest accepted body, bytes | 2621440 (2.5 MiB) |
 /// | `DJSTRIPE_DB_POOL_SIZE` | database connections | 8 |
 /// | `DJSTRIPE_DB_TIMEOUT` | seconds to wait for a pooled connection or the SQLite write lock before answering 503 | 10 |
@@ -53,6 +54,8 @@ pub struct Config {
     pub live_secret_key: Option<String>,
     /// `STRIPE_API_BASE`.
     pub api_base: String,
+    /// `DJSTRIPE_WEBHOOK_BASE_URL`: the public base URL new endpoints get (checked when used).
+    pub webhook_base_url: Option<String>,
     /// `DJSTRIPE_WEBHOOK_MAX_BODY`.
     pub max_body: usize,
     /// `DJSTRIPE_TRUSTED_PROXIES`.
@@ -104,6 +107,7 @@ impl Config {
             test_secret_key: None,
             live_secret_key: None,
             api_base: DEFAULT_API_BASE.to_owned(),
+            webhook_base_url: None,
             max_body: 2_621_440,
             trusted_proxies: Vec::new(),
             event_callback: None,
@@ -168,6 +172,12 @@ impl Config {
                 return Err(config_error("STRIPE_API_BASE", format!("`{base}` is not an http(s) URL")));
             }
             config.api_base = base;
+        }
+        if let Some(base) = get("DJSTRIPE_WEBHOOK_BASE_URL") {
+            if !(base.starts_with("https://") || base.starts_with("http://")) {
+                return Err(config_error("DJSTRIPE_WEBHOOK_BASE_URL", format!("`{base}` is not an http(s) URL")));
+            }
+            config.webhook_base_url = Some(base);
         }
         if let Some(v) = get("DJSTRIPE_WEBHOOK_MAX_BODY") {
             config.max_body = v.parse().ok().filter(|n| *n >= 1024).ok_or_else(|| {
@@ -373,6 +383,7 @@ mod tests {
             ("STRIPE_TEST_SECRET_KEY", "sk_live_x"),
             ("STRIPE_LIVE_SECRET_KEY", "sk_test_x"),
             ("STRIPE_API_BASE", "api.stripe.com"),
+            ("DJSTRIPE_WEBHOOK_BASE_URL", "shop.example.com"),
             ("DJSTRIPE_WEBHOOK_MAX_BODY", "12"),
             ("DJSTRIPE_DB_POOL_SIZE", "0"),
             ("DJSTRIPE_SQLITE_SYNCHRONOUS", "OFF"),

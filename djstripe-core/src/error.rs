@@ -70,6 +70,14 @@ pub enum Error {
     /// A call to Stripe's API failed.
     #[error("Stripe API error: {0}")]
     StripeApi(String),
+    /// A webhook base URL Stripe would refuse (or that it cannot reach); the message says why
+    /// and what to use instead.
+    #[error("{0}")]
+    BaseUrlRejected(String),
+    /// A webhook endpoint exists at Stripe but not locally and could not be removed: the message
+    /// names it and says how to delete it.
+    #[error("manual cleanup needed: {0}")]
+    CleanupNeeded(String),
     /// The record asked for does not exist.
     #[error("not found: {0}")]
     NotFound(String),
@@ -115,7 +123,11 @@ impl Error {
             Error::Handler { .. } => StatusClass::HandlerFailed,
             Error::DatabaseUnavailable(_) => StatusClass::Unavailable,
             Error::NotFound(_) => StatusClass::NotFound,
-            Error::Database(_) | Error::Config(_) | Error::StripeApi(_) => StatusClass::Internal,
+            Error::Database(_)
+            | Error::Config(_)
+            | Error::StripeApi(_)
+            | Error::BaseUrlRejected(_)
+            | Error::CleanupNeeded(_) => StatusClass::Internal,
         }
     }
 }

@@ -39,7 +39,8 @@
 //! | [`registry`], [`dispatch`] | the handlers found at link time, and calling them |
 //! | [`db`] | diesel connections (SQLite or PostgreSQL), schema, migrations, rows |
 //! | [`engine`] | recording and processing a delivery exactly once |
-//! | [`stripe_api`] | the small Stripe API client (retrieve events) |
+//! | [`endpoints`] | webhook endpoints created at Stripe with unguessable URLs; secret rotation |
+//! | [`stripe_api`] | the small Stripe API client (events, webhook endpoints) |
 //! | [`testing`] | signed headers and events for your own tests |
 //!
 //! ## Feature flags
@@ -53,6 +54,7 @@ mod handler;
 
 pub mod db;
 pub mod dispatch;
+pub mod endpoints;
 pub mod engine;
 pub mod event;
 pub mod registry;

@@ -2,6 +2,13 @@
 //!
 //! Calls happen outside any database transaction (the engine fetches before it opens one).
 //! The base URL is configurable (`STRIPE_API_BASE`) so tests run against a local fake server.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `stripe_api.rs` | [`StripeClient`]: keys, auth, retries, error messages; [`Caller`] |
+//! | `stripe_api/webhook_endpoints.rs` | `/v1/webhook_endpoints`: create, list, retrieve, update, delete |
+
+pub mod webhook_endpoints;
 
 use std::time::Duration;
 
@@ -27,7 +34,74 @@ pub struct StripeClient {
     test_key: Option<String>,
     live_key: Option<String>,
     max_retries: u32,
+    backoff: Duration,
     agent: ureq::Agent,
+}
+
+/// Who an API call is made as: the mode, the key (the configured default for the mode unless
+/// `key` is set) and the connected account sent as `Stripe-Account`.
+///
+/// How [`crate::endpoints::EndpointManager`] picks it: an account with its own stored key calls
+/// with that key (and no `Stripe-Account`); any other account calls with the platform's default
+/// key for the mode and `Stripe-Account: acct_...`; no account calls with the default key.
+///
+/// ```
+/// use djstripe_core::stripe_api::Caller;
+/// let caller = Caller::mode(true).account(Some("acct_1"));
+/// assert!(caller.livemode && caller.key.is_none());
+/// assert_eq!(caller.stripe_account.as_deref(), Some("acct_1"));
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Caller {
+    /// Live (`true`) or test mode.
+    pub livemode: bool,
+    /// A key that overrides the configured one (an account's own key).
+    pub key: Option<String>,
+    /// The `Stripe-Account` header.
+    pub stripe_account: Option<String>,
+}
+
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller")
+            .field("livemode", &self.livemode)
+            .field("key", &self.key.as_ref().map(|_| "sk_…"))
+            .field("stripe_account", &self.stripe_account)
+            .finish()
+    }
+}
+
+impl Caller {
+    /// The default key of a mode, no account.
+    ///
+    /// ```
+    /// assert!(!djstripe_core::stripe_api::Caller::mode(false).livemode);
+    /// ```
+    pub fn mode(livemode: bool) -> Self {
+        Self { livemode, ..Self::default() }
+    }
+
+    /// Sets the `Stripe-Account` header.
+    ///
+    /// ```
+    /// let c = djstripe_core::stripe_api::Caller::mode(false).account(Some("acct_1"));
+    /// assert_eq!(c.stripe_account.as_deref(), Some("acct_1"));
+    /// ```
+    pub fn account(mut self, account: Option<&str>) -> Self {
+        self.stripe_account = account.map(str::to_owned);
+        self
+    }
+
+    /// Calls with this key instead of the configured one.
+    ///
+    /// ```
+    /// let c = djstripe_core::stripe_api::Caller::mode(false).key("sk_test_acct");
+    /// assert_eq!(c.key.as_deref(), Some("sk_test_acct"));
+    /// ```
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
 }
 
 impl std::fmt::Debug for StripeClient {
@@ -53,7 +127,7 @@ impl StripeClient {
             .timeout_global(Some(Duration::from_secs(30)))
             .build()
             .into();
-        Self { base: base.into().trim_end_matches('/').to_owned(), test_key: None, live_key: None, max_retries: 3, agent }
+        Self { base: base.into().trim_end_matches('/').to_owned(), test_key: None, live_key: None, max_retries: 3, backoff: Duration::from_millis(100), agent }
     }
 
     /// Sets the test-mode secret key (`STRIPE_TEST_SECRET_KEY`).
@@ -86,6 +160,17 @@ impl StripeClient {
     /// ```
     pub fn max_retries(mut self, retries: u32) -> Self {
         self.max_retries = retries;
+        self
+    }
+
+    /// The first retry's wait; each further retry waits twice as long (default 100 ms).
+    ///
+    /// ```
+    /// let c = djstripe_core::stripe_api::StripeClient::new("http://127.0.0.1:1").backoff(std::time::Duration::from_millis(1));
+    /// # let _ = c;
+    /// ```
+    pub fn backoff(mut self, first_wait: Duration) -> Self {
+        self.backoff = first_wait;
         self
     }
 
@@ -138,7 +223,43 @@ impl StripeClient {
         account: Option<&str>,
         idempotency_key: Option<&str>,
     ) -> Result<Value, Error> {
-        let key = self.key(livemode)?;
+        let caller = Caller::mode(livemode).account(account);
+        self.call_as(&caller, method, path, form, idempotency_key)
+    }
+
+    /// [`StripeClient::call`] as `caller` (an account's own key, or the default one).
+    ///
+    /// ```no_run
+    /// use djstripe_core::stripe_api::{Caller, StripeClient};
+    /// let client = StripeClient::new("http://127.0.0.1:12111").test_key("sk_test_1");
+    /// let list = client.call_as(&Caller::mode(false).account(Some("acct_1")), "GET", "/v1/webhook_endpoints", &[], None).unwrap();
+    /// # let _ = list;
+    /// ```
+    pub fn call_as(
+        &self,
+        caller: &Caller,
+        method: &str,
+        path: &str,
+        form: &[(&str, &str)],
+        idempotency_key: Option<&str>,
+    ) -> Result<Value, Error> {
+        self.request(caller, method, path, form, idempotency_key).map_err(|(_, e)| e)
+    }
+
+    /// [`StripeClient::call_as`] that also says which HTTP status Stripe answered, if any.
+    pub(crate) fn request(
+        &self,
+        caller: &Caller,
+        method: &str,
+        path: &str,
+        form: &[(&str, &str)],
+        idempotency_key: Option<&str>,
+    ) -> Result<Value, (Option<u16>, Error)> {
+        let key = match &caller.key {
+            Some(key) => key.as_str(),
+            None => self.key(caller.livemode).map_err(|e| (None, e))?,
+        };
+        let account = caller.stripe_account.as_deref();
         let url = format!("{}{}", self.base, path);
         let mut attempt = 0;
         loop {
@@ -149,10 +270,16 @@ impl StripeClient {
                 Ok(_) => false,
             };
             if !retryable || attempt >= self.max_retries {
-                return result.map_err(|e| e.into_error(method, path));
+                return result.map_err(|e| {
+                    let status = match &e {
+                        Retry::Status(s, _) => Some(*s),
+                        Retry::Network(_) => None,
+                    };
+                    (status, e.into_error(method, path))
+                });
             }
             attempt += 1;
-            std::thread::sleep(Duration::from_millis(100 * 2u64.pow(attempt.min(6))));
+            std::thread::sleep(self.backoff * 2u32.pow((attempt - 1).min(6)));
         }
     }
 

@@ -1,5 +1,5 @@
 //! A manage.py-style command line for the user's app: `serve`, `migrate`, `handlers`,
-//! `triggers`, `events`, `trigger`.
+//! `triggers`, `events`, `trigger`, `endpoints`, `accounts`.
 //!
 //! ```no_run
 //! fn main() -> std::process::ExitCode {
@@ -14,7 +14,9 @@
 //! | `serve.rs` | `serve` (the default): the HTTP server, migrations applied at start |
 //! | `inspect.rs` | `migrate`, `handlers`, `triggers list`, `events list/show/reprocess` |
 //! | `trigger.rs` | `trigger`: sign and POST Stripe-shaped events; the load generator |
+//! | `endpoints.rs` | `endpoints create/list/sync/update/delete/add-secret/drop-secret`, `accounts set-key/list/remove-key` |
 
+mod endpoints;
 mod inspect;
 mod serve;
 mod trigger;
@@ -191,6 +193,8 @@ impl Cli {
             Command::Triggers { command } => inspect::triggers(self, command),
             Command::Events { command } => inspect::events(self, command),
             Command::Trigger(args) => trigger::run(self, args),
+            Command::Endpoints { command } => endpoints::endpoints(self, command),
+            Command::Accounts { command } => endpoints::accounts(self, command),
         }
     }
 
@@ -251,4 +255,14 @@ enum Command {
     },
     /// Sign and POST Stripe-shaped events to a webhook URL (local `stripe trigger`, load generator).
     Trigger(trigger::TriggerArgs),
+    /// Webhook endpoints created at Stripe with unguessable URLs; their secrets and rotation.
+    Endpoints {
+        #[command(subcommand)]
+        command: endpoints::EndpointsCommand,
+    },
+    /// Connected accounts' own API keys (per mode).
+    Accounts {
+        #[command(subcommand)]
+        command: endpoints::AccountsCommand,
+    },
 }

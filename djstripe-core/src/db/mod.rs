@@ -8,9 +8,11 @@
 //! | `schema.rs` | diesel `table!`s |
 //! | `models.rs` | row structs |
 //! | `queries.rs` | the reads and writes operators and the engine need |
+//! | `keys.rs` | connected accounts' own API keys ([`AccountKey`]) |
 
 mod cache;
 mod database;
+mod keys;
 mod models;
 pub(crate) mod queries;
 pub mod schema;
@@ -22,7 +24,8 @@ pub use models::{
 };
 pub(crate) use database::classify_error;
 pub(crate) use models::NewTrigger;
-pub use queries::TriggerFilter;
+pub use keys::AccountKey;
+pub use queries::{EndpointChanges, TriggerFilter};
 
 mod multi {
     #![allow(missing_docs)]

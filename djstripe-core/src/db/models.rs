@@ -78,7 +78,7 @@ pub struct PreviousSecret {
 ///     println!("{} {}", endpoint.djstripe_uuid, endpoint.url);
 /// }
 /// ```
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize)]
+#[derive(Clone, Queryable, Selectable, Identifiable, Serialize)]
 #[diesel(table_name = djstripe_webhookendpoint)]
 pub struct WebhookEndpoint {
     /// Local primary key.
@@ -119,6 +119,29 @@ pub struct WebhookEndpoint {
     pub created: NaiveDateTime,
     /// Last updated (UTC).
     pub updated: NaiveDateTime,
+}
+
+/// Shows every field but the secrets (which appear as `whsec_…` when set).
+impl std::fmt::Debug for WebhookEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookEndpoint")
+            .field("id", &self.id)
+            .field("stripe_id", &self.stripe_id)
+            .field("djstripe_uuid", &self.djstripe_uuid)
+            .field("url", &self.url)
+            .field("secret", &if self.secret.is_empty() { "" } else { "whsec_…" })
+            .field("previous_secrets", &self.previous().len())
+            .field("api_version", &self.api_version)
+            .field("enabled_events", &self.enabled_events)
+            .field("livemode", &self.livemode)
+            .field("status", &self.status)
+            .field("description", &self.description)
+            .field("account", &self.account)
+            .field("connect", &self.connect)
+            .field("validation_method", &self.validation_method)
+            .field("tolerance", &self.tolerance)
+            .finish_non_exhaustive()
+    }
 }
 
 impl WebhookEndpoint {

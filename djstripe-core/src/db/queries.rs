@@ -315,3 +315,73 @@ impl Database {
         self.read(|c| Ok((tr::table.count().get_result(c)?, ev::table.count().get_result(c)?)))
     }
 }
+
+/// Fields of an endpoint to change; `None` leaves a field as it is (see [`Database::update_endpoint`]).
+///
+/// ```
+/// let changes = djstripe_core::db::EndpointChanges { status: Some("disabled".into()), ..Default::default() };
+/// assert!(changes.description.is_none());
+/// ```
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = ep)]
+pub struct EndpointChanges {
+    /// See [`WebhookEndpoint::url`].
+    pub url: Option<String>,
+    /// See [`WebhookEndpoint::enabled_events`] (a JSON list).
+    pub enabled_events: Option<String>,
+    /// See [`WebhookEndpoint::status`].
+    pub status: Option<String>,
+    /// See [`WebhookEndpoint::description`].
+    pub description: Option<String>,
+    /// See [`WebhookEndpoint::api_version`].
+    pub api_version: Option<Option<String>>,
+    /// See [`WebhookEndpoint::metadata`] (a JSON object).
+    pub metadata: Option<String>,
+}
+
+impl Database {
+    /// One endpoint by local id.
+    ///
+    /// ```no_run
+    /// # let db = djstripe_core::db::Database::connect("app.sqlite3").unwrap();
+    /// let endpoint = db.endpoint(1).unwrap();
+    /// # let _ = endpoint;
+    /// ```
+    pub fn endpoint(&self, id: i64) -> Result<WebhookEndpoint, Error> {
+        self.read(|c| ep::table.find(id).select(WebhookEndpoint::as_select()).first(c).optional())?
+            .ok_or_else(|| Error::NotFound(format!("webhook endpoint {id}")))
+    }
+
+    /// The endpoint with Stripe id `stripe_id` (`we_...`), if any.
+    ///
+    /// ```no_run
+    /// # let db = djstripe_core::db::Database::connect("app.sqlite3").unwrap();
+    /// let found = db.endpoint_by_stripe_id("we_123").unwrap();
+    /// # let _ = found;
+    /// ```
+    pub fn endpoint_by_stripe_id(&self, stripe_id: &str) -> Result<Option<WebhookEndpoint>, Error> {
+        self.read(|c| {
+            ep::table.filter(ep::stripe_id.eq(stripe_id)).select(WebhookEndpoint::as_select()).first(c).optional()
+        })
+    }
+
+    /// Applies `changes` to an endpoint (and bumps `updated`); returns the new row.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = djstripe_core::db::Database::connect(dir.path().join("u.sqlite3").to_str().unwrap()).unwrap();
+    /// # db.migrate().unwrap();
+    /// use djstripe_core::db::{EndpointChanges, NewWebhookEndpoint};
+    /// let endpoint = db.insert_endpoint(&NewWebhookEndpoint::local("whsec_1")).unwrap();
+    /// let changes = EndpointChanges { description: Some("orders".into()), ..Default::default() };
+    /// assert_eq!(db.update_endpoint(endpoint.id, &changes).unwrap().description, "orders");
+    /// ```
+    pub fn update_endpoint(&self, id: i64, changes: &EndpointChanges) -> Result<WebhookEndpoint, Error> {
+        let _writer = self.writer_lock();
+        self.read(|c| {
+            diesel::update(ep::table.find(id)).set((changes, ep::updated.eq(chrono::Utc::now().naive_utc()))).execute(c)?;
+            ep::table.find(id).select(WebhookEndpoint::as_select()).first(c).optional()
+        })?
+        .ok_or_else(|| Error::NotFound(format!("webhook endpoint {id}")))
+    }
+}

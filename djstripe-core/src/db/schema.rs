@@ -1,4 +1,4 @@
-//! diesel's view of the three tables (see `migrations/`). Names follow dj-stripe's.
+//! diesel's view of the tables (see `migrations/`). Names follow dj-stripe's.
 
 #![allow(missing_docs)]
 
@@ -69,5 +69,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// A connected account's own secret API key, per mode.
+    djstripe_account_key (id) {
+        id -> BigInt,
+        account -> Text,
+        livemode -> Bool,
+        secret_key -> Text,
+        created -> Timestamp,
+        updated -> Timestamp,
+    }
+}
+
 diesel::joinable!(djstripe_webhookeventtrigger -> djstripe_webhookendpoint (webhook_endpoint_id));
-diesel::allow_tables_to_appear_in_same_query!(djstripe_webhookendpoint, djstripe_webhookeventtrigger, djstripe_event);
+diesel::allow_tables_to_appear_in_same_query!(djstripe_webhookendpoint, djstripe_webhookeventtrigger, djstripe_event, djstripe_account_key);

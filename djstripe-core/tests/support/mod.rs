@@ -2,6 +2,7 @@
 #![allow(dead_code, missing_docs)]
 
 pub mod fake_stripe;
+pub mod stripe_endpoints;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

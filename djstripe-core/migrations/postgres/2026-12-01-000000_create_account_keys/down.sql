@@ -1,0 +1,1 @@
+DROP TABLE djstripe_account_key;

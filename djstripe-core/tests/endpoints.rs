@@ -1,0 +1,399 @@
+#![allow(missing_docs)]
+//! Webhook endpoints created at Stripe (a stateful fake on loopback), on both backends: the URL's
+//! UUID routes deliveries signed with the secret Stripe returned; every error path; rotation;
+//! sync; update; delete.
+
+mod support;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use djstripe_core::Error;
+use djstripe_core::db::{Backend, Database, NewWebhookEndpoint};
+use djstripe_core::endpoints::{AtStripe, CreateEndpoint, EndpointManager, EndpointStatus, UpdateEndpoint};
+use djstripe_core::engine::{Engine, EngineConfig, Outcome};
+use djstripe_core::stripe_api::StripeClient;
+use serde_json::json;
+use support::stripe_endpoints::*;
+use support::*;
+
+fn client(base: &str) -> StripeClient {
+    StripeClient::new(base).test_key(TEST_KEY).live_key(LIVE_KEY).backoff(Duration::from_millis(1)).max_retries(2)
+}
+
+fn manager(db: &Database, fake: &FakeEndpoints) -> EndpointManager {
+    EndpointManager::new(db.clone(), client(&fake.server.base))
+}
+
+/// Delivers a fresh `customer.created` event to `uuid` signed with `secret`.
+fn deliver(db: &Database, uuid: &str, secret: &str) -> Result<Outcome, Error> {
+    let engine = Engine::new(db.clone(), EngineConfig::default()).unwrap();
+    let body = event_body(&event_id(), "customer.created", json!({}));
+    engine.receive(&delivery(uuid, &body, Some(&sign(secret, &body))))
+}
+
+fn label(outcome: Result<Outcome, Error>) -> String {
+    match outcome {
+        Ok(outcome) => outcome.label().to_owned(),
+        Err(e) => format!("error: {e}"),
+    }
+}
+
+fn create_in_both_modes_with_and_without_account(backend: Backend) {
+    let db = fresh(backend, 4);
+    let fake = FakeEndpoints::start();
+    let manager = manager(&db, &fake);
+    db.set_account_key(OWN_ACCOUNT, false, OWN_KEY).unwrap();
+
+    let cases: [(bool, Option<&str>, &str, Option<&str>); 4] = [
+        (false, None, TEST_KEY, None),
+        (true, None, LIVE_KEY, None),
+        (false, Some(CONNECTED), TEST_KEY, Some(CONNECTED)), // platform key + Stripe-Account
+        (false, Some(OWN_ACCOUNT), OWN_KEY, None),           // the account's own key
+    ];
+    for (i, (livemode, account, key, header)) in cases.into_iter().enumerate() {
+        let mut request = CreateEndpoint::new("https://shop.example.com/");
+        request.livemode = livemode;
+        request.account = account.map(str::to_owned);
+        if i == 0 {
+            request.enabled_events = vec!["customer.created".into(), "invoice.paid".into()];
+            request.description = Some("orders".into());
+            request.connect = true;
+        }
+        let created = manager.create(&request).unwrap();
+        let endpoint = &created.endpoint;
+        let uuid = &endpoint.djstripe_uuid;
+        assert_eq!(endpoint.url, format!("https://shop.example.com/stripe/webhook/{uuid}/"));
+        assert_eq!(uuid::Uuid::parse_str(uuid).unwrap().get_version_num(), 4);
+        assert!(created.secret.starts_with("whsec_fake"), "{}", created.secret);
+        assert_eq!(endpoint.secret, created.secret, "the secret is stored");
+        assert_eq!(endpoint.livemode, livemode);
+        assert_eq!(endpoint.account.as_deref(), account);
+        assert!(!format!("{created:?}").contains(&created.secret), "Debug never shows the secret");
+
+        let seen = fake.seen();
+        let request_seen = seen.last().unwrap();
+        assert_eq!((request_seen.method.as_str(), request_seen.path.as_str()), ("POST", "/v1/webhook_endpoints"));
+        assert_eq!(request_seen.header("authorization"), Some(format!("Bearer {key}").as_str()), "case {i}");
+        assert_eq!(request_seen.header("stripe-account"), header, "case {i}");
+        assert_eq!(request_seen.header("idempotency-key"), Some(format!("djstripe-create-{uuid}").as_str()));
+        assert_eq!(request_seen.header("stripe-version"), Some(djstripe_core::stripe_api::API_VERSION));
+        let form = form(&request_seen.body);
+        assert_eq!(field(&form, "url").as_deref(), Some(endpoint.url.as_str()));
+        assert_eq!(field(&form, "metadata[djstripe_uuid]").as_deref(), Some(uuid.as_str()));
+        let stripe = fake.get(endpoint.stripe_id.as_deref().unwrap()).expect("created at Stripe");
+        assert_eq!(stripe["metadata"]["djstripe_uuid"], uuid.as_str());
+        if i == 0 {
+            assert_eq!(fields(&form, "enabled_events[]"), vec!["customer.created", "invoice.paid"]);
+            assert_eq!(field(&form, "connect").as_deref(), Some("true"));
+            assert_eq!(endpoint.description, "orders");
+            assert!(endpoint.connect);
+            assert_eq!(endpoint.enabled_events, r#"["customer.created","invoice.paid"]"#);
+        } else {
+            assert_eq!(fields(&form, "enabled_events[]"), vec!["*"]);
+            assert_eq!(field(&form, "connect"), None);
+        }
+
+        // The URL's uuid routes deliveries signed with the returned secret.
+        assert_eq!(label(deliver(&db, uuid, &created.secret)), "processed", "case {i}");
+        assert_eq!(label(deliver(&db, uuid, "whsec_someone_else")), "invalid", "case {i}");
+    }
+    assert_eq!(db.endpoints().unwrap().len(), 4);
+}
+
+fn refused_base_urls_make_no_call(backend: Backend) {
+    let db = fresh(backend, 2);
+    let fake = FakeEndpoints::start();
+    let manager = manager(&db, &fake);
+    for (base, live) in [
+        ("http://localhost:8000", false),
+        ("http://127.0.0.1:8000", false),
+        ("http://[::1]:8000", false),
+        ("http://192.168.1.5", false),
+        ("http://10.0.0.7", false),
+        ("https://shop.local", false),
+        ("http://shop.example.com", true),
+        ("ftp://shop.example.com", false),
+    ] {
+        let mut request = CreateEndpoint::new(base);
+        request.livemode = live;
+        let err = manager.create(&request).unwrap_err();
+        assert!(matches!(err, Error::BaseUrlRejected(_)), "{base}: {err:?}");
+        assert!(err.to_string().contains("tunnel"), "{err}");
+    }
+    assert!(fake.seen().is_empty(), "no HTTP call for a refused base URL");
+    assert!(db.endpoints().unwrap().is_empty());
+}
+
+fn stripe_errors_are_clear_and_store_nothing(backend: Backend) {
+    let db = fresh(backend, 2);
+    let fake = FakeEndpoints::start();
+    let request = CreateEndpoint::new("https://shop.example.com");
+
+    // 401: a wrong key.
+    let wrong = EndpointManager::new(db.clone(), StripeClient::new(&fake.server.base).test_key("sk_test_wrong"));
+    let err = wrong.create(&request).unwrap_err().to_string();
+    assert!(err.contains("401") && err.contains("check the secret key") && err.contains("Invalid API Key"), "{err}");
+
+    // No key configured for the mode: refused before any call.
+    let before = fake.seen().len();
+    let mut live = request.clone();
+    live.livemode = true;
+    let err = EndpointManager::new(db.clone(), StripeClient::new(&fake.server.base).test_key(TEST_KEY)).create(&live).unwrap_err();
+    assert!(err.to_string().contains("STRIPE_LIVE_SECRET_KEY"), "{err}");
+    assert_eq!(fake.seen().len(), before);
+
+    let manager = manager(&db, &fake);
+    // 400 with Stripe's message.
+    fake.state.lock().unwrap().fail_next.push_back((400, r#"{"error":{"message":"Invalid URL: must be publicly accessible."}}"#.into()));
+    let err = manager.create(&request).unwrap_err().to_string();
+    assert!(err.contains("400") && err.contains("Invalid URL: must be publicly accessible."), "{err}");
+
+    // 5xx on every attempt: retried, then one clear error.
+    let before = fake.seen().len();
+    for _ in 0..3 {
+        fake.state.lock().unwrap().fail_next.push_back((503, r#"{"error":{"message":"overloaded"}}"#.into()));
+    }
+    let err = manager.create(&request).unwrap_err().to_string();
+    assert!(err.contains("503") && err.contains("retries exhausted"), "{err}");
+    assert_eq!(fake.seen().len() - before, 3, "one try and two retries");
+
+    // 429 on every attempt.
+    for _ in 0..3 {
+        fake.state.lock().unwrap().fail_next.push_back((429, r#"{"error":{"message":"Too many requests"}}"#.into()));
+    }
+    let err = manager.create(&request).unwrap_err().to_string();
+    assert!(err.contains("429 rate limited"), "{err}");
+    assert!(db.endpoints().unwrap().is_empty(), "nothing stored after a refused creation");
+    assert!(fake.state.lock().unwrap().endpoints.is_empty());
+
+    // 429 then success: one endpoint, same idempotency key on both attempts.
+    let before = fake.seen().len();
+    fake.state.lock().unwrap().fail_next.push_back((429, r#"{"error":{"message":"Too many requests"}}"#.into()));
+    let created = manager.create(&request).unwrap();
+    let seen = fake.seen();
+    let attempts = &seen[before..];
+    assert_eq!(attempts.len(), 2);
+    assert_eq!(attempts[0].header("idempotency-key"), attempts[1].header("idempotency-key"));
+    assert_eq!(db.endpoints().unwrap().len(), 1);
+    assert_eq!(label(deliver(&db, &created.endpoint.djstripe_uuid, &created.secret)), "processed");
+
+    // Network failure: a closed port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let offline = EndpointManager::new(db.clone(), client(&format!("http://127.0.0.1:{port}")));
+    let err = offline.create(&request).unwrap_err().to_string();
+    assert!(err.contains("could not be reached"), "{err}");
+    assert_eq!(db.endpoints().unwrap().len(), 1);
+}
+
+fn break_endpoint_table(db: &Database) {
+    let sql = match db.backend() {
+        Backend::Sqlite => "DROP TABLE djstripe_webhookendpoint",
+        Backend::Postgres => "DROP TABLE djstripe_webhookendpoint CASCADE",
+    };
+    db.get().unwrap().batch_execute(sql).unwrap();
+}
+
+fn storing_failure_deletes_at_stripe_or_says_what_to_clean(backend: Backend) {
+    let db = fresh(backend, 2);
+    let fake = FakeEndpoints::start();
+    let manager = manager(&db, &fake);
+    break_endpoint_table(&db);
+
+    let err = manager.create(&CreateEndpoint::new("https://shop.example.com")).unwrap_err();
+    assert!(matches!(err, Error::Database(_) | Error::DatabaseUnavailable(_)), "{err:?}");
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[1].method, "DELETE");
+    assert!(fake.state.lock().unwrap().endpoints.is_empty(), "no orphan endpoint at Stripe");
+
+    fake.state.lock().unwrap().fail_deletes = true;
+    let err = manager.create(&CreateEndpoint::new("https://shop.example.com")).unwrap_err();
+    let Error::CleanupNeeded(message) = &err else { panic!("{err:?}") };
+    let orphan = fake.state.lock().unwrap().endpoints[0].object["id"].as_str().unwrap().to_owned();
+    assert!(message.contains(&orphan), "{message}");
+    assert!(message.contains(&format!("curl -X DELETE {}/v1/webhook_endpoints/{orphan}", fake.server.base)), "{message}");
+    assert!(message.contains("Nothing was stored locally"), "{message}");
+}
+
+fn rotation_keeps_the_old_secret_until_dropped(backend: Backend) {
+    let db = fresh(backend, 2);
+    let fake = FakeEndpoints::start();
+    let manager = manager(&db, &fake);
+    let created = manager.create(&CreateEndpoint::new("https://shop.example.com")).unwrap();
+    let uuid = &created.endpoint.djstripe_uuid;
+    let old = created.secret.clone();
+
+    let err = manager.add_secret(uuid, "not-a-secret", Duration::from_secs(60)).unwrap_err();
+    assert!(err.to_string().contains("whsec_"), "{err}");
+
+    let rotated = manager.add_secret(uuid, "whsec_rolled", djstripe_core::endpoints::DEFAULT_SECRET_OVERLAP).unwrap();
+    assert_eq!(rotated.secret, "whsec_rolled");
+    let previous = rotated.previous();
+    assert_eq!(previous.len(), 1);
+    let in_a_day = chrono::Utc::now().timestamp() + 24 * 3600;
+    assert!((previous[0].expires - in_a_day).abs() < 60, "{previous:?}");
+    assert_eq!(label(deliver(&db, uuid, &old)), "processed", "the old secret still verifies");
+    assert_eq!(label(deliver(&db, uuid, "whsec_rolled")), "processed");
+
+    assert_eq!(manager.drop_secret(uuid).unwrap(), 1);
+    assert_eq!(label(deliver(&db, uuid, &old)), "invalid", "the old secret no longer verifies");
+    assert_eq!(label(deliver(&db, uuid, "whsec_rolled")), "processed");
+
+    // Without overlap the replaced secret stops at once.
+    manager.add_secret(&created.endpoint.id.to_string(), "whsec_third", Duration::ZERO).unwrap();
+    assert_eq!(label(deliver(&db, uuid, "whsec_rolled")), "invalid");
+    assert_eq!(label(deliver(&db, uuid, "whsec_third")), "processed");
+    assert!(fake.seen().len() == 1, "rotation is local: Stripe's roll happens in the Dashboard");
+}
+
+fn sync_pulls_endpoints_without_secrets(backend: Backend) {
+    let db = fresh(backend, 2);
+    let fake = FakeEndpoints::start();
+    let manager = manager(&db, &fake);
+    let mine = manager.create(&CreateEndpoint::new("https://shop.example.com")).unwrap();
+    let known = uuid::Uuid::new_v4().to_string();
+    let with_uuid = fake.insert(&format!("https://shop.example.com/stripe/webhook/{known}/"), json!({"djstripe_uuid": known}), false, None);
+    let without = fake.insert("https://other.example.com/hooks", json!({}), false, None);
+    fake.insert("https://live.example.com/hooks", json!({}), true, None); // another mode: not pulled
+    fake.insert("https://acct.example.com/hooks", json!({}), false, Some(CONNECTED)); // another account
+    // Changed at Stripe since: the local row is refreshed.
+    fake.state.lock().unwrap().endpoints[0].object["status"] = "disabled".into();
+
+    let report = manager.sync(false, None).unwrap();
+    assert_eq!(report.created.len(), 2, "{report:?}");
+    assert_eq!(report.updated.len(), 1);
+    assert!(report.missing.is_empty());
+    let pages = fake.seen().iter().filter(|r| r.method == "GET").count();
+    assert_eq!(pages, 2, "three endpoints in pages of two");
+    assert!(fake.seen().iter().any(|r| r.path.contains("starting_after=we_")));
+    assert_eq!(report.updated[0].id, mine.endpoint.id);
+    assert_eq!(report.updated[0].status, "disabled");
+    assert_eq!(report.updated[0].secret, mine.secret, "a sync keeps the stored secret");
+
+    let synced = db.endpoint_by_stripe_id(&with_uuid).unwrap().unwrap();
+    assert_eq!(synced.djstripe_uuid, known, "the uuid comes from the metadata");
+    assert!(synced.secret.is_empty());
+    let other = db.endpoint_by_stripe_id(&without).unwrap().unwrap();
+    assert_eq!(uuid::Uuid::parse_str(&other.djstripe_uuid).unwrap().get_version_num(), 4);
+
+    // Without a secret: 400 with a trigger row saying why.
+    let outcome = deliver(&db, &known, "whsec_anything").unwrap();
+    let Outcome::Rejected { trigger_id, error } = &outcome else { panic!("{outcome:?}") };
+    assert!(matches!(error, Error::NoSecret));
+    assert_eq!(error.status_class(), djstripe_core::StatusClass::BadRequest);
+    let trigger = db.trigger(*trigger_id).unwrap();
+    assert!(!trigger.valid && trigger.exception.contains("no signing secret"), "{}", trigger.exception);
+    assert_eq!(trigger.webhook_endpoint_id, Some(synced.id));
+    // A disabled endpoint: 404.
+    assert!(matches!(deliver(&db, &mine.endpoint.djstripe_uuid, &mine.secret), Err(Error::NotFound(_))));
+
+    // Setting the secret makes it verify.
+    manager.add_secret(&with_uuid, "whsec_from_dashboard", Duration::from_secs(3600)).unwrap();
+    assert_eq!(label(deliver(&db, &known, "whsec_from_dashboard")), "processed");
+
+    // A second sync changes nothing; an endpoint deleted at Stripe is reported missing.
+    fake.state.lock().unwrap().endpoints.retain(|e| e.object["id"] != without.as_str());
+    let again = manager.sync(false, None).unwrap();
+    assert!(again.created.is_empty());
+    assert_eq!(again.updated.len(), 2);
+    assert_eq!(again.missing.iter().map(|e| e.stripe_id.clone().unwrap()).collect::<Vec<_>>(), vec![without.clone()]);
+    assert_eq!(db.endpoints().unwrap().len(), 3);
+
+    // The connected account's endpoints, with the platform key and Stripe-Account.
+    let connected = manager.sync(false, Some(CONNECTED)).unwrap();
+    assert_eq!(connected.created.len(), 1);
+    assert_eq!(connected.created[0].account.as_deref(), Some(CONNECTED));
+    assert_eq!(fake.seen().last().unwrap().header("stripe-account"), Some(CONNECTED));
+}
+
+fn update_and_delete(backend: Backend) {
+    let db = fresh(backend, 2);
+    let fake = FakeEndpoints::start();
+    let manager = manager(&db, &fake);
+    let mut request = CreateEndpoint::new("https://shop.example.com");
+    request.account = Some(CONNECTED.into());
+    let created = manager.create(&request).unwrap();
+    let stripe_id = created.endpoint.stripe_id.clone().unwrap();
+    let uuid = created.endpoint.djstripe_uuid.clone();
+
+    let disable = UpdateEndpoint { status: Some(EndpointStatus::Disabled), ..Default::default() };
+    let updated = manager.update(&stripe_id, &disable).unwrap();
+    assert!(!updated.is_enabled());
+    let seen = fake.seen();
+    let last = seen.last().unwrap();
+    assert_eq!((last.method.as_str(), last.path.as_str()), ("POST", format!("/v1/webhook_endpoints/{stripe_id}").as_str()));
+    assert_eq!(form(&last.body), vec![("disabled".to_string(), "true".to_string())]);
+    assert_eq!(last.header("stripe-account"), Some(CONNECTED));
+    assert_eq!(fake.get(&stripe_id).unwrap()["status"], "disabled");
+    assert!(matches!(deliver(&db, &uuid, &created.secret), Err(Error::NotFound(_))), "disabled: 404");
+
+    let change = UpdateEndpoint {
+        status: Some(EndpointStatus::Enabled),
+        enabled_events: Some(vec!["customer.created".into(), "customer.deleted".into()]),
+        description: Some("customers".into()),
+    };
+    let updated = manager.update(&uuid, &change).unwrap();
+    assert!(updated.is_enabled());
+    assert_eq!(updated.enabled_events, r#"["customer.created","customer.deleted"]"#);
+    assert_eq!(updated.description, "customers");
+    assert_eq!(fake.get(&stripe_id).unwrap()["enabled_events"], json!(["customer.created", "customer.deleted"]));
+    assert_eq!(label(deliver(&db, &uuid, &created.secret)), "processed");
+
+    // Listing shows Stripe's view of each row.
+    let local = db.insert_endpoint(&NewWebhookEndpoint::local(SECRET)).unwrap();
+    let other = manager.create(&CreateEndpoint::new("https://shop.example.com")).unwrap();
+    fake.state.lock().unwrap().endpoints.retain(|e| e.object["id"] != other.endpoint.stripe_id.as_deref().unwrap());
+    let listed = manager.list().unwrap();
+    let status = |id: i64| listed.iter().find(|l| l.endpoint.id == id).unwrap().at_stripe.clone();
+    assert_eq!(status(created.endpoint.id), AtStripe::Status("enabled".into()));
+    assert_eq!(status(local.id), AtStripe::LocalOnly);
+    assert_eq!(status(other.endpoint.id), AtStripe::Missing);
+
+    // Stripe refuses the delete: nothing deleted locally.
+    fake.state.lock().unwrap().fail_deletes = true;
+    let err = manager.delete(&stripe_id).unwrap_err();
+    assert!(err.to_string().contains("500"), "{err}");
+    assert!(db.endpoint_by_stripe_id(&stripe_id).unwrap().is_some());
+    fake.state.lock().unwrap().fail_deletes = false;
+
+    let deleted = manager.delete(&stripe_id).unwrap();
+    assert_eq!(deleted.id, created.endpoint.id);
+    assert!(fake.get(&stripe_id).is_none(), "deleted at Stripe");
+    assert!(db.endpoint_by_stripe_id(&stripe_id).unwrap().is_none(), "deleted locally");
+    let err = deliver(&db, &uuid, &created.secret).unwrap_err();
+    assert_eq!(err.status_class(), djstripe_core::StatusClass::NotFound);
+
+    // Already deleted at Stripe: the local row goes all the same.
+    manager.delete(&other.endpoint.id.to_string()).unwrap();
+    assert!(matches!(manager.find(&other.endpoint.djstripe_uuid), Err(Error::NotFound(_))));
+    assert!(matches!(manager.find("nonsense"), Err(Error::NotFound(_))));
+}
+
+fn account_keys(backend: Backend) {
+    let db = fresh(backend, 2);
+    db.set_account_key("acct_a", false, "sk_test_a1").unwrap();
+    db.set_account_key("acct_a", false, "sk_test_a2").unwrap(); // replaces
+    db.set_account_key("acct_a", true, "rk_live_a").unwrap();
+    assert_eq!(db.account_key("acct_a", false).unwrap().as_deref(), Some("sk_test_a2"));
+    assert_eq!(db.account_keys().unwrap().len(), 2);
+    assert!(!format!("{:?}", db.account_keys().unwrap()).contains("sk_test_a2"));
+    assert!(db.set_account_key("cus_1", false, "sk_test_x").is_err());
+    assert!(db.set_account_key("acct_a", false, "sk_live_x").is_err());
+    db.delete_account_key("acct_a", true).unwrap();
+    assert!(matches!(db.delete_account_key("acct_a", true), Err(Error::NotFound(_))));
+    assert!(db.account_key("acct_a", true).unwrap().is_none());
+}
+
+both_backends!(
+    create_in_both_modes_with_and_without_account,
+    refused_base_urls_make_no_call,
+    stripe_errors_are_clear_and_store_nothing,
+    storing_failure_deletes_at_stripe_or_says_what_to_clean,
+    rotation_keeps_the_old_secret_until_dropped,
+    sync_pulls_endpoints_without_secrets,
+    update_and_delete,
+    account_keys,
+);
