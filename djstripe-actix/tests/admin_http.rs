@@ -471,9 +471,10 @@ async fn the_add_form_refuses_what_stripe_would_refuse() {
     assert!(html.contains(r#"value="http://shop.example.com""#), "base URL prefilled from the host: {html}");
     assert!(html.contains(r#"<label for="base_url">"#) && html.contains(r#"<label for="enabled_events">"#));
     for (mode, base, needle) in [
-        ("test", "http://localhost:8000", "is localhost"),
-        ("live", "http://shop.example.com", "only delivers live-mode events to https"),
-        ("test", "https://192.168.0.10", "private or local address"),
+        // The same messages as `shop endpoints create` (djstripe_core::endpoints::check_base_url).
+        ("test", "http://localhost:8000", "is this machine, which Stripe cannot reach"),
+        ("live", "http://shop.example.com", "live-mode endpoints must use https"),
+        ("test", "https://192.168.0.10", "is a private address"),
     ] {
         let req = test::TestRequest::post()
             .uri("/stripe/admin/endpoints/")

@@ -46,12 +46,18 @@ fn fake_stripe() -> String {
             let mut body = vec![0; length];
             let _ = reader.read_exact(&mut body);
             let answer = if line.starts_with("POST /v1/webhook_endpoints ") {
-                assert!(
-                    String::from_utf8_lossy(&body).contains("url=https%3A%2F%2Fshop.example.com%2Fstripe%2Fwebhook%2F")
-                );
+                let form = String::from_utf8_lossy(&body).into_owned();
+                assert!(form.contains("url=https%3A%2F%2Fshop.example.com%2Fstripe%2Fwebhook%2F"), "{form}");
+                // Echo what Stripe echoes: the url and description sent.
+                let field = |name: &str| {
+                    let mut pairs = form.split('&');
+                    let raw = pairs.find_map(|pair| pair.strip_prefix(&format!("{name}="))).unwrap_or_default();
+                    raw.replace('+', " ").replace("%3A", ":").replace("%2F", "/")
+                };
                 serde_json::json!({
                     "id": "we_browser_test", "object": "webhook_endpoint", "secret": STRIPE_SECRET,
-                    "livemode": false, "status": "enabled", "enabled_events": ["*"],
+                    "url": field("url"), "description": field("description"),
+                    "livemode": false, "status": "enabled", "enabled_events": ["*"], "metadata": {},
                 })
             } else {
                 serde_json::json!({ "id": "we_browser_test", "object": "webhook_endpoint", "deleted": true })
@@ -235,7 +241,7 @@ async fn run(client: &Client, shots: &Shots, server: &Server, db: &TestDb, admin
     shots.take(client, "endpoint-new").await;
     click(client, "form[action$='/endpoints/'] button[type=submit]").await;
     let refusal = text(client, ".error").await;
-    assert!(refusal.contains("127.0.0.1") && refusal.contains("Stripe cannot reach it"), "{refusal}");
+    assert!(refusal.contains("127.0.0.1") && refusal.contains("Stripe cannot reach"), "{refusal}");
     fill(client, "#base_url", "https://shop.example.com").await;
     fill(client, "#description", "added in the browser").await;
     click(client, "form[action$='/endpoints/'] button[type=submit]").await;

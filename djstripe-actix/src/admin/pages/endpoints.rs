@@ -203,7 +203,8 @@ pub(crate) async fn delete(
 ) -> Result<HttpResponse, PageError> {
     let found = endpoint(&admin, id.into_inner()).await?;
     let djstripe = admin.djstripe.clone();
-    blocking(move || stripe::delete_endpoint(&djstripe, &found)).await?;
+    let prefix = admin.config.webhook_prefix.clone();
+    blocking(move || stripe::delete_endpoint(&djstripe, &prefix, &found)).await?;
     Ok(see_other(&admin, "/endpoints/?done=deleted"))
 }
 
