@@ -12,7 +12,8 @@ pub(crate) fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> String {
     if trusted.is_empty() || !trusted.contains(&peer) {
         return peer.to_string();
     }
-    let forwarded = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
+    let forwarded =
+        req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
     forwarded
         .rsplit(',')
         .filter_map(|ip| ip.trim().parse::<IpAddr>().ok())

@@ -136,34 +136,51 @@ impl Config {
         let get = |name: &str| get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let mut config = Config::new(get("DATABASE_URL").unwrap_or_else(|| default_database_url.to_owned()));
         if let Some(secrets) = get("DJSTRIPE_WEBHOOK_SECRET") {
-            config.webhook_secrets = secrets.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+            config.webhook_secrets =
+                secrets.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
             if let Some(bad) = config.webhook_secrets.iter().find(|s| !s.starts_with("whsec_")) {
-                return Err(config_error("DJSTRIPE_WEBHOOK_SECRET", format!("`{}…` is not a webhook signing secret (whsec_...)", &bad[..bad.len().min(6)])));
+                return Err(config_error(
+                    "DJSTRIPE_WEBHOOK_SECRET",
+                    format!("`{}…` is not a webhook signing secret (whsec_...)", &bad[..bad.len().min(6)]),
+                ));
             }
         }
         if let Some(v) = get("DJSTRIPE_WEBHOOK_VALIDATION") {
             config.validation = v.parse().map_err(|_| {
-                config_error("DJSTRIPE_WEBHOOK_VALIDATION", format!("`{v}` is not one of verify_signature, retrieve_event, none"))
+                config_error(
+                    "DJSTRIPE_WEBHOOK_VALIDATION",
+                    format!("`{v}` is not one of verify_signature, retrieve_event, none"),
+                )
             })?;
         }
         if let Some(v) = get("DJSTRIPE_WEBHOOK_TOLERANCE") {
             let secs: u64 = v.parse().map_err(|_| {
-                config_error("DJSTRIPE_WEBHOOK_TOLERANCE", format!("`{v}` is not a number of seconds (0 turns the check off)"))
+                config_error(
+                    "DJSTRIPE_WEBHOOK_TOLERANCE",
+                    format!("`{v}` is not a number of seconds (0 turns the check off)"),
+                )
             })?;
             config.tolerance = Duration::from_secs(secs);
         }
         if let Some(v) = get("STRIPE_LIVE_MODE") {
-            config.live_mode = parse_bool(&v).ok_or_else(|| config_error("STRIPE_LIVE_MODE", format!("`{v}` is not true or false")))?;
+            config.live_mode = parse_bool(&v)
+                .ok_or_else(|| config_error("STRIPE_LIVE_MODE", format!("`{v}` is not true or false")))?;
         }
         if let Some(key) = get("STRIPE_TEST_SECRET_KEY") {
             if !(key.starts_with("sk_test_") || key.starts_with("rk_test_")) {
-                return Err(config_error("STRIPE_TEST_SECRET_KEY", "expected a test key starting with sk_test_ or rk_test_".into()));
+                return Err(config_error(
+                    "STRIPE_TEST_SECRET_KEY",
+                    "expected a test key starting with sk_test_ or rk_test_".into(),
+                ));
             }
             config.test_secret_key = Some(key);
         }
         if let Some(key) = get("STRIPE_LIVE_SECRET_KEY") {
             if !(key.starts_with("sk_live_") || key.starts_with("rk_live_")) {
-                return Err(config_error("STRIPE_LIVE_SECRET_KEY", "expected a live key starting with sk_live_ or rk_live_".into()));
+                return Err(config_error(
+                    "STRIPE_LIVE_SECRET_KEY",
+                    "expected a live key starting with sk_live_ or rk_live_".into(),
+                ));
             }
             config.live_secret_key = Some(key);
         }
@@ -206,7 +223,11 @@ impl Config {
         if let Some(v) = get("DJSTRIPE_TRUSTED_PROXIES") {
             config.trusted_proxies = v
                 .split(',')
-                .map(|ip| ip.trim().parse().map_err(|_| config_error("DJSTRIPE_TRUSTED_PROXIES", format!("`{ip}` is not an IP address"))))
+                .map(|ip| {
+                    ip.trim()
+                        .parse()
+                        .map_err(|_| config_error("DJSTRIPE_TRUSTED_PROXIES", format!("`{ip}` is not an IP address")))
+                })
                 .collect::<Result<_, _>>()?;
         }
         config.check()?;
@@ -362,7 +383,9 @@ mod tests {
 
     fn env(pairs: &[(&str, &str)]) -> Result<Config, Error> {
         let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Config::from_lookup("default.sqlite3", move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        Config::from_lookup("default.sqlite3", move |name| {
+            pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
     }
 
     #[test]
@@ -413,7 +436,8 @@ mod tests {
 
     #[test]
     fn retrieve_event_needs_a_key() {
-        let err = env(&[("DJSTRIPE_WEBHOOK_SECRET", "whsec_a"), ("DJSTRIPE_WEBHOOK_VALIDATION", "retrieve_event")]).unwrap_err();
+        let err = env(&[("DJSTRIPE_WEBHOOK_SECRET", "whsec_a"), ("DJSTRIPE_WEBHOOK_VALIDATION", "retrieve_event")])
+            .unwrap_err();
         assert!(err.to_string().contains("STRIPE_TEST_SECRET_KEY"), "{err}");
     }
 }

@@ -35,8 +35,8 @@
 //! | 503 | the database is unavailable: nothing written, Stripe retries |
 
 pub mod admin;
-mod client_ip;
 pub mod cli;
+mod client_ip;
 mod config;
 mod error;
 mod webhook;

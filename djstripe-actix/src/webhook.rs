@@ -32,7 +32,12 @@ async fn method_not_allowed() -> HttpResponse {
         .json(json!({ "status": "error", "error": "only POST is allowed" }))
 }
 
-async fn endpoint(req: HttpRequest, uuid: web::Path<String>, payload: web::Payload, dj: web::Data<Djstripe>) -> HttpResponse {
+async fn endpoint(
+    req: HttpRequest,
+    uuid: web::Path<String>,
+    payload: web::Payload,
+    dj: web::Data<Djstripe>,
+) -> HttpResponse {
     receive(req, Some(uuid.into_inner()), payload, dj).await
 }
 
@@ -44,12 +49,14 @@ async fn legacy(req: HttpRequest, payload: web::Payload, dj: web::Data<Djstripe>
 /// for the trigger row and stop reading). When `Content-Length` already announces too much, only
 /// a prefix a little over `keep` bytes is read: enough for the trigger row (which stores `keep`
 /// bytes and marks the body truncated), without taking in the rest.
-async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize, keep: usize) -> Result<web::Bytes, web::Bytes> {
-    let declared = req
-        .headers()
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+    keep: usize,
+) -> Result<web::Bytes, web::Bytes> {
+    let declared =
+        req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         let mut prefix = web::BytesMut::new();
         while prefix.len() <= keep {
@@ -71,7 +78,12 @@ async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize, k
     Ok(body.freeze())
 }
 
-async fn receive(req: HttpRequest, uuid: Option<String>, payload: web::Payload, dj: web::Data<Djstripe>) -> HttpResponse {
+async fn receive(
+    req: HttpRequest,
+    uuid: Option<String>,
+    payload: web::Payload,
+    dj: web::Data<Djstripe>,
+) -> HttpResponse {
     let started = Instant::now();
     let span = tracing::info_span!(
         "stripe_webhook",
@@ -139,7 +151,9 @@ async fn receive_valid_size(
     let prepared = if cheap {
         prepare()?
     } else {
-        web::block(prepare).await.map_err(|e| djstripe_core::Error::DatabaseUnavailable(format!("blocking pool: {e}")))??
+        web::block(prepare)
+            .await
+            .map_err(|e| djstripe_core::Error::DatabaseUnavailable(format!("blocking pool: {e}")))??
     };
     if let Some(event) = prepared.event() {
         let span = tracing::Span::current();

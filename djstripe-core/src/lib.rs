@@ -91,7 +91,7 @@ pub mod __private {
     pub use crate::dispatch::HandlerFn;
     pub use crate::registry::HandlerRegistration;
     pub use crate::{Event, HandlerContext, HandlerResult, IntoHandlerResult};
-    pub use inventory;
     pub use core::option::Option;
     pub use core::result::Result;
+    pub use inventory;
 }

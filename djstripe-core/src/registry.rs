@@ -167,7 +167,8 @@ fn table() -> &'static [&'static HandlerRegistration] {
         all.sort_by(|a, b| a.path.cmp(b.path).then(a.file.cmp(b.file)).then(a.line.cmp(&b.line)));
         // One function registered twice (the attribute applied twice) would run twice: keep one.
         all.dedup_by(|b, a| {
-            let same = std::ptr::fn_addr_eq(a.call, b.call) || (a.path == b.path && a.file == b.file && a.line == b.line);
+            let same =
+                std::ptr::fn_addr_eq(a.call, b.call) || (a.path == b.path && a.file == b.file && a.line == b.line);
             if same {
                 tracing::warn!(handler = a.path, "handler registered twice; it runs once");
             }

@@ -158,10 +158,7 @@ pub struct Verifier {
 
 impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Verifier")
-            .field("secrets", &self.keys.len())
-            .field("tolerance", &self.tolerance)
-            .finish()
+        f.debug_struct("Verifier").field("secrets", &self.keys.len()).field("tolerance", &self.tolerance).finish()
     }
 }
 
@@ -186,14 +183,9 @@ impl Verifier {
             .into_iter()
             .map(Into::into)
             .filter(|s: &Secret| !s.0.is_empty())
-            .map(|s| {
-                HmacSha256::new_from_slice(s.0.as_bytes()).expect("HMAC accepts keys of any length")
-            })
+            .map(|s| HmacSha256::new_from_slice(s.0.as_bytes()).expect("HMAC accepts keys of any length"))
             .collect();
-        Verifier {
-            keys,
-            tolerance: DEFAULT_TOLERANCE,
-        }
+        Verifier { keys, tolerance: DEFAULT_TOLERANCE }
     }
 
     /// Sets how far (in whole seconds, past or future) the header's timestamp may be from the
@@ -264,11 +256,7 @@ impl Verifier {
     ///     Err(Error::SignatureHeaderMalformed(_))
     /// ));
     /// ```
-    pub fn verify_bytes(
-        &self,
-        header: Option<&[u8]>,
-        payload: &[u8],
-    ) -> Result<SignatureHeader, Error> {
+    pub fn verify_bytes(&self, header: Option<&[u8]>, payload: &[u8]) -> Result<SignatureHeader, Error> {
         self.verify_bytes_at(header, payload, unix_now())
     }
 
@@ -280,12 +268,7 @@ impl Verifier {
     /// let verifier = Verifier::new(["whsec_abc"]);
     /// assert!(verifier.verify_bytes_at(Some(header.as_bytes()), b"{}", 1_700_000_000).is_ok());
     /// ```
-    pub fn verify_bytes_at(
-        &self,
-        header: Option<&[u8]>,
-        payload: &[u8],
-        now: i64,
-    ) -> Result<SignatureHeader, Error> {
+    pub fn verify_bytes_at(&self, header: Option<&[u8]>, payload: &[u8], now: i64) -> Result<SignatureHeader, Error> {
         self.check_configured()?;
         let header = header.ok_or(Error::SignatureHeaderMissing)?;
         let header = std::str::from_utf8(header)
@@ -312,12 +295,7 @@ impl Verifier {
     ///     Err(Error::TimestampOutsideTolerance { timestamp: 1_700_000_000, now: 1_700_000_301, .. })
     /// ));
     /// ```
-    pub fn verify_at(
-        &self,
-        header: Option<&str>,
-        payload: &[u8],
-        now: i64,
-    ) -> Result<SignatureHeader, Error> {
+    pub fn verify_at(&self, header: Option<&str>, payload: &[u8], now: i64) -> Result<SignatureHeader, Error> {
         self.check_configured()?;
         let parsed = SignatureHeader::parse(header.ok_or(Error::SignatureHeaderMissing)?)?;
 
@@ -330,8 +308,7 @@ impl Verifier {
         }
 
         // Decode the candidates once; a value that is not 64 hex digits can never match.
-        let candidates: Vec<[u8; 32]> =
-            parsed.v1.iter().filter_map(|hex| decode_sig(hex)).collect();
+        let candidates: Vec<[u8; 32]> = parsed.v1.iter().filter_map(|hex| decode_sig(hex)).collect();
         if candidates.is_empty() {
             return Err(Error::NoMatchingSignature);
         }
@@ -351,19 +328,11 @@ impl Verifier {
                 matched |= expected.as_slice().ct_eq(candidate);
             }
         }
-        if bool::from(matched) {
-            Ok(parsed)
-        } else {
-            Err(Error::NoMatchingSignature)
-        }
+        if bool::from(matched) { Ok(parsed) } else { Err(Error::NoMatchingSignature) }
     }
 
     fn check_configured(&self) -> Result<(), Error> {
-        if self.keys.is_empty() {
-            Err(Error::NoSecret)
-        } else {
-            Ok(())
-        }
+        if self.keys.is_empty() { Err(Error::NoSecret) } else { Ok(()) }
     }
 }
 
@@ -423,28 +392,19 @@ impl SignatureHeader {
 
         let mut timestamp = None;
         let mut v1 = Vec::new();
-        for item in header
-            .split(',')
-            .map(str::trim)
-            .filter(|item| !item.is_empty())
-        {
+        for item in header.split(',').map(str::trim).filter(|item| !item.is_empty()) {
             let Some((key, value)) = item.split_once('=') else {
-                return Err(malformed(format!(
-                    "`{}` is not a key=value pair",
-                    excerpt(item)
-                )));
+                return Err(malformed(format!("`{}` is not a key=value pair", excerpt(item))));
             };
             match (key.trim(), value.trim()) {
                 ("t", value) => {
                     if timestamp.is_some() {
                         return Err(malformed("more than one `t=` timestamp".into()));
                     }
-                    timestamp = Some(parse_timestamp(value).ok_or_else(|| {
-                        malformed(format!(
-                            "the timestamp `{}` is not Unix seconds",
-                            excerpt(value)
-                        ))
-                    })?);
+                    timestamp =
+                        Some(parse_timestamp(value).ok_or_else(|| {
+                            malformed(format!("the timestamp `{}` is not Unix seconds", excerpt(value)))
+                        })?);
                 }
                 ("v1", value) => v1.push(value.to_owned()),
                 _ => {} // v0 and schemes this version does not know
@@ -503,8 +463,7 @@ impl fmt::Display for SignatureHeader {
 /// assert!(sig.bytes().all(|b| b.is_ascii_hexdigit()));
 /// ```
 pub fn sign(secret: &str, timestamp: i64, payload: &[u8]) -> String {
-    let mut mac =
-        HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
+    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
     let mut ts = TimestampBuf::default();
     mac.update(ts.format(timestamp));
     mac.update(b".");
@@ -514,9 +473,7 @@ pub fn sign(secret: &str, timestamp: i64, payload: &[u8]) -> String {
 
 /// The system clock in Unix seconds (0 if the clock is before 1970).
 pub(crate) fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// Digits only: a sign, spaces inside or an overflow make the timestamp unreadable.
@@ -589,14 +546,8 @@ mod tests {
 
     #[test]
     fn secret_debug_is_redacted() {
-        assert_eq!(
-            format!("{:?}", Secret::from("whsec_abc")),
-            "Secret(\"whsec_…\")"
-        );
-        assert_eq!(
-            format!("{:?}", Secret::from("plainsecret")),
-            "Secret(\"…\")"
-        );
+        assert_eq!(format!("{:?}", Secret::from("whsec_abc")), "Secret(\"whsec_…\")");
+        assert_eq!(format!("{:?}", Secret::from("plainsecret")), "Secret(\"…\")");
         let verifier = Verifier::new(["whsec_supersecret"]);
         assert!(!format!("{verifier:?}").contains("supersecret"));
     }

@@ -127,7 +127,14 @@ impl StripeClient {
             .timeout_global(Some(Duration::from_secs(30)))
             .build()
             .into();
-        Self { base: base.into().trim_end_matches('/').to_owned(), test_key: None, live_key: None, max_retries: 3, backoff: Duration::from_millis(100), agent }
+        Self {
+            base: base.into().trim_end_matches('/').to_owned(),
+            test_key: None,
+            live_key: None,
+            max_retries: 3,
+            backoff: Duration::from_millis(100),
+            agent,
+        }
     }
 
     /// Sets the test-mode secret key (`STRIPE_TEST_SECRET_KEY`).

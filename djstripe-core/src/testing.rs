@@ -48,10 +48,7 @@ pub const API_VERSION: &str = "2026-07-29.dahlia";
 /// assert!(verifier.verify_at(Some(&header), b"{}", 1492774577).is_ok());
 /// ```
 pub fn header(secret: &str, timestamp: i64, payload: &[u8]) -> String {
-    format!(
-        "t={timestamp},v1={}",
-        signature::sign(secret, timestamp, payload)
-    )
+    format!("t={timestamp},v1={}", signature::sign(secret, timestamp, payload))
 }
 
 /// [`header`] signed at the current time, so it passes a verifier with the default tolerance.
@@ -104,19 +101,13 @@ pub fn resource_for(event_type: &str) -> Option<&'static str> {
     if let Some(&(_, name)) = EXACT.iter().find(|(t, _)| *t == event_type) {
         return found(name);
     }
-    let prefix = event_type
-        .rsplit_once('.')
-        .map_or(event_type, |(prefix, _)| prefix);
+    let prefix = event_type.rsplit_once('.').map_or(event_type, |(prefix, _)| prefix);
     if let Some(&(_, name)) = PREFIXES.iter().find(|(p, _)| *p == prefix) {
         return found(name);
     }
     found(prefix)
         .or_else(|| prefix.rsplit_once('.').and_then(|(_, last)| found(last)))
-        .or_else(|| {
-            prefix
-                .split_once('_')
-                .and_then(|(ns, rest)| found(&format!("{ns}.{rest}")))
-        })
+        .or_else(|| prefix.split_once('_').and_then(|(ns, rest)| found(&format!("{ns}.{rest}"))))
 }
 
 /// Event types whose object is not named after the type.
@@ -154,9 +145,7 @@ pub fn object_for(event_type: &str) -> Value {
     if let Some(value) = resource_for(event_type).and_then(fixture) {
         return value.clone();
     }
-    let prefix = event_type
-        .rsplit_once('.')
-        .map_or(event_type, |(prefix, _)| prefix);
+    let prefix = event_type.rsplit_once('.').map_or(event_type, |(prefix, _)| prefix);
     let name = prefix.rsplit_once('.').map_or(prefix, |(_, last)| last);
     json!({"id": format!("{name}_test"), "object": name})
 }
@@ -265,18 +254,11 @@ impl EventBuilder {
                 livemode: false,
                 pending_webhooks: Some(1),
                 request: Some(EventRequest {
-                    id: Some(format!(
-                        "req_{}",
-                        &uuid::Uuid::new_v4().simple().to_string()[..14]
-                    )),
+                    id: Some(format!("req_{}", &uuid::Uuid::new_v4().simple().to_string()[..14])),
                     idempotency_key: Some(uuid::Uuid::new_v4().to_string()),
                 }),
                 account: None,
-                data: EventData {
-                    object,
-                    previous_attributes: None,
-                    extra: Map::new(),
-                },
+                data: EventData { object, previous_attributes: None, extra: Map::new() },
                 extra,
             },
         }
@@ -335,9 +317,7 @@ impl EventBuilder {
     /// ```
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         if let Some(object) = self.event.data.object.as_object_mut() {
-            let metadata = object
-                .entry("metadata")
-                .or_insert_with(|| Value::Object(Map::new()));
+            let metadata = object.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
             if !metadata.is_object() {
                 *metadata = Value::Object(Map::new());
             }
@@ -472,11 +452,7 @@ impl EventBuilder {
         let event = self.build();
         let body = serde_json::to_vec(&event).expect("an Event always serializes");
         let header = header(secret, timestamp, &body);
-        SignedEvent {
-            event,
-            body,
-            header,
-        }
+        SignedEvent { event, body, header }
     }
 }
 
@@ -537,10 +513,7 @@ mod tests {
         let mut fallbacks = Vec::new();
         for t in types {
             let object = object_for(t);
-            assert!(
-                object.get("object").and_then(Value::as_str).is_some(),
-                "{t}: {object}"
-            );
+            assert!(object.get("object").and_then(Value::as_str).is_some(), "{t}: {object}");
             if resource_for(t).is_none() {
                 fallbacks.push(*t);
             }
@@ -568,10 +541,7 @@ mod tests {
             ("invoice.payment_failed", "invoice"),
             ("invoiceitem.created", "invoiceitem"),
             ("issuing_authorization.request", "issuing.authorization"),
-            (
-                "radar.early_fraud_warning.created",
-                "radar.early_fraud_warning",
-            ),
+            ("radar.early_fraud_warning.created", "radar.early_fraud_warning"),
             ("test_helpers.test_clock.ready", "test_helpers.test_clock"),
             ("source.transaction.created", "source_transaction"),
             ("sigma.scheduled_query_run.created", "scheduled_query_run"),
@@ -598,22 +568,13 @@ mod tests {
     #[test]
     fn merge_is_deep_and_replaces_non_objects() {
         let mut v = json!({"a": {"b": 1, "c": 2}, "d": [1], "e": "x"});
-        merge(
-            &mut v,
-            json!({"a": {"b": 9}, "d": [2, 3], "e": null, "f": true}),
-        );
-        assert_eq!(
-            v,
-            json!({"a": {"b": 9, "c": 2}, "d": [2, 3], "e": null, "f": true})
-        );
+        merge(&mut v, json!({"a": {"b": 9}, "d": [2, 3], "e": null, "f": true}));
+        assert_eq!(v, json!({"a": {"b": 9, "c": 2}, "d": [2, 3], "e": null, "f": true}));
     }
 
     #[test]
     fn metadata_replaces_a_null_metadata() {
-        let event = EventBuilder::new("customer.created")
-            .object(json!({"metadata": null}))
-            .metadata("k", "v")
-            .build();
+        let event = EventBuilder::new("customer.created").object(json!({"metadata": null})).metadata("k", "v").build();
         assert_eq!(event.data.object["metadata"], json!({"k": "v"}));
     }
 }

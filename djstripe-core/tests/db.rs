@@ -14,9 +14,8 @@ struct Pragma {
 
 fn pragma(conn: &mut DbConnection, name: &str) -> String {
     let column = if name == "busy_timeout" { "timeout" } else { name };
-    let rows: Vec<Pragma> = diesel::sql_query(format!("SELECT CAST({column} AS TEXT) AS value FROM pragma_{name}"))
-        .load(conn)
-        .unwrap();
+    let rows: Vec<Pragma> =
+        diesel::sql_query(format!("SELECT CAST({column} AS TEXT) AS value FROM pragma_{name}")).load(conn).unwrap();
     rows[0].value.clone()
 }
 
@@ -54,11 +53,11 @@ fn concurrent_migrations_on_postgres_are_serialized() {
     let db = support::fresh(Backend::Postgres, 1);
     let url = db.url.clone();
     // Drop the schema so that every instance finds work to do.
-    db.get().unwrap().batch_execute_sql("DROP TABLE djstripe_event, djstripe_webhookeventtrigger, djstripe_webhookendpoint, __diesel_schema_migrations");
+    db.get().unwrap().batch_execute_sql(
+        "DROP TABLE djstripe_event, djstripe_webhookeventtrigger, djstripe_webhookendpoint, __diesel_schema_migrations",
+    );
     let applied: Vec<usize> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..4)
-            .map(|_| s.spawn(|| Database::connect(&url).unwrap().migrate().unwrap()))
-            .collect();
+        let handles: Vec<_> = (0..4).map(|_| s.spawn(|| Database::connect(&url).unwrap().migrate().unwrap())).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert_eq!(applied.iter().sum::<usize>(), 1, "exactly one instance applied the migration: {applied:?}");

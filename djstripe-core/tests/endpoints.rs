@@ -139,13 +139,19 @@ fn stripe_errors_are_clear_and_store_nothing(backend: Backend) {
     let before = fake.seen().len();
     let mut live = request.clone();
     live.livemode = true;
-    let err = EndpointManager::new(db.clone(), StripeClient::new(&fake.server.base).test_key(TEST_KEY)).create(&live).unwrap_err();
+    let err = EndpointManager::new(db.clone(), StripeClient::new(&fake.server.base).test_key(TEST_KEY))
+        .create(&live)
+        .unwrap_err();
     assert!(err.to_string().contains("STRIPE_LIVE_SECRET_KEY"), "{err}");
     assert_eq!(fake.seen().len(), before);
 
     let manager = manager(&db, &fake);
     // 400 with Stripe's message.
-    fake.state.lock().unwrap().fail_next.push_back((400, r#"{"error":{"message":"Invalid URL: must be publicly accessible."}}"#.into()));
+    fake.state
+        .lock()
+        .unwrap()
+        .fail_next
+        .push_back((400, r#"{"error":{"message":"Invalid URL: must be publicly accessible."}}"#.into()));
     let err = manager.create(&request).unwrap_err().to_string();
     assert!(err.contains("400") && err.contains("Invalid URL: must be publicly accessible."), "{err}");
 
@@ -214,7 +220,10 @@ fn storing_failure_deletes_at_stripe_or_says_what_to_clean(backend: Backend) {
     let Error::CleanupNeeded(message) = &err else { panic!("{err:?}") };
     let orphan = fake.state.lock().unwrap().endpoints[0].object["id"].as_str().unwrap().to_owned();
     assert!(message.contains(&orphan), "{message}");
-    assert!(message.contains(&format!("curl -X DELETE {}/v1/webhook_endpoints/{orphan}", fake.server.base)), "{message}");
+    assert!(
+        message.contains(&format!("curl -X DELETE {}/v1/webhook_endpoints/{orphan}", fake.server.base)),
+        "{message}"
+    );
     assert!(message.contains("Nothing was stored locally"), "{message}");
 }
 
@@ -255,7 +264,12 @@ fn sync_pulls_endpoints_without_secrets(backend: Backend) {
     let manager = manager(&db, &fake);
     let mine = manager.create(&CreateEndpoint::new("https://shop.example.com")).unwrap();
     let known = uuid::Uuid::new_v4().to_string();
-    let with_uuid = fake.insert(&format!("https://shop.example.com/stripe/webhook/{known}/"), json!({"djstripe_uuid": known}), false, None);
+    let with_uuid = fake.insert(
+        &format!("https://shop.example.com/stripe/webhook/{known}/"),
+        json!({"djstripe_uuid": known}),
+        false,
+        None,
+    );
     let without = fake.insert("https://other.example.com/hooks", json!({}), false, None);
     fake.insert("https://live.example.com/hooks", json!({}), true, None); // another mode: not pulled
     fake.insert("https://acct.example.com/hooks", json!({}), false, Some(CONNECTED)); // another account
@@ -324,7 +338,10 @@ fn update_and_delete(backend: Backend) {
     assert!(!updated.is_enabled());
     let seen = fake.seen();
     let last = seen.last().unwrap();
-    assert_eq!((last.method.as_str(), last.path.as_str()), ("POST", format!("/v1/webhook_endpoints/{stripe_id}").as_str()));
+    assert_eq!(
+        (last.method.as_str(), last.path.as_str()),
+        ("POST", format!("/v1/webhook_endpoints/{stripe_id}").as_str())
+    );
     assert_eq!(form(&last.body), vec![("disabled".to_string(), "true".to_string())]);
     assert_eq!(last.header("stripe-account"), Some(CONNECTED));
     assert_eq!(fake.get(&stripe_id).unwrap()["status"], "disabled");

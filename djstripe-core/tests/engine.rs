@@ -292,7 +292,8 @@ fn batched_failures_stay_isolated(backend: Backend) {
                             let metadata = if fail { json!({"fail": "yes"}) } else { json!({}) };
                             let body = event_body(&id, "customer.updated", metadata);
                             let header = sign(SECRET, &body);
-                            let label = engine.receive(&delivery(uuid, &body, Some(&header))).unwrap().label().to_owned();
+                            let label =
+                                engine.receive(&delivery(uuid, &body, Some(&header))).unwrap().label().to_owned();
                             (id, fail, label)
                         })
                         .collect::<Vec<_>>()
@@ -352,7 +353,8 @@ fn invalid_deliveries_leave_bounded_trigger_rows(backend: Backend) {
     let err = engine.receive(&delivery(uuid, &body, Some(&sign(SECRET, &body)))).unwrap_err();
     assert!(matches!(err, Error::NotFound(_)));
     assert_eq!(db.counts().unwrap(), before);
-    let legacy = engine.receive(&djstripe_core::engine::Delivery { target: Target::Legacy, ..delivery(uuid, &body, None) });
+    let legacy =
+        engine.receive(&djstripe_core::engine::Delivery { target: Target::Legacy, ..delivery(uuid, &body, None) });
     assert!(matches!(legacy, Err(Error::NotFound(_))), "the legacy endpoint is off unless configured");
 
     // An endpoint whose secret is unknown (e.g. synced from Stripe): 400 with a row saying why.
@@ -450,12 +452,18 @@ fn legacy_endpoint_and_rotation(backend: Backend) {
     db.set_endpoint_secrets(ep.id, "whsec_rotated", &[old]).unwrap();
     for (secret, expected) in [(SECRET, "processed"), ("whsec_rotated", "processed")] {
         let body = event_body(&event_id(), "customer.created", json!({}));
-        assert_eq!(engine.receive(&delivery(&ep.djstripe_uuid, &body, Some(&sign(secret, &body)))).unwrap().label(), expected);
+        assert_eq!(
+            engine.receive(&delivery(&ep.djstripe_uuid, &body, Some(&sign(secret, &body)))).unwrap().label(),
+            expected
+        );
     }
     let expired = djstripe_core::db::PreviousSecret { secret: SECRET.into(), expires: now - 1 };
     db.set_endpoint_secrets(ep.id, "whsec_rotated", &[expired]).unwrap();
     let body = event_body(&event_id(), "customer.created", json!({}));
-    assert_eq!(engine.receive(&delivery(&ep.djstripe_uuid, &body, Some(&sign(SECRET, &body)))).unwrap().label(), "invalid");
+    assert_eq!(
+        engine.receive(&delivery(&ep.djstripe_uuid, &body, Some(&sign(SECRET, &body)))).unwrap().label(),
+        "invalid"
+    );
 }
 
 fn validation_none_and_retrieve_event(backend: Backend) {
@@ -481,7 +489,9 @@ fn validation_none_and_retrieve_event(backend: Backend) {
         (200, authoritative.clone())
     });
     let config = EngineConfig {
-        stripe: Some(djstripe_core::stripe_api::StripeClient::new(&stripe.base).test_key("sk_test_fake").max_retries(0)),
+        stripe: Some(
+            djstripe_core::stripe_api::StripeClient::new(&stripe.base).test_key("sk_test_fake").max_retries(0),
+        ),
         ..Default::default()
     };
     let engine = Engine::new(db.clone(), config).unwrap();
@@ -542,7 +552,10 @@ fn sqlite_locked_is_unavailable_and_writes_nothing() {
     let options = djstripe_core::db::DatabaseOptions { busy_timeout: Duration::from_millis(200), ..Default::default() };
     let db = djstripe_core::db::Database::connect_with(path.to_str().unwrap(), options).unwrap();
     db.migrate().unwrap();
-    db.get().unwrap().batch_execute("CREATE TABLE test_rows (id INTEGER PRIMARY KEY, event_id TEXT NOT NULL, note TEXT NOT NULL)").unwrap();
+    db.get()
+        .unwrap()
+        .batch_execute("CREATE TABLE test_rows (id INTEGER PRIMARY KEY, event_id TEXT NOT NULL, note TEXT NOT NULL)")
+        .unwrap();
     let ep = endpoint(&db);
     let engine = engine(&db);
     // Another process holds the write lock.
@@ -559,4 +572,3 @@ fn sqlite_locked_is_unavailable_and_writes_nothing() {
     let outcome = engine.receive(&delivery(&ep.djstripe_uuid, &body, Some(&sign(SECRET, &body)))).unwrap();
     assert_eq!(outcome.label(), "processed", "{outcome:?}");
 }
-

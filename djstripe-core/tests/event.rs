@@ -60,13 +60,25 @@ fn old_request_string_is_accepted() {
 
 #[test]
 fn not_an_event_names_what_is_missing() {
-    assert!(err(br#"{"id":"evt_1","created":1,"livemode":false,"data":{"object":{}}}"#).contains("missing field `type`"));
-    assert!(err(br#"{"id":"evt_1","type":"x.y","livemode":false,"data":{"object":{}}}"#).contains("missing field `created`"));
+    assert!(
+        err(br#"{"id":"evt_1","created":1,"livemode":false,"data":{"object":{}}}"#).contains("missing field `type`")
+    );
+    assert!(
+        err(br#"{"id":"evt_1","type":"x.y","livemode":false,"data":{"object":{}}}"#)
+            .contains("missing field `created`")
+    );
     assert!(err(br#"{"id":"evt_1","type":"x.y","created":1,"livemode":false}"#).contains("missing field `data`"));
-    assert!(err(br#"{"id":"evt_1","type":"x.y","created":1,"livemode":false,"data":{}}"#).contains("missing field `object`"));
-    assert!(err(br#"{"id":"","type":"x.y","created":1,"livemode":false,"data":{"object":{}}}"#).contains("`id` is empty"));
-    assert!(err(br#"{"id":"cus_1","object":"customer","type":"x.y","created":1,"livemode":false,"data":{"object":{}}}"#)
-        .contains("not \"event\""));
+    assert!(
+        err(br#"{"id":"evt_1","type":"x.y","created":1,"livemode":false,"data":{}}"#)
+            .contains("missing field `object`")
+    );
+    assert!(
+        err(br#"{"id":"","type":"x.y","created":1,"livemode":false,"data":{"object":{}}}"#).contains("`id` is empty")
+    );
+    assert!(
+        err(br#"{"id":"cus_1","object":"customer","type":"x.y","created":1,"livemode":false,"data":{"object":{}}}"#)
+            .contains("not \"event\"")
+    );
     assert!(err(b"[1,2,3]").contains("expected a JSON object"), "{}", err(b"[1,2,3]"));
     assert!(err(b"").contains("not valid JSON"));
     assert!(err(b"{\"id\": \xff}").contains("not valid JSON"));

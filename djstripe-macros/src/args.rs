@@ -40,11 +40,7 @@ const OPTIONS: &str = "`unchecked` or `crate = path`";
 
 /// Parses the arguments, recording every problem in `errors`.
 pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
-    let mut args = Args {
-        patterns: Vec::new(),
-        unchecked: None,
-        krate: None,
-    };
+    let mut args = Args { patterns: Vec::new(), unchecked: None, krate: None };
     let parser = |input: ParseStream<'_>| {
         while !input.is_empty() {
             parse_one(input, &mut args, errors);
@@ -73,22 +69,15 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
 fn parse_one(input: ParseStream<'_>, args: &mut Args, errors: &mut Errors) {
     let lookahead = input.lookahead1();
     let parsed = if lookahead.peek(LitStr) {
-        input
-            .parse::<LitStr>()
-            .map(|pattern| args.patterns.push(pattern))
+        input.parse::<LitStr>().map(|pattern| args.patterns.push(pattern))
     } else if lookahead.peek(kw::unchecked) {
-        input
-            .parse::<kw::unchecked>()
-            .map(|unchecked| match args.unchecked {
-                Some(_) => errors.spanned(unchecked, "`unchecked` is given twice"),
-                None => args.unchecked = Some(unchecked),
-            })
+        input.parse::<kw::unchecked>().map(|unchecked| match args.unchecked {
+            Some(_) => errors.spanned(unchecked, "`unchecked` is given twice"),
+            None => args.unchecked = Some(unchecked),
+        })
     } else if lookahead.peek(Token![crate]) {
         parse_crate(input).map(|(krate, path)| match args.krate {
-            Some(_) => errors.spanned(
-                quote::quote!(#krate = #path),
-                "`crate = ...` is given twice",
-            ),
+            Some(_) => errors.spanned(quote::quote!(#krate = #path), "`crate = ...` is given twice"),
             None => args.krate = Some(path),
         })
     } else {
@@ -145,30 +134,18 @@ fn explain(tokens: TokenStream, fallback: syn::Error) -> syn::Error {
             "event patterns are string literals, e.g. \"customer.created\", \"customer\" or \"*\"",
         ),
         // `name = value`, `name(...)`: an option this attribute does not have.
-        [
-            TokenTree::Ident(name),
-            TokenTree::Punct(_) | TokenTree::Group(_),
-            ..,
-        ] if !looks_like_path(&trees) => syn::Error::new(
-            name.span(),
-            format!("unknown argument `{name}`; the options are {OPTIONS}"),
-        ),
-        // A bare word: a misspelled option, or a pattern without its quotes.
-        [TokenTree::Ident(name)] if edit_distance(&name.to_string(), "unchecked") <= 3 => {
-            syn::Error::new(
-                name.span(),
-                format!(
-                    "unknown argument `{name}`; did you mean `unchecked`? (the options are {OPTIONS})"
-                ),
-            )
+        [TokenTree::Ident(name), TokenTree::Punct(_) | TokenTree::Group(_), ..] if !looks_like_path(&trees) => {
+            syn::Error::new(name.span(), format!("unknown argument `{name}`; the options are {OPTIONS}"))
         }
+        // A bare word: a misspelled option, or a pattern without its quotes.
+        [TokenTree::Ident(name)] if edit_distance(&name.to_string(), "unchecked") <= 3 => syn::Error::new(
+            name.span(),
+            format!("unknown argument `{name}`; did you mean `unchecked`? (the options are {OPTIONS})"),
+        ),
         // `customer` or `customer.created` without quotes.
         _ if looks_like_path(&trees) => {
             let text: String = trees.iter().map(ToString::to_string).collect();
-            syn::Error::new_spanned(
-                tokens,
-                format!("event patterns are string literals: write \"{text}\""),
-            )
+            syn::Error::new_spanned(tokens, format!("event patterns are string literals: write \"{text}\""))
         }
         _ => fallback,
     }

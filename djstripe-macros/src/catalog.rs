@@ -13,17 +13,12 @@ pub(crate) const DOCS_URL: &str = "https://docs.stripe.com/api/events/types";
 
 /// Every event type of the catalog (blank lines and `#` comments skipped).
 pub(crate) fn event_types() -> impl Iterator<Item = &'static str> {
-    CATALOG
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+    CATALOG.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with('#'))
 }
 
 /// Every proper dotted prefix of a catalog type: `customer`, `customer.subscription`, ...
 pub(crate) fn prefixes() -> BTreeSet<&'static str> {
-    event_types()
-        .flat_map(|ty| ty.match_indices('.').map(move |(dot, _)| &ty[..dot]))
-        .collect()
+    event_types().flat_map(|ty| ty.match_indices('.').map(move |(dot, _)| &ty[..dot])).collect()
 }
 
 /// Whether `event_type` is an exact type of the catalog.
@@ -33,11 +28,7 @@ pub(crate) fn is_event_type(event_type: &str) -> bool {
 
 /// Whether `prefix` is a prefix of at least one catalog type on a dot boundary.
 pub(crate) fn is_prefix(prefix: &str) -> bool {
-    !prefix.is_empty()
-        && event_types().any(|ty| {
-            ty.strip_prefix(prefix)
-                .is_some_and(|rest| rest.starts_with('.'))
-        })
+    !prefix.is_empty() && event_types().any(|ty| ty.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('.')))
 }
 
 /// Whether `pattern` is `*`, an exact type or a dotted prefix of the catalog.
@@ -55,9 +46,8 @@ pub(crate) fn suggest(pattern: &str) -> Option<&'static str> {
     let candidates = || event_types().chain(prefixes.iter().copied());
 
     // An unfinished word: the shortest candidate that starts with it.
-    if let Some(word) = candidates()
-        .filter(|c| c.starts_with(pattern) && c.len() > pattern.len())
-        .min_by_key(|c| (c.len(), *c))
+    if let Some(word) =
+        candidates().filter(|c| c.starts_with(pattern) && c.len() > pattern.len()).min_by_key(|c| (c.len(), *c))
     {
         return Some(word);
     }
@@ -82,9 +72,7 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
         let mut current = vec![i; b.len() + 1];
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (previous[j] + 1)
-                .min(current[j - 1] + 1)
-                .min(previous[j - 1] + cost);
+            let mut best = (previous[j] + 1).min(current[j - 1] + 1).min(previous[j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 best = best.min(before[j - 2] + 1);
             }
@@ -104,16 +92,9 @@ mod tests {
         let types: Vec<&str> = event_types().collect();
         assert_eq!(types.len(), 265);
         let unique: BTreeSet<&str> = types.iter().copied().collect();
-        assert_eq!(
-            unique.len(),
-            types.len(),
-            "duplicate lines in event-types.txt"
-        );
+        assert_eq!(unique.len(), types.len(), "duplicate lines in event-types.txt");
         for ty in types {
-            assert!(
-                crate::validate::syntax_problem(ty).is_none(),
-                "malformed catalog line {ty:?}"
-            );
+            assert!(crate::validate::syntax_problem(ty).is_none(), "malformed catalog line {ty:?}");
         }
     }
 
@@ -156,10 +137,7 @@ mod tests {
     #[test]
     fn suggests_close_types_and_prefixes() {
         assert_eq!(suggest("custmer.created"), Some("customer.created"));
-        assert_eq!(
-            suggest("customer.subscription.trail_will_end"),
-            Some("customer.subscription.trial_will_end")
-        );
+        assert_eq!(suggest("customer.subscription.trail_will_end"), Some("customer.subscription.trial_will_end"));
         assert_eq!(suggest("custmer"), Some("customer"));
         assert_eq!(suggest("invoice.payed"), Some("invoice.paid"));
         // An unfinished word suggests the shortest word it begins.

@@ -60,11 +60,7 @@ fn registration(args: &Args, func: &ItemFn, takes_context: bool) -> TokenStream 
             quote!(__djstripe_event, __djstripe_ctx),
         )
     } else {
-        (
-            quote_spanned!(inputs_span=> fn(&#private::Event) -> _),
-            quote!(_),
-            quote!(__djstripe_event),
-        )
+        (quote_spanned!(inputs_span=> fn(&#private::Event) -> _), quote!(_), quote!(__djstripe_event))
     };
     let output_span = match &sig.output {
         ReturnType::Default => ident.span(),

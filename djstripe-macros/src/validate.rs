@@ -23,19 +23,13 @@ pub(crate) fn patterns(args: &Args, errors: &mut Errors) {
             continue;
         }
         if let Some(first) = seen.get(&pattern) {
-            errors.at(
-                literal.span(),
-                format!("duplicate event pattern `{pattern}`"),
-            );
+            errors.at(literal.span(), format!("duplicate event pattern `{pattern}`"));
             errors.at(first.span(), format!("`{pattern}` is first given here"));
             continue;
         }
         seen.insert(pattern.clone(), literal);
         if pattern == "*" && args.patterns.len() > 1 {
-            errors.at(
-                literal.span(),
-                "\"*\" already matches every event: it cannot be combined with other patterns",
-            );
+            errors.at(literal.span(), "\"*\" already matches every event: it cannot be combined with other patterns");
         } else if args.unchecked.is_none() && !catalog::is_known(&pattern) {
             errors.at(literal.span(), unknown(&pattern));
         }
@@ -61,10 +55,7 @@ pub(crate) fn syntax_problem(pattern: &str) -> Option<String> {
          every `customer.*` event"
             .to_owned()
     } else if pattern.chars().any(|c| c.is_ascii_uppercase()) {
-        format!(
-            "Stripe event types are lowercase: write \"{}\"",
-            pattern.to_ascii_lowercase()
-        )
+        format!("Stripe event types are lowercase: write \"{}\"", pattern.to_ascii_lowercase())
     } else if let Some(bad) = pattern.chars().find(|c| !valid_char(*c)) {
         format!(
             "`{bad}` cannot appear in a Stripe event type (lowercase letters, digits, `_` and \
@@ -72,21 +63,14 @@ pub(crate) fn syntax_problem(pattern: &str) -> Option<String> {
         )
     } else {
         let words: Vec<&str> = pattern.split('.').filter(|w| !w.is_empty()).collect();
-        format!(
-            "dots separate words, with no empty word: write \"{}\"",
-            words.join(".")
-        )
+        format!("dots separate words, with no empty word: write \"{}\"", words.join("."))
     };
     Some(problem)
 }
 
 /// The message for a well-formed pattern the catalog does not know.
 fn unknown(pattern: &str) -> String {
-    let what = if pattern.contains('.') {
-        "event type"
-    } else {
-        "event type or prefix"
-    };
+    let what = if pattern.contains('.') { "event type" } else { "event type or prefix" };
     match catalog::suggest(pattern) {
         Some(word) if word.starts_with(pattern) => format!(
             "unknown Stripe {what} `{pattern}`; prefixes match whole words between dots: did you \
@@ -108,10 +92,8 @@ fn unknown(pattern: &str) -> String {
 pub(crate) fn function(func: &ItemFn, errors: &mut Errors) -> bool {
     let sig = &func.sig;
     if sig.ident.to_string().starts_with("__djstripe_") {
-        errors.spanned(
-            &sig.ident,
-            "names starting with `__djstripe_` are reserved for the #[webhook_handler] expansion",
-        );
+        errors
+            .spanned(&sig.ident, "names starting with `__djstripe_` are reserved for the #[webhook_handler] expansion");
     }
     if let Some(constness) = &sig.constness {
         errors.spanned(constness, "a #[webhook_handler] function cannot be `const`");
@@ -137,19 +119,12 @@ pub(crate) fn function(func: &ItemFn, errors: &mut Errors) -> bool {
         );
     }
     if let Some(where_clause) = &sig.generics.where_clause {
-        errors.spanned(
-            where_clause,
-            "a #[webhook_handler] function cannot have a `where` clause",
-        );
+        errors.spanned(where_clause, "a #[webhook_handler] function cannot have a `where` clause");
     }
     if let Some(variadic) = &sig.variadic {
         errors.spanned(variadic, "a #[webhook_handler] function cannot be variadic");
     }
-    if let Some(receiver) = sig
-        .inputs
-        .iter()
-        .find(|arg| matches!(arg, FnArg::Receiver(_)))
-    {
+    if let Some(receiver) = sig.inputs.iter().find(|arg| matches!(arg, FnArg::Receiver(_))) {
         errors.spanned(
             receiver,
             "#[webhook_handler] registers free functions, not methods: move it out of the `impl`, \
@@ -161,18 +136,12 @@ pub(crate) fn function(func: &ItemFn, errors: &mut Errors) -> bool {
         1 => false,
         2 => true,
         0 => {
-            errors.at(
-                sig.paren_token.span.join(),
-                format!("{ACCEPTED_FORMS}; this one takes no argument"),
-            );
+            errors.at(sig.paren_token.span.join(), format!("{ACCEPTED_FORMS}; this one takes no argument"));
             false
         }
         n => {
             let extra = sig.inputs.iter().skip(2);
-            errors.spanned(
-                quote::quote!(#(#extra),*),
-                format!("{ACCEPTED_FORMS}; this one takes {n} arguments"),
-            );
+            errors.spanned(quote::quote!(#(#extra),*), format!("{ACCEPTED_FORMS}; this one takes {n} arguments"));
             false
         }
     }
@@ -191,21 +160,12 @@ mod tests {
     }
 
     fn messages(result: syn::Result<()>) -> Vec<String> {
-        result
-            .err()
-            .map(|e| e.into_iter().map(|e| e.to_string()).collect())
-            .unwrap_or_default()
+        result.err().map(|e| e.into_iter().map(|e| e.to_string()).collect()).unwrap_or_default()
     }
 
     #[test]
     fn well_formed_patterns() {
-        for ok in [
-            "*",
-            "customer",
-            "customer.created",
-            "v2.core.event_destination.ping",
-            "a1_b",
-        ] {
+        for ok in ["*", "customer", "customer.created", "v2.core.event_destination.ping", "a1_b"] {
             assert_eq!(syntax_problem(ok), None, "{ok}");
         }
     }
@@ -236,47 +196,21 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported() {
-        let found = messages(check_patterns(quote!(
-            "custmer.created",
-            "",
-            "cust",
-            "x",
-            "x",
-            7,
-            bogus = 1
-        )));
+        let found = messages(check_patterns(quote!("custmer.created", "", "cust", "x", "x", 7, bogus = 1)));
         assert_eq!(found.len(), 8, "{found:#?}");
-        assert!(
-            found[0].contains("event patterns are string literals"),
-            "{found:#?}"
-        );
+        assert!(found[0].contains("event patterns are string literals"), "{found:#?}");
         assert!(found[1].contains("unknown argument `bogus`"), "{found:#?}");
-        assert!(
-            found[2].contains("did you mean `customer.created`?"),
-            "{found:#?}"
-        );
+        assert!(found[2].contains("did you mean `customer.created`?"), "{found:#?}");
         assert!(found[3].contains("cannot be empty"), "{found:#?}");
         assert!(found[4].contains("did you mean `customer`?"), "{found:#?}");
-        assert!(
-            found[5].contains("unknown Stripe event type or prefix `x`"),
-            "{found:#?}"
-        );
-        assert!(
-            found[6].contains("duplicate event pattern `x`"),
-            "{found:#?}"
-        );
+        assert!(found[5].contains("unknown Stripe event type or prefix `x`"), "{found:#?}");
+        assert!(found[6].contains("duplicate event pattern `x`"), "{found:#?}");
         assert!(found[7].contains("`x` is first given here"), "{found:#?}");
     }
 
     #[test]
     fn options_given_twice() {
-        let found = messages(check_patterns(quote!(
-            "customer",
-            unchecked,
-            unchecked,
-            crate = a,
-            crate = b
-        )));
+        let found = messages(check_patterns(quote!("customer", unchecked, unchecked, crate = a, crate = b)));
         assert_eq!(found.len(), 2, "{found:#?}");
         assert!(found[0].contains("`unchecked` is given twice"));
         assert!(found[1].contains("`crate = ...` is given twice"));
@@ -287,18 +221,12 @@ mod tests {
         let found = messages(check_patterns(quote!()));
         assert_eq!(found.len(), 1);
         assert!(found[0].contains("needs at least one event pattern"));
-        assert!(
-            messages(check_patterns(quote!(unchecked)))[0]
-                .contains("needs at least one event pattern")
-        );
+        assert!(messages(check_patterns(quote!(unchecked)))[0].contains("needs at least one event pattern"));
     }
 
     #[test]
     fn star_stands_alone() {
         let found = messages(check_patterns(quote!("*", "customer")));
-        assert_eq!(
-            found,
-            ["\"*\" already matches every event: it cannot be combined with other patterns"]
-        );
+        assert_eq!(found, ["\"*\" already matches every event: it cannot be combined with other patterns"]);
     }
 }

@@ -216,7 +216,11 @@ pub struct Answer {
 }
 
 fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(30))).build().into()
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
 }
 
 /// POSTs `body` with an optional `Stripe-Signature`.
@@ -245,7 +249,12 @@ pub fn request(method: &str, url: &str, body: &[u8], signature: Option<&str>) ->
 
 /// Like [`shop`], but kills the process and returns `None` if it runs longer than `timeout`
 /// (for commands that must fail fast, e.g. `serve` with a bad configuration).
-pub fn shop_within(db: &TestDb, env: &[(&str, &str)], args: &[&str], timeout: Duration) -> Option<(i32, String, String)> {
+pub fn shop_within(
+    db: &TestDb,
+    env: &[(&str, &str)],
+    args: &[&str],
+    timeout: Duration,
+) -> Option<(i32, String, String)> {
     let mut child = Command::new(shop_binary())
         .args(args)
         .env_clear()

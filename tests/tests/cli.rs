@@ -35,11 +35,7 @@ fn migrate_twice(backend: Backend) {
     let first = shop(&db, &[], &["migrate"]);
     assert_eq!(first.0, 0, "{first:?}");
     assert_eq!(first.1.trim(), "1 migration(s) applied");
-    assert_eq!(
-        count(&db, "shop_customer_event"),
-        0,
-        "the shop's own table exists"
-    );
+    assert_eq!(count(&db, "shop_customer_event"), 0, "the shop's own table exists");
     assert_eq!(count(&db, "djstripe_webhookeventtrigger"), 0);
     let second = shop(&db, &[], &["migrate"]);
     assert_eq!(second.0, 0, "{second:?}");
@@ -52,29 +48,13 @@ fn handlers_lists_the_three_shop_handlers() {
     let db = TestDb::new(Backend::Sqlite);
     let (code, stdout, stderr) = shop(&db, &[], &["handlers"]);
     assert_eq!(code, 0, "{stderr}");
-    let source = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/shop/src/lib.rs"
-    ))
-    .unwrap();
-    let line_of = |f: &str| {
-        source
-            .lines()
-            .position(|l| l.starts_with(&format!("pub fn {f}(")))
-            .unwrap()
-            + 1
-    };
-    let lines: Vec<Vec<&str>> = stdout
-        .lines()
-        .map(|l| l.split_whitespace().collect())
-        .collect();
+    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/shop/src/lib.rs")).unwrap();
+    let line_of = |f: &str| source.lines().position(|l| l.starts_with(&format!("pub fn {f}("))).unwrap() + 1;
+    let lines: Vec<Vec<&str>> = stdout.lines().map(|l| l.split_whitespace().collect()).collect();
     let expected = [
         (vec!["price,", "product"], "catalog_changed"),
         (vec!["customer"], "record_customer_event"),
-        (
-            vec!["customer.subscription.trial_will_end"],
-            "remind_trial_ending",
-        ),
+        (vec!["customer.subscription.trial_will_end"], "remind_trial_ending"),
     ];
     assert_eq!(lines.len(), expected.len(), "{stdout}");
     for (patterns, function) in expected {
@@ -95,9 +75,7 @@ fn inspect_and_reprocess(backend: Backend) {
     let secret = server.secret(&db);
     let url = server.endpoint_url();
     let ok = EventBuilder::new("customer.created").signed(&secret);
-    let failing = EventBuilder::new("customer.updated")
-        .metadata("fail", "yes")
-        .signed(&secret);
+    let failing = EventBuilder::new("customer.updated").metadata("fail", "yes").signed(&secret);
     let invalid = EventBuilder::new("customer.deleted").signed("whsec_wrong");
     assert_eq!(post(&url, &ok.body, Some(&ok.header)).status, 200);
     let failed = post(&url, &failing.body, Some(&failing.header));
@@ -110,15 +88,16 @@ fn inspect_and_reprocess(backend: Backend) {
     let (code, stdout, stderr) = shop(&db, &[], &["triggers", "list"]);
     assert_eq!(code, 0, "{stderr}");
     let rows: Vec<&str> = stdout.lines().skip(1).collect();
-    assert!(stdout.lines().next().unwrap().split_whitespace().eq([
-        "id", "created", "remote", "ip", "event", "type", "outcome", "error"
-    ]));
-    assert_eq!(rows.len(), 3, "{stdout}");
     assert!(
-        rows[0].contains("invalid") && rows[0].contains("no signature"),
-        "{}",
-        rows[0]
+        stdout
+            .lines()
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .eq(["id", "created", "remote", "ip", "event", "type", "outcome", "error"])
     );
+    assert_eq!(rows.len(), 3, "{stdout}");
+    assert!(rows[0].contains("invalid") && rows[0].contains("no signature"), "{}", rows[0]);
     assert!(
         rows[1].contains(failing_id)
             && rows[1].contains("failed")
@@ -127,9 +106,7 @@ fn inspect_and_reprocess(backend: Backend) {
         rows[1]
     );
     assert!(
-        rows[2].contains(ok_id)
-            && rows[2].contains("customer.created")
-            && rows[2].contains("processed"),
+        rows[2].contains(ok_id) && rows[2].contains("customer.created") && rows[2].contains("processed"),
         "{}",
         rows[2]
     );
@@ -140,34 +117,21 @@ fn inspect_and_reprocess(backend: Backend) {
     let rows: Vec<&str> = stdout.lines().skip(1).collect();
     assert_eq!(rows.len(), 1, "{stdout}");
     assert!(
-        rows[0]
-            .trim_start()
-            .starts_with(&format!("{failed_trigger} "))
-            && rows[0].contains(failing_id),
+        rows[0].trim_start().starts_with(&format!("{failed_trigger} ")) && rows[0].contains(failing_id),
         "{stdout}"
     );
 
     // events list: only the processed event (the failed one was rolled back).
     let (code, stdout, _) = shop(&db, &[], &["events", "list"]);
     assert_eq!(code, 0);
-    let rows: Vec<Vec<&str>> = stdout
-        .lines()
-        .skip(1)
-        .map(|l| l.split_whitespace().collect())
-        .collect();
+    let rows: Vec<Vec<&str>> = stdout.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
     assert_eq!(rows.len(), 1, "{stdout}");
-    assert_eq!(
-        (rows[0][0], rows[0][1], *rows[0].last().unwrap()),
-        (ok_id, "customer.created", "1"),
-        "{stdout}"
-    );
+    assert_eq!((rows[0][0], rows[0][1], *rows[0].last().unwrap()), (ok_id, "customer.created", "1"), "{stdout}");
 
     // events show: the event as pretty JSON, then the handlers its type matches.
     let (code, stdout, stderr) = shop(&db, &[], &["events", "show", ok_id]);
     assert_eq!(code, 0, "{stderr}");
-    let (json, handlers) = stdout
-        .split_once("handlers for customer.created:\n")
-        .expect(&stdout);
+    let (json, handlers) = stdout.split_once("handlers for customer.created:\n").expect(&stdout);
     assert!(json.starts_with("{\n  \""), "pretty JSON: {json}");
     let shown: serde_json::Value = serde_json::from_str(json).unwrap();
     let mut expected = serde_json::to_value(&ok.event).unwrap();
@@ -175,75 +139,32 @@ fn inspect_and_reprocess(backend: Backend) {
     assert_eq!(shown, expected);
     assert_eq!(handlers.trim(), "shop::record_customer_event (customer)");
 
-    assert_one_error_line(
-        &shop(&db, &[], &["events", "show", "evt_missing"]),
-        "evt_missing",
-    );
+    assert_one_error_line(&shop(&db, &[], &["events", "show", "evt_missing"]), "evt_missing");
 
     // Reprocessing the failed delivery fails again (metadata.fail is in the body).
-    let again = shop(
-        &db,
-        &[],
-        &["events", "reprocess", &failed_trigger.to_string()],
-    );
+    let again = shop(&db, &[], &["events", "reprocess", &failed_trigger.to_string()]);
     assert_one_error_line(&again, "failed again");
     let line = again.1.trim();
-    assert!(
-        line.starts_with("trigger ") && line.contains(&format!("{failing_id} failed: handler")),
-        "{again:?}"
-    );
+    assert!(line.starts_with("trigger ") && line.contains(&format!("{failing_id} failed: handler")), "{again:?}");
+    assert_eq!(count(&db, &format!("shop_customer_event WHERE event_id = '{failing_id}'")), 0);
     assert_eq!(
         count(
             &db,
-            &format!("shop_customer_event WHERE event_id = '{failing_id}'")
-        ),
-        0
-    );
-    assert_eq!(
-        count(
-            &db,
-            &format!(
-                "djstripe_webhookeventtrigger WHERE reprocess_of = {failed_trigger} AND outcome = 'failed'"
-            )
+            &format!("djstripe_webhookeventtrigger WHERE reprocess_of = {failed_trigger} AND outcome = 'failed'")
         ),
         1
     );
 
     // A trigger id that is not a number nor an event id: a clear line.
-    assert_one_error_line(
-        &shop(&db, &[], &["events", "reprocess", "abc"]),
-        "neither a trigger id",
-    );
+    assert_one_error_line(&shop(&db, &[], &["events", "reprocess", "abc"]), "neither a trigger id");
 
     // Replaying a stored event runs its handlers again, on purpose.
     let (code, stdout, stderr) = shop(&db, &[], &["events", "reprocess", ok_id]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(
-        stdout.trim().ends_with(&format!("{ok_id} replayed")),
-        "{stdout}"
-    );
-    assert_eq!(
-        count(
-            &db,
-            &format!("shop_customer_event WHERE event_id = '{ok_id}'")
-        ),
-        2,
-        "a second row"
-    );
-    assert_eq!(
-        count(
-            &db,
-            "djstripe_webhookeventtrigger WHERE outcome = 'replayed'"
-        ),
-        1
-    );
-    assert_eq!(
-        count(
-            &db,
-            &format!("djstripe_event WHERE id = '{ok_id}' AND times_processed = 2")
-        ),
-        1
-    );
+    assert!(stdout.trim().ends_with(&format!("{ok_id} replayed")), "{stdout}");
+    assert_eq!(count(&db, &format!("shop_customer_event WHERE event_id = '{ok_id}'")), 2, "a second row");
+    assert_eq!(count(&db, "djstripe_webhookeventtrigger WHERE outcome = 'replayed'"), 1);
+    assert_eq!(count(&db, &format!("djstripe_event WHERE id = '{ok_id}' AND times_processed = 2")), 1);
 }
 
 /// `events reprocess --failed`: a delivery that failed, whose event Stripe's retry then
@@ -254,32 +175,19 @@ fn reprocess_failed(backend: Backend) {
     let server = Server::start(&db, &[]);
     let secret = server.secret(&db);
     let url = server.endpoint_url();
-    let failing = EventBuilder::new("customer.created")
-        .id("evt_flaky")
-        .metadata("fail", "yes")
-        .signed(&secret);
+    let failing = EventBuilder::new("customer.created").id("evt_flaky").metadata("fail", "yes").signed(&secret);
     let answer = post(&url, &failing.body, Some(&failing.header));
     assert_eq!(answer.status, 500, "{answer:?}");
-    let fixed = EventBuilder::new("customer.created")
-        .id("evt_flaky")
-        .signed(&secret);
+    let fixed = EventBuilder::new("customer.created").id("evt_flaky").signed(&secret);
     let answer = post(&url, &fixed.body, Some(&fixed.header));
-    assert_eq!(
-        (answer.status, answer.json["status"].as_str()),
-        (200, Some("processed")),
-        "{answer:?}"
-    );
+    assert_eq!((answer.status, answer.json["status"].as_str()), (200, Some("processed")), "{answer:?}");
 
     let (code, stdout, stderr) = shop(&db, &[], &["events", "reprocess", "--failed"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1, "{stdout}");
     assert!(lines[0].ends_with("evt_flaky duplicate"), "{stdout}");
-    assert_eq!(
-        count(&db, "shop_customer_event WHERE event_id = 'evt_flaky'"),
-        1,
-        "the handler did not run again"
-    );
+    assert_eq!(count(&db, "shop_customer_event WHERE event_id = 'evt_flaky'"), 1, "the handler did not run again");
 
     let (_, stdout, _) = shop(&db, &[], &["triggers", "list", "--failed"]);
     assert_eq!(stdout.lines().count(), 1, "only the header: {stdout}");
@@ -293,37 +201,15 @@ fn reprocess_failed_repeatedly(backend: Backend) {
     let db = TestDb::new(backend);
     let server = Server::start(&db, &[]);
     let secret = server.secret(&db);
-    let failing = EventBuilder::new("customer.created")
-        .metadata("fail", "yes")
-        .signed(&secret);
-    assert_eq!(
-        post(&server.endpoint_url(), &failing.body, Some(&failing.header)).status,
-        500
-    );
+    let failing = EventBuilder::new("customer.created").metadata("fail", "yes").signed(&secret);
+    assert_eq!(post(&server.endpoint_url(), &failing.body, Some(&failing.header)).status, 500);
     for run in 1..=3 {
         let (code, stdout, stderr) = shop(&db, &[], &["events", "reprocess", "--failed"]);
         assert_one_error_line(&(code, stdout.clone(), stderr), "failed again");
-        assert_eq!(
-            stdout.lines().count(),
-            1,
-            "run {run}: one attempt: {stdout}"
-        );
-        assert_eq!(
-            count(&db, "djstripe_webhookeventtrigger"),
-            1 + run,
-            "run {run}"
-        );
+        assert_eq!(stdout.lines().count(), 1, "run {run}: one attempt: {stdout}");
+        assert_eq!(count(&db, "djstripe_webhookeventtrigger"), 1 + run, "run {run}");
     }
-    assert_eq!(
-        count(
-            &db,
-            &format!(
-                "shop_customer_event WHERE event_id = '{}'",
-                failing.event.id
-            )
-        ),
-        0
-    );
+    assert_eq!(count(&db, &format!("shop_customer_event WHERE event_id = '{}'", failing.event.id)), 0);
 }
 
 /// The load generator: 40 deliveries, a quarter of them re-sends, 4 at a time.
@@ -351,17 +237,13 @@ fn trigger_load(backend: Backend) {
     assert_eq!(code, 0, "{stdout}{stderr}");
     let lines: Vec<&str> = stdout.lines().map(str::trim).collect();
     assert!(
-        lines[0].starts_with("sent 40 customer.created deliveries to ")
-            && lines[0].contains(&server.endpoint_url()),
+        lines[0].starts_with("sent 40 customer.created deliveries to ") && lines[0].contains(&server.endpoint_url()),
         "{stdout}"
     );
     for expected in ["HTTP 200: 40", "processed: 30", "duplicate: 10"] {
         assert!(lines.contains(&expected), "`{expected}` in {stdout}");
     }
-    assert!(
-        lines.iter().any(|l| l.starts_with("latency ms: p50 ")),
-        "{stdout}"
-    );
+    assert!(lines.iter().any(|l| l.starts_with("latency ms: p50 ")), "{stdout}");
     assert_eq!(count(&db, "djstripe_event"), 30);
     assert_eq!(count(&db, "shop_customer_event"), 30);
     assert_eq!(count(&db, "djstripe_webhookeventtrigger"), 40);
@@ -394,25 +276,12 @@ fn trigger_fail_ratio_json(backend: Backend) {
     assert_eq!(summary["event_type"], "customer.updated");
     assert_eq!(summary["url"], server.endpoint_url());
     assert_eq!(summary["statuses"], serde_json::json!({"200": 5, "500": 5}));
-    assert_eq!(
-        summary["outcomes"],
-        serde_json::json!({"processed": 5, "failed": 5})
-    );
+    assert_eq!(summary["outcomes"], serde_json::json!({"processed": 5, "failed": 5}));
     assert_eq!(summary["network_errors"], 0);
-    assert!(
-        summary["latency_ms"]["p99"].as_f64().unwrap()
-            >= summary["latency_ms"]["p50"].as_f64().unwrap()
-    );
+    assert!(summary["latency_ms"]["p99"].as_f64().unwrap() >= summary["latency_ms"]["p50"].as_f64().unwrap());
     assert_eq!(count(&db, "djstripe_event"), 5);
-    assert_eq!(
-        count(&db, "shop_customer_event"),
-        5,
-        "the failed events' rows were rolled back"
-    );
-    assert_eq!(
-        count(&db, "djstripe_webhookeventtrigger WHERE outcome = 'failed'"),
-        5
-    );
+    assert_eq!(count(&db, "shop_customer_event"), 5, "the failed events' rows were rolled back");
+    assert_eq!(count(&db, "djstripe_webhookeventtrigger WHERE outcome = 'failed'"), 5);
 }
 
 /// Bad `trigger` arguments: exit 1 and one clear line, nothing sent.
@@ -420,37 +289,14 @@ fn trigger_fail_ratio_json(backend: Backend) {
 fn trigger_bad_arguments() {
     let db = TestDb::new(Backend::Sqlite);
     assert_eq!(shop(&db, &[], &["migrate"]).0, 0);
-    let base = [
-        "--endpoint",
-        "6f1c1d0e-8a4b-4c43-9d7e-2f0a6f1c1d0e",
-        "--base-url",
-        "http://127.0.0.1:9",
-    ];
+    let base = ["--endpoint", "6f1c1d0e-8a4b-4c43-9d7e-2f0a6f1c1d0e", "--base-url", "http://127.0.0.1:9"];
     for (args, needle) in [
-        (
-            vec!["trigger", "customer.nope"],
-            "unknown Stripe event type `customer.nope`",
-        ),
-        (
-            vec!["trigger", "customer.created", "--count", "0"],
-            "--count",
-        ),
-        (
-            vec!["trigger", "customer.created", "--concurrency", "0"],
-            "--concurrency",
-        ),
-        (
-            vec!["trigger", "customer.created", "--duplicate-ratio", "1.5"],
-            "--duplicate-ratio",
-        ),
-        (
-            vec!["trigger", "customer.created", "--fail-ratio=-0.1"],
-            "--fail-ratio",
-        ),
-        (
-            vec!["trigger", "customer.created"],
-            "no webhook endpoint with uuid",
-        ),
+        (vec!["trigger", "customer.nope"], "unknown Stripe event type `customer.nope`"),
+        (vec!["trigger", "customer.created", "--count", "0"], "--count"),
+        (vec!["trigger", "customer.created", "--concurrency", "0"], "--concurrency"),
+        (vec!["trigger", "customer.created", "--duplicate-ratio", "1.5"], "--duplicate-ratio"),
+        (vec!["trigger", "customer.created", "--fail-ratio=-0.1"], "--fail-ratio"),
+        (vec!["trigger", "customer.created"], "no webhook endpoint with uuid"),
     ] {
         let mut args = args.clone();
         args.extend(base);
@@ -462,23 +308,10 @@ fn trigger_bad_arguments() {
     let server_less = shop(
         &db,
         &[],
-        &[
-            "trigger",
-            "customer.created",
-            "--secret",
-            "whsec_x",
-            "--url",
-            "http://127.0.0.1:9/stripe/webhook/x/",
-        ],
+        &["trigger", "customer.created", "--secret", "whsec_x", "--url", "http://127.0.0.1:9/stripe/webhook/x/"],
     );
     assert_eq!(server_less.0, 1, "{server_less:?}");
-    assert!(
-        error_lines(&server_less.2)
-            .last()
-            .unwrap()
-            .contains("got no answer"),
-        "{server_less:?}"
-    );
+    assert!(error_lines(&server_less.2).last().unwrap().contains("got no answer"), "{server_less:?}");
 }
 
 /// `serve` refuses a bad configuration at once: exit 1, stderr names the variable.
@@ -491,13 +324,8 @@ fn serve_bad_environment(backend: Backend) {
         ("DJSTRIPE_WEBHOOK_MAX_BODY", "12"),
         ("DATABASE_URL", "mysql://x"),
     ] {
-        let result = shop_within(
-            &db,
-            &[(var, value)],
-            &["serve", "--bind", "127.0.0.1:0"],
-            Duration::from_secs(10),
-        )
-        .unwrap_or_else(|| panic!("serve with {var}={value} is still running after 10 s"));
+        let result = shop_within(&db, &[(var, value)], &["serve", "--bind", "127.0.0.1:0"], Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("serve with {var}={value} is still running after 10 s"));
         assert_one_error_line(&result, &format!("shop: error: {var}: "));
         assert_eq!(result.1, "", "{var}: no banner");
     }
@@ -512,26 +340,12 @@ fn banner_trigger_line(backend: Backend) {
         .iter()
         .find(|l| l.trim_start().starts_with("cargo run -p shop -- trigger "))
         .expect("a trigger line");
-    let args: Vec<&str> = line
-        .split_once(" -- ")
-        .unwrap()
-        .1
-        .split_whitespace()
-        .collect();
-    assert!(
-        args.contains(&server.uuid.as_str()) && args.contains(&server.base.as_str()),
-        "{line}"
-    );
+    let args: Vec<&str> = line.split_once(" -- ").unwrap().1.split_whitespace().collect();
+    assert!(args.contains(&server.uuid.as_str()) && args.contains(&server.base.as_str()), "{line}");
     let (code, stdout, stderr) = shop(&db, &[], &args);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    let statuses: Vec<&str> = stdout
-        .lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with("HTTP "))
-        .collect();
-    let sent: usize = args[args.iter().position(|a| *a == "--count").unwrap() + 1]
-        .parse()
-        .unwrap();
+    let statuses: Vec<&str> = stdout.lines().map(str::trim).filter(|l| l.starts_with("HTTP ")).collect();
+    let sent: usize = args[args.iter().position(|a| *a == "--count").unwrap() + 1].parse().unwrap();
     assert_eq!(statuses, [format!("HTTP 200: {sent}")], "{stdout}");
     assert_eq!(count(&db, "djstripe_event"), sent as i64);
 }

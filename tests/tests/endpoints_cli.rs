@@ -96,7 +96,11 @@ fn start_fake() -> Fake {
                 (404, json!({"error": {"message": format!("No such webhook endpoint: '{id}'")}}))
             };
             let answer = answer.to_string();
-            let _ = write!(stream, "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}", answer.len());
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
         }
     });
     Fake { base, seen }
@@ -106,7 +110,8 @@ fn start_fake() -> Fake {
 fn endpoints_from_the_command_line() {
     let db = TestDb::new(Backend::Sqlite);
     let fake = start_fake();
-    let env = [("STRIPE_API_BASE", fake.base.as_str()), ("STRIPE_TEST_SECRET_KEY", "sk_test_cli"), ("RUST_LOG", "warn")];
+    let env =
+        [("STRIPE_API_BASE", fake.base.as_str()), ("STRIPE_TEST_SECRET_KEY", "sk_test_cli"), ("RUST_LOG", "warn")];
     let run = |args: &[&str]| shop(&db, &env, args);
 
     // Refused before any call, with the reason and what to do instead.
@@ -119,12 +124,22 @@ fn endpoints_from_the_command_line() {
     assert!(fake.seen.lock().unwrap().is_empty());
 
     // Created: the full URL, the secret stored but not printed.
-    let (code, out, err) = run(&["endpoints", "create", "--base-url", "https://shop.example.com", "--events", "customer.created,invoice.paid"]);
+    let (code, out, err) = run(&[
+        "endpoints",
+        "create",
+        "--base-url",
+        "https://shop.example.com",
+        "--events",
+        "customer.created,invoice.paid",
+    ]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("url: https://shop.example.com/stripe/webhook/") && out.contains("secret: stored"), "{out}");
     assert!(!out.contains("whsec_") && !err.contains("whsec_"), "the secret is not printed: {out}{err}");
     let created = fake.seen.lock().unwrap()[0].clone();
-    assert!(created.contains(r#"("enabled_events[]", "customer.created"), ("enabled_events[]", "invoice.paid")"#), "{created}");
+    assert!(
+        created.contains(r#"("enabled_events[]", "customer.created"), ("enabled_events[]", "invoice.paid")"#),
+        "{created}"
+    );
 
     // --show-secret prints it; DJSTRIPE_WEBHOOK_BASE_URL is the default base URL.
     let with_base = [env[0], env[1], env[2], ("DJSTRIPE_WEBHOOK_BASE_URL", "https://other.example.com")];

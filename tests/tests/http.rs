@@ -14,9 +14,7 @@ fn triggers(db: &TestDb) -> i64 {
 }
 
 fn triggers_with(db: &TestDb, outcome: &str) -> i64 {
-    db.count(&format!(
-        "SELECT COUNT(*) AS n FROM djstripe_webhookeventtrigger WHERE outcome = '{outcome}'"
-    ))
+    db.count(&format!("SELECT COUNT(*) AS n FROM djstripe_webhookeventtrigger WHERE outcome = '{outcome}'"))
 }
 
 fn events(db: &TestDb) -> i64 {
@@ -24,15 +22,11 @@ fn events(db: &TestDb) -> i64 {
 }
 
 fn event_rows(db: &TestDb, id: &str) -> i64 {
-    db.count(&format!(
-        "SELECT COUNT(*) AS n FROM djstripe_event WHERE id = '{id}'"
-    ))
+    db.count(&format!("SELECT COUNT(*) AS n FROM djstripe_event WHERE id = '{id}'"))
 }
 
 fn shop_rows(db: &TestDb, event_id: &str) -> i64 {
-    db.count(&format!(
-        "SELECT COUNT(*) AS n FROM shop_customer_event WHERE event_id = '{event_id}'"
-    ))
+    db.count(&format!("SELECT COUNT(*) AS n FROM shop_customer_event WHERE event_id = '{event_id}'"))
 }
 
 fn now() -> i64 {
@@ -43,11 +37,7 @@ fn now() -> i64 {
 fn assert_alive(server: &Server, secret: &str) {
     let signed = EventBuilder::new("customer.created").signed(secret);
     let answer = post(&server.endpoint_url(), &signed.body, Some(&signed.header));
-    assert_eq!(
-        (answer.status, answer.json["status"].as_str()),
-        (200, Some("processed")),
-        "{answer:?}"
-    );
+    assert_eq!((answer.status, answer.json["status"].as_str()), (200, Some("processed")), "{answer:?}");
 }
 
 /// 200: processed, duplicate (same delivery again, and re-signed later like Stripe's retries),
@@ -68,60 +58,27 @@ fn ok_answers(backend: Backend) {
     assert_eq!(shop_rows(&db, &id), 1);
 
     let again = post(&url, &signed.body, Some(&signed.header));
-    assert_eq!(
-        (again.status, again.json["status"].as_str()),
-        (200, Some("duplicate")),
-        "{again:?}"
-    );
+    assert_eq!((again.status, again.json["status"].as_str()), (200, Some("duplicate")), "{again:?}");
     assert_eq!(again.json["event_id"], id.as_str());
-    assert_ne!(
-        again.json["trigger_id"], first.json["trigger_id"],
-        "each delivery has its own trigger row"
-    );
+    assert_ne!(again.json["trigger_id"], first.json["trigger_id"], "each delivery has its own trigger row");
     let resigned = header(&secret, now() + 1, &signed.body);
     let retry = post(&url, &signed.body, Some(&resigned));
-    assert_eq!(
-        (retry.status, retry.json["status"].as_str()),
-        (200, Some("duplicate")),
-        "{retry:?}"
-    );
+    assert_eq!((retry.status, retry.json["status"].as_str()), (200, Some("duplicate")), "{retry:?}");
     assert_eq!(shop_rows(&db, &id), 1, "the handler ran once");
 
-    let test = EventBuilder::new("customer.created")
-        .id("evt_00000000000000")
-        .signed(&secret);
+    let test = EventBuilder::new("customer.created").id("evt_00000000000000").signed(&secret);
     let answer = post(&url, &test.body, Some(&test.header));
-    assert_eq!(
-        (answer.status, answer.json["status"].as_str()),
-        (200, Some("test_event")),
-        "{answer:?}"
-    );
-    assert_eq!(
-        event_rows(&db, "evt_00000000000000"),
-        0,
-        "the test event is not stored"
-    );
+    assert_eq!((answer.status, answer.json["status"].as_str()), (200, Some("test_event")), "{answer:?}");
+    assert_eq!(event_rows(&db, "evt_00000000000000"), 0, "the test event is not stored");
     assert_eq!(shop_rows(&db, "evt_00000000000000"), 0, "nor handled");
 
     let price = EventBuilder::new("price.updated").signed(&secret);
     let answer = post(&url, &price.body, Some(&price.header));
-    assert_eq!(
-        (answer.status, answer.json["status"].as_str()),
-        (200, Some("processed")),
-        "{answer:?}"
-    );
+    assert_eq!((answer.status, answer.json["status"].as_str()), (200, Some("processed")), "{answer:?}");
 
     let no_slash = EventBuilder::new("customer.updated").signed(&secret);
-    let answer = post(
-        url.trim_end_matches('/'),
-        &no_slash.body,
-        Some(&no_slash.header),
-    );
-    assert_eq!(
-        (answer.status, answer.json["status"].as_str()),
-        (200, Some("processed")),
-        "{answer:?}"
-    );
+    let answer = post(url.trim_end_matches('/'), &no_slash.body, Some(&no_slash.header));
+    assert_eq!((answer.status, answer.json["status"].as_str()), (200, Some("processed")), "{answer:?}");
 
     assert_eq!(triggers(&db), 6);
     assert_eq!(triggers_with(&db, "processed"), 3);
@@ -144,72 +101,34 @@ fn bad_requests(backend: Backend) {
     let not_an_event = br#"{"hello":"world"}"#;
     let cases: Vec<(&str, Vec<u8>, Option<String>, &str)> = vec![
         ("missing signature", signed.body.clone(), None, "missing"),
-        (
-            "wrong secret",
-            signed.body.clone(),
-            Some(header("whsec_someone_else", now(), &signed.body)),
-            "matches",
-        ),
-        (
-            "malformed header",
-            signed.body.clone(),
-            Some("garbage".into()),
-            "Stripe-Signature",
-        ),
+        ("wrong secret", signed.body.clone(), Some(header("whsec_someone_else", now(), &signed.body)), "matches"),
+        ("malformed header", signed.body.clone(), Some("garbage".into()), "Stripe-Signature"),
         (
             "tampered body",
-            signed
-                .body
-                .iter()
-                .map(|b| if *b == b'1' { b'2' } else { *b })
-                .collect(),
+            signed.body.iter().map(|b| if *b == b'1' { b'2' } else { *b }).collect(),
             Some(signed.header.clone()),
             "matches",
         ),
-        (
-            "stale timestamp",
-            stale.body.clone(),
-            Some(stale.header.clone()),
-            "tolerance",
-        ),
-        (
-            "not an event",
-            not_an_event.to_vec(),
-            Some(header_now(&secret, not_an_event)),
-            "not a Stripe event",
-        ),
+        ("stale timestamp", stale.body.clone(), Some(stale.header.clone()), "tolerance"),
+        ("not an event", not_an_event.to_vec(), Some(header_now(&secret, not_an_event)), "not a Stripe event"),
     ];
     for (what, body, signature, needle) in &cases {
         let answer = post(&url, body, signature.as_deref());
         assert_eq!(answer.status, 400, "{what}: {answer:?}");
         assert_eq!(answer.json["status"], "invalid", "{what}: {answer:?}");
         let error = answer.json["error"].as_str().unwrap_or_default();
-        assert!(
-            error.contains(needle),
-            "{what}: `{error}` should mention `{needle}`"
-        );
+        assert!(error.contains(needle), "{what}: `{error}` should mention `{needle}`");
         assert!(!error.contains('\n'), "{what}: one line: {error}");
-        assert!(
-            answer.json["trigger_id"].as_i64().is_some(),
-            "{what}: {answer:?}"
-        );
+        assert!(answer.json["trigger_id"].as_i64().is_some(), "{what}: {answer:?}");
     }
-    assert_eq!(
-        triggers(&db),
-        cases.len() as i64,
-        "every request left a trigger row"
-    );
+    assert_eq!(triggers(&db), cases.len() as i64, "every request left a trigger row");
     assert_eq!(triggers_with(&db, "invalid"), cases.len() as i64);
     assert_eq!(events(&db), 0);
     assert_eq!(shop_rows(&db, &signed.event.id), 0);
 
     // The event itself, correctly signed, is still processed: rejections did not poison it.
     let answer = post(&url, &signed.body, Some(&signed.header));
-    assert_eq!(
-        (answer.status, answer.json["status"].as_str()),
-        (200, Some("processed")),
-        "{answer:?}"
-    );
+    assert_eq!((answer.status, answer.json["status"].as_str()), (200, Some("processed")), "{answer:?}");
 }
 
 /// Garbage bodies, signed and unsigned: a clear 400 each, a trigger row each, the server stays
@@ -236,19 +155,13 @@ fn garbage_bodies(backend: Backend) {
     .into_bytes();
     let bodies: Vec<(&str, Vec<u8>)> = vec![
         ("random bytes", random),
-        (
-            "non-UTF-8",
-            b"{\"id\":\"evt_\xff\xfe\",\"object\":\"event\"}".to_vec(),
-        ),
+        ("non-UTF-8", b"{\"id\":\"evt_\xff\xfe\",\"object\":\"event\"}".to_vec()),
         ("empty", Vec::new()),
         ("JSON array", b"[1,2,3]".to_vec()),
         ("JSON null", b"null".to_vec()),
         ("JSON string", b"\"evt_1\"".to_vec()),
         ("truncated JSON", b"{\"id\":\"evt_1\",\"type\":".to_vec()),
-        (
-            "event without data",
-            br#"{"id":"evt_1","object":"event","type":"customer.created","created":1}"#.to_vec(),
-        ),
+        ("event without data", br#"{"id":"evt_1","object":"event","type":"customer.created","created":1}"#.to_vec()),
         ("huge nested array", nested.clone()),
         ("deeply nested object", deep_object),
     ];
@@ -266,14 +179,8 @@ fn garbage_bodies(backend: Backend) {
             "{what} signed: {signed:?}"
         );
         let error = signed.json["error"].as_str().unwrap_or_default();
-        assert!(
-            error.starts_with("the body is not a Stripe event"),
-            "{what}: {error}"
-        );
-        assert!(
-            !error.contains('\n') && error.len() < 500,
-            "{what}: a short, one-line error: {error}"
-        );
+        assert!(error.starts_with("the body is not a Stripe event"), "{what}: {error}");
+        assert!(!error.contains('\n') && error.len() < 500, "{what}: a short, one-line error: {error}");
     }
     let n = bodies.len() as i64;
     assert_eq!(triggers(&db), 2 * n, "every request left a trigger row");
@@ -288,11 +195,7 @@ fn garbage_bodies(backend: Backend) {
             if truncated { 4096 } else { big }
         ))
     };
-    assert_eq!(
-        stored(true),
-        3,
-        "the unsigned random bytes, nested array and deep object are truncated to 4 KiB"
-    );
+    assert_eq!(stored(true), 3, "the unsigned random bytes, nested array and deep object are truncated to 4 KiB");
     assert_eq!(stored(false), 1, "the signed nested array is stored whole");
 
     assert_alive(&server, &secret);
@@ -305,20 +208,11 @@ fn not_found_and_method_not_allowed(backend: Backend) {
     let secret = server.secret(&db);
     let signed = EventBuilder::new("customer.created").signed(&secret);
 
-    for path in [
-        "6f1c1d0e-8a4b-4c43-9d7e-2f0a6f1c1d0e",
-        "not-a-uuid",
-        "1",
-        "'%20OR%201=1",
-        &server.uuid[..35],
-    ] {
+    for path in ["6f1c1d0e-8a4b-4c43-9d7e-2f0a6f1c1d0e", "not-a-uuid", "1", "'%20OR%201=1", &server.uuid[..35]] {
         let url = format!("{}/stripe/webhook/{path}/", server.base);
         let answer = post(&url, &signed.body, Some(&signed.header));
         assert_eq!(answer.status, 404, "{url}: {answer:?}");
-        assert_eq!(
-            answer.json["error"], "not found",
-            "reveals nothing: {answer:?}"
-        );
+        assert_eq!(answer.json["error"], "not found", "reveals nothing: {answer:?}");
     }
     assert_eq!(triggers(&db), 0, "no trigger row for an unknown endpoint");
 
@@ -329,11 +223,7 @@ fn not_found_and_method_not_allowed(backend: Backend) {
         assert_eq!(answer.status, 405, "{method}: {answer:?}");
         assert_eq!(answer.json["error"], "only POST is allowed");
     }
-    assert_eq!(
-        triggers(&db),
-        0,
-        "a wrong method is refused before the endpoint"
-    );
+    assert_eq!(triggers(&db), 0, "a wrong method is refused before the endpoint");
     assert_eq!(events(&db), 0);
 
     assert_alive(&server, &secret);
@@ -349,20 +239,10 @@ fn too_large(backend: Backend) {
         .merge_object(serde_json::json!({"description": "x".repeat(3 << 20)}))
         .to_json();
     assert!(body.len() > 3 << 20);
-    let answer = post(
-        &server.endpoint_url(),
-        &body,
-        Some(&header_now(&secret, &body)),
-    );
+    let answer = post(&server.endpoint_url(), &body, Some(&header_now(&secret, &body)));
     assert_eq!(answer.status, 413, "{answer:?}");
     assert_eq!(answer.json["status"], "invalid");
-    assert!(
-        answer.json["error"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("2621440 bytes"),
-        "{answer:?}"
-    );
+    assert!(answer.json["error"].as_str().unwrap_or_default().contains("2621440 bytes"), "{answer:?}");
     let trigger_id = answer.json["trigger_id"].as_i64().expect("a trigger row");
     assert_eq!(triggers(&db), 1);
     assert_eq!(
@@ -384,9 +264,7 @@ fn handler_failure(backend: Backend) {
     let server = Server::start(&db, &[]);
     let secret = server.secret(&db);
     let url = server.endpoint_url();
-    let signed = EventBuilder::new("customer.created")
-        .metadata("fail", "yes")
-        .signed(&secret);
+    let signed = EventBuilder::new("customer.created").metadata("fail", "yes").signed(&secret);
     let id = &signed.event.id;
 
     for attempt in 1..=2 {
@@ -395,22 +273,11 @@ fn handler_failure(backend: Backend) {
         assert_eq!(answer.json["status"], "failed");
         assert_eq!(answer.json["event_id"], id.as_str());
         assert!(
-            !answer.json["error"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("metadata"),
+            !answer.json["error"].as_str().unwrap_or_default().contains("metadata"),
             "no handler detail sent: {answer:?}"
         );
-        assert_eq!(
-            shop_rows(&db, id),
-            0,
-            "attempt {attempt}: the handler's row is rolled back"
-        );
-        assert_eq!(
-            event_rows(&db, id),
-            0,
-            "attempt {attempt}: the event row is rolled back"
-        );
+        assert_eq!(shop_rows(&db, id), 0, "attempt {attempt}: the handler's row is rolled back");
+        assert_eq!(event_rows(&db, id), 0, "attempt {attempt}: the event row is rolled back");
     }
     assert_eq!(triggers(&db), 2);
     assert_eq!(
@@ -425,11 +292,7 @@ fn handler_failure(backend: Backend) {
     // A subscription event: the customer handler and the trial reminder both run.
     let trial = EventBuilder::new("customer.subscription.trial_will_end").signed(&secret);
     let answer = post(&url, &trial.body, Some(&trial.header));
-    assert_eq!(
-        (answer.status, answer.json["status"].as_str()),
-        (200, Some("processed")),
-        "{answer:?}"
-    );
+    assert_eq!((answer.status, answer.json["status"].as_str()), (200, Some("processed")), "{answer:?}");
     let customer = trial.event.data.object["customer"].as_str().unwrap();
     assert_eq!(
         db.count(&format!(
@@ -456,17 +319,11 @@ fn database_unavailable(backend: Backend) {
         Backend::Sqlite => {
             use diesel::Connection;
             use diesel::connection::SimpleConnection;
-            let mut lock =
-                diesel::SqliteConnection::establish(db.url.trim_start_matches("sqlite://"))
-                    .unwrap();
+            let mut lock = diesel::SqliteConnection::establish(db.url.trim_start_matches("sqlite://")).unwrap();
             lock.batch_execute("BEGIN EXCLUSIVE").unwrap();
             let started = Instant::now();
             let answer = post(&url, &signed.body, Some(&signed.header));
-            assert!(
-                started.elapsed() < Duration::from_secs(5),
-                "answered within the timeout: {:?}",
-                started.elapsed()
-            );
+            assert!(started.elapsed() < Duration::from_secs(5), "answered within the timeout: {:?}", started.elapsed());
             lock.batch_execute("ROLLBACK").unwrap();
             answer
         }
@@ -478,11 +335,7 @@ fn database_unavailable(backend: Backend) {
             ));
             let started = Instant::now();
             let answer = post(&url, &signed.body, Some(&signed.header));
-            assert!(
-                started.elapsed() < Duration::from_secs(5),
-                "answered within the timeout: {:?}",
-                started.elapsed()
-            );
+            assert!(started.elapsed() < Duration::from_secs(5), "answered within the timeout: {:?}", started.elapsed());
             db.admin_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"));
             answer
         }
@@ -493,11 +346,7 @@ fn database_unavailable(backend: Backend) {
     assert_eq!(event_rows(&db, &signed.event.id), 0);
 
     let retry = post(&url, &signed.body, Some(&signed.header));
-    assert_eq!(
-        (retry.status, retry.json["status"].as_str()),
-        (200, Some("processed")),
-        "{retry:?}"
-    );
+    assert_eq!((retry.status, retry.json["status"].as_str()), (200, Some("processed")), "{retry:?}");
     assert_eq!(shop_rows(&db, &signed.event.id), 1);
     assert_eq!(triggers(&db), before + 1);
 }
@@ -523,11 +372,7 @@ fn concurrent_duplicates(backend: Backend) {
     let answers: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
     assert!(answers.iter().all(|a| a.status == 200), "{answers:?}");
     let label = |l: &str| answers.iter().filter(|a| a.json["status"] == l).count();
-    assert_eq!(
-        (label("processed"), label("duplicate")),
-        (1, THREADS - 1),
-        "{answers:?}"
-    );
+    assert_eq!((label("processed"), label("duplicate")), (1, THREADS - 1), "{answers:?}");
     assert_eq!(shop_rows(&db, &signed.event.id), 1);
     assert_eq!(events(&db), 1);
     assert_eq!(triggers(&db), THREADS as i64);
@@ -539,16 +384,9 @@ fn legacy_off(backend: Backend) {
     let db = TestDb::new(backend);
     let server = Server::start(&db, &[]);
     let secret = server.secret(&db);
-    assert!(
-        !server.banner.iter().any(|l| l.contains("legacy")),
-        "{:?}",
-        server.banner
-    );
+    assert!(!server.banner.iter().any(|l| l.contains("legacy")), "{:?}", server.banner);
     let signed = EventBuilder::new("customer.created").signed(&secret);
-    for url in [
-        format!("{}/stripe/webhook/", server.base),
-        format!("{}/stripe/webhook", server.base),
-    ] {
+    for url in [format!("{}/stripe/webhook/", server.base), format!("{}/stripe/webhook", server.base)] {
         let answer = post(&url, &signed.body, Some(&signed.header));
         assert_eq!(answer.status, 404, "{url}: {answer:?}");
     }
@@ -560,41 +398,23 @@ fn legacy_off(backend: Backend) {
 fn legacy_rotation(backend: Backend) {
     let db = TestDb::new(backend);
     let server = Server::start(&db, &[("DJSTRIPE_WEBHOOK_SECRET", "whsec_a,whsec_b")]);
-    assert!(
-        server
-            .banner
-            .iter()
-            .any(|l| l.contains("/stripe/webhook/   (legacy endpoint")),
-        "{:?}",
-        server.banner
-    );
+    assert!(server.banner.iter().any(|l| l.contains("/stripe/webhook/   (legacy endpoint")), "{:?}", server.banner);
     let url = format!("{}/stripe/webhook/", server.base);
     for secret in ["whsec_a", "whsec_b"] {
         let signed = EventBuilder::new("customer.created").signed(secret);
         let answer = post(&url, &signed.body, Some(&signed.header));
-        assert_eq!(
-            (answer.status, answer.json["status"].as_str()),
-            (200, Some("processed")),
-            "{secret}: {answer:?}"
-        );
+        assert_eq!((answer.status, answer.json["status"].as_str()), (200, Some("processed")), "{secret}: {answer:?}");
         assert_eq!(shop_rows(&db, &signed.event.id), 1);
     }
     let signed = EventBuilder::new("customer.created").signed("whsec_c");
     let answer = post(&url, &signed.body, Some(&signed.header));
-    assert_eq!(
-        (answer.status, answer.json["status"].as_str()),
-        (400, Some("invalid")),
-        "{answer:?}"
-    );
+    assert_eq!((answer.status, answer.json["status"].as_str()), (400, Some("invalid")), "{answer:?}");
     assert_eq!(shop_rows(&db, &signed.event.id), 0);
     assert_eq!(db.count("SELECT COUNT(*) AS n FROM djstripe_webhookeventtrigger WHERE webhook_endpoint_id IS NULL"), 3);
 
     // The legacy secrets do not open the per-endpoint URL, whose own secret still works.
     let wrong = EventBuilder::new("customer.created").signed("whsec_a");
-    assert_eq!(
-        post(&server.endpoint_url(), &wrong.body, Some(&wrong.header)).status,
-        400
-    );
+    assert_eq!(post(&server.endpoint_url(), &wrong.body, Some(&wrong.header)).status, 400);
     assert_alive(&server, &server.secret(&db));
     assert_eq!(triggers(&db), 5);
 }

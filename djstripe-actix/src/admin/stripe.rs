@@ -55,7 +55,11 @@ pub(crate) fn create_endpoint(
 
 /// Deletes the endpoint at Stripe (when it was created there; one Stripe no longer knows is fine)
 /// and then here.
-pub(crate) fn delete_endpoint(djstripe: &Djstripe, webhook_prefix: &str, endpoint: &WebhookEndpoint) -> Result<(), Error> {
+pub(crate) fn delete_endpoint(
+    djstripe: &Djstripe,
+    webhook_prefix: &str,
+    endpoint: &WebhookEndpoint,
+) -> Result<(), Error> {
     manager(djstripe, webhook_prefix)?.delete(&endpoint.id.to_string())?;
     Ok(())
 }

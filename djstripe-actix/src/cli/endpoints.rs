@@ -23,7 +23,13 @@ pub(super) struct Mode {
 
 impl Mode {
     fn livemode(self, default: bool) -> bool {
-        if self.live { true } else if self.test { false } else { default }
+        if self.live {
+            true
+        } else if self.test {
+            false
+        } else {
+            default
+        }
     }
 }
 
@@ -133,7 +139,12 @@ pub(super) enum AccountsCommand {
 
 fn manager(cli: &Cli) -> Result<(EndpointManager, crate::Djstripe), Error> {
     let djstripe = cli.start()?;
-    let client = djstripe.engine().config().stripe.clone().ok_or_else(|| Error::Cli("no Stripe API client configured".into()))?;
+    let client = djstripe
+        .engine()
+        .config()
+        .stripe
+        .clone()
+        .ok_or_else(|| Error::Cli("no Stripe API client configured".into()))?;
     let manager = EndpointManager::new(djstripe.engine().database().clone(), client).prefix(&cli.prefix);
     Ok((manager, djstripe))
 }
@@ -165,7 +176,16 @@ pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<(), Erro
     let (manager, djstripe) = manager(cli)?;
     let default_live = djstripe.config().live_mode;
     match command {
-        EndpointsCommand::Create { base_url, account, mode, events, api_version, description, connect, show_secret } => {
+        EndpointsCommand::Create {
+            base_url,
+            account,
+            mode,
+            events,
+            api_version,
+            description,
+            connect,
+            show_secret,
+        } => {
             let base_url = base_url.or_else(|| djstripe.config().webhook_base_url.clone()).ok_or_else(|| {
                 Error::Cli("no base URL: pass --base-url https://your-domain or set DJSTRIPE_WEBHOOK_BASE_URL".into())
             })?;
@@ -180,7 +200,11 @@ pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<(), Erro
             };
             let created = manager.create(&request)?;
             let e = &created.endpoint;
-            println!("created {} ({} mode) at Stripe", e.stripe_id.as_deref().unwrap_or_default(), mode_name(e.livemode));
+            println!(
+                "created {} ({} mode) at Stripe",
+                e.stripe_id.as_deref().unwrap_or_default(),
+                mode_name(e.livemode)
+            );
             println!("url: {}", e.url);
             println!("local id: {}  uuid: {}", e.id, e.djstripe_uuid);
             if show_secret {
@@ -209,13 +233,26 @@ pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<(), Erro
             for e in &report.missing {
                 println!("missing at Stripe (kept locally; `endpoints delete {}` removes it): {}", e.id, describe(e));
             }
-            println!("{} new, {} updated, {} missing at Stripe", report.created.len(), report.updated.len(), report.missing.len());
+            println!(
+                "{} new, {} updated, {} missing at Stripe",
+                report.created.len(),
+                report.updated.len(),
+                report.missing.len()
+            );
             if !report.created.is_empty() {
-                println!("Stripe does not return secrets here: new endpoints answer 400 until `endpoints add-secret <id> --secret whsec_...`");
+                println!(
+                    "Stripe does not return secrets here: new endpoints answer 400 until `endpoints add-secret <id> --secret whsec_...`"
+                );
             }
         }
         EndpointsCommand::Update { endpoint, events, disable, enable, description } => {
-            let status = if disable { Some(EndpointStatus::Disabled) } else if enable { Some(EndpointStatus::Enabled) } else { None };
+            let status = if disable {
+                Some(EndpointStatus::Disabled)
+            } else if enable {
+                Some(EndpointStatus::Enabled)
+            } else {
+                None
+            };
             if events.is_none() && status.is_none() && description.is_none() {
                 return Err(Error::Cli("nothing to update: pass --events, --enable/--disable or --description".into()));
             }

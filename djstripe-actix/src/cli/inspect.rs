@@ -77,7 +77,11 @@ pub(super) fn handlers() -> Result<(), Error> {
 
 fn shorten(text: &str, max: usize) -> String {
     let line = text.lines().next().unwrap_or_default();
-    if line.chars().count() > max { format!("{}…", line.chars().take(max).collect::<String>()) } else { line.to_owned() }
+    if line.chars().count() > max {
+        format!("{}…", line.chars().take(max).collect::<String>())
+    } else {
+        line.to_owned()
+    }
 }
 
 pub(super) fn triggers(cli: &Cli, command: TriggersCommand) -> Result<(), Error> {
@@ -85,7 +89,10 @@ pub(super) fn triggers(cli: &Cli, command: TriggersCommand) -> Result<(), Error>
     let djstripe = connect(cli)?;
     let filter = TriggerFilter { failed, valid: invalid.then_some(false), ..Default::default() };
     let rows = djstripe.engine().database().triggers(&filter, 0, limit)?;
-    println!("{:>6}  {:<19}  {:<15}  {:<28}  {:<34}  {:<11}  error", "id", "created", "remote ip", "event", "type", "outcome");
+    println!(
+        "{:>6}  {:<19}  {:<15}  {:<28}  {:<34}  {:<11}  error",
+        "id", "created", "remote ip", "event", "type", "outcome"
+    );
     for t in rows {
         println!(
             "{:>6}  {:<19}  {:<15}  {:<28}  {:<34}  {:<11}  {}",
@@ -109,7 +116,13 @@ pub(super) fn events(cli: &Cli, command: EventsCommand) -> Result<(), Error> {
         EventsCommand::List { event_type, limit } => {
             println!("{:<30}  {:<40}  {:<19}  {:>5}", "id", "type", "received", "times");
             for e in db.events(event_type.as_deref(), 0, limit)? {
-                println!("{:<30}  {:<40}  {:<19}  {:>5}", e.id, e.type_, e.received.format("%Y-%m-%d %H:%M:%S"), e.times_processed);
+                println!(
+                    "{:<30}  {:<40}  {:<19}  {:>5}",
+                    e.id,
+                    e.type_,
+                    e.received.format("%Y-%m-%d %H:%M:%S"),
+                    e.times_processed
+                );
             }
         }
         EventsCommand::Show { id } => {
@@ -126,9 +139,9 @@ pub(super) fn events(cli: &Cli, command: EventsCommand) -> Result<(), Error> {
                 (_, true) => engine.reprocess_failed()?,
                 (Some(id), false) if id.starts_with("evt_") => vec![engine.replay_event(&id)?],
                 (Some(id), false) => {
-                    let trigger: i64 = id
-                        .parse()
-                        .map_err(|_| Error::Cli(format!("`{id}` is neither a trigger id (a number) nor an event id (evt_...)")))?;
+                    let trigger: i64 = id.parse().map_err(|_| {
+                        Error::Cli(format!("`{id}` is neither a trigger id (a number) nor an event id (evt_...)"))
+                    })?;
                     vec![engine.process_trigger(trigger)?]
                 }
                 (None, false) => return Err(Error::Cli("give a trigger id, an event id or --failed".into())),
@@ -139,7 +152,12 @@ pub(super) fn events(cli: &Cli, command: EventsCommand) -> Result<(), Error> {
                     Outcome::Failed { error, .. } | Outcome::Rejected { error, .. } => format!(": {error}"),
                     _ => String::new(),
                 };
-                println!("trigger {} {} {}{detail}", outcome.trigger_id(), outcome.event_id().unwrap_or("-"), outcome.label());
+                println!(
+                    "trigger {} {} {}{detail}",
+                    outcome.trigger_id(),
+                    outcome.event_id().unwrap_or("-"),
+                    outcome.label()
+                );
             }
             if total == 0 {
                 println!("nothing to reprocess");

@@ -82,15 +82,24 @@ fn banner(cli: &Cli, djstripe: &Djstripe, base: &str) -> Result<(), Error> {
     println!("{name}: listening on {base}");
     let endpoints = djstripe.engine().database().endpoints()?;
     for endpoint in endpoints.iter().filter(|e| e.is_enabled()) {
-        let label = if endpoint.description.is_empty() { format!("endpoint {}", endpoint.id) } else { endpoint.description.clone() };
+        let label = if endpoint.description.is_empty() {
+            format!("endpoint {}", endpoint.id)
+        } else {
+            endpoint.description.clone()
+        };
         println!("  POST {base}{prefix}/webhook/{}/   ({label})", endpoint.djstripe_uuid);
     }
     if djstripe.config().legacy_enabled() {
-        println!("  POST {base}{prefix}/webhook/   (legacy endpoint, DJSTRIPE_WEBHOOK_SECRET; not recommended: guessable URL)");
+        println!(
+            "  POST {base}{prefix}/webhook/   (legacy endpoint, DJSTRIPE_WEBHOOK_SECRET; not recommended: guessable URL)"
+        );
     }
     if let Some(endpoint) = endpoints.iter().find(|e| e.is_enabled() && !e.secret.is_empty()) {
         println!("Try it (in another terminal):");
-        println!("  cargo run -p {name} -- trigger customer.created --endpoint {} --base-url {base} --count 100", endpoint.djstripe_uuid);
+        println!(
+            "  cargo run -p {name} -- trigger customer.created --endpoint {} --base-url {base} --count 100",
+            endpoint.djstripe_uuid
+        );
     } else if endpoints.is_empty() && !djstripe.config().legacy_enabled() {
         println!("No webhook endpoint yet: create one, or set DJSTRIPE_WEBHOOK_SECRET for the legacy endpoint.");
     }

@@ -100,7 +100,10 @@ struct Tally {
 
 pub(super) fn run(cli: &Cli, args: TriggerArgs) -> Result<(), Error> {
     if !testing::event_types().contains(&args.event_type.as_str()) {
-        return Err(Error::Cli(format!("unknown Stripe event type `{}` (see `shop handlers` or Stripe's docs)", args.event_type)));
+        return Err(Error::Cli(format!(
+            "unknown Stripe event type `{}` (see `shop handlers` or Stripe's docs)",
+            args.event_type
+        )));
     }
     if args.count == 0 || args.concurrency == 0 {
         return Err(Error::Cli("--count and --concurrency must be at least 1".into()));

@@ -316,10 +316,20 @@ pub(crate) fn classify_error(error: Error) -> Error {
 
 fn is_unavailable_message(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
-    ["database is locked", "database is busy", "disk i/o error", "database or disk is full", "server closed",
-     "terminating connection", "connection", "the database system is", "could not send", "no connection"]
-        .iter()
-        .any(|needle| m.contains(needle))
+    [
+        "database is locked",
+        "database is busy",
+        "disk i/o error",
+        "database or disk is full",
+        "server closed",
+        "terminating connection",
+        "connection",
+        "the database system is",
+        "could not send",
+        "no connection",
+    ]
+    .iter()
+    .any(|needle| m.contains(needle))
 }
 
 #[cfg(test)]

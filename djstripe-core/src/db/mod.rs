@@ -18,13 +18,13 @@ pub(crate) mod queries;
 pub mod schema;
 
 pub use cache::TTL as ENDPOINT_CACHE_TTL;
+pub(crate) use database::classify_error;
 pub use database::{Backend, Database, DatabaseOptions, PooledConnection, SqliteSync};
+pub use keys::AccountKey;
+pub(crate) use models::NewTrigger;
 pub use models::{
     NewWebhookEndpoint, PreviousSecret, StoredEvent, ValidationMethod, WebhookEndpoint, WebhookEventTrigger,
 };
-pub(crate) use database::classify_error;
-pub(crate) use models::NewTrigger;
-pub use keys::AccountKey;
 pub use queries::{EndpointChanges, TriggerFilter};
 
 mod multi {

@@ -50,7 +50,11 @@ pub(crate) fn insert_event_if_new(conn: &mut DbConnection, row: &StoredEvent) ->
 }
 
 /// Marks a stored event processed once more (a deliberate replay). `false` if it is not stored.
-pub(crate) fn mark_replayed(conn: &mut DbConnection, event_id: &str, now: chrono::NaiveDateTime) -> Result<bool, Error> {
+pub(crate) fn mark_replayed(
+    conn: &mut DbConnection,
+    event_id: &str,
+    now: chrono::NaiveDateTime,
+) -> Result<bool, Error> {
     let updated = diesel::update(ev::table.find(event_id))
         .set((ev::processed.eq(now), ev::times_processed.eq(ev::times_processed + 1)))
         .execute(conn)
@@ -176,17 +180,16 @@ impl Database {
     /// # let db = djstripe_core::db::Database::connect("app.sqlite3").unwrap();
     /// db.set_endpoint_secrets(1, "whsec_new", &[]).unwrap();
     /// ```
-    pub fn set_endpoint_secrets(
-        &self,
-        id: i64,
-        secret: &str,
-        previous: &[super::PreviousSecret],
-    ) -> Result<(), Error> {
+    pub fn set_endpoint_secrets(&self, id: i64, secret: &str, previous: &[super::PreviousSecret]) -> Result<(), Error> {
         let previous = serde_json::to_string(previous).map_err(|e| Error::Config(e.to_string()))?;
         let _writer = self.writer_lock();
         let n = self.read(|c| {
             diesel::update(ep::table.find(id))
-                .set((ep::secret.eq(secret), ep::previous_secrets.eq(previous), ep::updated.eq(chrono::Utc::now().naive_utc())))
+                .set((
+                    ep::secret.eq(secret),
+                    ep::previous_secrets.eq(previous),
+                    ep::updated.eq(chrono::Utc::now().naive_utc()),
+                ))
                 .execute(c)
         })?;
         self.invalidate_endpoints();
@@ -288,7 +291,11 @@ impl Database {
             if let Some(t) = event_type {
                 q = q.filter(ev::type_.eq(t.to_owned()));
             }
-            q.order((ev::received.desc(), ev::id.desc())).offset(offset).limit(limit).select(StoredEvent::as_select()).load(c)
+            q.order((ev::received.desc(), ev::id.desc()))
+                .offset(offset)
+                .limit(limit)
+                .select(StoredEvent::as_select())
+                .load(c)
         })
     }
 
@@ -379,7 +386,9 @@ impl Database {
     pub fn update_endpoint(&self, id: i64, changes: &EndpointChanges) -> Result<WebhookEndpoint, Error> {
         let _writer = self.writer_lock();
         self.read(|c| {
-            diesel::update(ep::table.find(id)).set((changes, ep::updated.eq(chrono::Utc::now().naive_utc()))).execute(c)?;
+            diesel::update(ep::table.find(id))
+                .set((changes, ep::updated.eq(chrono::Utc::now().naive_utc())))
+                .execute(c)?;
             ep::table.find(id).select(WebhookEndpoint::as_select()).first(c).optional()
         })?
         .ok_or_else(|| Error::NotFound(format!("webhook endpoint {id}")))

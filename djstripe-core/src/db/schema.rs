@@ -82,4 +82,9 @@ diesel::table! {
 }
 
 diesel::joinable!(djstripe_webhookeventtrigger -> djstripe_webhookendpoint (webhook_endpoint_id));
-diesel::allow_tables_to_appear_in_same_query!(djstripe_webhookendpoint, djstripe_webhookeventtrigger, djstripe_event, djstripe_account_key);
+diesel::allow_tables_to_appear_in_same_query!(
+    djstripe_webhookendpoint,
+    djstripe_webhookeventtrigger,
+    djstripe_event,
+    djstripe_account_key
+);

@@ -192,7 +192,13 @@ mod tests {
 
     #[test]
     fn public_neighbours_of_private_ranges_pass() {
-        for url in ["http://172.15.255.255", "http://172.32.0.1", "http://11.0.0.1", "http://100.128.0.1", "http://169.255.0.1"] {
+        for url in [
+            "http://172.15.255.255",
+            "http://172.32.0.1",
+            "http://11.0.0.1",
+            "http://100.128.0.1",
+            "http://169.255.0.1",
+        ] {
             assert!(check_base_url(url, false).is_ok(), "{url}");
         }
     }

@@ -251,7 +251,8 @@ impl EndpointManager {
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         let prefix = prefix.into();
         let prefix = prefix.trim_end_matches('/');
-        self.prefix = if prefix.is_empty() || prefix.starts_with('/') { prefix.to_owned() } else { format!("/{prefix}") };
+        self.prefix =
+            if prefix.is_empty() || prefix.starts_with('/') { prefix.to_owned() } else { format!("/{prefix}") };
         self
     }
 
@@ -344,7 +345,8 @@ impl EndpointManager {
                 error
             }
             Err(cleanup) => {
-                let account = caller.stripe_account.as_deref().map(|a| format!(" -H 'Stripe-Account: {a}'")).unwrap_or_default();
+                let account =
+                    caller.stripe_account.as_deref().map(|a| format!(" -H 'Stripe-Account: {a}'")).unwrap_or_default();
                 Error::CleanupNeeded(format!(
                     "Stripe created webhook endpoint {id} ({url}) but storing it failed ({error}), and deleting it \
                      at Stripe failed too ({cleanup}). Nothing was stored locally. Delete {id} in the Stripe Dashboard \
@@ -584,7 +586,9 @@ fn check_events(events: &[String]) -> Result<Vec<String>, Error> {
     if events.is_empty() {
         return Err(Error::Config("an endpoint needs at least one enabled event (`*` for all)".into()));
     }
-    if let Some(bad) = events.iter().find(|e| !e.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._*".contains(&b))) {
+    if let Some(bad) =
+        events.iter().find(|e| !e.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._*".contains(&b)))
+    {
         return Err(Error::Config(format!("`{bad}` is not a Stripe event type (e.g. invoice.paid, or * for all)")));
     }
     Ok(events)

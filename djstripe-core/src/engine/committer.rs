@@ -17,9 +17,9 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use futures_channel::oneshot;
 
 use super::process::{Done, Item, run_batch};
-use crate::handler::{Callback, run_on_commit};
 use crate::Error;
 use crate::db::Database;
+use crate::handler::{Callback, run_on_commit};
 
 struct Job {
     item: Item,
@@ -114,7 +114,10 @@ fn writer(db: &Database, jobs: &Receiver<Job>, max_batch: usize, on_commit: &Sen
         // A panic escaping here (not from a handler: those are caught) must not kill the lane.
         let (results, callbacks) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_batch(db, &items)))
             .unwrap_or_else(|_| {
-                (items.iter().map(|_| Err(Error::DatabaseUnavailable("the writer panicked".into()))).collect(), Vec::new())
+                (
+                    items.iter().map(|_| Err(Error::DatabaseUnavailable("the writer panicked".into()))).collect(),
+                    Vec::new(),
+                )
             });
         for (reply, result) in replies.into_iter().zip(results) {
             let _ = reply.send(result);

@@ -121,7 +121,14 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self { legacy: None, event_callback: None, stripe: None, unverified_body_limit: 4096, writers: None, max_batch: 64 }
+        Self {
+            legacy: None,
+            event_callback: None,
+            stripe: None,
+            unverified_body_limit: 4096,
+            writers: None,
+            max_batch: 64,
+        }
     }
 }
 
@@ -316,7 +323,9 @@ impl Engine {
             return false;
         }
         match target {
-            Target::Legacy => self.config.legacy.as_ref().is_none_or(|l| l.validation != ValidationMethod::RetrieveEvent),
+            Target::Legacy => {
+                self.config.legacy.as_ref().is_none_or(|l| l.validation != ValidationMethod::RetrieveEvent)
+            }
             Target::Endpoint(uuid) => match self.db.endpoint_cache.get(uuid) {
                 Some(Some(endpoint)) => endpoint.validation() != ValidationMethod::RetrieveEvent,
                 Some(None) => true,
@@ -340,13 +349,26 @@ impl Engine {
         match verdict {
             Err(error) => {
                 let exception = error.to_string();
-                let item = Item { draft, event: None, work: Work::Record { valid: false, processed: false, outcome: "invalid", exception } };
+                let item = Item {
+                    draft,
+                    event: None,
+                    work: Work::Record { valid: false, processed: false, outcome: "invalid", exception },
+                };
                 let key = item.draft.remote_ip.clone();
                 Pending::waiting(self.committer.submit(&key, item), Then::Rejected(Some(error)))
             }
             Ok(event) if event.is_dashboard_test() => {
                 let key = event.id.clone();
-                let item = Item { draft, event: Some(event), work: Work::Record { valid: true, processed: true, outcome: "test_event", exception: String::new() } };
+                let item = Item {
+                    draft,
+                    event: Some(event),
+                    work: Work::Record {
+                        valid: true,
+                        processed: true,
+                        outcome: "test_event",
+                        exception: String::new(),
+                    },
+                };
                 Pending::waiting(self.committer.submit(&key, item), Then::TestEvent)
             }
             Ok(event) if self.config.event_callback.is_some() => Pending::ready(self.queue(draft, event)),
@@ -389,7 +411,11 @@ impl Engine {
     /// Event-callback mode: record the trigger as queued, then hand it to the callback.
     fn queue(&self, draft: Draft, event: Event) -> Result<Outcome, Error> {
         let callback = self.config.event_callback.as_ref().expect("checked by the caller");
-        let item = Item { draft, event: Some(event.clone()), work: Work::Record { valid: true, processed: false, outcome: "queued", exception: String::new() } };
+        let item = Item {
+            draft,
+            event: Some(event.clone()),
+            work: Work::Record { valid: true, processed: false, outcome: "queued", exception: String::new() },
+        };
         let trigger_id = match committer::wait(self.committer.submit(&event.id, item))? {
             Done::Recorded(id) => id,
             Done::Outcome(outcome) => outcome.trigger_id(),
@@ -425,7 +451,10 @@ impl Engine {
                     .ok_or_else(|| Error::NotFound("webhook endpoint".into()))?;
                 let validation = endpoint.validation();
                 if validation == ValidationMethod::None {
-                    tracing::warn!(endpoint = endpoint.id, "webhook endpoint with validation `none` accepted a delivery unverified");
+                    tracing::warn!(
+                        endpoint = endpoint.id,
+                        "webhook endpoint with validation `none` accepted a delivery unverified"
+                    );
                 }
                 Ok(Resolved {
                     endpoint_id: Some(endpoint.id),
@@ -453,9 +482,11 @@ impl Engine {
                 if claimed.is_dashboard_test() {
                     return Ok(claimed);
                 }
-                let stripe = self.config.stripe.as_ref().ok_or_else(|| {
-                    Error::Config("validation `retrieve_event` needs a Stripe API client".into())
-                })?;
+                let stripe = self
+                    .config
+                    .stripe
+                    .as_ref()
+                    .ok_or_else(|| Error::Config("validation `retrieve_event` needs a Stripe API client".into()))?;
                 // Outside any transaction: the network call must not hold database locks.
                 let fetched = stripe.retrieve_event(&claimed.id, claimed.livemode, claimed.account.as_deref())?;
                 let mut event = Event::from_value(fetched)?;

@@ -84,7 +84,8 @@ impl Future for Pending {
             Inner::Waiting(ticket, then) => match Pin::new(ticket).poll(cx) {
                 Poll::Pending => Poll::Pending,
                 Poll::Ready(answer) => {
-                    let done = answer.unwrap_or_else(|_| Err(Error::DatabaseUnavailable("the writer thread has stopped".into())));
+                    let done = answer
+                        .unwrap_or_else(|_| Err(Error::DatabaseUnavailable("the writer thread has stopped".into())));
                     Poll::Ready(finish(done, then))
                 }
             },

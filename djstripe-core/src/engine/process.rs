@@ -4,7 +4,7 @@
 use diesel::Connection;
 
 use super::Outcome;
-use crate::db::queries::{finish_trigger, insert_event_if_new, insert_trigger, mark_reprocessed, mark_replayed};
+use crate::db::queries::{finish_trigger, insert_event_if_new, insert_trigger, mark_replayed, mark_reprocessed};
 use crate::db::{Database, DbConnection, NewTrigger, StoredEvent, classify_error};
 use crate::handler::{Callback, run_on_commit};
 use crate::{Error, Event, HandlerContext, dispatch};

@@ -53,8 +53,12 @@ pub fn fresh(backend: Backend, pool_size: u32) -> TestDb {
     test.db.migrate().expect("migrations apply");
     let mut conn = test.db.get().unwrap();
     let ddl = match backend {
-        Backend::Sqlite => "CREATE TABLE test_rows (id INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, note TEXT NOT NULL)",
-        Backend::Postgres => "CREATE TABLE test_rows (id BIGSERIAL PRIMARY KEY, event_id TEXT NOT NULL, note TEXT NOT NULL)",
+        Backend::Sqlite => {
+            "CREATE TABLE test_rows (id INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, note TEXT NOT NULL)"
+        }
+        Backend::Postgres => {
+            "CREATE TABLE test_rows (id BIGSERIAL PRIMARY KEY, event_id TEXT NOT NULL, note TEXT NOT NULL)"
+        }
     };
     conn.batch_execute(ddl).unwrap();
     drop(conn);

@@ -101,7 +101,8 @@ impl FakeEndpoints {
         let mut state = self.state.lock().unwrap();
         state.next_id += 1;
         let id = format!("we_dash{}", state.next_id);
-        let object = object(&id, url, vec!["charge.succeeded".into()], metadata, livemode, Some("made in the Dashboard"));
+        let object =
+            object(&id, url, vec!["charge.succeeded".into()], metadata, livemode, Some("made in the Dashboard"));
         state.endpoints.push(Stored { object, livemode, account: account.map(str::to_owned) });
         id
     }
@@ -111,7 +112,14 @@ impl FakeEndpoints {
     }
 }
 
-fn object(id: &str, url: &str, events: Vec<String>, metadata: Value, livemode: bool, description: Option<&str>) -> Value {
+fn object(
+    id: &str,
+    url: &str,
+    events: Vec<String>,
+    metadata: Value,
+    livemode: bool,
+    description: Option<&str>,
+) -> Value {
     json!({
         "api_version": null, "application": null, "created": 1234567890, "description": description,
         "enabled_events": events, "id": id, "livemode": livemode, "metadata": metadata,
@@ -156,11 +164,14 @@ fn route(state: &mut State, req: &Seen) -> (u16, String) {
             }
             let metadata: serde_json::Map<String, Value> = body
                 .iter()
-                .filter_map(|(k, v)| Some((k.strip_prefix("metadata[")?.strip_suffix(']')?.to_owned(), Value::from(v.clone()))))
+                .filter_map(|(k, v)| {
+                    Some((k.strip_prefix("metadata[")?.strip_suffix(']')?.to_owned(), Value::from(v.clone())))
+                })
                 .collect();
             state.next_id += 1;
             let id = format!("we_fake{}", state.next_id);
-            let mut object = object(&id, &url, events, Value::Object(metadata), livemode, field(&body, "description").as_deref());
+            let mut object =
+                object(&id, &url, events, Value::Object(metadata), livemode, field(&body, "description").as_deref());
             if field(&body, "connect").as_deref() == Some("true") {
                 object["application"] = "ca_fake".into();
             }
@@ -183,12 +194,18 @@ fn route(state: &mut State, req: &Seen) -> (u16, String) {
             };
             let page: Vec<Value> = all.iter().skip(start).take(limit).map(|e| e.object.clone()).collect();
             let has_more = start + page.len() < all.len();
-            (200, json!({"object": "list", "url": "/v1/webhook_endpoints", "has_more": has_more, "data": page}).to_string())
+            (
+                200,
+                json!({"object": "list", "url": "/v1/webhook_endpoints", "has_more": has_more, "data": page})
+                    .to_string(),
+            )
         }
         (method, p) if p.starts_with("/v1/webhook_endpoints/") => {
             let id = &p["/v1/webhook_endpoints/".len()..];
             let not_found = error(404, &format!("No such webhook endpoint: '{id}'"));
-            let Some(index) = state.endpoints.iter().position(|e| e.object["id"] == id && mine(e)) else { return not_found };
+            let Some(index) = state.endpoints.iter().position(|e| e.object["id"] == id && mine(e)) else {
+                return not_found;
+            };
             match method {
                 "GET" => (200, state.endpoints[index].object.to_string()),
                 "DELETE" if state.fail_deletes => error(500, "the fake refuses deletes"),

@@ -96,14 +96,12 @@ pub fn migrate(conn: &mut DbConnection) -> Result<(), Box<dyn std::error::Error 
 
 /// The shop's command line: `serve` (default), `migrate`, `handlers`, `triggers`, `events`, `trigger`.
 pub fn cli() -> Cli {
-    Cli::new("shop")
-        .default_database_url("sqlite://shop.sqlite3")
-        .migrations(migrate)
-        .dev_endpoint(true)
-        .routes(|cfg| {
+    Cli::new("shop").default_database_url("sqlite://shop.sqlite3").migrations(migrate).dev_endpoint(true).routes(
+        |cfg| {
             cfg.route(
                 "/",
                 actix_web::web::get().to(|| async { "shop: Stripe webhooks are received under /stripe/webhook/" }),
             );
-        })
+        },
+    )
 }
