@@ -53,14 +53,16 @@ fn concurrent_migrations_on_postgres_are_serialized() {
     let db = support::fresh(Backend::Postgres, 1);
     let url = db.url.clone();
     // Drop the schema so that every instance finds work to do.
-    db.get().unwrap().batch_execute_sql(
-        "DROP TABLE djstripe_event, djstripe_webhookeventtrigger, djstripe_webhookendpoint, __diesel_schema_migrations",
-    );
+    db.get().unwrap().batch_execute_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
     let applied: Vec<usize> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..4).map(|_| s.spawn(|| Database::connect(&url).unwrap().migrate().unwrap())).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert_eq!(applied.iter().sum::<usize>(), 1, "exactly one instance applied the migration: {applied:?}");
+    assert_eq!(
+        applied.iter().filter(|n| **n > 0).count(),
+        1,
+        "exactly one instance applied the migrations: {applied:?}"
+    );
     assert_eq!(Database::connect(&url).unwrap().counts().unwrap(), (0, 0));
 }
 
