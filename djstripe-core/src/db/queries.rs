@@ -385,12 +385,13 @@ impl Database {
     /// ```
     pub fn update_endpoint(&self, id: i64, changes: &EndpointChanges) -> Result<WebhookEndpoint, Error> {
         let _writer = self.writer_lock();
-        self.read(|c| {
+        let updated = self.read(|c| {
             diesel::update(ep::table.find(id))
                 .set((changes, ep::updated.eq(chrono::Utc::now().naive_utc())))
                 .execute(c)?;
             ep::table.find(id).select(WebhookEndpoint::as_select()).first(c).optional()
-        })?
-        .ok_or_else(|| Error::NotFound(format!("webhook endpoint {id}")))
+        });
+        self.invalidate_endpoints();
+        updated?.ok_or_else(|| Error::NotFound(format!("webhook endpoint {id}")))
     }
 }
