@@ -219,6 +219,17 @@ impl Database {
         self.backend
     }
 
+    /// The most connections the pool opens.
+    ///
+    /// ```
+    /// use djstripe_core::db::{Database, DatabaseOptions};
+    /// let db = Database::connect_with("postgres://localhost/x", DatabaseOptions { pool_size: 3, ..Default::default() }).unwrap();
+    /// assert_eq!(db.pool_size(), 3);
+    /// ```
+    pub fn pool_size(&self) -> u32 {
+        self.pool.max_size()
+    }
+
     /// A pooled connection, or [`Error::DatabaseUnavailable`].
     ///
     /// ```no_run

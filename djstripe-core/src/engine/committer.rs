@@ -47,7 +47,8 @@ pub(super) struct Committer {
 
 impl Committer {
     /// Starts `writers` threads (at least one) that commit batches of at most `max_batch`.
-    pub(super) fn start(db: &Database, writers: usize, max_batch: usize) -> Self {
+    /// With `pin`, each writer keeps its connection across batches (the pool must have room).
+    pub(super) fn start(db: &Database, writers: usize, max_batch: usize, pin: bool) -> Self {
         // on_commit callbacks (mail, cache, enqueue) run on their own thread, in commit order,
         // so a slow one delays neither the answers nor the next batch.
         let (callbacks, pending) = channel::<Vec<Callback>>();
@@ -61,7 +62,7 @@ impl Committer {
                 let (db, callbacks) = (db.clone(), callbacks.clone());
                 std::thread::Builder::new()
                     .name(format!("djstripe-writer-{n}"))
-                    .spawn(move || writer(&db, &rx, max_batch.max(1), &callbacks))
+                    .spawn(move || writer(&db, &rx, max_batch.max(1), &callbacks, pin))
                     .expect("spawning a writer thread");
                 tx
             })
@@ -97,8 +98,9 @@ impl Committer {
     }
 }
 
-fn writer(db: &Database, jobs: &Receiver<Job>, max_batch: usize, on_commit: &Sender<Vec<Callback>>) {
+fn writer(db: &Database, jobs: &Receiver<Job>, max_batch: usize, on_commit: &Sender<Vec<Callback>>, pin: bool) {
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
+    let mut pinned = None;
     while let Ok(first) = jobs.recv() {
         batch.push(first);
         while batch.len() < max_batch {
@@ -112,13 +114,17 @@ fn writer(db: &Database, jobs: &Receiver<Job>, max_batch: usize, on_commit: &Sen
         batch.sort_by(|a, b| a.item.event.as_ref().map(|e| &e.id).cmp(&b.item.event.as_ref().map(|e| &e.id)));
         let (items, replies): (Vec<Item>, Vec<_>) = batch.drain(..).map(|j| (j.item, j.reply)).unzip();
         // A panic escaping here (not from a handler: those are caught) must not kill the lane.
-        let (results, callbacks) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_batch(db, &items)))
-            .unwrap_or_else(|_| {
-                (
-                    items.iter().map(|_| Err(Error::DatabaseUnavailable("the writer panicked".into()))).collect(),
-                    Vec::new(),
-                )
-            });
+        let (results, callbacks) =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_batch(db, &mut pinned, &items)))
+                .unwrap_or_else(|_| {
+                    (
+                        items.iter().map(|_| Err(Error::DatabaseUnavailable("the writer panicked".into()))).collect(),
+                        Vec::new(),
+                    )
+                });
+        if !pin {
+            pinned = None;
+        }
         for (reply, result) in replies.into_iter().zip(results) {
             let _ = reply.send(result);
         }

@@ -113,7 +113,7 @@ pub struct EngineConfig {
     /// an unauthenticated sender cannot fill the disk.
     pub unverified_body_limit: usize,
     /// Writer threads doing group commit (`None`: 1 for SQLite, which has one writer anyway;
-    /// 4 for PostgreSQL).
+    /// 4 for PostgreSQL; at most half the pool, as each writer keeps a connection).
     pub writers: Option<usize>,
     /// The most deliveries one commit takes (default 64).
     pub max_batch: usize,
@@ -210,7 +210,10 @@ impl Engine {
             crate::db::Backend::Sqlite => 1,
             crate::db::Backend::Postgres => 4,
         });
-        let committer = Arc::new(Committer::start(&db, writers, config.max_batch));
+        // Writers keep a connection each; leave at least half the pool to everything else.
+        let writers = writers.clamp(1, (db.pool_size() as usize / 2).max(1));
+        let pin = db.pool_size() as usize > writers;
+        let committer = Arc::new(Committer::start(&db, writers, config.max_batch, pin));
         Ok(Self { db, config: Arc::new(config), committer })
     }
 

@@ -5,7 +5,7 @@ use diesel::Connection;
 
 use super::Outcome;
 use crate::db::queries::{finish_trigger, insert_event_if_new, insert_trigger, mark_replayed, mark_reprocessed};
-use crate::db::{Database, DbConnection, NewTrigger, StoredEvent, classify_error};
+use crate::db::{Database, DbConnection, NewTrigger, PooledConnection, StoredEvent, classify_error};
 use crate::handler::{Callback, run_on_commit};
 use crate::{Error, Event, HandlerContext, dispatch};
 
@@ -177,15 +177,30 @@ fn run_item(conn: &mut DbConnection, item: &Item, callbacks: &mut Vec<Callback>)
 ///
 /// Returns the results and the `on_commit` callbacks of the committed items, for the caller to
 /// run once it has answered (they must not delay the answers or the next batch).
-pub(super) fn run_batch(db: &Database, items: &[Item]) -> (Vec<Result<Done, Error>>, Vec<Callback>) {
+///
+/// `pinned` is the writer's own connection, kept across batches (no pool checkout, no liveness
+/// query per batch); it is dropped after a failed batch and taken afresh from the pool next time.
+pub(super) fn run_batch(
+    db: &Database,
+    pinned: &mut Option<PooledConnection>,
+    items: &[Item],
+) -> (Vec<Result<Done, Error>>, Vec<Callback>) {
     let started = std::time::Instant::now();
     let mut callbacks = Vec::new();
     let result = {
         let _writer = db.writer_lock();
-        db.get().and_then(|mut conn| {
-            conn.transaction::<Vec<Done>, Error, _>(|conn| {
+        let conn = match pinned.take() {
+            Some(conn) => Ok(conn),
+            None => db.get(),
+        };
+        conn.and_then(|mut conn| {
+            let result = conn.transaction::<Vec<Done>, Error, _>(|conn| {
                 items.iter().map(|item| run_item(conn, item, &mut callbacks)).collect()
-            })
+            });
+            if result.is_ok() {
+                *pinned = Some(conn);
+            }
+            result
         })
     };
     match result {
@@ -248,7 +263,7 @@ pub(super) fn fail_trigger(db: &Database, id: i64, error: &Error) -> Result<(), 
 
 /// Runs one item on its own (operator actions: reprocess, replay, queued triggers).
 pub(super) fn run_single(db: &Database, item: Item) -> Result<Done, Error> {
-    let (mut results, callbacks) = run_batch(db, std::slice::from_ref(&item));
+    let (mut results, callbacks) = run_batch(db, &mut None, std::slice::from_ref(&item));
     run_on_commit(callbacks);
     results.pop().expect("one result per item")
 }
