@@ -20,20 +20,8 @@ use djstripe_core::db::{Backend, Database, DatabaseOptions, DbConnection, Sqlite
 use djstripe_core::testing::EventBuilder;
 use serde_json::json;
 
-diesel::table! {
-    /// The example shop's handler table (same DDL as `examples/shop`).
-    shop_customer_event (id) {
-        /// Surrogate key.
-        id -> BigInt,
-        /// Stripe's event id.
-        event_id -> Text,
-        /// The event type.
-        #[sql_name = "type"]
-        event_type -> Text,
-        /// The customer.
-        customer_id -> Text,
-    }
-}
+// The example shop's handler table and schema, reused so the baseline writes what the shop writes.
+use shop::shop_customer_event;
 
 type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -94,18 +82,7 @@ fn open(url: &str, pool_size: u32) -> Res<Database> {
     let options = DatabaseOptions { pool_size, sqlite_sync: SqliteSync::Full, ..DatabaseOptions::default() };
     let db = Database::connect_with(url, options)?;
     db.migrate()?;
-    let mut conn = db.get()?;
-    let ddl = match &mut *conn {
-        DbConnection::Sqlite(_) => {
-            "CREATE TABLE IF NOT EXISTS shop_customer_event (id INTEGER PRIMARY KEY AUTOINCREMENT, \
-             event_id TEXT NOT NULL, type TEXT NOT NULL, customer_id TEXT NOT NULL)"
-        }
-        DbConnection::Pg(_) => {
-            "CREATE TABLE IF NOT EXISTS shop_customer_event (id BIGSERIAL PRIMARY KEY, \
-             event_id TEXT NOT NULL, type TEXT NOT NULL, customer_id TEXT NOT NULL)"
-        }
-    };
-    conn.batch_execute(ddl)?;
+    shop::migrate(&mut *db.get()?)?;
     Ok(db)
 }
 
