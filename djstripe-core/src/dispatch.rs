@@ -28,8 +28,17 @@ pub type HandlerFn = for<'a, 'b, 'c> fn(&'a Event, &'b mut HandlerContext<'c>) -
 /// println!("{ran} handlers ran");
 /// ```
 pub fn dispatch(event: &Event, ctx: &mut HandlerContext<'_>) -> Result<usize, Error> {
-    let handlers = registry::handlers_for(event.event_type());
-    for handler in &handlers {
+    run_all(&registry::handlers_for(event.event_type()), event, ctx)
+}
+
+/// [`dispatch`] with the handlers already looked up (the engine needs to know beforehand whether
+/// any will run: no handler, no savepoint).
+pub(crate) fn run_all(
+    handlers: &[&'static HandlerRegistration],
+    event: &Event,
+    ctx: &mut HandlerContext<'_>,
+) -> Result<usize, Error> {
+    for handler in handlers {
         run_one(handler, event, ctx)?;
     }
     Ok(handlers.len())
@@ -46,17 +55,17 @@ pub fn dispatch(event: &Event, ctx: &mut HandlerContext<'_>) -> Result<usize, Er
 /// ```
 pub fn run_one(handler: &HandlerRegistration, event: &Event, ctx: &mut HandlerContext<'_>) -> Result<(), Error> {
     let call = handler.call();
-    let location = format!("at {} ({}:{})", handler.path(), handler.file(), handler.line());
+    let location = || format!("at {} ({}:{})", handler.path(), handler.file(), handler.line());
     match catch_unwind(AssertUnwindSafe(|| call(event, ctx))) {
         Ok(Ok(())) => Ok(()),
         Ok(Err(err)) => Err(Error::Handler {
             handler: handler.path(),
             message: err.to_string(),
-            trace: format!("{}\n  {location}", err.trace()),
+            trace: format!("{}\n  {}", err.trace(), location()),
         }),
         Err(panic) => {
             let message = format!("panicked: {}", panic_message(&*panic));
-            Err(Error::Handler { handler: handler.path(), trace: format!("{message}\n  {location}"), message })
+            Err(Error::Handler { handler: handler.path(), trace: format!("{message}\n  {}", location()), message })
         }
     }
 }

@@ -514,6 +514,57 @@ fn validation_none_and_retrieve_event(backend: Backend) {
     assert!(error.to_string().contains("No such event"), "{error}");
 }
 
+/// One batch holding every case at once (the single writer is held by a slow handler while the
+/// rest queue behind it): three deliveries of one event whose first attempt fails — the first
+/// fails and rolls back, the second processes it, the third is a duplicate — a failing event, a
+/// fresh one, a re-delivery of an event stored earlier, and a delivery with a bad signature.
+fn one_batch_mixes_every_case(backend: Backend) {
+    let db = fresh(backend, 8);
+    let ep = endpoint(&db);
+    let engine = Engine::new(db.clone(), EngineConfig { writers: Some(1), ..Default::default() }).unwrap();
+    let uuid = ep.djstripe_uuid.as_str();
+    let send =
+        |body: &[u8], header: Option<&str>| engine.submit(engine.prepare(&delivery(uuid, body, header)).unwrap());
+    let signed = |body: &[u8]| send(body, Some(&sign(SECRET, body)));
+
+    let stored = event_id();
+    let stored_body = event_body(&stored, "customer.created", json!({}));
+    assert_eq!(signed(&stored_body).wait().unwrap().label(), "processed");
+
+    let slow = event_body(&event_id(), "customer.created", json!({"sleep_ms": "300"}));
+    let holding = signed(&slow);
+    std::thread::sleep(Duration::from_millis(60));
+    let (retried, failing, fresh_id) = (event_id(), event_id(), event_id());
+    fail_once(&retried);
+    let retried_body = event_body(&retried, "customer.updated", json!({}));
+    let queued = vec![
+        signed(&retried_body),
+        signed(&retried_body),
+        signed(&retried_body),
+        signed(&event_body(&failing, "customer.updated", json!({"fail": "yes"}))),
+        signed(&event_body(&fresh_id, "customer.created", json!({}))),
+        signed(&stored_body),
+        send(&stored_body, Some(&sign("whsec_wrong", &stored_body))),
+    ];
+    assert_eq!(holding.wait().unwrap().label(), "processed");
+    let labels: Vec<String> = queued.into_iter().map(|p| p.wait().unwrap().label().to_owned()).collect();
+    assert_eq!(labels, ["failed", "processed", "duplicate", "failed", "processed", "duplicate", "invalid"]);
+
+    assert_eq!(calls(&retried), 2, "entered once to fail, once to succeed");
+    assert_eq!((rows(&db, &retried), committed(&engine, &retried)), (1, 1));
+    assert_eq!((rows(&db, &failing), committed(&engine, &failing)), (0, 0), "the failure rolled back alone");
+    assert!(db.event(&failing).is_err(), "a failed event is not stored: Stripe's retry processes it");
+    assert_eq!((rows(&db, &fresh_id), committed(&engine, &fresh_id)), (1, 1));
+    assert_eq!((calls(&stored), rows(&db, &stored)), (1, 1), "a re-delivery runs nothing");
+    let triggers = db.recent_triggers(7).unwrap();
+    // Trigger rows are written in the batch's event-id order: compare them sorted.
+    let mut outcomes: Vec<&str> = triggers.iter().map(|t| t.outcome.as_str()).collect();
+    outcomes.sort_unstable();
+    assert_eq!(outcomes, ["duplicate", "duplicate", "failed", "failed", "invalid", "processed", "processed"]);
+    let failed_row = triggers.iter().find(|t| t.event_id.as_deref() == Some(failing.as_str())).unwrap();
+    assert!(failed_row.exception.contains("metadata.fail is yes") && !failed_row.processed, "{failed_row:?}");
+}
+
 both_backends!(
     processed_once_then_duplicate,
     handler_error_rolls_back_and_retry_processes,
@@ -528,6 +579,7 @@ both_backends!(
     reprocess_failed_and_replay,
     legacy_endpoint_and_rotation,
     validation_none_and_retrieve_event,
+    one_batch_mixes_every_case,
 );
 
 #[test]

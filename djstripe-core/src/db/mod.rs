@@ -18,8 +18,8 @@ pub(crate) mod queries;
 pub mod schema;
 
 pub use cache::TTL as ENDPOINT_CACHE_TTL;
-pub(crate) use database::classify_error;
 pub use database::{Backend, Database, DatabaseOptions, PooledConnection, SqliteSync};
+pub(crate) use database::{classify, classify_error};
 pub use keys::AccountKey;
 pub(crate) use models::NewTrigger;
 pub use models::{

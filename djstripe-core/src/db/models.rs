@@ -329,7 +329,7 @@ pub struct WebhookEventTrigger {
 
 /// A new `djstripe_webhookeventtrigger` row.
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = djstripe_webhookeventtrigger)]
+#[diesel(table_name = djstripe_webhookeventtrigger, treat_none_as_default_value = false)]
 pub(crate) struct NewTrigger<'a> {
     pub created: NaiveDateTime,
     pub updated: NaiveDateTime,
@@ -359,7 +359,7 @@ pub(crate) struct NewTrigger<'a> {
 /// # let _ = event;
 /// ```
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable, Serialize)]
-#[diesel(table_name = djstripe_event)]
+#[diesel(table_name = djstripe_event, treat_none_as_default_value = false)]
 pub struct StoredEvent {
     /// Stripe's id.
     pub id: String,

@@ -28,12 +28,37 @@ pub struct TriggerFilter {
     pub event_type: Option<String>,
 }
 
-/// Inserts a trigger row and returns its id.
-pub(crate) fn insert_trigger(conn: &mut DbConnection, row: &NewTrigger<'_>) -> Result<i64, Error> {
-    let query = diesel::insert_into(tr::table).values(row).returning(tr::id);
+/// Inserts trigger rows in one statement and returns their ids, in the order of `rows`.
+///
+/// One statement, not one per row: on PostgreSQL every statement is a round trip, and the
+/// writer inserts the whole batch's audit rows at once. Ids come from one sequence (PostgreSQL)
+/// or the rowid (SQLite), assigned in `VALUES` order within the statement, so sorting what
+/// `RETURNING` gives back (whose order SQLite does not promise) restores the rows' order.
+pub(crate) fn insert_triggers(conn: &mut DbConnection, rows: &[NewTrigger<'_>]) -> Result<Vec<i64>, Error> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let query = diesel::insert_into(tr::table).values(rows).returning(tr::id);
+    let mut ids: Vec<i64> = match conn {
+        DbConnection::Pg(c) => query.get_results(c),
+        DbConnection::Sqlite(c) => query.get_results(c),
+    }
+    .map_err(classify)?;
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Inserts the events that are not stored yet, in one statement, and returns the ids of those
+/// it inserted: the others are duplicates (stored before, or by a concurrent transaction this
+/// one waited for). `rows` must not repeat an id.
+pub(crate) fn claim_events(conn: &mut DbConnection, rows: &[StoredEvent]) -> Result<Vec<String>, Error> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let query = diesel::insert_into(ev::table).values(rows).on_conflict_do_nothing().returning(ev::id);
     match conn {
-        DbConnection::Pg(c) => query.get_result(c),
-        DbConnection::Sqlite(c) => query.get_result(c),
+        DbConnection::Pg(c) => query.get_results(c),
+        DbConnection::Sqlite(c) => query.get_results(c),
     }
     .map_err(classify)
 }
@@ -41,12 +66,14 @@ pub(crate) fn insert_trigger(conn: &mut DbConnection, row: &NewTrigger<'_>) -> R
 /// Inserts the event unless a row with its id exists (committed, or committed by a concurrent
 /// transaction this one waited for). Returns whether it inserted: `false` means "duplicate".
 pub(crate) fn insert_event_if_new(conn: &mut DbConnection, row: &StoredEvent) -> Result<bool, Error> {
-    let inserted = match conn {
-        DbConnection::Pg(c) => diesel::insert_into(ev::table).values(row).on_conflict_do_nothing().execute(c),
-        DbConnection::Sqlite(c) => diesel::insert_or_ignore_into(ev::table).values(row).execute(c),
-    }
-    .map_err(classify)?;
-    Ok(inserted == 1)
+    Ok(!claim_events(conn, std::slice::from_ref(row))?.is_empty())
+}
+
+/// Deletes an event row this transaction inserted, when its handlers failed: Stripe's retry
+/// must find it unprocessed.
+pub(crate) fn forget_event(conn: &mut DbConnection, event_id: &str) -> Result<(), Error> {
+    diesel::delete(ev::table.find(event_id)).execute(conn).map_err(classify)?;
+    Ok(())
 }
 
 /// Marks a stored event processed once more (a deliberate replay). `false` if it is not stored.

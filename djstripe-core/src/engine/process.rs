@@ -1,12 +1,31 @@
-//! The transaction of a batch of deliveries: for each, in a savepoint, the event row and the
-//! handlers; then its trigger row with the outcome; one commit for the whole batch.
+//! The transaction of a batch of deliveries, in as few statements as the guarantees allow.
+//!
+//! On PostgreSQL every statement is a loopback round trip that puts the writer to sleep, so a
+//! batch is written in stages rather than event by event:
+//!
+//! 1. one `INSERT … ON CONFLICT DO NOTHING RETURNING id` claims every new event of the batch:
+//!    what it returns is fresh, the rest are duplicates;
+//! 2. each fresh event's handlers run in a savepoint (only when the event has handlers), so a
+//!    failure rolls back that event alone — its handlers' writes, and its claimed row is deleted
+//!    so that Stripe's retry finds it unprocessed. The savepoint is released lazily, in the same
+//!    round trip as the next one is taken (or by the commit);
+//! 3. one `INSERT` writes every trigger row, in its final state.
+//!
+//! A second delivery of the same event within one batch, replays and queued triggers take the
+//! plain path: savepoint, insert-if-new (or mark replayed), handlers.
+
+use std::collections::HashSet;
 
 use diesel::Connection;
+use diesel::connection::SimpleConnection;
 
 use super::Outcome;
-use crate::db::queries::{finish_trigger, insert_event_if_new, insert_trigger, mark_replayed, mark_reprocessed};
-use crate::db::{Database, DbConnection, NewTrigger, PooledConnection, StoredEvent, classify_error};
+use crate::db::queries::{
+    claim_events, finish_trigger, forget_event, insert_event_if_new, insert_triggers, mark_replayed, mark_reprocessed,
+};
+use crate::db::{Database, DbConnection, NewTrigger, PooledConnection, StoredEvent, classify, classify_error};
 use crate::handler::{Callback, run_on_commit};
+use crate::registry::{self, HandlerRegistration};
 use crate::{Error, Event, HandlerContext, dispatch};
 
 /// The request-side fields of a trigger row.
@@ -61,6 +80,111 @@ pub(super) enum Done {
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The one savepoint name of a batch: events run one after the other, never nested.
+const SAVEPOINT: &str = "SAVEPOINT djstripe_event";
+const RELEASE_AND_SAVEPOINT: &str = "RELEASE SAVEPOINT djstripe_event; SAVEPOINT djstripe_event";
+const ROLLBACK_AND_RELEASE: &str = "ROLLBACK TO SAVEPOINT djstripe_event; RELEASE SAVEPOINT djstripe_event";
+
+/// The batch's per-event savepoint. A successful event's savepoint is not released at once:
+/// the release travels with the next event's `SAVEPOINT` (one round trip, not two), and the
+/// commit releases the last one.
+#[derive(Default)]
+struct Savepoint {
+    open: bool,
+}
+
+impl Savepoint {
+    fn take(&mut self, conn: &mut DbConnection) -> Result<(), Error> {
+        conn.batch_execute(if self.open { RELEASE_AND_SAVEPOINT } else { SAVEPOINT }).map_err(classify)?;
+        self.open = true;
+        Ok(())
+    }
+
+    fn roll_back(&mut self, conn: &mut DbConnection) -> Result<(), Error> {
+        self.open = false;
+        conn.batch_execute(ROLLBACK_AND_RELEASE).map_err(classify)
+    }
+
+    /// Runs `work` in the savepoint; a handler failure rolls back to it and is returned as
+    /// `Err(Some(error))`. Any other error fails the batch (`Err(None)` never happens).
+    fn run<T>(
+        &mut self,
+        conn: &mut DbConnection,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, Error>,
+    ) -> Result<Result<T, Error>, Error> {
+        self.take(conn)?;
+        match work(conn) {
+            Ok(value) => Ok(Ok(value)),
+            Err(error @ Error::Handler { .. }) => {
+                self.roll_back(conn)?;
+                Ok(Err(error))
+            }
+            Err(other) => Err(other),
+        }
+    }
+}
+
+/// What an item came to before its trigger row has an id.
+enum Settled {
+    Recorded,
+    Processed { handlers: usize, replay: bool },
+    Duplicate,
+    Failed(Error),
+}
+
+/// A trigger row waiting for the batch's one insert (or, for a queued trigger, already updated).
+struct Row<'a> {
+    item: &'a Item,
+    event: Option<&'a Event>,
+    valid: bool,
+    processed: bool,
+    outcome: &'static str,
+    exception: String,
+    traceback: String,
+    existing: Option<i64>,
+    settled: Settled,
+}
+
+impl Row<'_> {
+    fn new_trigger(&self, now: chrono::NaiveDateTime) -> NewTrigger<'_> {
+        let (draft, event) = (&self.item.draft, self.event);
+        NewTrigger {
+            created: now,
+            updated: now,
+            remote_ip: &draft.remote_ip,
+            headers: &draft.headers,
+            body: &draft.body,
+            body_truncated: draft.body_truncated,
+            valid: self.valid,
+            processed: self.processed,
+            outcome: self.outcome,
+            exception: &self.exception,
+            traceback: &self.traceback,
+            event_id: event.map(|e| e.id.as_str()),
+            event_type: event.map(|e| e.type_.as_str()),
+            webhook_endpoint_id: draft.endpoint_id,
+            account: event.and_then(|e| e.account.as_deref()),
+            reprocess_of: draft.reprocess_of,
+            djstripe_version: VERSION,
+        }
+    }
+
+    fn done(self, trigger_id: i64) -> Done {
+        let event_id = || self.event.map(|e| e.id.clone()).unwrap_or_default();
+        Done::Outcome(match self.settled {
+            Settled::Recorded => return Done::Recorded(trigger_id),
+            Settled::Processed { handlers, replay: true } => {
+                Outcome::Replayed { trigger_id, event_id: event_id(), handlers }
+            }
+            Settled::Processed { handlers, replay: false } => {
+                Outcome::Processed { trigger_id, event_id: event_id(), handlers }
+            }
+            Settled::Duplicate => Outcome::Duplicate { trigger_id, event_id: event_id() },
+            Settled::Failed(error) => Outcome::Failed { trigger_id, event_id: event_id(), error },
+        })
+    }
+}
+
 fn describe(error: Option<&Error>) -> (String, String) {
     match error {
         Some(error @ Error::Handler { trace, .. }) => (error.to_string(), trace.clone()),
@@ -69,107 +193,158 @@ fn describe(error: Option<&Error>) -> (String, String) {
     }
 }
 
-/// Inserts a trigger row in its final state.
-fn insert_final(
+/// Stage 1: claims the batch's new events in one statement. Returns the ids it inserted and,
+/// per item, whether the item owns its event's claim (the first delivery of that event in the
+/// batch, not a replay).
+fn claim(
     conn: &mut DbConnection,
-    draft: &Draft,
-    event: Option<&Event>,
-    (valid, processed, outcome): (bool, bool, &str),
-    (exception, traceback): (&str, &str),
-) -> Result<i64, Error> {
-    let now = chrono::Utc::now().naive_utc();
-    let trigger = NewTrigger {
-        created: now,
-        updated: now,
-        remote_ip: &draft.remote_ip,
-        headers: &draft.headers,
-        body: &draft.body,
-        body_truncated: draft.body_truncated,
-        valid,
-        processed,
-        outcome,
-        exception,
-        traceback,
-        event_id: event.map(|e| e.id.as_str()),
-        event_type: event.map(|e| e.type_.as_str()),
-        webhook_endpoint_id: draft.endpoint_id,
-        account: event.and_then(|e| e.account.as_deref()),
-        reprocess_of: draft.reprocess_of,
-        djstripe_version: VERSION,
-    };
-    insert_trigger(conn, &trigger)
+    items: &[Item],
+    now: chrono::NaiveDateTime,
+) -> Result<(HashSet<String>, Vec<bool>), Error> {
+    let mut seen = HashSet::new();
+    let mut rows = Vec::new();
+    let mut owners = Vec::with_capacity(items.len());
+    for item in items {
+        let owner = match (&item.work, &item.event) {
+            (Work::Process(mode), Some(event)) if *mode != Mode::Replay => seen.insert(event.id.as_str()),
+            _ => false,
+        };
+        if owner {
+            rows.push(StoredEvent::from_event(item.event.as_ref().expect("checked above"), now)?);
+        }
+        owners.push(owner);
+    }
+    Ok((claim_events(conn, &rows)?.into_iter().collect(), owners))
 }
 
-/// Processes one event inside the batch's transaction: a savepoint around the event row and the
-/// handlers (a failure rolls back just those), then the trigger row with the outcome.
+/// Stage 2 for one event: its handlers, in a savepoint; what it came to.
 fn process_one(
     conn: &mut DbConnection,
-    item: &Item,
+    savepoint: &mut Savepoint,
     event: &Event,
     mode: Mode,
+    claimed: Option<bool>,
     callbacks: &mut Vec<Callback>,
-) -> Result<Outcome, Error> {
+) -> Result<Settled, Error> {
     let now = chrono::Utc::now().naive_utc();
-    let stored = StoredEvent::from_event(event, now)?;
-    let attempt = conn.transaction::<Option<(usize, Vec<Callback>)>, Error, _>(|conn| {
-        let fresh = match mode {
-            Mode::Replay => mark_replayed(conn, &event.id, now)?
-                .then_some(true)
-                .ok_or_else(|| Error::NotFound(format!("event {}", event.id)))?,
-            _ => insert_event_if_new(conn, &stored)?,
-        };
-        if !fresh {
-            return Ok(None);
-        }
+    let handlers: Vec<&'static HandlerRegistration> = registry::handlers_for(event.event_type());
+    let mut run_handlers = |conn: &mut DbConnection| -> Result<usize, Error> {
         let mut ctx = HandlerContext::new(conn);
-        let ran = dispatch::dispatch(event, &mut ctx)?;
-        Ok(Some((ran, ctx.take_on_commit())))
-    });
-    let (handlers, error) = match attempt {
-        Ok(Some((ran, mut on_commit))) => {
-            callbacks.append(&mut on_commit);
-            (Some(ran), None)
+        let ran = dispatch::run_all(&handlers, event, &mut ctx)?;
+        callbacks.append(&mut ctx.take_on_commit());
+        Ok(ran)
+    };
+    let settled = match (mode, claimed) {
+        // Claimed in stage 1 and nothing to run: no savepoint needed.
+        (_, Some(true)) if handlers.is_empty() => Settled::Processed { handlers: 0, replay: false },
+        (_, Some(true)) => match savepoint.run(conn, &mut run_handlers)? {
+            Ok(ran) => Settled::Processed { handlers: ran, replay: false },
+            Err(error) => {
+                forget_event(conn, &event.id)?;
+                Settled::Failed(error)
+            }
+        },
+        (_, Some(false)) => Settled::Duplicate,
+        (Mode::Replay, None) => {
+            let replayed = savepoint.run(conn, |conn| {
+                if !mark_replayed(conn, &event.id, now)? {
+                    return Err(Error::NotFound(format!("event {}", event.id)));
+                }
+                run_handlers(conn)
+            })?;
+            match replayed {
+                Ok(ran) => Settled::Processed { handlers: ran, replay: true },
+                Err(error) => Settled::Failed(error),
+            }
         }
-        Ok(None) => (None, None),
-        Err(error @ Error::Handler { .. }) => (None, Some(error)),
-        Err(other) => return Err(other),
-    };
-    let label = match (&handlers, &error, mode) {
-        (_, Some(_), _) => "failed",
-        (Some(_), None, Mode::Replay) => "replayed",
-        (Some(_), None, _) => "processed",
-        (None, None, _) => "duplicate",
-    };
-    let success = error.is_none();
-    let (exception, traceback) = describe(error.as_ref());
-    let trigger_id = match mode {
-        Mode::Queued(id) => {
-            finish_trigger(conn, id, success, label, &exception, &traceback)?;
-            id
+        (_, None) => {
+            // Another delivery of an event already seen in this batch: it is processed only if
+            // the first one failed (and so deleted its row).
+            let stored = StoredEvent::from_event(event, now)?;
+            let attempt = savepoint.run(conn, |conn| {
+                if insert_event_if_new(conn, &stored)? { run_handlers(conn).map(Some) } else { Ok(None) }
+            })?;
+            match attempt {
+                Ok(Some(ran)) => Settled::Processed { handlers: ran, replay: false },
+                Ok(None) => Settled::Duplicate,
+                Err(error) => Settled::Failed(error),
+            }
         }
-        _ => insert_final(conn, &item.draft, Some(event), (true, success, label), (&exception, &traceback))?,
     };
-    if let (Mode::Reprocess(original), true) = (mode, success) {
-        mark_reprocessed(conn, original)?;
-    }
-    let event_id = event.id.clone();
-    Ok(match (handlers, error) {
-        (_, Some(error)) => Outcome::Failed { trigger_id, event_id, error },
-        (Some(handlers), None) if mode == Mode::Replay => Outcome::Replayed { trigger_id, event_id, handlers },
-        (Some(handlers), None) => Outcome::Processed { trigger_id, event_id, handlers },
-        (None, None) => Outcome::Duplicate { trigger_id, event_id },
-    })
+    Ok(settled)
 }
 
-fn run_item(conn: &mut DbConnection, item: &Item, callbacks: &mut Vec<Callback>) -> Result<Done, Error> {
-    match (&item.work, &item.event) {
-        (Work::Record { valid, processed, outcome, exception }, event) => {
-            insert_final(conn, &item.draft, event.as_ref(), (*valid, *processed, outcome), (exception, ""))
-                .map(Done::Recorded)
-        }
-        (Work::Process(mode), Some(event)) => process_one(conn, item, event, *mode, callbacks).map(Done::Outcome),
-        (Work::Process(_), None) => Err(Error::InvalidEvent("nothing to process".into())),
+/// The whole batch inside its transaction: the three stages, then the results in item order.
+fn run_items(conn: &mut DbConnection, items: &[Item], callbacks: &mut Vec<Callback>) -> Result<Vec<Done>, Error> {
+    let now = chrono::Utc::now().naive_utc();
+    let (claimed, owners) = claim(conn, items, now)?;
+    let mut savepoint = Savepoint::default();
+    let mut rows = Vec::with_capacity(items.len());
+    for (item, owner) in items.iter().zip(owners) {
+        let row = match (&item.work, &item.event) {
+            (Work::Record { valid, processed, outcome, exception }, event) => Row {
+                item,
+                event: event.as_ref(),
+                valid: *valid,
+                processed: *processed,
+                outcome,
+                exception: exception.clone(),
+                traceback: String::new(),
+                existing: None,
+                settled: Settled::Recorded,
+            },
+            (Work::Process(mode), Some(event)) => {
+                let claim = owner.then(|| claimed.contains(&event.id));
+                let settled = process_one(conn, &mut savepoint, event, *mode, claim, callbacks)?;
+                let (exception, traceback) = describe(match &settled {
+                    Settled::Failed(error) => Some(error),
+                    _ => None,
+                });
+                let outcome = match &settled {
+                    Settled::Failed(_) => "failed",
+                    Settled::Processed { replay: true, .. } => "replayed",
+                    Settled::Processed { .. } | Settled::Recorded => "processed",
+                    Settled::Duplicate => "duplicate",
+                };
+                let success = !matches!(settled, Settled::Failed(_));
+                let existing = match *mode {
+                    Mode::Queued(id) => {
+                        finish_trigger(conn, id, success, outcome, &exception, &traceback)?;
+                        Some(id)
+                    }
+                    _ => None,
+                };
+                if let (Mode::Reprocess(original), true) = (*mode, success) {
+                    mark_reprocessed(conn, original)?;
+                }
+                Row {
+                    item,
+                    event: Some(event),
+                    valid: true,
+                    processed: success,
+                    outcome,
+                    exception,
+                    traceback,
+                    existing,
+                    settled,
+                }
+            }
+            (Work::Process(_), None) => return Err(Error::InvalidEvent("nothing to process".into())),
+        };
+        rows.push(row);
     }
+    let fresh: Vec<NewTrigger<'_>> = rows.iter().filter(|r| r.existing.is_none()).map(|r| r.new_trigger(now)).collect();
+    let mut ids = insert_triggers(conn, &fresh)?.into_iter();
+    drop(fresh);
+    rows.into_iter()
+        .map(|row| {
+            let id = match row.existing {
+                Some(id) => id,
+                None => ids.next().ok_or_else(|| Error::DatabaseUnavailable("a trigger row got no id".into()))?,
+            };
+            Ok(row.done(id))
+        })
+        .collect()
 }
 
 /// Runs a batch in one transaction and one commit. A handler failure affects only its own item
@@ -194,9 +369,7 @@ pub(super) fn run_batch(
             None => db.get(),
         };
         conn.and_then(|mut conn| {
-            let result = conn.transaction::<Vec<Done>, Error, _>(|conn| {
-                items.iter().map(|item| run_item(conn, item, &mut callbacks)).collect()
-            });
+            let result = conn.transaction::<Vec<Done>, Error, _>(|conn| run_items(conn, items, &mut callbacks));
             if result.is_ok() {
                 *pinned = Some(conn);
             }
@@ -230,9 +403,7 @@ pub(super) fn run_batch(
             if !audit.is_empty() && matches!(error, Error::DatabaseUnavailable(_) | Error::Database(_)) {
                 let _writer = db.writer_lock();
                 let recorded = db.get().and_then(|mut conn| {
-                    conn.transaction::<(), Error, _>(|conn| {
-                        audit.iter().try_for_each(|item| run_item(conn, item, &mut Vec::new()).map(drop))
-                    })
+                    conn.transaction::<(), Error, _>(|conn| run_items(conn, &audit, &mut Vec::new()).map(drop))
                 });
                 if let Err(again) = recorded {
                     tracing::error!(error = %again, "could not record the failed deliveries either");
