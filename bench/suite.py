@@ -547,6 +547,10 @@ def main():
     ap.add_argument("--reps", type=int, help="repetitions per cell (default 3; --quick 1)")
     ap.add_argument("--workers", type=int, help="shop serve --workers (default: its own)")
     ap.add_argument("--no-report", action="store_true", help="do not regenerate BENCHMARKS.md")
+    ap.add_argument("--concurrency", help="probe: only these concurrencies, e.g. 16,64 (no report; "
+                    "results in bench/results/probe-latest.json)")
+    ap.add_argument("--dups", help="probe: only these duplicate ratios, e.g. 0")
+    ap.add_argument("--no-fail-run", action="store_true", help="probe: skip the run with failing handlers")
     ap.add_argument("--report-from", metavar="JSON", help="only regenerate BENCHMARKS.md from a results file")
     ap.add_argument("--shop", default=os.environ.get("BENCH_SHOP"))
     ap.add_argument("--bench", default=os.environ.get("BENCH_RAWDB"))
@@ -567,6 +571,11 @@ def main():
     reps = a.reps or (1 if a.quick else 3)
     concurrencies = [1, 16] if a.quick else [1, 16, 64]
     dups = [0.0, 0.1]
+    probe = bool(a.concurrency or a.dups or a.no_fail_run)
+    if a.concurrency:
+        concurrencies = [int(c) for c in a.concurrency.split(",")]
+    if a.dups:
+        dups = [float(d) for d in a.dups.split(",")]
     admin = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     backends = ["sqlite", "postgres"]
     if a.sqlite_only:
@@ -592,7 +601,9 @@ def main():
             server = Server(ctx.shop, db.url, a.workers)
             b["grid"], b["fail_runs"] = [], []
             try:
-                plan = [(c, d, 0.0, b["grid"]) for c in concurrencies for d in dups] + [(16, 0.0, 0.1, b["fail_runs"])]
+                plan = [(c, d, 0.0, b["grid"]) for c in concurrencies for d in dups]
+                if not a.no_fail_run:
+                    plan.append((16, 0.0, 0.1, b["fail_runs"]))
                 for c, d, f, dest in plan:
                     runs = []
                     for i in range(reps):
@@ -626,14 +637,14 @@ def main():
 
     stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H%M")
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    fname = "quick-latest.json" if a.quick else f"{stamp}.json"
+    fname = "quick-latest.json" if a.quick else "probe-latest.json" if probe else f"{stamp}.json"
     results["file"] = fname
     results["all_correct"] = all_ok
     path = os.path.join(ROOT, "bench", "results", fname)
     with open(path, "w") as f:
         json.dump(results, f, indent=1)
     log(f"raw results: {path}")
-    if not a.quick and not a.no_report:
+    if not a.quick and not probe and not a.no_report:
         with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
             f.write(report_md(results))
         log("BENCHMARKS.md regenerated")

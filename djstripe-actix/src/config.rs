@@ -24,6 +24,7 @@ use crate::Error;
 /// | `DJSTRIPE_WEBHOOK_BASE_URL` | the app's public base URL, default of `endpoints create` | none |
 /// | `DJSTRIPE_WEBHOOK_MAX_BODY` | largest accepted body, bytes | 2621440 (2.5 MiB) |
 /// | `DJSTRIPE_DB_POOL_SIZE` | database connections | 8 |
+/// | `DJSTRIPE_DB_WRITERS` | writer threads doing group commit (at most half the pool) | 1 on SQLite, 4 on PostgreSQL |
 /// | `DJSTRIPE_DB_TIMEOUT` | seconds to wait for a pooled connection or the SQLite write lock before answering 503 | 10 |
 /// | `DJSTRIPE_SQLITE_SYNCHRONOUS` | `FULL` (durable) or `NORMAL` (may lose the last commits on power loss) | `FULL` |
 /// | `DJSTRIPE_TRUSTED_PROXIES` | comma-separated proxy IPs whose `X-Forwarded-For` is believed | none |
@@ -60,6 +61,8 @@ pub struct Config {
     pub max_body: usize,
     /// `DJSTRIPE_TRUSTED_PROXIES`.
     pub trusted_proxies: Vec<IpAddr>,
+    /// `DJSTRIPE_DB_WRITERS`: group-commit writer threads (`None`: the engine's default).
+    pub writers: Option<usize>,
     /// dj-stripe's `DJSTRIPE_WEBHOOK_EVENT_CALLBACK`: take over valid deliveries (code only).
     pub event_callback: Option<EventCallback>,
 }
@@ -110,6 +113,7 @@ impl Config {
             webhook_base_url: None,
             max_body: 2_621_440,
             trusted_proxies: Vec::new(),
+            writers: None,
             event_callback: None,
         }
     }
@@ -205,6 +209,11 @@ impl Config {
             config.database.pool_size = v.parse().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| {
                 config_error("DJSTRIPE_DB_POOL_SIZE", format!("`{v}` is not a pool size between 1 and 1000"))
             })?;
+        }
+        if let Some(v) = get("DJSTRIPE_DB_WRITERS") {
+            config.writers = Some(v.parse().ok().filter(|n| (1..=64).contains(n)).ok_or_else(|| {
+                config_error("DJSTRIPE_DB_WRITERS", format!("`{v}` is not a number of writer threads between 1 and 64"))
+            })?);
         }
         if let Some(v) = get("DJSTRIPE_DB_TIMEOUT") {
             let secs: f64 = v.parse().ok().filter(|s: &f64| *s > 0.0 && *s <= 600.0).ok_or_else(|| {
@@ -409,6 +418,7 @@ mod tests {
             ("DJSTRIPE_WEBHOOK_BASE_URL", "shop.example.com"),
             ("DJSTRIPE_WEBHOOK_MAX_BODY", "12"),
             ("DJSTRIPE_DB_POOL_SIZE", "0"),
+            ("DJSTRIPE_DB_WRITERS", "0"),
             ("DJSTRIPE_SQLITE_SYNCHRONOUS", "OFF"),
             ("DJSTRIPE_DB_TIMEOUT", "soon"),
             ("DJSTRIPE_TRUSTED_PROXIES", "proxy.local"),
@@ -426,8 +436,10 @@ mod tests {
             ("DJSTRIPE_WEBHOOK_TOLERANCE", "0"),
             ("STRIPE_LIVE_MODE", "true"),
             ("DJSTRIPE_TRUSTED_PROXIES", "10.0.0.1,::1"),
+            ("DJSTRIPE_DB_WRITERS", "8"),
         ])
         .unwrap();
+        assert_eq!(c.writers, Some(8));
         assert_eq!(c.webhook_secrets, vec!["whsec_a", "whsec_b"]);
         assert!(c.tolerance.is_zero() && c.live_mode);
         assert_eq!(c.trusted_proxies.len(), 2);

@@ -105,6 +105,7 @@ impl Djstripe {
             legacy,
             event_callback: config.event_callback.clone(),
             stripe: Some(stripe),
+            writers: config.writers,
             ..Default::default()
         };
         let engine = Engine::new(db, engine_config)?;

@@ -13,36 +13,35 @@ use crate::client_ip::client_ip;
 use crate::{Djstripe, Error};
 
 pub(crate) fn routes(cfg: &mut web::ServiceConfig, djstripe: Djstripe) {
-    cfg.app_data(web::Data::new(djstripe))
-        .service(
-            web::resource(["/webhook/{uuid}/", "/webhook/{uuid}"])
-                .route(web::post().to(endpoint))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource(["/webhook/", "/webhook"])
-                .route(web::post().to(legacy))
-                .default_service(web::to(method_not_allowed)),
-        );
+    cfg.app_data(web::Data::new(djstripe)).service(web::scope("/webhook").default_service(web::to(route)));
 }
 
-async fn method_not_allowed() -> HttpResponse {
+/// `POST /webhook/` (legacy) and `POST /webhook/{uuid}/` (trailing slash optional), told apart
+/// here rather than by actix's router: its `{uuid}` segments are regular expressions, run on
+/// every delivery, and were 3% of the server's CPU in the profile. The scope's prefix is static.
+async fn route(req: HttpRequest, payload: web::Payload, dj: web::Data<Djstripe>) -> HttpResponse {
+    let rest = req.match_info().unprocessed();
+    let target = match rest.strip_prefix('/').map(|r| r.strip_suffix('/').unwrap_or(r)) {
+        None | Some("") => None,
+        Some(uuid) if !uuid.contains('/') => Some(uuid.to_owned()),
+        Some(_) => return not_found(),
+    };
+    if req.method() != actix_web::http::Method::POST {
+        return method_not_allowed();
+    }
+    receive(req, target, payload, dj).await
+}
+
+fn method_not_allowed() -> HttpResponse {
     HttpResponse::MethodNotAllowed()
         .insert_header(("Allow", "POST"))
         .json(json!({ "status": "error", "error": "only POST is allowed" }))
 }
 
-async fn endpoint(
-    req: HttpRequest,
-    uuid: web::Path<String>,
-    payload: web::Payload,
-    dj: web::Data<Djstripe>,
-) -> HttpResponse {
-    receive(req, Some(uuid.into_inner()), payload, dj).await
-}
-
-async fn legacy(req: HttpRequest, payload: web::Payload, dj: web::Data<Djstripe>) -> HttpResponse {
-    receive(req, None, payload, dj).await
+/// The same answer as an unknown endpoint's: it reveals nothing about which paths exist.
+fn not_found() -> HttpResponse {
+    let error = Error::Core(djstripe_core::Error::NotFound("no such webhook path".into()));
+    actix_web::ResponseError::error_response(&error)
 }
 
 /// Reads at most `limit` bytes; `Err(partial)` when the body is larger (we keep the first part

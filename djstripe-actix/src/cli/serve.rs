@@ -1,6 +1,6 @@
 //! `serve`: the HTTP server with the webhook scope and the app's routes.
 
-use actix_web::{App, HttpServer, middleware};
+use actix_web::{App, HttpServer};
 use djstripe_core::db::NewWebhookEndpoint;
 
 use super::Cli;
@@ -35,7 +35,6 @@ pub(super) fn run(cli: &Cli, args: ServeArgs) -> Result<(), Error> {
             let routes = routes.clone();
             let admin = admin.clone().map(|a| crate::admin::scope(&admin_path, scope_data.clone(), a));
             App::new()
-                .wrap(middleware::NormalizePath::new(middleware::TrailingSlash::MergeOnly))
                 .service(admin.into_iter().collect::<Vec<_>>()) // before the webhook scope: actix does not fall through
                 .service(crate::scope(&prefix, scope_data.clone()))
                 .configure(move |cfg| {

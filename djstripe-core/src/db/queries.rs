@@ -28,37 +28,47 @@ pub struct TriggerFilter {
     pub event_type: Option<String>,
 }
 
-/// Inserts trigger rows in one statement and returns their ids, in the order of `rows`.
+/// Inserts trigger rows and returns their ids, in the order of `rows`.
 ///
-/// One statement, not one per row: on PostgreSQL every statement is a round trip, and the
-/// writer inserts the whole batch's audit rows at once. Ids come from one sequence (PostgreSQL)
-/// or the rowid (SQLite), assigned in `VALUES` order within the statement, so sorting what
-/// `RETURNING` gives back (whose order SQLite does not promise) restores the rows' order.
+/// On PostgreSQL in one statement: there every statement is a round trip, and the writer inserts
+/// the whole batch's audit rows at once. Ids come from one sequence, assigned in `VALUES` order,
+/// so sorting what `RETURNING` gives back restores the rows' order. On SQLite a statement costs
+/// no round trip, and one cached single-row statement per row is cheaper than preparing a
+/// multi-row one for every batch size (diesel does not cache those).
 pub(crate) fn insert_triggers(conn: &mut DbConnection, rows: &[NewTrigger<'_>]) -> Result<Vec<i64>, Error> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
+    match conn {
+        _ if rows.is_empty() => Ok(Vec::new()),
+        DbConnection::Pg(c) => {
+            diesel::insert_into(tr::table).values(rows).returning(tr::id).get_results(c).map(|mut ids: Vec<i64>| {
+                ids.sort_unstable();
+                ids
+            })
+        }
+        DbConnection::Sqlite(c) => {
+            rows.iter().map(|row| diesel::insert_into(tr::table).values(row).returning(tr::id).get_result(c)).collect()
+        }
     }
-    let query = diesel::insert_into(tr::table).values(rows).returning(tr::id);
-    let mut ids: Vec<i64> = match conn {
-        DbConnection::Pg(c) => query.get_results(c),
-        DbConnection::Sqlite(c) => query.get_results(c),
-    }
-    .map_err(classify)?;
-    ids.sort_unstable();
-    Ok(ids)
+    .map_err(classify)
 }
 
-/// Inserts the events that are not stored yet, in one statement, and returns the ids of those
-/// it inserted: the others are duplicates (stored before, or by a concurrent transaction this
-/// one waited for). `rows` must not repeat an id.
+/// Inserts the events that are not stored yet and returns the ids of those it inserted: the
+/// others are duplicates (stored before, or by a concurrent transaction this one waited for).
+/// `rows` must not repeat an id. One statement on PostgreSQL, cached ones on SQLite (as above).
 pub(crate) fn claim_events(conn: &mut DbConnection, rows: &[StoredEvent]) -> Result<Vec<String>, Error> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let query = diesel::insert_into(ev::table).values(rows).on_conflict_do_nothing().returning(ev::id);
     match conn {
-        DbConnection::Pg(c) => query.get_results(c),
-        DbConnection::Sqlite(c) => query.get_results(c),
+        _ if rows.is_empty() => Ok(Vec::new()),
+        DbConnection::Pg(c) => {
+            diesel::insert_into(ev::table).values(rows).on_conflict_do_nothing().returning(ev::id).get_results(c)
+        }
+        DbConnection::Sqlite(c) => {
+            let mut inserted = Vec::with_capacity(rows.len());
+            for row in rows {
+                if diesel::insert_or_ignore_into(ev::table).values(row).execute(c)? == 1 {
+                    inserted.push(row.id.clone());
+                }
+            }
+            Ok(inserted)
+        }
     }
     .map_err(classify)
 }
