@@ -13,7 +13,7 @@
 //! |---|---|
 //! | `serve.rs` | `serve` (the default): the HTTP server, migrations applied at start |
 //! | `inspect.rs` | `migrate`, `handlers`, `triggers list`, `events list/show/reprocess` |
-//! | `trigger.rs` | `trigger`: sign and POST Stripe-shaped events; the load generator |
+//! | `trigger.rs` | `trigger`: sign and POST Stripe-shaped events; the load generator (its HTTP client: `trigger/client.rs`) |
 //! | `endpoints.rs` | `endpoints create/list/sync/update/delete/add-secret/drop-secret`, `accounts set-key/list/remove-key` |
 
 mod endpoints;

@@ -1,16 +1,25 @@
 //! `trigger`: sign and POST Stripe-shaped events — the local `stripe trigger` and the project's
 //! load generator (counts by answer, latency percentiles, events/s).
+//!
+//! The generator shares the machine with the server it measures, so its own CPU per delivery
+//! must stay small: bodies are built before the clock starts, and the deliveries run as
+//! `--concurrency` tasks on one thread, each over its own keep-alive connection ([`client`]).
 
+mod client;
+
+use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use djstripe_core::testing::{self, EventBuilder};
+use futures_util::future;
 
 use super::Cli;
 use crate::Error;
+use client::{Connection, Endpoint};
 
 /// Arguments of `trigger`.
 #[derive(clap::Args, Debug)]
@@ -98,6 +107,47 @@ struct Tally {
     first_error: Option<String>,
 }
 
+/// The one field of the server's JSON answer that is counted (`"?"` when absent or not JSON).
+#[derive(serde::Deserialize)]
+struct AnswerJson<'a> {
+    #[serde(borrow)]
+    status: Option<Cow<'a, str>>,
+}
+
+impl Tally {
+    fn answered(&mut self, status: u16, body: &[u8], latency: Duration) {
+        self.latencies_us.push(latency.as_micros() as u64);
+        *self.statuses.entry(status).or_default() += 1;
+        let answer = serde_json::from_slice::<AnswerJson<'_>>(body).ok();
+        let label = answer.as_ref().and_then(|a| a.status.as_deref()).unwrap_or("?");
+        if let Some(n) = self.outcomes.get_mut(label) {
+            *n += 1;
+        } else {
+            self.outcomes.insert(label.to_owned(), 1);
+        }
+    }
+
+    fn unanswered(&mut self, error: std::io::Error) {
+        self.network_errors += 1;
+        self.first_error.get_or_insert_with(|| error.to_string());
+    }
+
+    /// Adds a connection's tally to this one (the first error seen stays first).
+    fn merge(&mut self, other: Tally) {
+        for (k, v) in other.statuses {
+            *self.statuses.entry(k).or_default() += v;
+        }
+        for (k, v) in other.outcomes {
+            *self.outcomes.entry(k).or_default() += v;
+        }
+        self.latencies_us.extend(other.latencies_us);
+        self.network_errors += other.network_errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+}
+
 pub(super) fn run(cli: &Cli, args: TriggerArgs) -> Result<(), Error> {
     if !testing::event_types().contains(&args.event_type.as_str()) {
         return Err(Error::Cli(format!(
@@ -114,94 +164,18 @@ pub(super) fn run(cli: &Cli, args: TriggerArgs) -> Result<(), Error> {
         }
     }
     let target = target(cli, &args)?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .max_idle_connections_per_host(args.concurrency.max(1))
+    let endpoint = Endpoint::parse(&target.url)?;
+    let bodies = bodies(&args);
+    // One thread is plenty: the tasks only wait on sockets, and a second thread would take CPU
+    // from the server being measured.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
         .build()
-        .into();
-    // Build every body before the clock starts: the generator's own CPU is not what we measure.
-    // Delivery i re-sends the previous event when it is a duplicate, as Stripe's retries do.
-    let bodies: Vec<Arc<Vec<u8>>> = {
-        let mut bodies: Vec<Arc<Vec<u8>>> = Vec::with_capacity(args.count as usize);
-        for i in 0..args.count {
-            let body = match bodies.last() {
-                Some(previous) if every(i, args.duplicate_ratio) => previous.clone(),
-                _ => {
-                    let mut builder = EventBuilder::new(&args.event_type);
-                    if every(i, args.fail_ratio) {
-                        builder = builder.metadata("fail", "yes");
-                    }
-                    Arc::new(builder.to_json())
-                }
-            };
-            bodies.push(body);
-        }
-        bodies
-    };
-    let next = AtomicU64::new(0);
-    let done = AtomicU64::new(0);
-    let tally = Mutex::new(Tally::default());
+        .map_err(|e| Error::Cli(format!("cannot start the load generator's runtime: {e}")))?;
     let started = Instant::now();
-    let show_progress = std::io::stderr().is_terminal() && args.count >= 50;
-    std::thread::scope(|s| {
-        for _ in 0..args.concurrency.min(args.count as usize) {
-            s.spawn(|| {
-                let mut local = Tally::default();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= args.count {
-                        break;
-                    }
-                    let body = &bodies[i as usize];
-                    let header = testing::header_now(&target.secret, body);
-                    let sent = Instant::now();
-                    let response = agent
-                        .post(&target.url)
-                        .header("Content-Type", "application/json")
-                        .header("Stripe-Signature", &header)
-                        .send(&body[..]);
-                    match response {
-                        Ok(mut response) => {
-                            local.latencies_us.push(sent.elapsed().as_micros() as u64);
-                            *local.statuses.entry(response.status().as_u16()).or_default() += 1;
-                            let answer: serde_json::Value = response.body_mut().read_json().unwrap_or_default();
-                            let label = answer["status"].as_str().unwrap_or("?").to_owned();
-                            *local.outcomes.entry(label).or_default() += 1;
-                        }
-                        Err(e) => {
-                            local.network_errors += 1;
-                            local.first_error.get_or_insert_with(|| e.to_string());
-                        }
-                    }
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
-                let mut tally = tally.lock().unwrap();
-                for (k, v) in local.statuses {
-                    *tally.statuses.entry(k).or_default() += v;
-                }
-                for (k, v) in local.outcomes {
-                    *tally.outcomes.entry(k).or_default() += v;
-                }
-                tally.latencies_us.extend(local.latencies_us);
-                tally.network_errors += local.network_errors;
-                if tally.first_error.is_none() {
-                    tally.first_error = local.first_error;
-                }
-            });
-        }
-        if show_progress {
-            s.spawn(|| {
-                while done.load(Ordering::Relaxed) < args.count {
-                    eprint!("\r{}/{} sent", done.load(Ordering::Relaxed), args.count);
-                    std::thread::sleep(Duration::from_millis(250));
-                }
-                eprint!("\r");
-            });
-        }
-    });
+    let mut tally = runtime.block_on(send_all(&args, &target.secret, &endpoint, &bodies));
     let elapsed = started.elapsed().as_secs_f64();
-    let mut tally = tally.into_inner().unwrap();
     tally.latencies_us.sort_unstable();
     report(&args, &target, &tally, elapsed);
     if let Some(error) = &tally.first_error {
@@ -217,6 +191,71 @@ pub(super) fn run(cli: &Cli, args: TriggerArgs) -> Result<(), Error> {
         return Err(Error::Cli(format!("{unexpected} deliveries got an unexpected answer (see above)")));
     }
     Ok(())
+}
+
+/// Every body, built before the clock starts: the generator's own CPU is not what we measure.
+/// Delivery i re-sends the previous event when it is a duplicate, as Stripe's retries do.
+fn bodies(args: &TriggerArgs) -> Vec<Rc<Vec<u8>>> {
+    let mut bodies: Vec<Rc<Vec<u8>>> = Vec::with_capacity(args.count as usize);
+    for i in 0..args.count {
+        let body = match bodies.last() {
+            Some(previous) if every(i, args.duplicate_ratio) => previous.clone(),
+            _ => {
+                let mut builder = EventBuilder::new(&args.event_type);
+                if every(i, args.fail_ratio) {
+                    builder = builder.metadata("fail", "yes");
+                }
+                // Sized from the previous body (events of one type are about the same size): no
+                // regrowing, and half the fresh memory a doubling Vec would touch.
+                let mut body = Vec::with_capacity(bodies.last().map_or(0, |b| b.len() + 256));
+                serde_json::to_writer(&mut body, &builder.build()).expect("an Event always serializes");
+                Rc::new(body)
+            }
+        };
+        bodies.push(body);
+    }
+    bodies
+}
+
+/// Sends every body, `--concurrency` deliveries in flight, each connection taking the next
+/// undelivered body as soon as it is free; shows progress on a terminal.
+async fn send_all(args: &TriggerArgs, secret: &str, endpoint: &Endpoint, bodies: &[Rc<Vec<u8>>]) -> Tally {
+    let (next, done) = (Cell::new(0), Cell::new(0));
+    let connection = || async {
+        let mut connection = Connection::new(endpoint);
+        let mut tally = Tally::default();
+        while let Some(body) = bodies.get(next.get()) {
+            next.set(next.get() + 1);
+            let signature = testing::header_now(secret, body);
+            let sent = Instant::now();
+            match connection.post(&signature, body).await {
+                Ok(answer) => tally.answered(answer.status, answer.body, sent.elapsed()),
+                Err(error) => tally.unanswered(error),
+            }
+            done.set(done.get() + 1);
+        }
+        tally
+    };
+    let connections = future::join_all((0..args.concurrency.min(bodies.len())).map(|_| connection()));
+    let show_progress = std::io::stderr().is_terminal() && args.count >= 50;
+    let tallies = if show_progress {
+        let progress = async {
+            loop {
+                eprint!("\r{}/{} sent", done.get(), args.count);
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        };
+        let tallies = future::select(std::pin::pin!(connections), std::pin::pin!(progress)).await.factor_first().0;
+        eprint!("\r");
+        tallies
+    } else {
+        connections.await
+    };
+    let mut tally = Tally::default();
+    for one in tallies {
+        tally.merge(one);
+    }
+    tally
 }
 
 fn percentile(sorted: &[u64], p: f64) -> f64 {
