@@ -9,6 +9,7 @@
 //! | `schema.rs` | diesel `table!`s |
 //! | `models.rs` | row structs |
 //! | `queries.rs` | the reads and writes operators and the engine need |
+//! | `unnest.rs` | PostgreSQL batch inserts as one prepared statement, whatever the batch size |
 //! | `keys.rs` | connected accounts' own API keys ([`AccountKey`]) |
 
 mod cache;
@@ -18,6 +19,7 @@ mod keys;
 mod models;
 pub(crate) mod queries;
 pub mod schema;
+mod unnest;
 
 pub use cache::TTL as ENDPOINT_CACHE_TTL;
 pub use database::{Backend, Database, DatabaseOptions, PooledConnection, SqliteSync};

@@ -30,20 +30,18 @@ pub struct TriggerFilter {
 
 /// Inserts trigger rows and returns their ids, in the order of `rows`.
 ///
-/// On PostgreSQL in one statement: there every statement is a round trip, and the writer inserts
-/// the whole batch's audit rows at once. Ids come from one sequence, assigned in `VALUES` order,
-/// so sorting what `RETURNING` gives back restores the rows' order. On SQLite a statement costs
+/// On PostgreSQL in one prepared statement (see `unnest.rs`): there every statement is a round
+/// trip, and the writer inserts the whole batch's audit rows at once. Ids come from one sequence,
+/// assigned in the rows' order, so sorting what `RETURNING` gives back restores that order. On SQLite a statement costs
 /// no round trip, and one cached single-row statement per row is cheaper than preparing a
 /// multi-row one for every batch size (diesel does not cache those).
 pub(crate) fn insert_triggers(conn: &mut DbConnection, rows: &[NewTrigger<'_>]) -> Result<Vec<i64>, Error> {
     match conn {
         _ if rows.is_empty() => Ok(Vec::new()),
-        DbConnection::Pg(c) => {
-            diesel::insert_into(tr::table).values(rows).returning(tr::id).get_results(c).map(|mut ids: Vec<i64>| {
-                ids.sort_unstable();
-                ids
-            })
-        }
+        DbConnection::Pg(c) => super::unnest::InsertTriggers::new(rows).load(c).map(|mut ids: Vec<i64>| {
+            ids.sort_unstable();
+            ids
+        }),
         DbConnection::Sqlite(c) => {
             rows.iter().map(|row| diesel::insert_into(tr::table).values(row).returning(tr::id).get_result(c)).collect()
         }
@@ -57,9 +55,7 @@ pub(crate) fn insert_triggers(conn: &mut DbConnection, rows: &[NewTrigger<'_>]) 
 pub(crate) fn claim_events(conn: &mut DbConnection, rows: &[StoredEvent]) -> Result<Vec<String>, Error> {
     match conn {
         _ if rows.is_empty() => Ok(Vec::new()),
-        DbConnection::Pg(c) => {
-            diesel::insert_into(ev::table).values(rows).on_conflict_do_nothing().returning(ev::id).get_results(c)
-        }
+        DbConnection::Pg(c) => super::unnest::ClaimEvents::new(rows).load(c),
         DbConnection::Sqlite(c) => {
             let mut inserted = Vec::with_capacity(rows.len());
             for row in rows {

@@ -113,7 +113,8 @@ pub struct EngineConfig {
     /// an unauthenticated sender cannot fill the disk.
     pub unverified_body_limit: usize,
     /// Writer threads doing group commit (`None`: 1 for SQLite, which has one writer anyway;
-    /// 4 for PostgreSQL; at most half the pool, as each writer keeps a connection).
+    /// for PostgreSQL one per core, at least 2; at most half the pool, as each writer keeps a
+    /// connection).
     pub writers: Option<usize>,
     /// The most deliveries one commit takes (default 64).
     pub max_batch: usize,
@@ -208,7 +209,11 @@ impl Engine {
         }
         let writers = config.writers.unwrap_or(match db.backend() {
             crate::db::Backend::Sqlite => 1,
-            crate::db::Backend::Postgres => 4,
+            // Each lane is CPU (ours and the server's) plus round trips: one per core keeps the
+            // cores busy while others wait on the network, and keeps batches large. Measured on
+            // 2 cores: 2 lanes beat 1 (round-trip bound) and 4, 8, 16 (smaller batches, more
+            // commits) — see BENCHMARKS.md.
+            crate::db::Backend::Postgres => std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
         });
         // Writers keep a connection each; leave at least half the pool to everything else.
         let writers = writers.clamp(1, (db.pool_size() as usize / 2).max(1));
