@@ -70,6 +70,31 @@ fn record_customer(event: &Event, ctx: &mut HandlerContext) -> HandlerResult {
     Ok(())
 }
 
+/// A handler with a nested diesel transaction of its own (a savepoint inside the event's):
+/// `metadata.inner = "fail"` rolls the inner part back and goes on; `"panic"` panics inside it;
+/// `metadata.outer = "fail"` fails the handler after its inner part committed.
+#[webhook_handler("product.created")]
+fn nested_transaction(event: &Event, ctx: &mut HandlerContext) -> HandlerResult {
+    let metadata = &event.data.object["metadata"];
+    let conn = ctx.connection()?;
+    let _inner = conn.transaction::<_, diesel::result::Error, _>(|c| {
+        diesel::insert_into(test_rows::table)
+            .values((test_rows::event_id.eq(&event.id), test_rows::note.eq("inner")))
+            .execute(c)?;
+        if metadata["inner"] == "panic" {
+            panic!("inside a nested transaction");
+        }
+        if metadata["inner"] == "fail" { Err(diesel::result::Error::RollbackTransaction) } else { Ok(()) }
+    });
+    diesel::insert_into(test_rows::table)
+        .values((test_rows::event_id.eq(&event.id), test_rows::note.eq("outer")))
+        .execute(conn)?;
+    if metadata["outer"] == "fail" {
+        return Err(HandlerError::msg("outer failure"));
+    }
+    Ok(())
+}
+
 fn rows(db: &djstripe_core::db::Database, event_id: &str) -> i64 {
     let mut conn = db.get().unwrap();
     test_rows::table.filter(test_rows::event_id.eq(event_id)).count().get_result(&mut *conn).unwrap()
@@ -565,6 +590,46 @@ fn one_batch_mixes_every_case(backend: Backend) {
     assert!(failed_row.exception.contains("metadata.fail is yes") && !failed_row.processed, "{failed_row:?}");
 }
 
+/// Handlers' own nested transactions inside one batch: an inner rollback keeps the rest of the
+/// handler, an outer failure rolls back the inner part that committed, a panic inside the inner
+/// one fails only its event, and the events after it in the same batch are unaffected.
+fn nested_transactions_in_one_batch(backend: Backend) {
+    let db = fresh(backend, 8);
+    let ep = endpoint(&db);
+    let engine = Engine::new(db.clone(), EngineConfig { writers: Some(1), ..Default::default() }).unwrap();
+    let uuid = ep.djstripe_uuid.as_str();
+    let signed = |body: &[u8]| {
+        let header = sign(SECRET, body);
+        engine.submit(engine.prepare(&delivery(uuid, body, Some(&header))).unwrap())
+    };
+    let holding = signed(&event_body(&event_id(), "customer.created", json!({"sleep_ms": "300"})));
+    std::thread::sleep(Duration::from_millis(60));
+    let cases = [
+        json!({}),
+        json!({"inner": "fail"}),
+        json!({"outer": "fail"}),
+        json!({"inner": "panic"}),
+        json!({"inner": "fail", "outer": "fail"}),
+        json!({}),
+    ];
+    let ids: Vec<String> = cases.iter().map(|_| event_id()).collect();
+    let queued: Vec<_> = ids
+        .iter()
+        .zip(&cases)
+        .map(|(id, metadata)| signed(&event_body(id, "product.created", metadata.clone())))
+        .collect();
+    assert_eq!(holding.wait().unwrap().label(), "processed");
+    let labels: Vec<String> = queued.into_iter().map(|p| p.wait().unwrap().label().to_owned()).collect();
+    assert_eq!(labels, ["processed", "processed", "failed", "failed", "failed", "processed"]);
+    let found: Vec<i64> = ids.iter().map(|id| rows(&db, id)).collect();
+    assert_eq!(found, [2, 1, 0, 0, 0, 2], "inner + outer rows, outer only, nothing (x3), both");
+    assert!(db.event(&ids[2]).is_err() && db.event(&ids[3]).is_err() && db.event(&ids[5]).is_ok());
+    // The writer's connection is still sound: the next batch commits.
+    let after = event_id();
+    assert_eq!(signed(&event_body(&after, "product.created", json!({}))).wait().unwrap().label(), "processed");
+    assert_eq!(rows(&db, &after), 2);
+}
+
 both_backends!(
     processed_once_then_duplicate,
     handler_error_rolls_back_and_retry_processes,
@@ -580,6 +645,7 @@ both_backends!(
     legacy_endpoint_and_rotation,
     validation_none_and_retrieve_event,
     one_batch_mixes_every_case,
+    nested_transactions_in_one_batch,
 );
 
 #[test]

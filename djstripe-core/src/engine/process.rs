@@ -18,6 +18,7 @@ use std::collections::HashSet;
 
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
+use diesel::connection::TransactionManager;
 
 use super::Outcome;
 use crate::db::queries::{
@@ -113,15 +114,29 @@ impl Savepoint {
         work: impl FnOnce(&mut DbConnection) -> Result<T, Error>,
     ) -> Result<Result<T, Error>, Error> {
         self.take(conn)?;
+        let depth = diesel_depth(conn);
         match work(conn) {
             Ok(value) => Ok(Ok(value)),
             Err(error @ Error::Handler { .. }) => {
+                // A handler that panicked inside a `conn.transaction(…)` of its own left diesel
+                // believing that transaction is still open: close it first, or the batch's
+                // commit would release a savepoint that no longer exists.
+                while diesel_depth(conn) > depth {
+                    Manager::rollback_transaction(conn).map_err(classify)?;
+                }
                 self.roll_back(conn)?;
                 Ok(Err(error))
             }
             Err(other) => Err(other),
         }
     }
+}
+
+type Manager = <DbConnection as Connection>::TransactionManager;
+
+/// How many transactions and savepoints diesel has open on `conn`.
+fn diesel_depth(conn: &mut DbConnection) -> u32 {
+    Manager::transaction_manager_status_mut(conn).transaction_depth().ok().flatten().map_or(0, |d| d.get())
 }
 
 /// What an item came to before its trigger row has an id.
