@@ -98,13 +98,13 @@ impl r2d2::ManageConnection for Manager {
                     SqliteSync::Normal => "NORMAL",
                 };
                 // busy_timeout first: switching to WAL itself may need to wait for another process.
-                // wal_autocheckpoint: checkpoints are the checkpoint thread's job (see checkpoint.rs);
-                // writers only do one past the safety net.
+                // WAL checkpoints stay SQLite's (in the commit that grows the WAL past 1,000
+                // pages): a checkpoint thread was measured and doubled p99 at 16 concurrent
+                // deliveries, its database fsync delaying the writers' WAL fsyncs (BENCHMARKS.md).
                 conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; \
-                     PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = {};",
-                    self.options.busy_timeout.as_millis(),
-                    super::checkpoint::SAFETY_NET_PAGES,
+                     PRAGMA foreign_keys = ON;",
+                    self.options.busy_timeout.as_millis()
                 ))
                 .map_err(|e| ConnectionError::BadConnection(format!("configuring SQLite: {e}")))?;
                 Ok(DbConnection::Sqlite(conn))
@@ -168,8 +168,6 @@ pub struct Database {
     writer: Arc<Mutex<()>>,
     /// Endpoint lookups of the hot path.
     pub(crate) endpoint_cache: Arc<super::cache::EndpointCache>,
-    /// SQLite: the thread that checkpoints the WAL, off the writers' path.
-    _checkpointer: Option<Arc<super::checkpoint::Checkpointer>>,
 }
 
 impl std::fmt::Debug for Database {
@@ -205,27 +203,13 @@ impl Database {
             return Err(Error::Config("the database pool size must be at least 1".into()));
         }
         let manager = Manager { backend, target, options: options.clone() };
-        let checkpointer = (backend == Backend::Sqlite).then(|| {
-            let manager = manager.clone();
-            Arc::new(super::checkpoint::Checkpointer::start(move || match r2d2::ManageConnection::connect(&manager) {
-                Ok(DbConnection::Sqlite(conn)) => Ok(conn),
-                Ok(DbConnection::Pg(_)) => Err("not a SQLite connection".to_owned()),
-                Err(error) => Err(error.to_string()),
-            }))
-        });
         let pool = r2d2::Pool::builder()
             .max_size(options.pool_size)
             .min_idle(Some(0))
             .connection_timeout(options.connect_timeout)
             .test_on_check_out(backend == Backend::Postgres)
             .build_unchecked(manager);
-        Ok(Self {
-            pool,
-            backend,
-            writer: Arc::new(Mutex::new(())),
-            endpoint_cache: Default::default(),
-            _checkpointer: checkpointer,
-        })
+        Ok(Self { pool, backend, writer: Arc::new(Mutex::new(())), endpoint_cache: Default::default() })
     }
 
     /// Which backend this is.

@@ -4,7 +4,6 @@
 //! | file | what it holds |
 //! |---|---|
 //! | `cache.rs` | a one-second cache of endpoint lookups for the hot path |
-//! | `checkpoint.rs` | the thread that checkpoints SQLite's WAL off the commit path |
 //! | `database.rs` | [`Database`]: URL parsing, the connection pool, SQLite pragmas, migrations |
 //! | `schema.rs` | diesel `table!`s |
 //! | `models.rs` | row structs |
@@ -13,7 +12,6 @@
 //! | `keys.rs` | connected accounts' own API keys ([`AccountKey`]) |
 
 mod cache;
-mod checkpoint;
 mod database;
 mod keys;
 mod models;
