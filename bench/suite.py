@@ -441,7 +441,9 @@ def report_md(results):
       "bench/run.sh --quick          # CI smoke: 500 events, c=1 and 16, both backends, correctness checks (< 1 min); exits 1 on a failed check\n"
       "bench/run.sh --sqlite-only    # or --postgres-only\n"
       "bench/run.sh --flat 1000000   # also: c=16 throughput after 1,000,000 stored events vs an empty database\n"
-      "bench/run.sh --soak 10        # also: 10 minutes at a fixed rate below capacity, RSS sampled every 10 s\n```\n")
+      "bench/run.sh --soak 10        # also: 10 minutes at a fixed rate below capacity, RSS sampled every 10 s\n"
+      "bench/run.sh --postgres-only --concurrency 16,64 --dups 0 --no-fail-run --reps 1 --shop BINARY\n"
+      "                              # an A/B probe of one binary (no report; bench/results/probe-latest.json)\n```\n")
     A("Requirements: a Rust toolchain, `python3` (standard library only), `psql` and a PostgreSQL server reachable as "
       "`BENCH_PG_ADMIN_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`; the suite creates and drops its "
       "own databases). The suite builds `shop` and `djstripe-bench` (`bench/rawdb`) in release mode, and for each "
