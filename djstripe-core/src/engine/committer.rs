@@ -3,8 +3,9 @@
 //! A durable commit costs an fsync (SQLite `synchronous=FULL`, PostgreSQL
 //! `synchronous_commit=on`), and with one transaction per event that fsync is the limit. Here a
 //! writer takes the first waiting item and every other item already queued (up to a maximum),
-//! processes each in its own savepoint, and commits once. Nothing waits on purpose: under low
-//! load a batch is one event; under load batches grow and the fsync is shared.
+//! processes them (each event's handlers in a savepoint of their own, see `process.rs`), and
+//! commits once. Nothing waits on purpose: under low load a batch is one event; under load
+//! batches grow and the fsync is shared.
 //!
 //! Items are routed to a writer by event id, so two deliveries of one event always meet in the
 //! same writer: they never wait on each other's row locks across writers, and within a batch the

@@ -2,12 +2,13 @@
 //!
 //! # Guarantees
 //! - **Every request that reached an endpoint leaves a trigger row**, valid or not. For a valid
-//!   delivery the row is written in the same transaction as the processing, which runs inside a
-//!   SAVEPOINT: a handler failure rolls the savepoint back (event row and handler writes) while the
-//!   trigger row commits with the error — one commit per delivery, or fewer: see group commit.
-//! - **Each event is processed once.** The event row (keyed by Stripe's id) is inserted in that
-//!   savepoint, before the handlers, with "insert unless present". A second delivery of the same
-//!   event finds it and is a duplicate. Two deliveries at the same moment serialize on that row:
+//!   delivery the row is written in the same transaction as the processing, whose handlers run
+//!   inside a SAVEPOINT: a handler failure rolls the savepoint back (the handlers' writes) and
+//!   deletes the event row, while the trigger row commits with the error — one commit per
+//!   delivery, or fewer: see group commit.
+//! - **Each event is processed once.** The event row (keyed by Stripe's id) is inserted before the
+//!   handlers, with "insert unless present". A second delivery of the same event finds it and is
+//!   a duplicate. Two deliveries at the same moment serialize on that row:
 //!   on PostgreSQL the second insert waits for the first transaction and then inserts (the first
 //!   rolled back) or does nothing (it committed); on SQLite writers are serialized outright.
 //! - **Handlers' writes are atomic with the event** through [`crate::HandlerContext::connection`];
@@ -16,8 +17,10 @@
 //!
 //! # Group commit
 //! Deliveries go to writer threads (`committer.rs`) that put every delivery waiting at that
-//! moment into one transaction, each in its own savepoint, and commit once: the fsync of a
-//! durable commit is shared. Deliveries of one event always go to the same writer.
+//! moment into one transaction, each event's handlers in their own savepoint, and commit once:
+//! the fsync of a durable commit is shared. The batch is written in as few statements as that
+//! allows (`process.rs`: one claim of its events, one insert of its trigger rows). Deliveries of
+//! one event always go to the same writer.
 //!
 //! | file | what it holds |
 //! |---|---|
