@@ -239,9 +239,12 @@ fn process_one(
     event: &Event,
     mode: Mode,
     claimed: Option<bool>,
+    now: chrono::NaiveDateTime,
     callbacks: &mut Vec<Callback>,
 ) -> Result<Settled, Error> {
-    let now = chrono::Utc::now().naive_utc();
+    if claimed == Some(false) {
+        return Ok(Settled::Duplicate);
+    }
     let handlers: Vec<&'static HandlerRegistration> = registry::handlers_for(event.event_type());
     let mut run_handlers = |conn: &mut DbConnection| -> Result<usize, Error> {
         let mut ctx = HandlerContext::new(conn);
@@ -250,16 +253,15 @@ fn process_one(
         Ok(ran)
     };
     let settled = match (mode, claimed) {
-        // Claimed in stage 1 and nothing to run: no savepoint needed.
-        (_, Some(true)) if handlers.is_empty() => Settled::Processed { handlers: 0, replay: false },
-        (_, Some(true)) => match savepoint.run(conn, &mut run_handlers)? {
+        // Claimed in stage 1 (a duplicate was answered above) and nothing to run: no savepoint.
+        (_, Some(_)) if handlers.is_empty() => Settled::Processed { handlers: 0, replay: false },
+        (_, Some(_)) => match savepoint.run(conn, &mut run_handlers)? {
             Ok(ran) => Settled::Processed { handlers: ran, replay: false },
             Err(error) => {
                 forget_event(conn, &event.id)?;
                 Settled::Failed(error)
             }
         },
-        (_, Some(false)) => Settled::Duplicate,
         (Mode::Replay, None) => {
             let replayed = savepoint.run(conn, |conn| {
                 if !mark_replayed(conn, &event.id, now)? {
@@ -310,7 +312,7 @@ fn run_items(conn: &mut DbConnection, items: &[Item], callbacks: &mut Vec<Callba
             },
             (Work::Process(mode), Some(event)) => {
                 let claim = owner.then(|| claimed.contains(&event.id));
-                let settled = process_one(conn, &mut savepoint, event, *mode, claim, callbacks)?;
+                let settled = process_one(conn, &mut savepoint, event, *mode, claim, now, callbacks)?;
                 let (exception, traceback) = describe(match &settled {
                     Settled::Failed(error) => Some(error),
                     _ => None,
@@ -350,7 +352,6 @@ fn run_items(conn: &mut DbConnection, items: &[Item], callbacks: &mut Vec<Callba
     }
     let fresh: Vec<NewTrigger<'_>> = rows.iter().filter(|r| r.existing.is_none()).map(|r| r.new_trigger(now)).collect();
     let mut ids = insert_triggers(conn, &fresh)?.into_iter();
-    drop(fresh);
     rows.into_iter()
         .map(|row| {
             let id = match row.existing {
