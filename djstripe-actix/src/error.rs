@@ -2,82 +2,65 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+use djstripe_core::app::WebhookAnswer;
 
-/// Everything that can go wrong in the adapter: configuration, startup, and core's errors.
+/// What can go wrong in the adapter: djstripe-core's errors (settings, startup, database) and
+/// I/O (binding the server).
 ///
-/// As an actix `ResponseError` it answers a short JSON body; internal details are logged, not
-/// sent.
+/// As an actix `ResponseError` it answers core's status ([`djstripe_core::Error::http_status`])
+/// and a short JSON body; internal details are logged, never sent.
 ///
 /// ```
 /// use actix_web::ResponseError;
-/// let err = djstripe_actix::Error::Config { var: "DJSTRIPE_WEBHOOK_TOLERANCE", message: "`abc` is not a number of seconds".into() };
-/// assert_eq!(err.to_string(), "DJSTRIPE_WEBHOOK_TOLERANCE: `abc` is not a number of seconds");
-/// assert_eq!(err.status_code().as_u16(), 500);
+/// let err = djstripe_actix::Error::from(djstripe_core::Error::NoMatchingSignature);
+/// assert_eq!(err.status_code().as_u16(), 400);
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A configuration value is wrong; `var` names the environment variable or setting.
-    #[error("{var}: {message}")]
-    Config {
-        /// The variable or setting.
-        var: &'static str,
-        /// What is wrong with it, and what is expected.
-        message: String,
-    },
     /// An error of `djstripe-core`.
     #[error(transparent)]
     Core(#[from] djstripe_core::Error),
-    /// An I/O error (binding the server, reading a file).
-    #[error("{0}")]
+    /// An I/O error (binding or running the server).
+    #[error(transparent)]
     Io(#[from] std::io::Error),
-    /// The request body exceeds the configured limit.
-    #[error("the request body exceeds the limit of {limit} bytes")]
-    TooLarge {
-        /// The limit in bytes.
-        limit: usize,
-    },
-    /// A command-line operation failed (one clear line for the operator).
-    #[error("{0}")]
-    Cli(String),
+}
+
+impl Error {
+    /// Core's error, or an I/O error as core's ([`djstripe_core::Error::Io`]).
+    pub(crate) fn into_core(self, action: &str) -> djstripe_core::Error {
+        match self {
+            Error::Core(e) => e,
+            Error::Io(source) => djstripe_core::Error::Io { action: action.to_owned(), source },
+        }
+    }
 }
 
 impl ResponseError for Error {
     fn status_code(&self) -> StatusCode {
-        use djstripe_core::StatusClass;
         match self {
-            Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::Core(e) => match e.status_class() {
-                StatusClass::BadRequest => StatusCode::BAD_REQUEST,
-                StatusClass::NotFound => StatusCode::NOT_FOUND,
-                StatusClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            },
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Core(e) => StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Error::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        let message = match status {
-            StatusCode::NOT_FOUND => "not found".to_owned(),
-            StatusCode::SERVICE_UNAVAILABLE => "database unavailable, retry later".to_owned(),
-            StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE => self.to_string(),
-            _ => {
-                tracing::error!(error = %self, "internal error");
-                "internal error".to_owned()
+        let answer = match self {
+            Error::Core(e) => WebhookAnswer::from_error(e),
+            Error::Io(e) => {
+                WebhookAnswer::from_error(&djstripe_core::Error::Io { action: "serving".into(), source: e.kind().into() })
             }
         };
-        HttpResponse::build(status).json(serde_json::json!({ "status": "error", "error": message }))
+        crate::webhook::respond(answer)
     }
 }
 
 /// `Result` with [`Error`].
 ///
 /// ```
-/// fn config() -> djstripe_actix::Result<djstripe_actix::Config> {
-///     djstripe_actix::Config::from_env("sqlite://app.sqlite3")
+/// fn settings() -> djstripe_actix::Result<djstripe_actix::Settings> {
+///     Ok(djstripe_actix::Settings::from_env("sqlite://app.sqlite3")?)
 /// }
-/// # let _ = config;
+/// # let _ = settings;
 /// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;

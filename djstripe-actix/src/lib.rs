@@ -1,15 +1,19 @@
 //! # djstripe-actix
 //!
 //! Stripe webhooks in an actix-web app: one scope that receives, verifies, records and
-//! dispatches deliveries to your `#[webhook_handler]` functions, and a manage.py-style CLI.
+//! dispatches deliveries to your `#[webhook_handler]` functions, the admin pages (feature
+//! `admin`), and the [`Server`] that the command line `djstripe-cli` runs as `serve`.
+//!
+//! Everything that is not HTTP — settings, startup, the engine, operator operations — is in
+//! [`djstripe_core::app`]; this crate adapts it to actix-web.
 //!
 //! ```no_run
 //! use actix_web::{App, HttpServer};
-//! use djstripe_actix::{Config, Djstripe};
+//! use djstripe_actix::{Djstripe, Settings};
 //!
 //! #[actix_web::main]
 //! async fn main() -> Result<(), djstripe_actix::Error> {
-//!     let djstripe = Djstripe::start(Config::from_env("sqlite://app.sqlite3")?)?; // connects, migrates
+//!     let djstripe = Djstripe::start(Settings::from_env("sqlite://app.sqlite3")?)?; // connects, migrates
 //!     HttpServer::new(move || App::new().service(djstripe_actix::scope("/stripe", djstripe.clone())))
 //!         .bind("127.0.0.1:8000")?
 //!         .run()
@@ -24,120 +28,41 @@
 //! - `POST {prefix}/webhook/`: the legacy global endpoint, verified with `DJSTRIPE_WEBHOOK_SECRET`;
 //!   404 unless that is set. Not recommended: its URL is guessable.
 //!
-//! | answer | when |
+//! The answers are [`djstripe_core::app::WebhookAnswer`]'s (200, 400, 404, 405, 413, 500, 503).
+//!
+//! ## Feature flags
+//! | feature | default | what it enables |
+//! |---|---|---|
+//! | `sqlite` | yes | djstripe-core's embedded SQLite |
+//! | `postgres` | yes | djstripe-core's PostgreSQL |
+//! | `admin` | yes | [`admin`]: the admin pages (minijinja templates) |
+//!
+//! | file | what it holds |
 //! |---|---|
-//! | 200 `processed` / `duplicate` / `test_event` / `queued` | done (or nothing to do) |
-//! | 400 | missing or bad signature, stale timestamp, body that is not a Stripe event |
-//! | 404 | unknown, disabled or malformed endpoint |
-//! | 405 | a method other than POST |
-//! | 413 | body over `DJSTRIPE_WEBHOOK_MAX_BODY` (2.5 MiB by default) |
-//! | 500 | a handler failed: rolled back, Stripe retries |
-//! | 503 | the database is unavailable: nothing written, Stripe retries |
+//! | `webhook.rs` | the webhook scope: path, body, peer address in; [`WebhookAnswer`](djstripe_core::app::WebhookAnswer) out |
+//! | `server.rs` | [`Server`]: `HttpServer` with the scope, the admin and the app's routes, for `serve` |
+//! | `error.rs` | [`Error`] and its `ResponseError` |
+//! | `admin/` | the admin pages |
 
+#[cfg(feature = "admin")]
 pub mod admin;
-pub mod cli;
-mod client_ip;
-mod config;
 mod error;
+mod server;
 mod webhook;
 
-use std::sync::Arc;
-
 use actix_web::web;
-use djstripe_core::db::Database;
-use djstripe_core::engine::{Engine, EngineConfig, LegacyEndpoint};
-use djstripe_core::stripe_api::StripeClient;
 
-pub use config::Config;
+pub use djstripe_core::app::{Djstripe, Settings};
 pub use error::{Error, Result};
+pub use server::Server;
 
-/// The running webhook receiver: engine (database pool) and configuration. Cheap to clone: build
-/// it once, clone it into each `App`.
-///
-/// ```no_run
-/// let djstripe = djstripe_actix::Djstripe::start(djstripe_actix::Config::new("sqlite://app.sqlite3")).unwrap();
-/// let (triggers, events) = djstripe.engine().database().counts().unwrap();
-/// ```
-#[derive(Clone, Debug)]
-pub struct Djstripe {
-    engine: Engine,
-    config: Arc<Config>,
-}
-
-impl Djstripe {
-    /// Connects to the database, applies pending migrations and builds the engine.
-    ///
-    /// ```
-    /// let dir = tempfile::tempdir().unwrap();
-    /// let url = format!("sqlite://{}/app.sqlite3", dir.path().display());
-    /// let djstripe = djstripe_actix::Djstripe::start(djstripe_actix::Config::new(url)).unwrap();
-    /// # let _ = djstripe;
-    /// ```
-    pub fn start(config: Config) -> Result<Self> {
-        let djstripe = Self::connect(config)?;
-        djstripe.engine.database().migrate()?;
-        Ok(djstripe)
-    }
-
-    /// Like [`Djstripe::start`] without migrating (for `migrate` itself, or managed schemas).
-    ///
-    /// ```
-    /// let djstripe = djstripe_actix::Djstripe::connect(djstripe_actix::Config::new("postgres://localhost/x")).unwrap();
-    /// # let _ = djstripe;
-    /// ```
-    pub fn connect(config: Config) -> Result<Self> {
-        config.check()?;
-        let db = Database::connect_with(&config.database_url, config.database.clone())
-            .map_err(|e| Error::Config { var: "DATABASE_URL", message: e.to_string() })?;
-        let mut stripe = StripeClient::new(&config.api_base);
-        if let Some(key) = &config.test_secret_key {
-            stripe = stripe.test_key(key);
-        }
-        if let Some(key) = &config.live_secret_key {
-            stripe = stripe.live_key(key);
-        }
-        let legacy = config.legacy_enabled().then(|| LegacyEndpoint {
-            secrets: config.webhook_secrets.clone(),
-            validation: config.validation,
-            tolerance: config.tolerance,
-        });
-        let engine_config = EngineConfig {
-            legacy,
-            event_callback: config.event_callback.clone(),
-            stripe: Some(stripe),
-            writers: config.writers,
-            ..Default::default()
-        };
-        let engine = Engine::new(db, engine_config)?;
-        Ok(Self { engine, config: Arc::new(config) })
-    }
-
-    /// The engine, for operations beyond HTTP (reprocessing, queries).
-    ///
-    /// ```no_run
-    /// # let djstripe = djstripe_actix::Djstripe::start(djstripe_actix::Config::new("app.sqlite3")).unwrap();
-    /// let failed = djstripe.engine().reprocess_failed().unwrap();
-    /// ```
-    pub fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
-    /// The configuration.
-    ///
-    /// ```no_run
-    /// # let djstripe = djstripe_actix::Djstripe::start(djstripe_actix::Config::new("app.sqlite3")).unwrap();
-    /// println!("limit {} bytes", djstripe.config().max_body);
-    /// ```
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-}
-
-/// The webhook scope, mounted at `prefix` (no trailing slash, e.g. `"/stripe"`).
+/// The webhook scope, mounted at `prefix` (no trailing slash, e.g. `"/stripe"`). Your own routes
+/// under the same prefix must be registered *before* it (actix does not fall through from one
+/// scope to the next), or use [`configure`] instead.
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
-/// # let djstripe = djstripe_actix::Djstripe::start(djstripe_actix::Config::new(dir.path().join("a.sqlite3").to_str().unwrap())).unwrap();
+/// # let djstripe = djstripe_actix::Djstripe::start(djstripe_actix::Settings::new(dir.path().join("a.sqlite3").to_str().unwrap())).unwrap();
 /// let app = actix_web::App::new().service(djstripe_actix::scope("/stripe", djstripe));
 /// # let _ = app;
 /// ```
@@ -149,7 +74,7 @@ pub fn scope(prefix: &str, djstripe: Djstripe) -> actix_web::Scope {
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
-/// # let djstripe = djstripe_actix::Djstripe::start(djstripe_actix::Config::new(dir.path().join("a.sqlite3").to_str().unwrap())).unwrap();
+/// # let djstripe = djstripe_actix::Djstripe::start(djstripe_actix::Settings::new(dir.path().join("a.sqlite3").to_str().unwrap())).unwrap();
 /// let app = actix_web::App::new().configure(|cfg| djstripe_actix::configure(cfg, djstripe));
 /// # let _ = app;
 /// ```

@@ -1,17 +1,20 @@
-//! The one error type of `djstripe-core`.
+//! The one error type of `djstripe-core`, and the one place that maps it to an HTTP status.
 
 use std::time::Duration;
 
+use crate::db::{Backend, Outcome};
+
 /// Everything that can go wrong in `djstripe-core`: verifying a delivery, parsing an event,
-/// running a handler, storing the outcome.
+/// running a handler, storing the outcome, reading a setting, calling Stripe's API.
 ///
-/// The adapters (`djstripe-actix`) map each case to an HTTP status; [`Error::status_class`]
-/// says which family a case belongs to, so every adapter answers the same way.
+/// Each variant is one case and carries its data; code tells cases apart by variant, never by
+/// message. [`Error::http_status`] is the one mapping to an HTTP status that every adapter uses.
 ///
 /// ```
 /// use djstripe_core::Error;
 /// let err = Error::SignatureHeaderMissing;
 /// assert_eq!(err.to_string(), "the Stripe-Signature header is missing");
+/// assert_eq!(err.http_status(), 400);
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -20,8 +23,11 @@ pub enum Error {
     #[error("the Stripe-Signature header is missing")]
     SignatureHeaderMissing,
     /// The `Stripe-Signature` header is not `t=<unix time>,v1=<hex>[,...]`.
-    #[error("the Stripe-Signature header is malformed: {0}")]
-    SignatureHeaderMalformed(String),
+    #[error("the Stripe-Signature header is malformed: {reason}")]
+    SignatureHeaderMalformed {
+        /// What is wrong (quoting at most 32 characters of the header).
+        reason: String,
+    },
     /// The header has a timestamp but no `v1` (HMAC-SHA256) signature.
     #[error("the Stripe-Signature header has no v1 signature")]
     NoV1Signature,
@@ -45,9 +51,32 @@ pub enum Error {
     /// The endpoint has no usable secret, so nothing it receives can be verified.
     #[error("the endpoint has no signing secret: set one before it can verify deliveries")]
     NoSecret,
-    /// The body is not a Stripe event: the message names what is missing or wrong.
-    #[error("the body is not a Stripe event: {0}")]
-    InvalidEvent(String),
+    /// The body is not a Stripe event.
+    #[error("the body is not a Stripe event: {reason}")]
+    InvalidEvent {
+        /// What is missing or wrong (serde's message with its line and column, or the field).
+        reason: String,
+    },
+    /// The body is larger than the adapter's limit (`DJSTRIPE_WEBHOOK_MAX_BODY`): 413.
+    #[error("the request body exceeds the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// `retrieve_event` validation: the delivered id is not one Stripe could have sent.
+    #[error("`{id}` is not a Stripe event id")]
+    InvalidEventId {
+        /// The id from the body (never used in a URL).
+        id: String,
+    },
+    /// `retrieve_event` validation: Stripe answered with another event than the one asked for.
+    #[error("Stripe returned event {returned} for {requested}")]
+    EventMismatch {
+        /// The id of the delivered event.
+        requested: String,
+        /// The id in Stripe's answer.
+        returned: String,
+    },
     /// A handler returned an error or panicked; the event's transaction was rolled back.
     #[error("handler `{handler}` failed: {message}")]
     Handler {
@@ -59,76 +88,273 @@ pub enum Error {
         trace: String,
     },
     /// The database could not be reached, was locked past the busy timeout, or refused the work.
-    #[error("database unavailable: {0}")]
-    DatabaseUnavailable(String),
+    #[error("database unavailable: {reason}")]
+    DatabaseUnavailable {
+        /// The driver's or the pool's message.
+        reason: String,
+    },
     /// A database query failed.
     #[error("database error: {0}")]
     Database(#[from] diesel::result::Error),
-    /// A configuration value is wrong; the message names the setting.
-    #[error("configuration error: {0}")]
-    Config(String),
-    /// A call to Stripe's API failed.
-    #[error("Stripe API error: {0}")]
-    StripeApi(String),
-    /// A webhook base URL Stripe would refuse (or that it cannot reach); the message says why
-    /// and what to use instead.
-    #[error("{0}")]
-    BaseUrlRejected(String),
-    /// A webhook endpoint exists at Stripe but not locally and could not be removed: the message
-    /// names it and says how to delete it.
-    #[error("manual cleanup needed: {0}")]
-    CleanupNeeded(String),
+    /// `DATABASE_URL` names a backend whose cargo feature this build does not have.
+    #[error("DATABASE_URL is a {backend:?} URL, but djstripe-core was built without its feature `{}`", backend.feature())]
+    BackendNotCompiled {
+        /// The backend the URL names.
+        backend: Backend,
+    },
+    /// A setting (an environment variable, or its builder equivalent) is wrong or conflicts with
+    /// another; `setting` names the variable.
+    #[error("{setting}: {message}")]
+    InvalidSetting {
+        /// The environment variable (`DJSTRIPE_WEBHOOK_TOLERANCE`, ...).
+        setting: &'static str,
+        /// What is wrong, and what is expected.
+        message: String,
+    },
+    /// An operator's argument (CLI, admin form, API call) is not acceptable; `field` names it.
+    #[error("{field}: {message}")]
+    InvalidInput {
+        /// The argument (`account`, `enabled_events`, `secret`, ...).
+        field: &'static str,
+        /// What is wrong, and what is expected.
+        message: String,
+    },
+    /// A call to Stripe's API needs the secret key of a mode, and none is configured.
+    #[error("{} is not set: it is needed to call Stripe's API", if *livemode { "STRIPE_LIVE_SECRET_KEY" } else { "STRIPE_TEST_SECRET_KEY" })]
+    MissingApiKey {
+        /// Which mode's key.
+        livemode: bool,
+    },
+    /// Stripe's API answered an error status (after retries for 429 and 5xx).
+    #[error("{request}: Stripe answered {status}{}: {message}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    StripeApi {
+        /// `METHOD /v1/path`.
+        request: String,
+        /// The HTTP status.
+        status: u16,
+        /// Stripe's `error.code`, when it sent one.
+        code: Option<String>,
+        /// Stripe's `error.message`.
+        message: String,
+    },
+    /// Stripe's API could not be reached (after retries).
+    #[error("{request}: Stripe could not be reached: {reason}")]
+    StripeUnreachable {
+        /// `METHOD /v1/path`.
+        request: String,
+        /// The transport's message.
+        reason: String,
+    },
+    /// Stripe answered 2xx with something this crate cannot use.
+    #[error("{request}: unexpected answer from Stripe: {reason}")]
+    StripeUnexpectedAnswer {
+        /// `METHOD /v1/path`.
+        request: String,
+        /// What is missing or malformed.
+        reason: String,
+    },
+    /// A webhook base URL Stripe would refuse (or that it cannot reach).
+    #[error(
+        "webhook base URL `{url}` refused: {reason}. Stripe must reach it from the internet: pass a public \
+         https URL (--base-url https://shop.example.com), or expose this machine through a tunnel \
+         (`ngrok http 8000`, `cloudflared tunnel --url http://localhost:8000`) and pass the tunnel's https URL; \
+         for local development `stripe listen --forward-to localhost:8000/stripe/webhook/` needs no endpoint at all"
+    )]
+    BaseUrlRejected {
+        /// The URL as given.
+        url: String,
+        /// Why Stripe would refuse it.
+        reason: String,
+    },
+    /// A webhook endpoint was created at Stripe, could not be stored, and could not be deleted
+    /// at Stripe again: the operator must delete it by hand.
+    #[error(
+        "Stripe created webhook endpoint {stripe_id} ({url}) but storing it failed ({store_error}), and deleting it \
+         at Stripe failed too ({delete_error}). Nothing was stored locally. Delete {stripe_id} in the Stripe Dashboard \
+         (Developers → Webhooks) or with `curl -X DELETE {api_base}/v1/webhook_endpoints/{stripe_id} -u <secret key>:{}`",
+        account.as_deref().map(|a| format!(" -H 'Stripe-Account: {a}'")).unwrap_or_default()
+    )]
+    CleanupNeeded {
+        /// The endpoint's Stripe id (`we_...`).
+        stripe_id: String,
+        /// Its URL.
+        url: String,
+        /// The Connect account it belongs to.
+        account: Option<String>,
+        /// Stripe's API base.
+        api_base: String,
+        /// Why storing it failed.
+        store_error: Box<Error>,
+        /// Why deleting it failed.
+        delete_error: Box<Error>,
+    },
     /// The record asked for does not exist.
-    #[error("not found: {0}")]
-    NotFound(String),
+    #[error("{resource} {id} not found")]
+    NotFound {
+        /// What kind of record.
+        resource: Resource,
+        /// The key it was looked up by.
+        id: String,
+    },
+    /// A trigger cannot be processed again (see [`crate::db::WebhookEventTrigger::reprocessable`]).
+    #[error("trigger {id} cannot be reprocessed: {reason}")]
+    NotReprocessable {
+        /// The trigger's id.
+        id: i64,
+        /// Why not.
+        reason: NotReprocessable,
+    },
+    /// An I/O operation of the app failed (listening on an address, serving).
+    #[error("{action}: {source}")]
+    Io {
+        /// What was being done (`listening on 127.0.0.1:8000`).
+        action: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A stored row cannot be read back (edited by hand, or written by a future version).
+    #[error("{resource} {id} holds unreadable data: {reason}")]
+    CorruptRow {
+        /// The table's record kind.
+        resource: Resource,
+        /// Its key.
+        id: String,
+        /// What failed to parse.
+        reason: String,
+    },
 }
 
-/// How an adapter should answer for an [`Error`], independent of any web framework.
+/// The kinds of record an [`Error::NotFound`] or [`Error::CorruptRow`] names.
 ///
 /// ```
-/// use djstripe_core::{Error, StatusClass};
-/// assert_eq!(Error::DatabaseUnavailable("down".into()).status_class(), StatusClass::Unavailable);
+/// assert_eq!(djstripe_core::error::Resource::Event.to_string(), "event");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum StatusClass {
-    /// The delivery is bad (signature, timestamp, body): 400. Stripe's retry will not help.
-    BadRequest,
-    /// A handler failed: 500, so that Stripe retries.
-    HandlerFailed,
-    /// The database is down or locked: 503, so that Stripe retries.
-    Unavailable,
-    /// Something unexpected on our side: 500.
-    Internal,
-    /// The thing asked for does not exist: 404.
-    NotFound,
+pub enum Resource {
+    /// A `djstripe_webhookendpoint` row (or the URL of one).
+    WebhookEndpoint,
+    /// A `djstripe_webhookeventtrigger` row.
+    Trigger,
+    /// A `djstripe_event` row.
+    Event,
+    /// A connected account's stored API key.
+    AccountKey,
+    /// A path under the webhook prefix that is no endpoint.
+    WebhookPath,
+}
+
+impl std::fmt::Display for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Resource::WebhookEndpoint => "webhook endpoint",
+            Resource::Trigger => "trigger",
+            Resource::Event => "event",
+            Resource::AccountKey => "account key",
+            Resource::WebhookPath => "webhook path",
+        })
+    }
+}
+
+/// Why a trigger cannot be processed again.
+///
+/// ```
+/// use djstripe_core::db::Outcome;
+/// use djstripe_core::error::NotReprocessable;
+/// assert_eq!(NotReprocessable::AlreadyProcessed(Outcome::Duplicate).to_string(), "it was processed already (duplicate)");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotReprocessable {
+    /// It failed validation: there is no trusted event to process.
+    #[error("it is not a valid delivery")]
+    Invalid,
+    /// It succeeded (or was superseded by an attempt that did).
+    #[error("it was processed already ({0})")]
+    AlreadyProcessed(Outcome),
+    /// Its stored body was cut to the bound for unauthenticated bodies.
+    #[error("it holds a truncated body")]
+    TruncatedBody,
 }
 
 impl Error {
-    /// The answer family for this error.
+    /// The HTTP status an adapter answers for this error: the one mapping every adapter uses.
+    ///
+    /// 400 a bad delivery (Stripe's retry will not help), 404 an unknown endpoint or record, 413
+    /// a body over the limit, 500 a handler failure (Stripe retries) or anything unexpected, 503
+    /// a database that is down or locked (Stripe retries).
     ///
     /// ```
-    /// use djstripe_core::{Error, StatusClass};
-    /// assert_eq!(Error::NoMatchingSignature.status_class(), StatusClass::BadRequest);
+    /// use djstripe_core::Error;
+    /// assert_eq!(Error::NoMatchingSignature.http_status(), 400);
+    /// assert_eq!(Error::DatabaseUnavailable { reason: "down".into() }.http_status(), 503);
     /// ```
-    pub fn status_class(&self) -> StatusClass {
+    pub fn http_status(&self) -> u16 {
         match self {
             Error::SignatureHeaderMissing
-            | Error::SignatureHeaderMalformed(_)
+            | Error::SignatureHeaderMalformed { .. }
             | Error::NoV1Signature
             | Error::TimestampOutsideTolerance { .. }
             | Error::NoMatchingSignature
             | Error::NoSecret
-            | Error::InvalidEvent(_) => StatusClass::BadRequest,
-            Error::Handler { .. } => StatusClass::HandlerFailed,
-            Error::DatabaseUnavailable(_) => StatusClass::Unavailable,
-            Error::NotFound(_) => StatusClass::NotFound,
-            Error::Database(_)
-            | Error::Config(_)
-            | Error::StripeApi(_)
-            | Error::BaseUrlRejected(_)
-            | Error::CleanupNeeded(_) => StatusClass::Internal,
+            | Error::InvalidEvent { .. }
+            | Error::InvalidEventId { .. }
+            | Error::EventMismatch { .. }
+            | Error::InvalidInput { .. }
+            | Error::NotReprocessable { .. } => 400,
+            Error::NotFound { .. } => 404,
+            Error::BodyTooLarge { .. } => 413,
+            Error::DatabaseUnavailable { .. } => 503,
+            Error::Handler { .. }
+            | Error::Database(_)
+            | Error::BackendNotCompiled { .. }
+            | Error::InvalidSetting { .. }
+            | Error::MissingApiKey { .. }
+            | Error::StripeApi { .. }
+            | Error::StripeUnreachable { .. }
+            | Error::StripeUnexpectedAnswer { .. }
+            | Error::BaseUrlRejected { .. }
+            | Error::CleanupNeeded { .. }
+            | Error::Io { .. }
+            | Error::CorruptRow { .. } => 500,
         }
+    }
+
+    /// Whether the message may be shown to an unauthenticated client: the delivery's own faults
+    /// (400, 404, 413). Everything else answers a generic text and is logged.
+    ///
+    /// ```
+    /// use djstripe_core::Error;
+    /// assert!(Error::NoMatchingSignature.is_client_error());
+    /// assert!(!Error::DatabaseUnavailable { reason: "password authentication failed".into() }.is_client_error());
+    /// ```
+    pub fn is_client_error(&self) -> bool {
+        (400..500).contains(&self.http_status())
+    }
+
+    /// A shorthand for [`Error::NotFound`].
+    pub(crate) fn not_found(resource: Resource, id: impl std::fmt::Display) -> Self {
+        Error::NotFound { resource, id: id.to_string() }
+    }
+
+    /// A shorthand for [`Error::DatabaseUnavailable`].
+    pub(crate) fn unavailable(reason: impl std::fmt::Display) -> Self {
+        Error::DatabaseUnavailable { reason: reason.to_string() }
+    }
+
+    /// A shorthand for [`Error::InvalidInput`].
+    pub(crate) fn input(field: &'static str, message: impl Into<String>) -> Self {
+        Error::InvalidInput { field, message: message.into() }
+    }
+
+    /// A shorthand for [`Error::InvalidSetting`].
+    pub(crate) fn setting(setting: &'static str, message: impl Into<String>) -> Self {
+        Error::InvalidSetting { setting, message: message.into() }
+    }
+
+    /// A shorthand for [`Error::InvalidEvent`].
+    pub(crate) fn invalid_event(reason: impl Into<String>) -> Self {
+        Error::InvalidEvent { reason: reason.into() }
     }
 }
 

@@ -111,7 +111,7 @@ impl Event {
     /// assert!(Event::from_slice(b"not json").is_err());
     /// ```
     pub fn from_slice(body: &[u8]) -> Result<Event, Error> {
-        let event: Event = serde_json::from_slice(body).map_err(|e| Error::InvalidEvent(describe(&e)))?;
+        let event: Event = serde_json::from_slice(body).map_err(|e| Error::invalid_event(describe(&e)))?;
         event.check()?;
         Ok(event)
     }
@@ -124,7 +124,7 @@ impl Event {
     /// assert_eq!(djstripe_core::Event::from_value(value).unwrap().object_id(), Some("price_1"));
     /// ```
     pub fn from_value(value: Value) -> Result<Event, Error> {
-        let event: Event = serde_json::from_value(value).map_err(|e| Error::InvalidEvent(describe(&e)))?;
+        let event: Event = serde_json::from_value(value).map_err(|e| Error::invalid_event(describe(&e)))?;
         event.check()?;
         Ok(event)
     }
@@ -133,13 +133,13 @@ impl Event {
         if let Some(object) = self.extra.get("object")
             && object != "event"
         {
-            return Err(Error::InvalidEvent(format!("`object` is {object}, not \"event\"")));
+            return Err(Error::invalid_event(format!("`object` is {object}, not \"event\"")));
         }
         if self.id.is_empty() {
-            return Err(Error::InvalidEvent("`id` is empty".into()));
+            return Err(Error::invalid_event("`id` is empty"));
         }
         if self.type_.is_empty() {
-            return Err(Error::InvalidEvent("`type` is empty".into()));
+            return Err(Error::invalid_event("`type` is empty"));
         }
         Ok(())
     }
@@ -183,7 +183,7 @@ impl Event {
     /// assert!(customer.id.starts_with("cus_"));
     /// ```
     pub fn object<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        T::deserialize(&self.data.object).map_err(|e| Error::InvalidEvent(format!("data.object: {e}")))
+        T::deserialize(&self.data.object).map_err(|e| Error::invalid_event(format!("data.object: {e}")))
     }
 
     /// Whether this is the test event the Stripe Dashboard sends (`evt_00000000000000`): recorded

@@ -34,6 +34,7 @@
 //! ## Modules
 //! | module | what it holds |
 //! |---|---|
+//! | [`app`] | what every web adapter shares: settings, startup, the webhook flow, operator operations |
 //! | [`event`] | the [`Event`] model |
 //! | [`signature`] | `Stripe-Signature` verification |
 //! | [`registry`], [`dispatch`] | the handlers found at link time, and calling them |
@@ -41,17 +42,22 @@
 //! | [`engine`] | recording and processing a delivery exactly once |
 //! | [`endpoints`] | webhook endpoints created at Stripe with unguessable URLs; secret rotation |
 //! | [`stripe_api`] | the small Stripe API client (events, webhook endpoints) |
-//! | [`testing`] | signed headers and events for your own tests |
+//! | `testing` | signed headers and events for your own tests (feature `testing`) |
 //!
 //! ## Feature flags
 //! | feature | default | what it enables |
 //! |---|---|---|
 //! | `sqlite` | yes | embedded SQLite, bundled (no system library) |
 //! | `postgres` | yes | PostgreSQL through a bundled libpq (no system library) |
+//! | `testing` | no | `testing`: Stripe's example objects, event builders, signed headers — for tests |
+//!
+//! At least one of `sqlite` and `postgres` is needed; a `DATABASE_URL` of a backend that is not
+//! compiled in is [`Error::BackendNotCompiled`].
 
-mod error;
+pub mod error;
 mod handler;
 
+pub mod app;
 pub mod db;
 pub mod dispatch;
 pub mod endpoints;
@@ -60,9 +66,13 @@ pub mod event;
 pub mod registry;
 pub mod signature;
 pub mod stripe_api;
+#[cfg(feature = "testing")]
 pub mod testing;
 
-pub use error::{Error, Result, StatusClass};
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("djstripe-core needs a database: enable its feature `sqlite`, `postgres`, or both");
+
+pub use error::{Error, Result};
 pub use event::{Event, EventData, EventRequest};
 pub use handler::{HandlerContext, HandlerError, HandlerResult, IntoHandlerResult};
 pub use signature::Verifier;

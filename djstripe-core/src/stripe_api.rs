@@ -191,12 +191,8 @@ impl StripeClient {
     }
 
     fn key(&self, livemode: bool) -> Result<&str, Error> {
-        let (key, name) = if livemode {
-            (&self.live_key, "STRIPE_LIVE_SECRET_KEY")
-        } else {
-            (&self.test_key, "STRIPE_TEST_SECRET_KEY")
-        };
-        key.as_deref().ok_or_else(|| Error::Config(format!("{name} is not set: it is needed to call Stripe's API")))
+        let key = if livemode { &self.live_key } else { &self.test_key };
+        key.as_deref().ok_or(Error::MissingApiKey { livemode })
     }
 
     /// `GET /v1/events/{id}`: the event as Stripe has it, for the `retrieve_event` validation.
@@ -208,7 +204,7 @@ impl StripeClient {
     /// ```
     pub fn retrieve_event(&self, id: &str, livemode: bool, account: Option<&str>) -> Result<Value, Error> {
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return Err(Error::InvalidEvent(format!("`{id}` is not a Stripe event id")));
+            return Err(Error::InvalidEventId { id: id.to_owned() });
         }
         self.call("GET", &format!("/v1/events/{id}"), &[], livemode, account, None)
     }
@@ -250,21 +246,9 @@ impl StripeClient {
         form: &[(&str, &str)],
         idempotency_key: Option<&str>,
     ) -> Result<Value, Error> {
-        self.request(caller, method, path, form, idempotency_key).map_err(|(_, e)| e)
-    }
-
-    /// [`StripeClient::call_as`] that also says which HTTP status Stripe answered, if any.
-    pub(crate) fn request(
-        &self,
-        caller: &Caller,
-        method: &str,
-        path: &str,
-        form: &[(&str, &str)],
-        idempotency_key: Option<&str>,
-    ) -> Result<Value, (Option<u16>, Error)> {
         let key = match &caller.key {
             Some(key) => key.as_str(),
-            None => self.key(caller.livemode).map_err(|e| (None, e))?,
+            None => self.key(caller.livemode)?,
         };
         let account = caller.stripe_account.as_deref();
         let url = format!("{}{}", self.base, path);
@@ -273,17 +257,11 @@ impl StripeClient {
             let result = self.send(method, &url, form, key, account, idempotency_key);
             let retryable = match &result {
                 Err(Retry::Network(_)) => true,
-                Err(Retry::Status(status, _)) => *status == 429 || *status >= 500,
+                Err(Retry::Status(status, ..)) => *status == 429 || *status >= 500,
                 Ok(_) => false,
             };
             if !retryable || attempt >= self.max_retries {
-                return result.map_err(|e| {
-                    let status = match &e {
-                        Retry::Status(s, _) => Some(*s),
-                        Retry::Network(_) => None,
-                    };
-                    (status, e.into_error(method, path))
-                });
+                return result.map_err(|e| e.into_error(method, path));
             }
             attempt += 1;
             std::thread::sleep(self.backoff * 2u32.pow((attempt - 1).min(6)));
@@ -327,24 +305,27 @@ impl StripeClient {
             Ok(body)
         } else {
             let message = body["error"]["message"].as_str().unwrap_or("no error message").to_owned();
-            Err(Retry::Status(status, message))
+            let code = body["error"]["code"].as_str().map(str::to_owned);
+            Err(Retry::Status(status, code, message))
         }
     }
 }
 
 enum Retry {
     Network(String),
-    Status(u16, String),
+    Status(u16, Option<String>, String),
 }
 
 impl Retry {
     fn into_error(self, method: &str, path: &str) -> Error {
-        Error::StripeApi(match self {
-            Retry::Network(e) => format!("{method} {path}: Stripe could not be reached: {e}"),
-            Retry::Status(401, m) => format!("{method} {path}: 401 unauthorized (check the secret key): {m}"),
-            Retry::Status(429, m) => format!("{method} {path}: 429 rate limited, retries exhausted: {m}"),
-            Retry::Status(s, m) if s >= 500 => format!("{method} {path}: Stripe answered {s}, retries exhausted: {m}"),
-            Retry::Status(s, m) => format!("{method} {path}: Stripe answered {s}: {m}"),
-        })
+        let request = format!("{method} {path}");
+        match self {
+            Retry::Network(reason) => Error::StripeUnreachable { request, reason },
+            Retry::Status(401, code, message) => {
+                let message = format!("unauthorized, check the secret key: {message}");
+                Error::StripeApi { request, status: 401, code, message }
+            }
+            Retry::Status(status, code, message) => Error::StripeApi { request, status, code, message },
+        }
     }
 }

@@ -44,11 +44,13 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 pub(crate) fn parse_hash(var: &'static str, value: &str) -> Result<[u8; 32], Error> {
     let hex_digits = value.trim();
     let hex_digits = hex_digits.strip_prefix("sha256:").unwrap_or(hex_digits);
-    let bad = || Error::Config {
-        var,
-        message: "expected `sha256:` and 64 hex digits (the SHA-256 of the password, e.g. from \
-                  `printf %s 'password' | sha256sum`)"
-            .into(),
+    let bad = || {
+        Error::Core(djstripe_core::Error::InvalidSetting {
+            setting: var,
+            message: "expected `sha256:` and 64 hex digits (the SHA-256 of the password, e.g. from \
+                      `printf %s 'password' | sha256sum`)"
+                .into(),
+        })
     };
     if hex_digits.len() != 64 || !hex_digits.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(bad());

@@ -9,11 +9,11 @@
 //! ```no_run
 //! use actix_web::{App, HttpServer};
 //! use djstripe_actix::admin::{self, AdminConfig};
-//! use djstripe_actix::{Config, Djstripe};
+//! use djstripe_actix::{Djstripe, Settings};
 //!
 //! #[actix_web::main]
 //! async fn main() -> Result<(), djstripe_actix::Error> {
-//!     let djstripe = Djstripe::start(Config::from_env("sqlite://app.sqlite3")?)?;
+//!     let djstripe = Djstripe::start(Settings::from_env("sqlite://app.sqlite3")?)?;
 //!     // DJSTRIPE_ADMIN_PASSWORD_HASH=sha256:<hex> (and DJSTRIPE_ADMIN_USER) or DJSTRIPE_ADMIN_TOKEN.
 //!     let admin = AdminConfig::from_env()?;
 //!     HttpServer::new(move || {
@@ -193,17 +193,19 @@ impl AdminConfig {
         };
         if let Some(token) = token {
             if token.trim().len() < 16 {
-                return Err(Error::Config {
-                    var: "DJSTRIPE_ADMIN_TOKEN",
+                return Err(Error::Core(djstripe_core::Error::InvalidSetting {
+                    setting: "DJSTRIPE_ADMIN_TOKEN",
                     message: "the token is too short: use at least 16 random characters".into(),
-                });
+                }));
             }
             config = config.with_token(token.trim());
         }
         if let Some(size) = get("DJSTRIPE_ADMIN_PAGE_SIZE") {
-            let rows = size.trim().parse::<u32>().map_err(|_| Error::Config {
-                var: "DJSTRIPE_ADMIN_PAGE_SIZE",
-                message: format!("`{size}` is not a number of rows"),
+            let rows = size.trim().parse::<u32>().map_err(|_| {
+                Error::Core(djstripe_core::Error::InvalidSetting {
+                    setting: "DJSTRIPE_ADMIN_PAGE_SIZE",
+                    message: format!("`{size}` is not a number of rows"),
+                })
             })?;
             config = config.page_size(rows);
         }
@@ -244,7 +246,7 @@ pub(crate) struct Admin {
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
-/// # let djstripe = djstripe_actix::Djstripe::start(djstripe_actix::Config::new(dir.path().join("a.sqlite3").to_str().unwrap())).unwrap();
+/// # let djstripe = djstripe_actix::Djstripe::start(djstripe_actix::Settings::new(dir.path().join("a.sqlite3").to_str().unwrap())).unwrap();
 /// use djstripe_actix::admin::{self, AdminConfig};
 /// let app = actix_web::App::new()
 ///     .service(admin::scope("/stripe/admin", djstripe.clone(), AdminConfig::token("a-long-random-token")))

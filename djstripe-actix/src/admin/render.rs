@@ -155,7 +155,8 @@ pub(crate) async fn blocking<T: Send + 'static>(
     match web::block(f).await {
         Ok(result) => result.map_err(PageError::from),
         Err(e) => {
-            Err(crate::Error::Core(djstripe_core::Error::DatabaseUnavailable(format!("blocking pool: {e}"))).into())
+            Err(crate::Error::Core(djstripe_core::Error::DatabaseUnavailable { reason: format!("blocking pool: {e}") })
+                .into())
         }
     }
 }

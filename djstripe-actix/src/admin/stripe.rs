@@ -33,9 +33,7 @@ pub(crate) struct NewEndpoint {
 }
 
 fn manager(djstripe: &Djstripe, webhook_prefix: &str) -> Result<EndpointManager, Error> {
-    let client =
-        djstripe.engine().config().stripe.clone().ok_or_else(|| Error::Cli("Stripe's API is not configured".into()))?;
-    Ok(EndpointManager::new(djstripe.engine().database().clone(), client).prefix(webhook_prefix))
+    Ok(djstripe.endpoint_manager(webhook_prefix))
 }
 
 /// Creates the endpoint at Stripe (its URL ends in a fresh uuid under `webhook_prefix`) and stores

@@ -10,7 +10,9 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use super::DbConnection;
 use crate::Error;
 
+#[cfg(feature = "sqlite")]
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+#[cfg(feature = "postgres")]
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// Which database a [`Database`] talks to.
@@ -21,10 +23,24 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/po
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
-    /// An embedded SQLite file.
+    /// An embedded SQLite file (feature `sqlite`).
     Sqlite,
-    /// A PostgreSQL server.
+    /// A PostgreSQL server (feature `postgres`).
     Postgres,
+}
+
+impl Backend {
+    /// The cargo feature of `djstripe-core` that compiles this backend in.
+    ///
+    /// ```
+    /// assert_eq!(djstripe_core::db::Backend::Postgres.feature(), "postgres");
+    /// ```
+    pub fn feature(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
 }
 
 /// SQLite's `synchronous` setting: how hard a commit waits for the disk.
@@ -82,6 +98,7 @@ struct Manager {
     backend: Backend,
     /// What diesel's `establish` takes: a file path for SQLite, the URL for PostgreSQL.
     target: String,
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     options: DatabaseOptions,
 }
 
@@ -91,6 +108,7 @@ impl r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> Result<DbConnection, ConnectionError> {
         match self.backend {
+            #[cfg(feature = "sqlite")]
             Backend::Sqlite => {
                 let mut conn = diesel::SqliteConnection::establish(&self.target)?;
                 let sync = match self.options.sqlite_sync {
@@ -109,7 +127,10 @@ impl r2d2::ManageConnection for Manager {
                 .map_err(|e| ConnectionError::BadConnection(format!("configuring SQLite: {e}")))?;
                 Ok(DbConnection::Sqlite(conn))
             }
+            #[cfg(feature = "postgres")]
             Backend::Postgres => Ok(DbConnection::Pg(diesel::PgConnection::establish(&self.target)?)),
+            #[allow(unreachable_patterns)]
+            other => Err(ConnectionError::BadConnection(format!("{other:?} is not compiled in"))),
         }
     }
 
@@ -200,7 +221,7 @@ impl Database {
     pub fn connect_with(url: &str, options: DatabaseOptions) -> Result<Self, Error> {
         let (backend, target) = parse_url(url)?;
         if options.pool_size == 0 {
-            return Err(Error::Config("the database pool size must be at least 1".into()));
+            return Err(Error::setting("DJSTRIPE_DB_POOL_SIZE", "the database pool size must be at least 1"));
         }
         let manager = Manager { backend, target, options: options.clone() };
         let pool = r2d2::Pool::builder()
@@ -241,7 +262,7 @@ impl Database {
     /// # let _ = &mut conn;
     /// ```
     pub fn get(&self) -> Result<PooledConnection, Error> {
-        self.pool.get().map(PooledConnection).map_err(|e| Error::DatabaseUnavailable(e.to_string()))
+        self.pool.get().map(PooledConnection).map_err(Error::unavailable)
     }
 
     /// Takes the in-process writer lock (SQLite only; `None` for PostgreSQL, whose row locks
@@ -268,7 +289,9 @@ impl Database {
         let mut conn = self.get()?;
         let _guard = self.writer_lock();
         let applied = match &mut *conn {
+            #[cfg(feature = "sqlite")]
             DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+            #[cfg(feature = "postgres")]
             DbConnection::Pg(c) => {
                 const LOCK: &str = "SELECT pg_advisory_lock(7346373123)";
                 c.batch_execute(LOCK).map_err(classify)?;
@@ -277,7 +300,7 @@ impl Database {
                 result
             }
         };
-        applied.map_err(|e| Error::DatabaseUnavailable(format!("migration failed: {e}")))
+        applied.map_err(|e| Error::unavailable(format_args!("migration failed: {e}")))
     }
 }
 
@@ -285,23 +308,34 @@ impl Database {
 fn parse_url(url: &str) -> Result<(Backend, String), Error> {
     let url = url.trim();
     if url.is_empty() {
-        return Err(Error::Config("DATABASE_URL is empty: use a file path, sqlite://path or postgres://...".into()));
+        return Err(Error::setting("DATABASE_URL", "it is empty: use a file path, sqlite://path or postgres://..."));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok((Backend::Postgres, url.to_owned()));
+        return compiled_in(Backend::Postgres, url.to_owned());
     }
     let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
     if let Some((scheme, _)) = path.split_once("://") {
-        return Err(Error::Config(format!(
-            "DATABASE_URL scheme `{scheme}` is not supported: use a file path, sqlite://path or postgres://..."
-        )));
-    }
-    if path.is_empty() || path == ":memory:" {
-        return Err(Error::Config(
-            "DATABASE_URL must name a SQLite file (an in-memory database would not survive a restart)".into(),
+        return Err(Error::setting(
+            "DATABASE_URL",
+            format!("scheme `{scheme}` is not supported: use a file path, sqlite://path or postgres://..."),
         ));
     }
-    Ok((Backend::Sqlite, path.to_owned()))
+    if path.is_empty() || path == ":memory:" {
+        return Err(Error::setting(
+            "DATABASE_URL",
+            "it must name a SQLite file (an in-memory database would not survive a restart)",
+        ));
+    }
+    compiled_in(Backend::Sqlite, path.to_owned())
+}
+
+/// `(backend, target)` when this build has the backend's cargo feature, else the error naming it.
+fn compiled_in(backend: Backend, target: String) -> Result<(Backend, String), Error> {
+    let on = match backend {
+        Backend::Sqlite => cfg!(feature = "sqlite"),
+        Backend::Postgres => cfg!(feature = "postgres"),
+    };
+    if on { Ok((backend, target)) } else { Err(Error::BackendNotCompiled { backend }) }
 }
 
 /// Maps diesel's errors: a lost connection, a lock past the busy timeout or a server shutting
@@ -310,12 +344,10 @@ pub(crate) fn classify(error: diesel::result::Error) -> Error {
     use diesel::result::{DatabaseErrorKind as K, Error as E};
     match &error {
         E::DatabaseError(K::ClosedConnection | K::SerializationFailure, info) => {
-            Error::DatabaseUnavailable(info.message().to_owned())
+            Error::unavailable(info.message())
         }
-        E::DatabaseError(_, info) if is_unavailable_message(info.message()) => {
-            Error::DatabaseUnavailable(info.message().to_owned())
-        }
-        E::BrokenTransactionManager => Error::DatabaseUnavailable(error.to_string()),
+        E::DatabaseError(_, info) if is_unavailable_message(info.message()) => Error::unavailable(info.message()),
+        E::BrokenTransactionManager => Error::unavailable(&error),
         _ => Error::Database(error),
     }
 }

@@ -67,7 +67,7 @@ fn check_key(key: &str, livemode: bool) -> Result<(), Error> {
     if key.starts_with(&format!("sk_{mode}_")) || key.starts_with(&format!("rk_{mode}_")) {
         Ok(())
     } else {
-        Err(Error::Config(format!("expected a {mode} key starting with sk_{mode}_ or rk_{mode}_")))
+        Err(Error::input("key", format!("expected a {mode} key starting with sk_{mode}_ or rk_{mode}_")))
     }
 }
 
@@ -85,7 +85,7 @@ impl Database {
     /// ```
     pub fn set_account_key(&self, account: &str, livemode: bool, key: &str) -> Result<(), Error> {
         if !account.starts_with("acct_") {
-            return Err(Error::Config(format!("`{account}` is not a Stripe account id (acct_...)")));
+            return Err(Error::input("account", format!("`{account}` is not a Stripe account id (acct_...)")));
         }
         check_key(key, livemode)?;
         let now = chrono::Utc::now().naive_utc();
@@ -154,7 +154,7 @@ impl Database {
             .map_err(classify)?;
         if n == 0 {
             let mode = if livemode { "live" } else { "test" };
-            Err(Error::NotFound(format!("no {mode} key stored for {account}")))
+            Err(Error::not_found(crate::error::Resource::AccountKey, format_args!("{account} ({mode})")))
         } else {
             Ok(())
         }

@@ -7,6 +7,7 @@
 //! | `database.rs` | [`Database`]: URL parsing, the connection pool, SQLite pragmas, migrations |
 //! | `schema.rs` | diesel `table!`s |
 //! | `models.rs` | row structs |
+//! | `outcome.rs` | [`Outcome`]: what became of a trigger, stored as its word |
 //! | `queries.rs` | the reads and writes operators and the engine need |
 //! | `unnest.rs` | PostgreSQL batch inserts as one prepared statement, whatever the batch size |
 //! | `keys.rs` | connected accounts' own API keys ([`AccountKey`]) |
@@ -15,8 +16,10 @@ mod cache;
 mod database;
 mod keys;
 mod models;
+mod outcome;
 pub(crate) mod queries;
 pub mod schema;
+#[cfg(feature = "postgres")]
 mod unnest;
 
 pub use cache::TTL as ENDPOINT_CACHE_TTL;
@@ -24,6 +27,7 @@ pub use database::{Backend, Database, DatabaseOptions, PooledConnection, SqliteS
 pub(crate) use database::{classify, classify_error};
 pub use keys::AccountKey;
 pub(crate) use models::NewTrigger;
+pub use outcome::{Outcome, UnknownOutcome};
 pub use models::{
     NewWebhookEndpoint, PreviousSecret, StoredEvent, ValidationMethod, WebhookEndpoint, WebhookEventTrigger,
 };
@@ -42,11 +46,16 @@ mod multi {
     /// diesel::sql_query("UPDATE accounts SET paid = TRUE").execute(conn)?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// Each variant exists only with its cargo feature (`postgres`, `sqlite`): a `match` on it
+    /// names the same `#[cfg(feature = ...)]` on its arms, or uses [`super::Database::backend`].
     #[derive(diesel::MultiConnection)]
     pub enum DbConnection {
-        /// PostgreSQL.
+        /// PostgreSQL (feature `postgres`).
+        #[cfg(feature = "postgres")]
         Pg(diesel::PgConnection),
-        /// SQLite.
+        /// SQLite (feature `sqlite`).
+        #[cfg(feature = "sqlite")]
         Sqlite(diesel::SqliteConnection),
     }
 }

@@ -5,7 +5,9 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::schema::{djstripe_event, djstripe_webhookendpoint, djstripe_webhookeventtrigger};
+use super::Outcome;
 use crate::Error;
+use crate::error::{NotReprocessable, Resource};
 
 /// How an endpoint decides that a delivery is genuine (dj-stripe's `DJSTRIPE_WEBHOOK_VALIDATION`).
 ///
@@ -48,9 +50,10 @@ impl std::str::FromStr for ValidationMethod {
             "verify_signature" => Ok(Self::VerifySignature),
             "retrieve_event" => Ok(Self::RetrieveEvent),
             "none" => Ok(Self::None),
-            other => Err(Error::Config(format!(
-                "unknown webhook validation method `{other}`: use verify_signature, retrieve_event or none"
-            ))),
+            other => Err(Error::input(
+                "validation_method",
+                format!("`{other}` is not one of verify_signature, retrieve_event, none"),
+            )),
         }
     }
 }
@@ -306,9 +309,8 @@ pub struct WebhookEventTrigger {
     pub valid: bool,
     /// Whether processing finished successfully (or it was a duplicate or the dashboard test).
     pub processed: bool,
-    /// A short word for what happened: `processed`, `duplicate`, `test_event`, `queued`,
-    /// `invalid`, `failed`.
-    pub outcome: String,
+    /// What became of it.
+    pub outcome: Outcome,
     /// The error message, if any.
     pub exception: String,
     /// The error's trace, if any.
@@ -327,6 +329,29 @@ pub struct WebhookEventTrigger {
     pub djstripe_version: String,
 }
 
+impl WebhookEventTrigger {
+    /// Whether this trigger can be processed again, and if not why: dj-stripe's rule, defined
+    /// once for the engine, the CLI and the admin. It must be a valid delivery with its whole
+    /// body, whose outcome is [`Outcome::Failed`] or [`Outcome::Queued`].
+    ///
+    /// ```no_run
+    /// # let db = djstripe_core::db::Database::connect("sqlite://app.sqlite3").unwrap();
+    /// let trigger = db.trigger(42).unwrap();
+    /// if let Err(why) = trigger.reprocessable() { println!("not reprocessable: {why}"); }
+    /// ```
+    pub fn reprocessable(&self) -> Result<(), NotReprocessable> {
+        if !self.valid {
+            Err(NotReprocessable::Invalid)
+        } else if self.processed || !self.outcome.is_reprocessable() {
+            Err(NotReprocessable::AlreadyProcessed(self.outcome))
+        } else if self.body_truncated {
+            Err(NotReprocessable::TruncatedBody)
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// A new `djstripe_webhookeventtrigger` row.
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = djstripe_webhookeventtrigger, treat_none_as_default_value = false)]
@@ -339,7 +364,7 @@ pub(crate) struct NewTrigger<'a> {
     pub body_truncated: bool,
     pub valid: bool,
     pub processed: bool,
-    pub outcome: &'a str,
+    pub outcome: Outcome,
     pub exception: &'a str,
     pub traceback: &'a str,
     pub event_id: Option<&'a str>,
@@ -396,7 +421,7 @@ impl StoredEvent {
             api_version: event.api_version.clone(),
             created: chrono::DateTime::from_timestamp(event.created, 0).unwrap_or_default().naive_utc(),
             livemode: event.livemode,
-            data: serde_json::to_string(&event.data).map_err(|e| Error::InvalidEvent(e.to_string()))?,
+            data: serde_json::to_string(&event.data).map_err(|e| Error::invalid_event(e.to_string()))?,
             account: event.account.clone(),
             request_id: event.request_id().map(str::to_owned),
             idempotency_key: event.idempotency_key().map(str::to_owned),
@@ -416,7 +441,7 @@ impl StoredEvent {
     /// ```
     pub fn to_event(&self) -> Result<crate::Event, Error> {
         let data: serde_json::Value = serde_json::from_str(&self.data)
-            .map_err(|e| Error::InvalidEvent(format!("stored data of {}: {e}", self.id)))?;
+            .map_err(|e| Error::CorruptRow { resource: Resource::Event, id: self.id.clone(), reason: e.to_string() })?;
         let mut value = serde_json::json!({
             "id": self.id,
             "object": "event",

@@ -5,8 +5,9 @@ use diesel::prelude::*;
 use super::database::classify;
 use super::models::{NewTrigger, NewWebhookEndpoint, StoredEvent, WebhookEndpoint, WebhookEventTrigger};
 use super::schema::{djstripe_event as ev, djstripe_webhookendpoint as ep, djstripe_webhookeventtrigger as tr};
-use super::{Database, DbConnection};
+use super::{Database, DbConnection, Outcome};
 use crate::Error;
+use crate::error::Resource;
 
 /// Which deliveries to list.
 ///
@@ -38,10 +39,12 @@ pub struct TriggerFilter {
 pub(crate) fn insert_triggers(conn: &mut DbConnection, rows: &[NewTrigger<'_>]) -> Result<Vec<i64>, Error> {
     match conn {
         _ if rows.is_empty() => Ok(Vec::new()),
+        #[cfg(feature = "postgres")]
         DbConnection::Pg(c) => super::unnest::InsertTriggers::new(rows).load(c).map(|mut ids: Vec<i64>| {
             ids.sort_unstable();
             ids
         }),
+        #[cfg(feature = "sqlite")]
         DbConnection::Sqlite(c) => {
             rows.iter().map(|row| diesel::insert_into(tr::table).values(row).returning(tr::id).get_result(c)).collect()
         }
@@ -55,7 +58,9 @@ pub(crate) fn insert_triggers(conn: &mut DbConnection, rows: &[NewTrigger<'_>]) 
 pub(crate) fn claim_events(conn: &mut DbConnection, rows: &[StoredEvent]) -> Result<Vec<String>, Error> {
     match conn {
         _ if rows.is_empty() => Ok(Vec::new()),
+        #[cfg(feature = "postgres")]
         DbConnection::Pg(c) => super::unnest::ClaimEvents::new(rows).load(c),
+        #[cfg(feature = "sqlite")]
         DbConnection::Sqlite(c) => {
             let mut inserted = Vec::with_capacity(rows.len());
             for row in rows {
@@ -98,7 +103,7 @@ pub(crate) fn mark_replayed(
 /// Marks a failed trigger as superseded by a successful reprocessing attempt.
 pub(crate) fn mark_reprocessed(conn: &mut DbConnection, id: i64) -> Result<(), Error> {
     diesel::update(tr::table.find(id))
-        .set((tr::outcome.eq("reprocessed"), tr::updated.eq(chrono::Utc::now().naive_utc())))
+        .set((tr::outcome.eq(Outcome::Reprocessed), tr::updated.eq(chrono::Utc::now().naive_utc())))
         .execute(conn)
         .map_err(classify)?;
     Ok(())
@@ -108,14 +113,13 @@ pub(crate) fn mark_reprocessed(conn: &mut DbConnection, id: i64) -> Result<(), E
 pub(crate) fn finish_trigger(
     conn: &mut DbConnection,
     id: i64,
-    processed: bool,
-    outcome: &str,
+    outcome: Outcome,
     exception: &str,
     traceback: &str,
 ) -> Result<(), Error> {
     diesel::update(tr::table.find(id))
         .set((
-            tr::processed.eq(processed),
+            tr::processed.eq(outcome.is_processed()),
             tr::outcome.eq(outcome),
             tr::exception.eq(exception),
             tr::traceback.eq(traceback),
@@ -214,7 +218,7 @@ impl Database {
     /// db.set_endpoint_secrets(1, "whsec_new", &[]).unwrap();
     /// ```
     pub fn set_endpoint_secrets(&self, id: i64, secret: &str, previous: &[super::PreviousSecret]) -> Result<(), Error> {
-        let previous = serde_json::to_string(previous).map_err(|e| Error::Config(e.to_string()))?;
+        let previous = serde_json::to_string(previous).expect("a list of (string, integer) pairs serializes");
         let _writer = self.writer_lock();
         let n = self.read(|c| {
             diesel::update(ep::table.find(id))
@@ -226,7 +230,7 @@ impl Database {
                 .execute(c)
         })?;
         self.invalidate_endpoints();
-        if n == 0 { Err(Error::NotFound(format!("webhook endpoint {id}"))) } else { Ok(()) }
+        if n == 0 { Err(Error::not_found(Resource::WebhookEndpoint, id)) } else { Ok(()) }
     }
 
     /// Sets an endpoint's status (`enabled` / `disabled`).
@@ -243,7 +247,7 @@ impl Database {
                 .execute(c)
         })?;
         self.invalidate_endpoints();
-        if n == 0 { Err(Error::NotFound(format!("webhook endpoint {id}"))) } else { Ok(()) }
+        if n == 0 { Err(Error::not_found(Resource::WebhookEndpoint, id)) } else { Ok(()) }
     }
 
     /// Deletes an endpoint locally (its deliveries stay, unlinked).
@@ -256,7 +260,7 @@ impl Database {
         let _writer = self.writer_lock();
         let n = self.read(|c| diesel::delete(ep::table.find(id)).execute(c))?;
         self.invalidate_endpoints();
-        if n == 0 { Err(Error::NotFound(format!("webhook endpoint {id}"))) } else { Ok(()) }
+        if n == 0 { Err(Error::not_found(Resource::WebhookEndpoint, id)) } else { Ok(()) }
     }
 
     /// The newest deliveries, at most `limit`.
@@ -287,7 +291,7 @@ impl Database {
                 q = q.filter(tr::processed.eq(processed));
             }
             if filter.failed {
-                q = q.filter(tr::valid.eq(true)).filter(tr::processed.eq(false)).filter(tr::outcome.eq("failed"));
+                q = q.filter(tr::valid.eq(true)).filter(tr::processed.eq(false)).filter(tr::outcome.eq(Outcome::Failed));
             }
             if let Some(endpoint) = filter.endpoint {
                 q = q.filter(tr::webhook_endpoint_id.eq(endpoint));
@@ -308,7 +312,7 @@ impl Database {
     /// ```
     pub fn trigger(&self, id: i64) -> Result<WebhookEventTrigger, Error> {
         self.read(|c| tr::table.find(id).select(WebhookEventTrigger::as_select()).first(c).optional())?
-            .ok_or_else(|| Error::NotFound(format!("webhook event trigger {id}")))
+            .ok_or_else(|| Error::not_found(Resource::Trigger, id))
     }
 
     /// Stored events, newest first, optionally of one type.
@@ -341,7 +345,7 @@ impl Database {
     /// ```
     pub fn event(&self, id: &str) -> Result<StoredEvent, Error> {
         self.read(|c| ev::table.find(id).select(StoredEvent::as_select()).first(c).optional())?
-            .ok_or_else(|| Error::NotFound(format!("event {id}")))
+            .ok_or_else(|| Error::not_found(Resource::Event, id))
     }
 
     /// Row counts `(triggers, events)`: for operators and the benchmark's correctness check.
@@ -389,7 +393,7 @@ impl Database {
     /// ```
     pub fn endpoint(&self, id: i64) -> Result<WebhookEndpoint, Error> {
         self.read(|c| ep::table.find(id).select(WebhookEndpoint::as_select()).first(c).optional())?
-            .ok_or_else(|| Error::NotFound(format!("webhook endpoint {id}")))
+            .ok_or_else(|| Error::not_found(Resource::WebhookEndpoint, id))
     }
 
     /// The endpoint with Stripe id `stripe_id` (`we_...`), if any.
@@ -425,6 +429,6 @@ impl Database {
             ep::table.find(id).select(WebhookEndpoint::as_select()).first(c).optional()
         });
         self.invalidate_endpoints();
-        updated?.ok_or_else(|| Error::NotFound(format!("webhook endpoint {id}")))
+        updated?.ok_or_else(|| Error::not_found(Resource::WebhookEndpoint, id))
     }
 }

@@ -156,7 +156,7 @@ impl<'a> InsertTriggers<'a> {
             body_truncated: rows.iter().map(|r| r.body_truncated).collect(),
             valid: rows.iter().map(|r| r.valid).collect(),
             processed: rows.iter().map(|r| r.processed).collect(),
-            outcome: rows.iter().map(|r| r.outcome).collect(),
+            outcome: rows.iter().map(|r| r.outcome.as_str()).collect(),
             exception: rows.iter().map(|r| r.exception).collect(),
             traceback: rows.iter().map(|r| r.traceback).collect(),
             event_id: rows.iter().map(|r| r.event_id).collect(),

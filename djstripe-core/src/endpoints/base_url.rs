@@ -26,12 +26,7 @@ pub fn check_base_url(base: &str, livemode: bool) -> Result<String, Error> {
 }
 
 fn rejected(base: &str, why: &str) -> Error {
-    Error::BaseUrlRejected(format!(
-        "webhook base URL `{base}` refused: {why}. Stripe must reach it from the internet: pass a public \
-         https URL (--base-url https://shop.example.com), or expose this machine through a tunnel \
-         (`ngrok http 8000`, `cloudflared tunnel --url http://localhost:8000`) and pass the tunnel's https URL; \
-         for local development `stripe listen --forward-to localhost:8000/stripe/webhook/` needs no endpoint at all"
-    ))
+    Error::BaseUrlRejected { url: base.to_owned(), reason: why.to_owned() }
 }
 
 /// Why `base` is refused, or `None`.
@@ -183,7 +178,7 @@ mod tests {
             ("https://shop.example.com:99999", false, "no host"),
         ] {
             let err = check_base_url(url, live).unwrap_err();
-            assert!(matches!(err, Error::BaseUrlRejected(_)), "{url}: {err:?}");
+            assert!(matches!(err, Error::BaseUrlRejected { .. }), "{url}: {err:?}");
             let message = err.to_string();
             assert!(message.contains(why), "{url}: {message}");
             assert!(message.contains("tunnel") && message.contains("public"), "{url}: {message}");

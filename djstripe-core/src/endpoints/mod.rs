@@ -29,6 +29,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::Error;
+use crate::error::Resource;
 use crate::db::{Database, EndpointChanges, NewWebhookEndpoint, PreviousSecret, ValidationMethod, WebhookEndpoint};
 use crate::stripe_api::webhook_endpoints::{CreateParams, UpdateParams, WebhookEndpointObject};
 use crate::stripe_api::{Caller, StripeClient};
@@ -134,7 +135,7 @@ impl std::str::FromStr for EndpointStatus {
         match s.trim() {
             "enabled" => Ok(Self::Enabled),
             "disabled" => Ok(Self::Disabled),
-            other => Err(Error::Config(format!("unknown endpoint status `{other}`: use enabled or disabled"))),
+            other => Err(Error::input("status", format!("`{other}` is not an endpoint status: use enabled or disabled"))),
         }
     }
 }
@@ -278,7 +279,7 @@ impl EndpointManager {
     pub fn caller(&self, account: Option<&str>, livemode: bool) -> Result<Caller, Error> {
         let Some(account) = account else { return Ok(Caller::mode(livemode)) };
         if !account.starts_with("acct_") {
-            return Err(Error::Config(format!("`{account}` is not a Stripe account id (acct_...)")));
+            return Err(Error::input("account", format!("`{account}` is not a Stripe account id (acct_...)")));
         }
         Ok(match self.db.account_key(account, livemode)? {
             Some(key) => Caller::mode(livemode).key(key),
@@ -319,7 +320,10 @@ impl EndpointManager {
         let object = self.client.create_webhook_endpoint(&caller, &params, &format!("djstripe-create-{uuid}"))?;
 
         let Some(secret) = object.secret.clone().filter(|s| s.starts_with("whsec_")) else {
-            let error = Error::StripeApi(format!("Stripe created {} but returned no signing secret", object.id));
+            let error = Error::StripeUnexpectedAnswer {
+                request: "POST /v1/webhook_endpoints".into(),
+                reason: format!("Stripe created {} but returned no signing secret", object.id),
+            };
             return Err(self.undo_create(&caller, &object, error));
         };
         let mut row = new_row(&object, request.account.as_deref(), request.connect, uuid);
@@ -345,16 +349,14 @@ impl EndpointManager {
                 error
             }
             Err(cleanup) => {
-                let account =
-                    caller.stripe_account.as_deref().map(|a| format!(" -H 'Stripe-Account: {a}'")).unwrap_or_default();
-                Error::CleanupNeeded(format!(
-                    "Stripe created webhook endpoint {id} ({url}) but storing it failed ({error}), and deleting it \
-                     at Stripe failed too ({cleanup}). Nothing was stored locally. Delete {id} in the Stripe Dashboard \
-                     (Developers → Webhooks) or with `curl -X DELETE {base}/v1/webhook_endpoints/{id} -u <secret key>:{account}`",
-                    id = object.id,
-                    url = object.url,
-                    base = self.client.base(),
-                ))
+                Error::CleanupNeeded {
+                    stripe_id: object.id.clone(),
+                    url: object.url.clone(),
+                    account: caller.stripe_account.clone(),
+                    api_base: self.client.base().to_owned(),
+                    store_error: Box::new(error),
+                    delete_error: Box::new(cleanup),
+                }
             }
         }
     }
@@ -375,9 +377,9 @@ impl EndpointManager {
         } else if let Ok(uuid) = uuid::Uuid::parse_str(key) {
             self.db.endpoint_by_uuid(&uuid.hyphenated().to_string())?
         } else {
-            return Err(Error::NotFound(format!("`{key}` is not an endpoint id, Stripe id (we_...) or UUID")));
+            return Err(Error::input("endpoint", format!("`{key}` is not an endpoint id, Stripe id (we_...) or UUID")));
         };
-        found.ok_or_else(|| Error::NotFound(format!("webhook endpoint {key}")))
+        found.ok_or_else(|| Error::not_found(Resource::WebhookEndpoint, key))
     }
 
     /// Every local endpoint, newest first, with what Stripe says about it (one call each).
@@ -402,7 +404,7 @@ impl EndpointManager {
                     {
                         Ok(Some(object)) => AtStripe::Status(object.status),
                         Ok(None) => AtStripe::Missing,
-                        Err(Error::DatabaseUnavailable(e)) => return Err(Error::DatabaseUnavailable(e)),
+                        Err(e @ Error::DatabaseUnavailable { .. }) => return Err(e),
                         Err(e) => AtStripe::Unknown(e.to_string()),
                     },
                 };
@@ -550,7 +552,7 @@ impl EndpointManager {
     pub fn add_secret(&self, key: &str, secret: &str, overlap: Duration) -> Result<WebhookEndpoint, Error> {
         let secret = secret.trim();
         if !secret.starts_with("whsec_") || secret.len() <= "whsec_".len() {
-            return Err(Error::Config("a webhook signing secret starts with whsec_".into()));
+            return Err(Error::input("secret", "a webhook signing secret starts with whsec_"));
         }
         let endpoint = self.find(key)?;
         let now = chrono::Utc::now().timestamp();
@@ -584,12 +586,15 @@ impl EndpointManager {
 fn check_events(events: &[String]) -> Result<Vec<String>, Error> {
     let events: Vec<String> = events.iter().map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()).collect();
     if events.is_empty() {
-        return Err(Error::Config("an endpoint needs at least one enabled event (`*` for all)".into()));
+        return Err(Error::input("enabled_events", "an endpoint needs at least one enabled event (`*` for all)"));
     }
     if let Some(bad) =
         events.iter().find(|e| !e.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._*".contains(&b)))
     {
-        return Err(Error::Config(format!("`{bad}` is not a Stripe event type (e.g. invoice.paid, or * for all)")));
+        return Err(Error::input(
+            "enabled_events",
+            format!("`{bad}` is not a Stripe event type (e.g. invoice.paid, or * for all)"),
+        ));
     }
     Ok(events)
 }

@@ -17,26 +17,27 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 
 use futures_channel::oneshot;
 
-use super::process::{Done, Item, run_batch};
+use super::Receipt;
+use super::process::{Item, run_batch};
 use crate::Error;
 use crate::db::Database;
 use crate::handler::{Callback, run_on_commit};
 
 struct Job {
     item: Item,
-    reply: oneshot::Sender<Result<Done, Error>>,
+    reply: oneshot::Sender<Result<Receipt, Error>>,
 }
 
 /// The answer to a submitted item: await it, or block on it with [`Ticket::wait`].
-pub(super) type Ticket = oneshot::Receiver<Result<Done, Error>>;
+pub(super) type Ticket = oneshot::Receiver<Result<Receipt, Error>>;
 
 /// Blocks the calling thread until a ticket is answered.
-pub(super) fn wait(ticket: Ticket) -> Result<Done, Error> {
+pub(super) fn wait(ticket: Ticket) -> Result<Receipt, Error> {
     futures_executor::block_on(ticket).unwrap_or_else(|_| Err(stopped()))
 }
 
 fn stopped() -> Error {
-    Error::DatabaseUnavailable("the writer thread has stopped".into())
+    Error::unavailable("the writer thread has stopped")
 }
 
 /// The writer threads of one engine; they stop when it is dropped.
@@ -119,7 +120,7 @@ fn writer(db: &Database, jobs: &Receiver<Job>, max_batch: usize, on_commit: &Sen
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_batch(db, &mut pinned, &items)))
                 .unwrap_or_else(|_| {
                     (
-                        items.iter().map(|_| Err(Error::DatabaseUnavailable("the writer panicked".into()))).collect(),
+                        items.iter().map(|_| Err(Error::unavailable("the writer panicked"))).collect(),
                         Vec::new(),
                     )
                 });

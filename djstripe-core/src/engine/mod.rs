@@ -27,29 +27,29 @@
 //! | `mod.rs` | [`Engine`], its configuration, validation of a delivery |
 //! | `committer.rs` | the writer threads (group commit) |
 //! | `process.rs` | the transaction: savepoints, event rows, handlers, trigger rows, `on_commit` |
-//! | `pending.rs` | [`Pending`]: an outcome to await or wait for |
+//! | `pending.rs` | [`Pending`]: a receipt to await or wait for |
 //! | `delivery.rs` | [`Delivery`]: what an adapter hands over |
-//! | `outcome.rs` | [`Outcome`]: what happened |
+//! | `receipt.rs` | [`Receipt`]: the trigger row and what became of it |
 
 mod committer;
 mod delivery;
-mod outcome;
 mod pending;
 mod process;
+mod receipt;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use delivery::{Delivery, Target, headers_json};
-pub use outcome::Outcome;
 pub use pending::Pending;
+pub use receipt::Receipt;
 
-use crate::db::{Database, ValidationMethod, WebhookEventTrigger};
+use crate::db::{Database, Outcome, ValidationMethod};
 use crate::stripe_api::StripeClient;
+use crate::error::Resource;
 use crate::{Error, Event, HandlerError, Verifier};
 use committer::Committer;
-use pending::Then;
-use process::{Done, Draft, Item, Mode, Work};
+use process::{Draft, Item, Mode, Work};
 
 /// A user function that takes over a valid delivery instead of inline processing (dj-stripe's
 /// `DJSTRIPE_WEBHOOK_EVENT_CALLBACK`), e.g. to enqueue it. It gets the trigger id and the event;
@@ -163,14 +163,14 @@ impl std::fmt::Debug for EngineConfig {
 /// let engine = Engine::new(db, EngineConfig::default()).unwrap();
 ///
 /// let signed = djstripe_core::testing::EventBuilder::new("customer.created").signed("whsec_doc");
-/// let outcome = engine.receive(&Delivery {
+/// let receipt = engine.receive(&Delivery {
 ///     target: Target::Endpoint(&endpoint.djstripe_uuid),
 ///     body: &signed.body,
 ///     signature: Some(signed.header.as_bytes()),
 ///     headers: "{}".into(),
 ///     remote_ip: "127.0.0.1".into(),
 /// }).unwrap();
-/// assert_eq!(outcome.label(), "processed");
+/// assert_eq!(receipt.outcome, djstripe_core::db::Outcome::Processed);
 /// ```
 #[derive(Clone)]
 pub struct Engine {
@@ -207,7 +207,10 @@ impl Engine {
                 tracing::warn!("the legacy webhook endpoint has validation `none`: anyone can post events to it");
             }
             if legacy.validation == ValidationMethod::RetrieveEvent && config.stripe.is_none() {
-                return Err(Error::Config("validation `retrieve_event` needs Stripe API keys (STRIPE_TEST_SECRET_KEY / STRIPE_LIVE_SECRET_KEY)".into()));
+                return Err(Error::setting(
+                    "DJSTRIPE_WEBHOOK_VALIDATION",
+                    "retrieve_event needs a Stripe API client (EngineConfig::stripe) with a secret key",
+                ));
             }
         }
         let writers = config.writers.unwrap_or(match db.backend() {
@@ -263,21 +266,20 @@ impl Engine {
     /// Validates, records and processes one delivery, blocking until its transaction commits.
     ///
     /// `Err` only when nothing could be recorded: [`Error::NotFound`] (unknown, disabled or
-    /// malformed endpoint: 404) and [`Error::DatabaseUnavailable`] (503). Everything else is an
-    /// [`Outcome`] with its trigger row.
+    /// malformed endpoint: 404) and [`Error::DatabaseUnavailable`] (503). Everything else is a
+    /// [`Receipt`] with its trigger row and [`Outcome`].
     ///
     /// ```no_run
     /// # use djstripe_core::engine::{Delivery, Engine, Target};
     /// # fn f(engine: Engine, uuid: &str, body: &[u8], signature: &[u8]) {
     /// let delivery = Delivery { target: Target::Endpoint(uuid), body, signature: Some(signature), headers: "{}".into(), remote_ip: "203.0.113.7".into() };
     /// match engine.receive(&delivery) {
-    ///     Ok(outcome) if outcome.is_success() => println!("200 {}", outcome.label()),
-    ///     Ok(outcome) => println!("{:?}: {}", outcome.status_class(), outcome.label()),
-    ///     Err(error) => println!("{:?}: {error}", error.status_class()),
+    ///     Ok(receipt) => println!("{} {}", receipt.http_status(), receipt.outcome),
+    ///     Err(error) => println!("{}: {error}", error.http_status()),
     /// }
     /// # }
     /// ```
-    pub fn receive(&self, delivery: &Delivery<'_>) -> Result<Outcome, Error> {
+    pub fn receive(&self, delivery: &Delivery<'_>) -> Result<Receipt, Error> {
         self.submit(self.prepare(delivery)?).wait()
     }
 
@@ -290,7 +292,7 @@ impl Engine {
     /// ```no_run
     /// # fn f(engine: djstripe_core::engine::Engine, delivery: djstripe_core::engine::Delivery<'_>) -> Result<(), djstripe_core::Error> {
     /// let prepared = engine.prepare(&delivery)?;
-    /// let outcome = engine.submit(prepared).wait()?;
+    /// let receipt = engine.submit(prepared).wait()?;
     /// # Ok(()) }
     /// ```
     pub fn prepare(&self, delivery: &Delivery<'_>) -> Result<Prepared, Error> {
@@ -347,46 +349,33 @@ impl Engine {
 
     /// The second half of [`Engine::receive`]: hands the prepared delivery to the writers
     /// (never blocks, except with an event callback, which runs here) and returns its
-    /// [`Pending`] outcome.
+    /// [`Pending`] receipt.
     ///
     /// ```no_run
     /// # async fn f(engine: djstripe_core::engine::Engine, prepared: djstripe_core::engine::Prepared) -> Result<(), djstripe_core::Error> {
-    /// let outcome = engine.submit(prepared).await?; // no thread waits meanwhile
-    /// println!("{}", outcome.label());
+    /// let receipt = engine.submit(prepared).await?; // no thread waits meanwhile
+    /// println!("{}", receipt.outcome);
     /// # Ok(()) }
     /// ```
     pub fn submit(&self, prepared: Prepared) -> Pending {
         let Prepared { draft, verdict } = prepared;
+        let record = |outcome, exception| Work::Record { outcome, exception };
         match verdict {
             Err(error) => {
-                let exception = error.to_string();
-                let item = Item {
-                    draft,
-                    event: None,
-                    work: Work::Record { valid: false, processed: false, outcome: "invalid", exception },
-                };
+                let item = Item { draft, event: None, work: record(Outcome::Invalid, error.to_string()) };
                 let key = item.draft.remote_ip.clone();
-                Pending::waiting(self.committer.submit(&key, item), Then::Rejected(Some(error)))
+                Pending::waiting(self.committer.submit(&key, item), Some(error))
             }
             Ok(event) if event.is_dashboard_test() => {
                 let key = event.id.clone();
-                let item = Item {
-                    draft,
-                    event: Some(event),
-                    work: Work::Record {
-                        valid: true,
-                        processed: true,
-                        outcome: "test_event",
-                        exception: String::new(),
-                    },
-                };
-                Pending::waiting(self.committer.submit(&key, item), Then::TestEvent)
+                let item = Item { draft, event: Some(event), work: record(Outcome::TestEvent, String::new()) };
+                Pending::waiting(self.committer.submit(&key, item), None)
             }
             Ok(event) if self.config.event_callback.is_some() => Pending::ready(self.queue(draft, event)),
             Ok(event) => {
                 let key = event.id.clone();
                 let item = Item { draft, event: Some(event), work: Work::Process(Mode::Deliver) };
-                Pending::waiting(self.committer.submit(&key, item), Then::Outcome)
+                Pending::waiting(self.committer.submit(&key, item), None)
             }
         }
     }
@@ -402,10 +391,10 @@ impl Engine {
     /// # db.migrate().unwrap();
     /// let engine = Engine::new(db, EngineConfig { legacy: Some(LegacyEndpoint::new(["whsec_1"])), ..Default::default() }).unwrap();
     /// let delivery = Delivery { target: Target::Legacy, body: b"...", signature: None, headers: "{}".into(), remote_ip: "::1".into() };
-    /// let outcome = engine.reject(&delivery, Error::InvalidEvent("the body exceeds 2.5 MiB".into())).unwrap();
-    /// assert_eq!(outcome.label(), "invalid");
+    /// let receipt = engine.reject(&delivery, Error::BodyTooLarge { limit: 2_621_440 }).unwrap();
+    /// assert_eq!((receipt.outcome.as_str(), receipt.http_status()), ("invalid", 413));
     /// ```
-    pub fn reject(&self, delivery: &Delivery<'_>, error: Error) -> Result<Outcome, Error> {
+    pub fn reject(&self, delivery: &Delivery<'_>, error: Error) -> Result<Receipt, Error> {
         let resolved = self.resolve(delivery.target)?;
         let limit = self.config.unverified_body_limit;
         let draft = Draft {
@@ -420,31 +409,28 @@ impl Engine {
     }
 
     /// Event-callback mode: record the trigger as queued, then hand it to the callback.
-    fn queue(&self, draft: Draft, event: Event) -> Result<Outcome, Error> {
+    fn queue(&self, draft: Draft, event: Event) -> Result<Receipt, Error> {
         let callback = self.config.event_callback.as_ref().expect("checked by the caller");
         let item = Item {
             draft,
             event: Some(event.clone()),
-            work: Work::Record { valid: true, processed: false, outcome: "queued", exception: String::new() },
+            work: Work::Record { outcome: Outcome::Queued, exception: String::new() },
         };
-        let trigger_id = match committer::wait(self.committer.submit(&event.id, item))? {
-            Done::Recorded(id) => id,
-            Done::Outcome(outcome) => outcome.trigger_id(),
-        };
-        match callback(trigger_id, &event) {
-            Ok(()) => Ok(Outcome::Queued { trigger_id, event_id: event.id }),
-            Err(err) => {
-                let error = Error::Handler { handler: "event callback", message: err.to_string(), trace: err.trace() };
-                process::fail_trigger(&self.db, trigger_id, &error)?;
-                Ok(Outcome::Failed { trigger_id, event_id: event.id, error })
-            }
+        let mut receipt = committer::wait(self.committer.submit(&event.id, item))?;
+        if let Err(err) = callback(receipt.trigger_id, &event) {
+            let error = Error::Handler { handler: "event callback", message: err.to_string(), trace: err.trace() };
+            process::fail_trigger(&self.db, receipt.trigger_id, &error)?;
+            receipt.outcome = Outcome::Failed;
+            receipt.error = Some(error);
         }
+        Ok(receipt)
     }
 
     fn resolve(&self, target: Target<'_>) -> Result<Resolved, Error> {
         match target {
             Target::Legacy => {
-                let legacy = self.config.legacy.as_ref().ok_or_else(|| Error::NotFound("webhook endpoint".into()))?;
+                let legacy =
+                    self.config.legacy.as_ref().ok_or_else(|| Error::not_found(Resource::WebhookEndpoint, "legacy"))?;
                 Ok(Resolved {
                     endpoint_id: None,
                     validation: legacy.validation,
@@ -454,12 +440,13 @@ impl Engine {
             }
             Target::Endpoint(uuid) => {
                 // A malformed uuid is the same 404 as an unknown one: reveal nothing.
-                let uuid = uuid::Uuid::parse_str(uuid).map_err(|_| Error::NotFound("webhook endpoint".into()))?;
+                let unknown = || Error::not_found(Resource::WebhookEndpoint, uuid);
+                let uuid = uuid::Uuid::parse_str(uuid).map_err(|_| unknown())?;
                 let endpoint = self
                     .db
                     .endpoint_by_uuid_cached(&uuid.hyphenated().to_string())?
                     .filter(|e| e.is_enabled())
-                    .ok_or_else(|| Error::NotFound("webhook endpoint".into()))?;
+                    .ok_or_else(unknown)?;
                 let validation = endpoint.validation();
                 if validation == ValidationMethod::None {
                     tracing::warn!(
@@ -497,12 +484,12 @@ impl Engine {
                     .config
                     .stripe
                     .as_ref()
-                    .ok_or_else(|| Error::Config("validation `retrieve_event` needs a Stripe API client".into()))?;
+                    .ok_or(Error::MissingApiKey { livemode: claimed.livemode })?;
                 // Outside any transaction: the network call must not hold database locks.
                 let fetched = stripe.retrieve_event(&claimed.id, claimed.livemode, claimed.account.as_deref())?;
                 let mut event = Event::from_value(fetched)?;
                 if event.id != claimed.id {
-                    return Err(Error::InvalidEvent(format!("Stripe returned event {} for {}", event.id, claimed.id)));
+                    return Err(Error::EventMismatch { requested: claimed.id, returned: event.id });
                 }
                 if event.account.is_none() {
                     event.account = claimed.account;
@@ -517,17 +504,20 @@ impl Engine {
     /// or one whose processing failed (a new attempt row with `reprocess_of` pointing at it; the
     /// original's outcome becomes `reprocessed` once an attempt succeeds).
     ///
-    /// An event already processed is a [`Outcome::Duplicate`]: handlers never run twice this way.
+    /// An event already processed is an [`Outcome::Duplicate`]: handlers never run twice this way.
+    /// A trigger that cannot be processed is [`Error::NotReprocessable`] (the rule:
+    /// [`crate::db::WebhookEventTrigger::reprocessable`]).
     ///
     /// ```no_run
     /// # fn f(engine: djstripe_core::engine::Engine) -> Result<(), djstripe_core::Error> {
-    /// let outcome = engine.process_trigger(42)?;
-    /// println!("trigger {} {}", outcome.trigger_id(), outcome.label());
+    /// let receipt = engine.process_trigger(42)?;
+    /// println!("trigger {} {}", receipt.trigger_id, receipt.outcome);
     /// # Ok(()) }
     /// ```
-    pub fn process_trigger(&self, trigger_id: i64) -> Result<Outcome, Error> {
+    pub fn process_trigger(&self, trigger_id: i64) -> Result<Receipt, Error> {
         let trigger = self.db.trigger(trigger_id)?;
-        let event = reprocessable(&trigger)?;
+        trigger.reprocessable().map_err(|reason| Error::NotReprocessable { id: trigger.id, reason })?;
+        let event = Event::from_slice(&trigger.body)?;
         let draft = Draft {
             endpoint_id: trigger.webhook_endpoint_id,
             remote_ip: trigger.remote_ip.clone(),
@@ -536,15 +526,13 @@ impl Engine {
             body_truncated: false,
             reprocess_of: Some(trigger.id),
         };
-        let mode = if trigger.outcome == "queued" { Mode::Queued(trigger.id) } else { Mode::Reprocess(trigger.id) };
+        let mode =
+            if trigger.outcome == Outcome::Queued { Mode::Queued(trigger.id) } else { Mode::Reprocess(trigger.id) };
         self.run(draft, event, mode)
     }
 
-    fn run(&self, draft: Draft, event: Event, mode: Mode) -> Result<Outcome, Error> {
-        match process::run_single(&self.db, Item { draft, event: Some(event), work: Work::Process(mode) })? {
-            Done::Outcome(outcome) => Ok(outcome),
-            Done::Recorded(trigger_id) => Ok(Outcome::TestEvent { trigger_id }),
-        }
+    fn run(&self, draft: Draft, event: Event, mode: Mode) -> Result<Receipt, Error> {
+        process::run_single(&self.db, Item { draft, event: Some(event), work: Work::Process(mode) })
     }
 
     /// Reprocesses every failed trigger, oldest first (see [`Engine::process_trigger`]). A failed
@@ -555,12 +543,12 @@ impl Engine {
     ///
     /// ```no_run
     /// # fn f(engine: djstripe_core::engine::Engine) -> Result<(), djstripe_core::Error> {
-    /// for outcome in engine.reprocess_failed()? {
-    ///     println!("{} {}", outcome.event_id().unwrap_or("-"), outcome.label());
+    /// for receipt in engine.reprocess_failed()? {
+    ///     println!("{} {}", receipt.event_id.as_deref().unwrap_or("-"), receipt.outcome);
     /// }
     /// # Ok(()) }
     /// ```
-    pub fn reprocess_failed(&self) -> Result<Vec<Outcome>, Error> {
+    pub fn reprocess_failed(&self) -> Result<Vec<Receipt>, Error> {
         let filter = crate::db::TriggerFilter { failed: true, ..Default::default() };
         let mut failed = self.db.triggers(&filter, 0, i64::MAX)?;
         let superseded: std::collections::HashSet<i64> = failed.iter().filter_map(|t| t.reprocess_of).collect();
@@ -574,14 +562,14 @@ impl Engine {
     ///
     /// ```no_run
     /// # fn f(engine: djstripe_core::engine::Engine) -> Result<(), djstripe_core::Error> {
-    /// let outcome = engine.replay_event("evt_1PgaMmB7WZ01zgkW")?;
-    /// assert_eq!(outcome.label(), "replayed");
+    /// let receipt = engine.replay_event("evt_1PgaMmB7WZ01zgkW")?;
+    /// assert_eq!(receipt.outcome, djstripe_core::db::Outcome::Replayed);
     /// # Ok(()) }
     /// ```
-    pub fn replay_event(&self, event_id: &str) -> Result<Outcome, Error> {
+    pub fn replay_event(&self, event_id: &str) -> Result<Receipt, Error> {
         let stored = self.db.event(event_id)?;
         let event = stored.to_event()?;
-        let body = serde_json::to_vec(&event).map_err(|e| Error::InvalidEvent(e.to_string()))?;
+        let body = serde_json::to_vec(&event).expect("an Event serializes");
         let draft = Draft { remote_ip: "replay".into(), headers: "{}".into(), body, ..Default::default() };
         self.run(draft, event, Mode::Replay)
     }
@@ -617,18 +605,5 @@ impl Prepared {
 /// A failed verification means the body is unauthenticated; a body that failed to parse after a
 /// good signature (or retrieval) came from Stripe and is kept whole.
 fn error_is_authenticated(resolved: &Resolved, error: &Error) -> bool {
-    matches!(error, Error::InvalidEvent(_)) && resolved.validation == ValidationMethod::VerifySignature
-}
-
-fn reprocessable(trigger: &WebhookEventTrigger) -> Result<Event, Error> {
-    if !trigger.valid {
-        return Err(Error::Config(format!("trigger {} is not a valid delivery: it cannot be processed", trigger.id)));
-    }
-    if trigger.processed {
-        return Err(Error::Config(format!("trigger {} was processed already ({})", trigger.id, trigger.outcome)));
-    }
-    if trigger.body_truncated {
-        return Err(Error::Config(format!("trigger {} holds a truncated body", trigger.id)));
-    }
-    Event::from_slice(&trigger.body)
+    matches!(error, Error::InvalidEvent { .. }) && resolved.validation == ValidationMethod::VerifySignature
 }

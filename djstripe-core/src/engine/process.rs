@@ -20,11 +20,12 @@ use diesel::Connection;
 use diesel::connection::SimpleConnection;
 use diesel::connection::TransactionManager;
 
-use super::Outcome;
+use super::Receipt;
 use crate::db::queries::{
     claim_events, finish_trigger, forget_event, insert_event_if_new, insert_triggers, mark_replayed, mark_reprocessed,
 };
-use crate::db::{Database, DbConnection, NewTrigger, PooledConnection, StoredEvent, classify, classify_error};
+use crate::db::{Database, DbConnection, NewTrigger, Outcome, PooledConnection, StoredEvent, classify, classify_error};
+use crate::error::Resource;
 use crate::handler::{Callback, run_on_commit};
 use crate::registry::{self, HandlerRegistration};
 use crate::{Error, Event, HandlerContext, dispatch};
@@ -56,10 +57,11 @@ pub(super) enum Mode {
 /// What one item of a batch asks for.
 #[derive(Debug)]
 pub(super) enum Work {
-    /// Process the event (it must be `Some`).
+    /// Process the event (the item's event is `Some`).
     Process(Mode),
-    /// Only record a trigger row (invalid delivery, test event, queued one).
-    Record { valid: bool, processed: bool, outcome: &'static str, exception: String },
+    /// Only record a trigger row with this outcome (invalid delivery, test event, queued one,
+    /// the audit row of a failed batch) and the error text to store with it.
+    Record { outcome: Outcome, exception: String },
 }
 
 /// One item of a batch.
@@ -68,15 +70,6 @@ pub(super) struct Item {
     pub draft: Draft,
     pub event: Option<Event>,
     pub work: Work,
-}
-
-/// What an item came to.
-#[derive(Debug)]
-pub(super) enum Done {
-    /// An event was processed (or found a duplicate, or failed in its handlers).
-    Outcome(Outcome),
-    /// A trigger row was recorded; its id.
-    Recorded(i64),
 }
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -139,30 +132,20 @@ fn diesel_depth(conn: &mut DbConnection) -> u32 {
     Manager::transaction_manager_status_mut(conn).transaction_depth().ok().flatten().map_or(0, |d| d.get())
 }
 
-/// What an item came to before its trigger row has an id.
-enum Settled {
-    Recorded,
-    Processed { handlers: usize, replay: bool },
-    Duplicate,
-    Failed(Error),
-}
-
-/// A trigger row waiting for the batch's one insert (or, for a queued trigger, already updated).
+/// A trigger row waiting for the batch's one insert (or, for a queued trigger, already updated),
+/// with the receipt it will answer (its `trigger_id` set once the row has one).
 struct Row<'a> {
     item: &'a Item,
     event: Option<&'a Event>,
-    valid: bool,
-    processed: bool,
-    outcome: &'static str,
     exception: String,
     traceback: String,
     existing: Option<i64>,
-    settled: Settled,
+    receipt: Receipt,
 }
 
 impl Row<'_> {
     fn new_trigger(&self, now: chrono::NaiveDateTime) -> NewTrigger<'_> {
-        let (draft, event) = (&self.item.draft, self.event);
+        let (draft, event, outcome) = (&self.item.draft, self.event, self.receipt.outcome);
         NewTrigger {
             created: now,
             updated: now,
@@ -170,9 +153,9 @@ impl Row<'_> {
             headers: &draft.headers,
             body: &draft.body,
             body_truncated: draft.body_truncated,
-            valid: self.valid,
-            processed: self.processed,
-            outcome: self.outcome,
+            valid: outcome != Outcome::Invalid,
+            processed: outcome.is_processed(),
+            outcome,
             exception: &self.exception,
             traceback: &self.traceback,
             event_id: event.map(|e| e.id.as_str()),
@@ -183,21 +166,11 @@ impl Row<'_> {
             djstripe_version: VERSION,
         }
     }
+}
 
-    fn done(self, trigger_id: i64) -> Done {
-        let event_id = || self.event.map(|e| e.id.clone()).unwrap_or_default();
-        Done::Outcome(match self.settled {
-            Settled::Recorded => return Done::Recorded(trigger_id),
-            Settled::Processed { handlers, replay: true } => {
-                Outcome::Replayed { trigger_id, event_id: event_id(), handlers }
-            }
-            Settled::Processed { handlers, replay: false } => {
-                Outcome::Processed { trigger_id, event_id: event_id(), handlers }
-            }
-            Settled::Duplicate => Outcome::Duplicate { trigger_id, event_id: event_id() },
-            Settled::Failed(error) => Outcome::Failed { trigger_id, event_id: event_id(), error },
-        })
-    }
+/// A receipt whose trigger id is not known yet.
+fn receipt(outcome: Outcome, event: Option<&Event>, handlers: usize, error: Option<Error>) -> Receipt {
+    Receipt { trigger_id: 0, outcome, event_id: event.map(|e| e.id.clone()), handlers, error }
 }
 
 fn describe(error: Option<&Error>) -> (String, String) {
@@ -241,9 +214,10 @@ fn process_one(
     claimed: Option<bool>,
     now: chrono::NaiveDateTime,
     callbacks: &mut Vec<Callback>,
-) -> Result<Settled, Error> {
+) -> Result<Receipt, Error> {
+    let done = |outcome, handlers, error| Ok(receipt(outcome, Some(event), handlers, error));
     if claimed == Some(false) {
-        return Ok(Settled::Duplicate);
+        return done(Outcome::Duplicate, 0, None);
     }
     let handlers: Vec<&'static HandlerRegistration> = registry::handlers_for(event.event_type());
     let mut run_handlers = |conn: &mut DbConnection| -> Result<usize, Error> {
@@ -252,26 +226,26 @@ fn process_one(
         callbacks.append(&mut ctx.take_on_commit());
         Ok(ran)
     };
-    let settled = match (mode, claimed) {
+    match (mode, claimed) {
         // Claimed in stage 1 (a duplicate was answered above) and nothing to run: no savepoint.
-        (_, Some(_)) if handlers.is_empty() => Settled::Processed { handlers: 0, replay: false },
+        (_, Some(_)) if handlers.is_empty() => done(Outcome::Processed, 0, None),
         (_, Some(_)) => match savepoint.run(conn, &mut run_handlers)? {
-            Ok(ran) => Settled::Processed { handlers: ran, replay: false },
+            Ok(ran) => done(Outcome::Processed, ran, None),
             Err(error) => {
                 forget_event(conn, &event.id)?;
-                Settled::Failed(error)
+                done(Outcome::Failed, 0, Some(error))
             }
         },
         (Mode::Replay, None) => {
             let replayed = savepoint.run(conn, |conn| {
                 if !mark_replayed(conn, &event.id, now)? {
-                    return Err(Error::NotFound(format!("event {}", event.id)));
+                    return Err(Error::not_found(Resource::Event, &event.id));
                 }
                 run_handlers(conn)
             })?;
             match replayed {
-                Ok(ran) => Settled::Processed { handlers: ran, replay: true },
-                Err(error) => Settled::Failed(error),
+                Ok(ran) => done(Outcome::Replayed, ran, None),
+                Err(error) => done(Outcome::Failed, 0, Some(error)),
             }
         }
         (_, None) => {
@@ -282,71 +256,47 @@ fn process_one(
                 if insert_event_if_new(conn, &stored)? { run_handlers(conn).map(Some) } else { Ok(None) }
             })?;
             match attempt {
-                Ok(Some(ran)) => Settled::Processed { handlers: ran, replay: false },
-                Ok(None) => Settled::Duplicate,
-                Err(error) => Settled::Failed(error),
+                Ok(Some(ran)) => done(Outcome::Processed, ran, None),
+                Ok(None) => done(Outcome::Duplicate, 0, None),
+                Err(error) => done(Outcome::Failed, 0, Some(error)),
             }
         }
-    };
-    Ok(settled)
+    }
 }
 
-/// The whole batch inside its transaction: the three stages, then the results in item order.
-fn run_items(conn: &mut DbConnection, items: &[Item], callbacks: &mut Vec<Callback>) -> Result<Vec<Done>, Error> {
+/// The whole batch inside its transaction: the three stages, then the receipts in item order.
+fn run_items(conn: &mut DbConnection, items: &[Item], callbacks: &mut Vec<Callback>) -> Result<Vec<Receipt>, Error> {
     let now = chrono::Utc::now().naive_utc();
     let (claimed, owners) = claim(conn, items, now)?;
     let mut savepoint = Savepoint::default();
     let mut rows = Vec::with_capacity(items.len());
     for (item, owner) in items.iter().zip(owners) {
         let row = match (&item.work, &item.event) {
-            (Work::Record { valid, processed, outcome, exception }, event) => Row {
+            (Work::Record { outcome, exception }, event) => Row {
                 item,
                 event: event.as_ref(),
-                valid: *valid,
-                processed: *processed,
-                outcome,
                 exception: exception.clone(),
                 traceback: String::new(),
                 existing: None,
-                settled: Settled::Recorded,
+                receipt: receipt(*outcome, event.as_ref(), 0, None),
             },
             (Work::Process(mode), Some(event)) => {
                 let claim = owner.then(|| claimed.contains(&event.id));
-                let settled = process_one(conn, &mut savepoint, event, *mode, claim, now, callbacks)?;
-                let (exception, traceback) = describe(match &settled {
-                    Settled::Failed(error) => Some(error),
-                    _ => None,
-                });
-                let outcome = match &settled {
-                    Settled::Failed(_) => "failed",
-                    Settled::Processed { replay: true, .. } => "replayed",
-                    Settled::Processed { .. } | Settled::Recorded => "processed",
-                    Settled::Duplicate => "duplicate",
-                };
-                let success = !matches!(settled, Settled::Failed(_));
+                let receipt = process_one(conn, &mut savepoint, event, *mode, claim, now, callbacks)?;
+                let (exception, traceback) = describe(receipt.error.as_ref());
                 let existing = match *mode {
                     Mode::Queued(id) => {
-                        finish_trigger(conn, id, success, outcome, &exception, &traceback)?;
+                        finish_trigger(conn, id, receipt.outcome, &exception, &traceback)?;
                         Some(id)
                     }
                     _ => None,
                 };
-                if let (Mode::Reprocess(original), true) = (*mode, success) {
+                if let (Mode::Reprocess(original), true) = (*mode, receipt.is_success()) {
                     mark_reprocessed(conn, original)?;
                 }
-                Row {
-                    item,
-                    event: Some(event),
-                    valid: true,
-                    processed: success,
-                    outcome,
-                    exception,
-                    traceback,
-                    existing,
-                    settled,
-                }
+                Row { item, event: Some(event), exception, traceback, existing, receipt }
             }
-            (Work::Process(_), None) => return Err(Error::InvalidEvent("nothing to process".into())),
+            (Work::Process(_), None) => unreachable!("an item to process is built with its event"),
         };
         rows.push(row);
     }
@@ -354,11 +304,11 @@ fn run_items(conn: &mut DbConnection, items: &[Item], callbacks: &mut Vec<Callba
     let mut ids = insert_triggers(conn, &fresh)?.into_iter();
     rows.into_iter()
         .map(|row| {
-            let id = match row.existing {
+            let trigger_id = match row.existing {
                 Some(id) => id,
-                None => ids.next().ok_or_else(|| Error::DatabaseUnavailable("a trigger row got no id".into()))?,
+                None => ids.next().ok_or_else(|| Error::unavailable("the trigger insert returned fewer ids than rows"))?,
             };
-            Ok(row.done(id))
+            Ok(Receipt { trigger_id, ..row.receipt })
         })
         .collect()
 }
@@ -375,7 +325,7 @@ pub(super) fn run_batch(
     db: &Database,
     pinned: &mut Option<PooledConnection>,
     items: &[Item],
-) -> (Vec<Result<Done, Error>>, Vec<Callback>) {
+) -> (Vec<Result<Receipt, Error>>, Vec<Callback>) {
     let started = std::time::Instant::now();
     let mut callbacks = Vec::new();
     let result = {
@@ -385,7 +335,7 @@ pub(super) fn run_batch(
             None => db.get(),
         };
         conn.and_then(|mut conn| {
-            let result = conn.transaction::<Vec<Done>, Error, _>(|conn| run_items(conn, items, &mut callbacks));
+            let result = conn.transaction::<Vec<Receipt>, Error, _>(|conn| run_items(conn, items, &mut callbacks));
             if result.is_ok() {
                 *pinned = Some(conn);
             }
@@ -409,14 +359,12 @@ pub(super) fn run_batch(
                     draft: i.draft.clone(),
                     event: i.event.clone(),
                     work: Work::Record {
-                        valid: i.event.is_some(),
-                        processed: false,
-                        outcome: if i.event.is_some() { "failed" } else { "invalid" },
+                        outcome: if i.event.is_some() { Outcome::Failed } else { Outcome::Invalid },
                         exception: format!("database unavailable: {message}"),
                     },
                 })
                 .collect();
-            if !audit.is_empty() && matches!(error, Error::DatabaseUnavailable(_) | Error::Database(_)) {
+            if !audit.is_empty() && matches!(error, Error::DatabaseUnavailable { .. } | Error::Database(_)) {
                 let _writer = db.writer_lock();
                 let recorded = db.get().and_then(|mut conn| {
                     conn.transaction::<(), Error, _>(|conn| run_items(conn, &audit, &mut Vec::new()).map(drop))
@@ -433,23 +381,22 @@ pub(super) fn run_batch(
 /// Rebuilds an error for each item of a failed batch ([`Error`] is not `Clone`).
 fn same_error(error: &Error) -> Error {
     match error {
-        Error::NotFound(m) => Error::NotFound(m.clone()),
-        Error::InvalidEvent(m) => Error::InvalidEvent(m.clone()),
-        Error::DatabaseUnavailable(m) => Error::DatabaseUnavailable(m.clone()),
-        other => Error::DatabaseUnavailable(other.to_string()),
+        Error::NotFound { resource, id } => Error::NotFound { resource: *resource, id: id.clone() },
+        Error::DatabaseUnavailable { reason } => Error::unavailable(reason),
+        other => Error::unavailable(other),
     }
 }
 
-/// Marks a trigger failed with `error` (the event callback refused it).
+/// Marks a queued trigger failed with `error` (the event callback refused it).
 pub(super) fn fail_trigger(db: &Database, id: i64, error: &Error) -> Result<(), Error> {
     let (message, trace) = describe(Some(error));
     let _writer = db.writer_lock();
     let mut conn = db.get()?;
-    finish_trigger(&mut conn, id, false, "failed", &message, &trace)
+    finish_trigger(&mut conn, id, Outcome::Failed, &message, &trace)
 }
 
 /// Runs one item on its own (operator actions: reprocess, replay, queued triggers).
-pub(super) fn run_single(db: &Database, item: Item) -> Result<Done, Error> {
+pub(super) fn run_single(db: &Database, item: Item) -> Result<Receipt, Error> {
     let (mut results, callbacks) = run_batch(db, &mut None, std::slice::from_ref(&item));
     run_on_commit(callbacks);
     results.pop().expect("one result per item")

@@ -162,12 +162,13 @@ fn check_id(id: &str) -> Result<(), Error> {
     if id.starts_with("we_") && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         Ok(())
     } else {
-        Err(Error::NotFound(format!("`{id}` is not a Stripe webhook endpoint id (we_...)")))
+        Err(Error::input("stripe_id", format!("`{id}` is not a Stripe webhook endpoint id (we_...)")))
     }
 }
 
 fn parse(value: Value, what: &str) -> Result<WebhookEndpointObject, Error> {
-    serde_json::from_value(value).map_err(|e| Error::StripeApi(format!("{what}: unexpected answer from Stripe: {e}")))
+    serde_json::from_value(value)
+        .map_err(|e| Error::StripeUnexpectedAnswer { request: what.to_owned(), reason: e.to_string() })
 }
 
 fn borrowed(form: &[(String, String)]) -> Vec<(&str, &str)> {
@@ -207,10 +208,10 @@ impl StripeClient {
     pub fn retrieve_webhook_endpoint(&self, caller: &Caller, id: &str) -> Result<Option<WebhookEndpointObject>, Error> {
         check_id(id)?;
         let path = format!("/v1/webhook_endpoints/{id}");
-        match self.request(caller, "GET", &path, &[], None) {
+        match self.call_as(caller, "GET", &path, &[], None) {
             Ok(value) => parse(value, &path).map(Some),
-            Err((Some(404), _)) => Ok(None),
-            Err((_, e)) => Err(e),
+            Err(Error::StripeApi { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
@@ -233,7 +234,7 @@ impl StripeClient {
             }
             let page = self.call_as(caller, "GET", &path, &[], None)?;
             let data = page["data"].as_array().cloned().ok_or_else(|| {
-                Error::StripeApi(format!("GET {path}: unexpected answer from Stripe: no `data` list"))
+                Error::StripeUnexpectedAnswer { request: format!("GET {path}"), reason: "no `data` list".into() }
             })?;
             let before = all.len();
             for item in data {
@@ -278,10 +279,10 @@ impl StripeClient {
     pub fn delete_webhook_endpoint(&self, caller: &Caller, id: &str) -> Result<bool, Error> {
         check_id(id)?;
         let path = format!("/v1/webhook_endpoints/{id}");
-        match self.request(caller, "DELETE", &path, &[], None) {
+        match self.call_as(caller, "DELETE", &path, &[], None) {
             Ok(_) => Ok(true),
-            Err((Some(404), _)) => Ok(false),
-            Err((_, e)) => Err(e),
+            Err(Error::StripeApi { status: 404, .. }) => Ok(false),
+            Err(e) => Err(e),
         }
     }
 }

@@ -6,13 +6,17 @@
 //! - `customer.subscription.trial_will_end`: queues a (logged) reminder with `on_commit`.
 //! - `price`, `product`: one handler for both.
 //!
-//! Admin pages: set `DJSTRIPE_ADMIN_PASSWORD_HASH=sha256:<hex>` (user `admin`, or
+//! The library holds what does not depend on a web framework (handlers, schema, the command
+//! line); the binaries add one: `shop` serves with actix-web (`src/main.rs`), `shop-axum` with
+//! axum (`examples/shop-axum`), the same handlers and the same commands.
+//!
+//! Admin pages (actix): set `DJSTRIPE_ADMIN_PASSWORD_HASH=sha256:<hex>` (user `admin`, or
 //! `DJSTRIPE_ADMIN_USER`) or `DJSTRIPE_ADMIN_TOKEN`, and `serve` mounts them at `/stripe/admin/`
 //! and prints their URL (see `djstripe_actix::admin`).
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use djstripe_actix::cli::Cli;
+use djstripe_cli::Cli;
 use djstripe_core::db::DbConnection;
 use djstripe_core::{Event, HandlerContext, HandlerResult, webhook_handler};
 
@@ -94,14 +98,26 @@ pub fn migrate(conn: &mut DbConnection) -> Result<(), Box<dyn std::error::Error 
     Ok(())
 }
 
-/// The shop's command line: `serve` (default), `migrate`, `handlers`, `triggers`, `events`, `trigger`.
-pub fn cli() -> Cli {
-    Cli::new("shop").default_database_url("sqlite://shop.sqlite3").migrations(migrate).dev_endpoint(true).routes(
-        |cfg| {
-            cfg.route(
-                "/",
-                actix_web::web::get().to(|| async { "shop: Stripe webhooks are received under /stripe/webhook/" }),
-            );
-        },
-    )
+/// What the root page says.
+pub const HOME: &str = "shop: Stripe webhooks are received under /stripe/webhook/";
+
+/// The shop's command line, named `name` (the binary's name), without a web server: each
+/// binary adds its adapter's (`.server(...)`). Commands: `serve` (default), `migrate`,
+/// `handlers`, `triggers`, `events`, `trigger`, `endpoints`, `accounts`.
+pub fn cli(name: &'static str) -> Cli {
+    Cli::new(name).default_database_url(format!("sqlite://{name}.sqlite3")).migrations(migrate).dev_endpoint(true)
+}
+
+/// The actix-web server of the `shop` binary: djstripe's routes and the shop's home page.
+#[cfg(feature = "actix")]
+pub fn actix_server() -> djstripe_actix::Server {
+    djstripe_actix::Server::new().routes(|cfg| {
+        cfg.route("/", actix_web::web::get().to(|| async { HOME }));
+    })
+}
+
+/// The axum server of the `shop-axum` binary: djstripe's routes and the shop's home page.
+#[cfg(feature = "axum")]
+pub fn axum_server() -> djstripe_axum::Server {
+    djstripe_axum::Server::new().routes(|| axum::Router::new().route("/", axum::routing::get(|| async { HOME })))
 }

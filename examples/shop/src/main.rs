@@ -1,4 +1,4 @@
-//! The example shop. Run with:
+//! The example shop on actix-web. Run with:
 //!
 //! ```sh
 //! cargo run -p shop                 # = shop serve, on sqlite://shop.sqlite3
@@ -6,5 +6,5 @@
 //! ```
 
 fn main() -> std::process::ExitCode {
-    shop::cli().run()
+    shop::cli("shop").server(shop::actix_server()).run()
 }

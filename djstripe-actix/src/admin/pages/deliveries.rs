@@ -67,7 +67,7 @@ struct Row {
     event_id: Option<String>,
     valid: bool,
     processed: bool,
-    outcome: String,
+    outcome: &'static str,
     error: String,
     endpoint: Option<i64>,
     reprocess_of: Option<i64>,
@@ -87,7 +87,7 @@ fn row(t: &WebhookEventTrigger) -> Row {
         event_id: t.event_id.clone(),
         valid: t.valid,
         processed: t.processed,
-        outcome: t.outcome.clone(),
+        outcome: t.outcome.as_str(),
         error,
         endpoint: t.webhook_endpoint_id,
         reprocess_of: t.reprocess_of,
@@ -162,7 +162,7 @@ pub(crate) async fn detail(
         Ok((t, attempts))
     })
     .await?;
-    let reprocessable = t.valid && !t.processed && (t.outcome == "failed" || t.outcome == "queued");
+    let reprocessable = t.reprocessable().is_ok();
     let body = String::from_utf8_lossy(&t.body);
     let ctx = context! {
         section => "deliveries",
@@ -190,12 +190,12 @@ pub(crate) async fn reprocess(
 ) -> Result<HttpResponse, PageError> {
     let id = id.into_inner();
     let engine = admin.djstripe.engine().clone();
-    let outcome = blocking(move || Ok(engine.process_trigger(id)?)).await?;
+    let receipt = blocking(move || Ok(engine.process_trigger(id)?)).await?;
     tracing::info!(
         trigger = id,
-        attempt = outcome.trigger_id(),
-        outcome = outcome.label(),
+        attempt = receipt.trigger_id,
+        outcome = receipt.outcome.as_str(),
         "reprocessed from the admin"
     );
-    Ok(see_other(&admin, &format!("/deliveries/{}/?done=reprocessed", outcome.trigger_id())))
+    Ok(see_other(&admin, &format!("/deliveries/{}/?done=reprocessed", receipt.trigger_id)))
 }

@@ -100,7 +100,7 @@ async fn form_page(
     let mut accounts: Vec<String> = endpoints.iter().filter_map(|e| e.account.clone()).collect();
     accounts.sort();
     accounts.dedup();
-    let config = admin.djstripe.config();
+    let config = admin.djstripe.settings();
     let ctx = context! {
         section => "endpoints",
         form => Value::from_serialize(&form),
@@ -177,9 +177,13 @@ pub(crate) async fn create(
         }
         // What Stripe or the configuration says is shown with the form, to fix and resend.
         Ok(Err(crate::Error::Core(
-            djstripe_core::Error::StripeApi(message) | djstripe_core::Error::Config(message),
-        )))
-        | Ok(Err(crate::Error::Cli(message))) => form_page(&req, &admin, form, Some(message)).await,
+            e @ (djstripe_core::Error::StripeApi { .. }
+            | djstripe_core::Error::StripeUnreachable { .. }
+            | djstripe_core::Error::StripeUnexpectedAnswer { .. }
+            | djstripe_core::Error::MissingApiKey { .. }
+            | djstripe_core::Error::InvalidInput { .. }
+            | djstripe_core::Error::BaseUrlRejected { .. }),
+        ))) => form_page(&req, &admin, form, Some(e.to_string())).await,
         Ok(Err(e)) => Err(e.into()),
         Err(e) => Err(PageError::bad_request(format!("blocking pool: {e}"))),
     }
@@ -191,7 +195,10 @@ async fn endpoint(admin: &Admin, id: i64) -> Result<WebhookEndpoint, PageError> 
         db.endpoints()?
             .into_iter()
             .find(|e| e.id == id)
-            .ok_or_else(|| djstripe_core::Error::NotFound(format!("webhook endpoint {id}")).into())
+            .ok_or_else(|| {
+                djstripe_core::Error::NotFound { resource: djstripe_core::error::Resource::WebhookEndpoint, id: id.to_string() }
+                    .into()
+            })
     })
     .await
 }

@@ -51,7 +51,8 @@ pub(crate) async fn add_slash(req: actix_web::HttpRequest) -> Result<HttpRespons
         let location = if query.is_empty() { format!("{path}/") } else { format!("{path}/?{query}") };
         return Ok(HttpResponse::PermanentRedirect().insert_header(("Location", location)).finish());
     }
-    Err(crate::Error::Core(djstripe_core::Error::NotFound(path.to_owned())).into())
+    let resource = djstripe_core::error::Resource::WebhookPath;
+    Err(crate::Error::Core(djstripe_core::Error::NotFound { resource, id: path.to_owned() }).into())
 }
 
 async fn index(admin: web::Data<Admin>) -> HttpResponse {

@@ -8,7 +8,7 @@ use djstripe_core::db::WebhookEndpoint;
 use djstripe_core::endpoints::{CreateEndpoint, EndpointManager, EndpointStatus, UpdateEndpoint};
 
 use super::Cli;
-use crate::Error;
+use crate::{Error, Result};
 
 /// Live or test mode; default `STRIPE_LIVE_MODE`.
 #[derive(clap::Args, Debug, Clone, Copy)]
@@ -137,16 +137,9 @@ pub(super) enum AccountsCommand {
     },
 }
 
-fn manager(cli: &Cli) -> Result<(EndpointManager, crate::Djstripe), Error> {
+fn manager(cli: &Cli) -> Result<(EndpointManager, djstripe_core::app::Djstripe)> {
     let djstripe = cli.start()?;
-    let client = djstripe
-        .engine()
-        .config()
-        .stripe
-        .clone()
-        .ok_or_else(|| Error::Cli("no Stripe API client configured".into()))?;
-    let manager = EndpointManager::new(djstripe.engine().database().clone(), client).prefix(&cli.prefix);
-    Ok((manager, djstripe))
+    Ok((djstripe.endpoint_manager(&cli.prefix), djstripe))
 }
 
 fn mode_name(livemode: bool) -> &'static str {
@@ -172,9 +165,9 @@ fn describe(e: &WebhookEndpoint) -> String {
     )
 }
 
-pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<(), Error> {
+pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<()> {
     let (manager, djstripe) = manager(cli)?;
-    let default_live = djstripe.config().live_mode;
+    let default_live = djstripe.settings().live_mode;
     match command {
         EndpointsCommand::Create {
             base_url,
@@ -186,8 +179,11 @@ pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<(), Erro
             connect,
             show_secret,
         } => {
-            let base_url = base_url.or_else(|| djstripe.config().webhook_base_url.clone()).ok_or_else(|| {
-                Error::Cli("no base URL: pass --base-url https://your-domain or set DJSTRIPE_WEBHOOK_BASE_URL".into())
+            let base_url = base_url.or_else(|| djstripe.settings().webhook_base_url.clone()).ok_or_else(|| {
+                Error::Argument {
+                    flag: "--base-url",
+                    message: "no base URL: pass --base-url https://your-domain or set DJSTRIPE_WEBHOOK_BASE_URL".into(),
+                }
             })?;
             let request = CreateEndpoint {
                 base_url,
@@ -254,7 +250,10 @@ pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<(), Erro
                 None
             };
             if events.is_none() && status.is_none() && description.is_none() {
-                return Err(Error::Cli("nothing to update: pass --events, --enable/--disable or --description".into()));
+                return Err(Error::Argument {
+                    flag: "--events",
+                    message: "nothing to update: pass --events, --enable/--disable or --description".into(),
+                });
             }
             let updated = manager.update(&endpoint, &UpdateEndpoint { enabled_events: events, status, description })?;
             println!("updated: {}", describe(&updated));
@@ -266,7 +265,7 @@ pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<(), Erro
         }
         EndpointsCommand::AddSecret { endpoint, secret, keep_hours } => {
             if !(0.0..=24.0 * 365.0).contains(&keep_hours) {
-                return Err(Error::Cli("--keep-hours must be between 0 and 8760".into()));
+                return Err(Error::Argument { flag: "--keep-hours", message: "must be between 0 and 8760".into() });
             }
             let updated = manager.add_secret(&endpoint, &secret, Duration::from_secs_f64(keep_hours * 3600.0))?;
             println!("new secret stored; {}", describe(&updated));
@@ -279,10 +278,10 @@ pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<(), Erro
     Ok(())
 }
 
-pub(super) fn accounts(cli: &Cli, command: AccountsCommand) -> Result<(), Error> {
+pub(super) fn accounts(cli: &Cli, command: AccountsCommand) -> Result<()> {
     let djstripe = cli.start()?;
     let db = djstripe.engine().database();
-    let default_live = djstripe.config().live_mode;
+    let default_live = djstripe.settings().live_mode;
     match command {
         AccountsCommand::SetKey { account, mode, key } => {
             let livemode = mode.livemode(default_live);

@@ -1,22 +1,32 @@
-//! A manage.py-style command line for the user's app: `serve`, `migrate`, `handlers`,
-//! `triggers`, `events`, `trigger`, `endpoints`, `accounts`.
+//! # djstripe-cli
+//!
+//! The manage.py-style command line of a djstripe-rs app, whatever its web framework: `serve`
+//! (through the adapter's [`Server`]), `migrate`, `handlers`, `triggers`, `events`, `trigger`,
+//! `endpoints`, `accounts`.
 //!
 //! ```no_run
+//! # struct MyAdapterServer;
+//! # impl djstripe_core::app::Server for MyAdapterServer {
+//! #     fn serve(&self, _: djstripe_core::app::Djstripe, _: &djstripe_core::app::ServeOptions, _: &mut dyn FnMut(std::net::SocketAddr)) -> djstripe_core::Result<()> { Ok(()) }
+//! # }
 //! fn main() -> std::process::ExitCode {
-//!     djstripe_actix::cli::Cli::new("shop")
+//!     djstripe_cli::Cli::new("shop")
 //!         .default_database_url("sqlite://shop.sqlite3")
+//!         .server(MyAdapterServer) // djstripe_actix::Server::new() or djstripe_axum::Server::new()
 //!         .run()
 //! }
 //! ```
 //!
 //! | file | command |
 //! |---|---|
-//! | `serve.rs` | `serve` (the default): the HTTP server, migrations applied at start |
+//! | `serve.rs` | `serve` (the default): migrations, the adapter's server, the banner |
 //! | `inspect.rs` | `migrate`, `handlers`, `triggers list`, `events list/show/reprocess` |
-//! | `trigger.rs` | `trigger`: sign and POST Stripe-shaped events; the load generator (its HTTP client: `trigger/client.rs`) |
+//! | `trigger.rs` | `trigger`: sign Stripe-shaped test events and POST them, like `stripe trigger` |
 //! | `endpoints.rs` | `endpoints create/list/sync/update/delete/add-secret/drop-secret`, `accounts set-key/list/remove-key` |
+//! | `error.rs` | [`Error`] |
 
 mod endpoints;
+mod error;
 mod inspect;
 mod serve;
 mod trigger;
@@ -24,26 +34,17 @@ mod trigger;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use actix_web::web::ServiceConfig;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use djstripe_core::db::DbConnection;
+use djstripe_core::app::{AppMigrations, Djstripe, Server, Settings};
 
-use crate::{Config, Djstripe, Error};
-
-/// The app's own schema setup, run by `migrate` and at `serve` start after djstripe's migrations.
-pub type AppMigrations = fn(&mut DbConnection) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
-/// The app's own routes, mounted beside the djstripe scope by `serve`.
-pub type AppRoutes = Arc<dyn Fn(&mut ServiceConfig) + Send + Sync>;
+pub use error::{Error, Result};
 
 /// The command line of an app. Build it in `main` and call [`Cli::run`].
 ///
 /// ```no_run
-/// use djstripe_actix::cli::Cli;
+/// use djstripe_cli::Cli;
 /// fn main() -> std::process::ExitCode {
-///     Cli::new("shop")
-///         .default_database_url("sqlite://shop.sqlite3")
-///         .routes(|cfg| { cfg.route("/", actix_web::web::get().to(|| async { "hello" })); })
-///         .run()
+///     Cli::new("shop").default_database_url("sqlite://shop.sqlite3").dev_endpoint(true).run()
 /// }
 /// ```
 #[derive(Clone)]
@@ -52,16 +53,16 @@ pub struct Cli {
     default_database_url: String,
     prefix: String,
     migrations: Option<AppMigrations>,
-    routes: Option<AppRoutes>,
     dev_endpoint: bool,
-    config: Option<Config>,
+    settings: Option<Settings>,
+    server: Option<Arc<dyn Server>>,
 }
 
 impl Cli {
     /// A command line named `name` (as the binary is).
     ///
     /// ```
-    /// let cli = djstripe_actix::cli::Cli::new("shop");
+    /// let cli = djstripe_cli::Cli::new("shop");
     /// # let _ = cli;
     /// ```
     pub fn new(name: &'static str) -> Self {
@@ -70,16 +71,16 @@ impl Cli {
             default_database_url: format!("sqlite://{name}.sqlite3"),
             prefix: "/stripe".into(),
             migrations: None,
-            routes: None,
             dev_endpoint: false,
-            config: None,
+            settings: None,
+            server: None,
         }
     }
 
     /// `DATABASE_URL` when the environment does not set one (default `sqlite://{name}.sqlite3`).
     ///
     /// ```
-    /// let cli = djstripe_actix::cli::Cli::new("shop").default_database_url("sqlite://data/shop.sqlite3");
+    /// let cli = djstripe_cli::Cli::new("shop").default_database_url("sqlite://data/shop.sqlite3");
     /// # let _ = cli;
     /// ```
     pub fn default_database_url(mut self, url: impl Into<String>) -> Self {
@@ -87,10 +88,10 @@ impl Cli {
         self
     }
 
-    /// Where the webhook scope is mounted (default `/stripe`).
+    /// Where the webhook routes are mounted (default `/stripe`).
     ///
     /// ```
-    /// let cli = djstripe_actix::cli::Cli::new("shop").prefix("/payments/stripe");
+    /// let cli = djstripe_cli::Cli::new("shop").prefix("/payments/stripe");
     /// # let _ = cli;
     /// ```
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -98,11 +99,12 @@ impl Cli {
         self
     }
 
-    /// The app's own migrations (e.g. `CREATE TABLE IF NOT EXISTS` or diesel's embedded ones).
+    /// The app's own migrations (e.g. `CREATE TABLE IF NOT EXISTS` or diesel's embedded ones),
+    /// run by `migrate` and at every command's start, after djstripe's.
     ///
     /// ```
     /// use djstripe_core::diesel::connection::SimpleConnection;
-    /// let cli = djstripe_actix::cli::Cli::new("shop").migrations(|conn| {
+    /// let cli = djstripe_cli::Cli::new("shop").migrations(|conn| {
     ///     conn.batch_execute("CREATE TABLE IF NOT EXISTS notes (id TEXT PRIMARY KEY)")?;
     ///     Ok(())
     /// });
@@ -113,25 +115,12 @@ impl Cli {
         self
     }
 
-    /// The app's own routes.
-    ///
-    /// ```
-    /// let cli = djstripe_actix::cli::Cli::new("shop").routes(|cfg| {
-    ///     cfg.route("/health", actix_web::web::get().to(|| async { "ok" }));
-    /// });
-    /// # let _ = cli;
-    /// ```
-    pub fn routes(mut self, routes: impl Fn(&mut ServiceConfig) + Send + Sync + 'static) -> Self {
-        self.routes = Some(Arc::new(routes));
-        self
-    }
-
     /// For examples and local development: when the database has no webhook endpoint, `serve`
     /// creates a local one with a fresh secret, so `trigger --endpoint` works at once.
     /// Never turn this on in production.
     ///
     /// ```
-    /// let cli = djstripe_actix::cli::Cli::new("shop").dev_endpoint(true);
+    /// let cli = djstripe_cli::Cli::new("shop").dev_endpoint(true);
     /// # let _ = cli;
     /// ```
     pub fn dev_endpoint(mut self, on: bool) -> Self {
@@ -139,14 +128,21 @@ impl Cli {
         self
     }
 
-    /// Uses this configuration instead of reading the environment.
+    /// Uses these settings instead of reading the environment.
     ///
     /// ```
-    /// let cli = djstripe_actix::cli::Cli::new("shop").config(djstripe_actix::Config::new("sqlite://shop.sqlite3"));
+    /// let cli = djstripe_cli::Cli::new("shop").settings(djstripe_core::app::Settings::new("sqlite://shop.sqlite3"));
     /// # let _ = cli;
     /// ```
-    pub fn config(mut self, config: Config) -> Self {
-        self.config = Some(config);
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.settings = Some(settings);
+        self
+    }
+
+    /// The web adapter's server that `serve` runs (`djstripe_actix::Server`,
+    /// `djstripe_axum::Server`). Without one, `serve` is an error; every other command works.
+    pub fn server(mut self, server: impl Server + 'static) -> Self {
+        self.server = Some(Arc::new(server));
         self
     }
 
@@ -159,7 +155,7 @@ impl Cli {
     /// [`Cli::run`] with explicit arguments (the first is the program name).
     ///
     /// ```
-    /// let code = djstripe_actix::cli::Cli::new("shop").run_from(["shop", "--version"]);
+    /// let code = djstripe_cli::Cli::new("shop").run_from(["shop", "--version"]);
     /// # let _ = code;
     /// ```
     pub fn run_from<I, T>(self, args: I) -> ExitCode
@@ -185,7 +181,7 @@ impl Cli {
         }
     }
 
-    fn dispatch(&self, command: Command) -> Result<(), Error> {
+    fn dispatch(&self, command: Command) -> Result<()> {
         match command {
             Command::Serve(args) => serve::run(self, args),
             Command::Migrate => inspect::migrate(self),
@@ -198,25 +194,24 @@ impl Cli {
         }
     }
 
-    /// The configuration: given, or read from the environment (failing on a bad value).
-    fn load_config(&self) -> Result<Config, Error> {
-        match &self.config {
-            Some(config) => Ok(config.clone()),
-            None => Config::from_env(&self.default_database_url),
+    /// The settings: given, or read from the environment (failing on a bad value).
+    fn load_settings(&self) -> Result<Settings> {
+        match &self.settings {
+            Some(settings) => Ok(settings.clone()),
+            None => Ok(Settings::from_env(&self.default_database_url)?),
         }
     }
 
     /// Connects and applies djstripe's and the app's migrations.
-    fn start(&self) -> Result<Djstripe, Error> {
-        let djstripe = Djstripe::start(self.load_config()?)?;
+    fn start(&self) -> Result<Djstripe> {
+        let djstripe = Djstripe::start(self.load_settings()?)?;
         self.app_migrations(&djstripe)?;
         Ok(djstripe)
     }
 
-    fn app_migrations(&self, djstripe: &Djstripe) -> Result<(), Error> {
-        if let Some(migrate) = self.migrations {
-            let mut conn = djstripe.engine().database().get()?;
-            migrate(&mut conn).map_err(|e| Error::Cli(format!("the app's migrations failed: {e}")))?;
+    fn app_migrations(&self, djstripe: &Djstripe) -> Result<()> {
+        if let Some(migrations) = self.migrations {
+            djstripe.migrate_app(migrations)?;
         }
         Ok(())
     }
@@ -257,7 +252,7 @@ enum Command {
         #[command(subcommand)]
         command: inspect::EventsCommand,
     },
-    /// Sign and POST Stripe-shaped events to a webhook URL (local `stripe trigger`, load generator).
+    /// Sign Stripe-shaped test events and POST them to a webhook endpoint (like `stripe trigger`).
     Trigger(trigger::TriggerArgs),
     /// Webhook endpoints created at Stripe with unguessable URLs; their secrets and rotation.
     Endpoints {

@@ -1,11 +1,11 @@
 //! `migrate`, `handlers`, `triggers list`, `events list|show|reprocess`: the operator's view.
 
+use djstripe_core::app::{Djstripe, ReprocessTarget};
 use djstripe_core::db::TriggerFilter;
-use djstripe_core::engine::Outcome;
 use djstripe_core::registry;
 
 use super::Cli;
-use crate::{Djstripe, Error};
+use crate::{Error, Result};
 
 #[derive(clap::Subcommand, Debug)]
 pub(super) enum TriggersCommand {
@@ -52,19 +52,19 @@ pub(super) enum EventsCommand {
 }
 
 /// Connects without serving; `triggers`/`events` need the schema, so migrate too.
-fn connect(cli: &Cli) -> Result<Djstripe, Error> {
+fn connect(cli: &Cli) -> Result<Djstripe> {
     cli.start()
 }
 
-pub(super) fn migrate(cli: &Cli) -> Result<(), Error> {
-    let djstripe = Djstripe::connect(cli.load_config()?)?;
+pub(super) fn migrate(cli: &Cli) -> Result<()> {
+    let djstripe = Djstripe::connect(cli.load_settings()?)?;
     let applied = djstripe.engine().database().migrate()?;
     cli.app_migrations(&djstripe)?;
     println!("{applied} migration(s) applied");
     Ok(())
 }
 
-pub(super) fn handlers() -> Result<(), Error> {
+pub(super) fn handlers() -> Result<()> {
     let all = registry::all();
     if all.is_empty() {
         println!("no #[webhook_handler] registered (see the linker note in djstripe_core::registry)");
@@ -84,11 +84,11 @@ fn shorten(text: &str, max: usize) -> String {
     }
 }
 
-pub(super) fn triggers(cli: &Cli, command: TriggersCommand) -> Result<(), Error> {
+pub(super) fn triggers(cli: &Cli, command: TriggersCommand) -> Result<()> {
     let TriggersCommand::List { limit, failed, invalid } = command;
     let djstripe = connect(cli)?;
     let filter = TriggerFilter { failed, valid: invalid.then_some(false), ..Default::default() };
-    let rows = djstripe.engine().database().triggers(&filter, 0, limit)?;
+    let rows = djstripe.triggers(&filter, 0, limit)?;
     println!(
         "{:>6}  {:<19}  {:<15}  {:<28}  {:<34}  {:<11}  error",
         "id", "created", "remote ip", "event", "type", "outcome"
@@ -101,21 +101,19 @@ pub(super) fn triggers(cli: &Cli, command: TriggersCommand) -> Result<(), Error>
             shorten(&t.remote_ip, 15),
             t.event_id.as_deref().unwrap_or("-"),
             shorten(t.event_type.as_deref().unwrap_or("-"), 34),
-            t.outcome,
+            t.outcome.as_str(),
             shorten(&t.exception, 80)
         );
     }
     Ok(())
 }
 
-pub(super) fn events(cli: &Cli, command: EventsCommand) -> Result<(), Error> {
+pub(super) fn events(cli: &Cli, command: EventsCommand) -> Result<()> {
     let djstripe = connect(cli)?;
-    let engine = djstripe.engine();
-    let db = engine.database();
     match command {
         EventsCommand::List { event_type, limit } => {
             println!("{:<30}  {:<40}  {:<19}  {:>5}", "id", "type", "received", "times");
-            for e in db.events(event_type.as_deref(), 0, limit)? {
+            for e in djstripe.events(event_type.as_deref(), 0, limit)? {
                 println!(
                     "{:<30}  {:<40}  {:<19}  {:>5}",
                     e.id,
@@ -126,44 +124,38 @@ pub(super) fn events(cli: &Cli, command: EventsCommand) -> Result<(), Error> {
             }
         }
         EventsCommand::Show { id } => {
-            let event = db.event(&id)?.to_event()?;
-            let json = serde_json::to_string_pretty(&event).map_err(|e| Error::Cli(e.to_string()))?;
+            let shown = djstripe.event(&id)?;
+            let json = serde_json::to_string_pretty(&shown.event).expect("an Event serializes");
             println!("{json}");
-            println!("handlers for {}:", event.event_type());
-            for h in registry::handlers_for(event.event_type()) {
+            println!("handlers for {}:", shown.event.event_type());
+            for h in shown.handlers {
                 println!("  {} ({})", h.path(), h.patterns().join(", "));
             }
         }
         EventsCommand::Reprocess { id, failed } => {
-            let outcomes = match (id, failed) {
-                (_, true) => engine.reprocess_failed()?,
-                (Some(id), false) if id.starts_with("evt_") => vec![engine.replay_event(&id)?],
-                (Some(id), false) => {
-                    let trigger: i64 = id.parse().map_err(|_| {
-                        Error::Cli(format!("`{id}` is neither a trigger id (a number) nor an event id (evt_...)"))
-                    })?;
-                    vec![engine.process_trigger(trigger)?]
+            let target = match (id, failed) {
+                (_, true) => ReprocessTarget::Failed,
+                (Some(id), false) => id.parse()?,
+                (None, false) => {
+                    return Err(Error::Argument { flag: "ID", message: "give a trigger id, an event id or --failed".into() });
                 }
-                (None, false) => return Err(Error::Cli("give a trigger id, an event id or --failed".into())),
             };
-            let total = outcomes.len();
-            for outcome in &outcomes {
-                let detail = match outcome {
-                    Outcome::Failed { error, .. } | Outcome::Rejected { error, .. } => format!(": {error}"),
-                    _ => String::new(),
-                };
+            let receipts = djstripe.reprocess(&target)?;
+            for receipt in &receipts {
+                let detail = receipt.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default();
                 println!(
                     "trigger {} {} {}{detail}",
-                    outcome.trigger_id(),
-                    outcome.event_id().unwrap_or("-"),
-                    outcome.label()
+                    receipt.trigger_id,
+                    receipt.event_id.as_deref().unwrap_or("-"),
+                    receipt.outcome
                 );
             }
-            if total == 0 {
+            if receipts.is_empty() {
                 println!("nothing to reprocess");
             }
-            if outcomes.iter().any(|o| !o.is_success()) {
-                return Err(Error::Cli("some events failed again (see above)".into()));
+            let failed = receipts.iter().filter(|r| !r.is_success()).count();
+            if failed > 0 {
+                return Err(Error::FailedAgain { failed, total: receipts.len() });
             }
         }
     }

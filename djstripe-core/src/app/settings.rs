@@ -1,16 +1,18 @@
-//! [`Config`]: typed settings, from a builder or from the environment (dj-stripe's names).
+//! [`Settings`]: typed settings, from a builder or from the environment (dj-stripe's names).
 
 use std::net::IpAddr;
 use std::time::Duration;
 
-use djstripe_core::db::{DatabaseOptions, SqliteSync, ValidationMethod};
-use djstripe_core::engine::EventCallback;
-use djstripe_core::stripe_api::DEFAULT_API_BASE;
-
 use crate::Error;
+use crate::db::{DatabaseOptions, SqliteSync, ValidationMethod};
+use crate::engine::EventCallback;
+use crate::stripe_api::DEFAULT_API_BASE;
 
-/// Everything the adapter needs. Build it in code, or read it from the environment with
-/// [`Config::from_env`]; a bad value fails there, at startup, naming the variable.
+/// Everything an app needs to receive webhooks, whatever its web framework. Build it in code,
+/// or read it from the environment with [`Settings::from_env`]; a bad value fails there, at
+/// startup, as [`Error::InvalidSetting`] naming the variable. The two HTTP settings
+/// (`max_body`, `trusted_proxies`) are read here too so that every adapter applies them the
+/// same way.
 ///
 /// | variable | meaning | default |
 /// |---|---|---|
@@ -30,13 +32,13 @@ use crate::Error;
 /// | `DJSTRIPE_TRUSTED_PROXIES` | comma-separated proxy IPs whose `X-Forwarded-For` is believed | none |
 ///
 /// ```
-/// use djstripe_actix::Config;
-/// let config = Config::new("sqlite://app.sqlite3").webhook_secrets(["whsec_1"]).tolerance_secs(600);
+/// use djstripe_core::app::Settings;
+/// let config = Settings::new("sqlite://app.sqlite3").webhook_secrets(["whsec_1"]).tolerance_secs(600);
 /// assert_eq!(config.tolerance.as_secs(), 600);
 /// assert!(config.legacy_enabled());
 /// ```
 #[derive(Clone)]
-pub struct Config {
+pub struct Settings {
     /// `DATABASE_URL`.
     pub database_url: String,
     /// Pool size, timeouts, SQLite durability.
@@ -67,9 +69,9 @@ pub struct Config {
     pub event_callback: Option<EventCallback>,
 }
 
-impl std::fmt::Debug for Config {
+impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
+        f.debug_struct("Settings")
             .field("database_url", &redact_url(&self.database_url))
             .field("webhook_secrets", &self.webhook_secrets.len())
             .field("validation", &self.validation)
@@ -92,11 +94,11 @@ fn redact_url(url: &str) -> String {
     }
 }
 
-impl Config {
+impl Settings {
     /// Defaults for everything but the database.
     ///
     /// ```
-    /// let config = djstripe_actix::Config::new("sqlite://app.sqlite3");
+    /// let config = djstripe_core::app::Settings::new("sqlite://app.sqlite3");
     /// assert_eq!(config.max_body, 2_621_440);
     /// ```
     pub fn new(database_url: impl Into<String>) -> Self {
@@ -121,24 +123,24 @@ impl Config {
     /// Reads the environment (table above). `default_database_url` applies when `DATABASE_URL` is unset.
     ///
     /// ```
-    /// let config = djstripe_actix::Config::from_env("sqlite://app.sqlite3").unwrap();
+    /// let config = djstripe_core::app::Settings::from_env("sqlite://app.sqlite3").unwrap();
     /// # let _ = config;
     /// ```
     pub fn from_env(default_database_url: &str) -> Result<Self, Error> {
         Self::from_lookup(default_database_url, |name| std::env::var(name).ok())
     }
 
-    /// [`Config::from_env`] over any variable source (tests, config files).
+    /// [`Settings::from_env`] over any variable source (tests, config files).
     ///
     /// ```
-    /// let err = djstripe_actix::Config::from_lookup("app.sqlite3", |name| {
+    /// let err = djstripe_core::app::Settings::from_lookup("app.sqlite3", |name| {
     ///     (name == "DJSTRIPE_WEBHOOK_TOLERANCE").then(|| "soon".to_string())
     /// }).unwrap_err();
     /// assert!(err.to_string().starts_with("DJSTRIPE_WEBHOOK_TOLERANCE"));
     /// ```
     pub fn from_lookup(default_database_url: &str, get: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let get = |name: &str| get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let mut config = Config::new(get("DATABASE_URL").unwrap_or_else(|| default_database_url.to_owned()));
+        let mut config = Settings::new(get("DATABASE_URL").unwrap_or_else(|| default_database_url.to_owned()));
         if let Some(secrets) = get("DJSTRIPE_WEBHOOK_SECRET") {
             config.webhook_secrets =
                 secrets.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
@@ -246,7 +248,7 @@ impl Config {
     /// Checks combinations that no single variable shows.
     ///
     /// ```
-    /// let config = djstripe_actix::Config::new("app.sqlite3").validation(djstripe_core::db::ValidationMethod::RetrieveEvent).webhook_secrets(["whsec_1"]);
+    /// let config = djstripe_core::app::Settings::new("app.sqlite3").validation(djstripe_core::db::ValidationMethod::RetrieveEvent).webhook_secrets(["whsec_1"]);
     /// assert!(config.check().unwrap_err().to_string().contains("STRIPE_TEST_SECRET_KEY"));
     /// ```
     pub fn check(&self) -> Result<(), Error> {
@@ -271,7 +273,7 @@ impl Config {
     /// validation is not by signature).
     ///
     /// ```
-    /// assert!(!djstripe_actix::Config::new("app.sqlite3").legacy_enabled());
+    /// assert!(!djstripe_core::app::Settings::new("app.sqlite3").legacy_enabled());
     /// ```
     pub fn legacy_enabled(&self) -> bool {
         !self.webhook_secrets.is_empty()
@@ -280,7 +282,7 @@ impl Config {
     /// Sets the legacy endpoint's secrets (turns it on). Not recommended: its URL is guessable.
     ///
     /// ```
-    /// let c = djstripe_actix::Config::new("app.sqlite3").webhook_secrets(["whsec_a", "whsec_b"]);
+    /// let c = djstripe_core::app::Settings::new("app.sqlite3").webhook_secrets(["whsec_a", "whsec_b"]);
     /// assert_eq!(c.webhook_secrets.len(), 2);
     /// ```
     pub fn webhook_secrets(mut self, secrets: impl IntoIterator<Item = impl Into<String>>) -> Self {
@@ -291,7 +293,7 @@ impl Config {
     /// Sets the legacy endpoint's validation method.
     ///
     /// ```
-    /// let c = djstripe_actix::Config::new("app.sqlite3").validation(djstripe_core::db::ValidationMethod::None);
+    /// let c = djstripe_core::app::Settings::new("app.sqlite3").validation(djstripe_core::db::ValidationMethod::None);
     /// # let _ = c;
     /// ```
     pub fn validation(mut self, method: ValidationMethod) -> Self {
@@ -302,7 +304,7 @@ impl Config {
     /// Sets the timestamp tolerance in seconds (0 turns the check off).
     ///
     /// ```
-    /// let c = djstripe_actix::Config::new("app.sqlite3").tolerance_secs(60);
+    /// let c = djstripe_core::app::Settings::new("app.sqlite3").tolerance_secs(60);
     /// assert_eq!(c.tolerance.as_secs(), 60);
     /// ```
     pub fn tolerance_secs(mut self, secs: u64) -> Self {
@@ -313,7 +315,7 @@ impl Config {
     /// Sets the body size limit.
     ///
     /// ```
-    /// let c = djstripe_actix::Config::new("app.sqlite3").max_body(1 << 20);
+    /// let c = djstripe_core::app::Settings::new("app.sqlite3").max_body(1 << 20);
     /// assert_eq!(c.max_body, 1_048_576);
     /// ```
     pub fn max_body(mut self, bytes: usize) -> Self {
@@ -324,7 +326,7 @@ impl Config {
     /// Sets the database pool size.
     ///
     /// ```
-    /// let c = djstripe_actix::Config::new("app.sqlite3").pool_size(4);
+    /// let c = djstripe_core::app::Settings::new("app.sqlite3").pool_size(4);
     /// assert_eq!(c.database.pool_size, 4);
     /// ```
     pub fn pool_size(mut self, size: u32) -> Self {
@@ -335,7 +337,7 @@ impl Config {
     /// Sets Stripe's API base URL and keys.
     ///
     /// ```
-    /// let c = djstripe_actix::Config::new("app.sqlite3").stripe_api("http://127.0.0.1:12111", Some("sk_test_1"), None);
+    /// let c = djstripe_core::app::Settings::new("app.sqlite3").stripe_api("http://127.0.0.1:12111", Some("sk_test_1"), None);
     /// assert_eq!(c.api_base, "http://127.0.0.1:12111");
     /// ```
     pub fn stripe_api(mut self, base: impl Into<String>, test_key: Option<&str>, live_key: Option<&str>) -> Self {
@@ -348,7 +350,7 @@ impl Config {
     /// Sets the event callback that takes over valid deliveries.
     ///
     /// ```
-    /// let c = djstripe_actix::Config::new("app.sqlite3").event_callback(|trigger_id, event| {
+    /// let c = djstripe_core::app::Settings::new("app.sqlite3").event_callback(|trigger_id, event| {
     ///     println!("queue trigger {trigger_id} ({})", event.id);
     ///     Ok(())
     /// });
@@ -356,7 +358,7 @@ impl Config {
     /// ```
     pub fn event_callback(
         mut self,
-        callback: impl Fn(i64, &djstripe_core::Event) -> Result<(), djstripe_core::HandlerError> + Send + Sync + 'static,
+        callback: impl Fn(i64, &crate::Event) -> Result<(), crate::HandlerError> + Send + Sync + 'static,
     ) -> Self {
         self.event_callback = Some(std::sync::Arc::new(callback));
         self
@@ -365,7 +367,7 @@ impl Config {
     /// Trusts `X-Forwarded-For` from these proxies.
     ///
     /// ```
-    /// let c = djstripe_actix::Config::new("app.sqlite3").trusted_proxies(["10.0.0.1".parse().unwrap()]);
+    /// let c = djstripe_core::app::Settings::new("app.sqlite3").trusted_proxies(["10.0.0.1".parse().unwrap()]);
     /// assert_eq!(c.trusted_proxies.len(), 1);
     /// ```
     pub fn trusted_proxies(mut self, proxies: impl IntoIterator<Item = IpAddr>) -> Self {
@@ -375,7 +377,7 @@ impl Config {
 }
 
 fn config_error(var: &'static str, message: String) -> Error {
-    Error::Config { var, message }
+    Error::setting(var, message)
 }
 
 fn parse_bool(v: &str) -> Option<bool> {
@@ -390,9 +392,9 @@ fn parse_bool(v: &str) -> Option<bool> {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> Result<Config, Error> {
+    fn env(pairs: &[(&str, &str)]) -> Result<Settings, Error> {
         let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Config::from_lookup("default.sqlite3", move |name| {
+        Settings::from_lookup("default.sqlite3", move |name| {
             pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
         })
     }

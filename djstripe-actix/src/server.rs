@@ -1,0 +1,94 @@
+//! [`Server`]: the actix-web `HttpServer` that the command line's `serve` runs — the webhook
+//! scope, the admin pages when configured, and the app's own routes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix_web::web::ServiceConfig;
+use actix_web::{App, HttpServer};
+use djstripe_core::app::{Djstripe, ServeOptions};
+
+/// The app's own routes, mounted beside the djstripe scope.
+type AppRoutes = Arc<dyn Fn(&mut ServiceConfig) + Send + Sync>;
+
+/// The actix-web server for `djstripe_cli::Cli::server`: the webhook scope at the prefix, the
+/// admin pages at `{prefix}/admin/` when `DJSTRIPE_ADMIN_PASSWORD_HASH` or `DJSTRIPE_ADMIN_TOKEN`
+/// is set (feature `admin`), and the app's routes.
+///
+/// ```
+/// let server = djstripe_actix::Server::new().routes(|cfg| {
+///     cfg.route("/health", actix_web::web::get().to(|| async { "ok" }));
+/// });
+/// # let _ = server;
+/// ```
+#[derive(Clone, Default)]
+pub struct Server {
+    routes: Option<AppRoutes>,
+}
+
+impl Server {
+    /// A server with only djstripe's routes.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The app's own routes (registered after djstripe's scopes: use paths outside the prefix).
+    pub fn routes(mut self, routes: impl Fn(&mut ServiceConfig) + Send + Sync + 'static) -> Self {
+        self.routes = Some(Arc::new(routes));
+        self
+    }
+}
+
+impl djstripe_core::app::Server for Server {
+    fn serve(
+        &self,
+        djstripe: Djstripe,
+        options: &ServeOptions,
+        ready: &mut dyn FnMut(SocketAddr),
+    ) -> djstripe_core::Result<()> {
+        let routes = self.routes.clone();
+        let prefix = options.prefix.clone();
+        #[cfg(feature = "admin")]
+        let admin = crate::admin::AdminConfig::from_env()
+            .map_err(|e| e.into_core("reading the admin settings"))?
+            .map(|a| a.webhook_prefix(&prefix));
+        let bind = options.bind.clone();
+        let listen = |e| djstripe_core::Error::Io { action: format!("listening on {bind}"), source: e };
+        actix_web::rt::System::new().block_on(async move {
+            let app_prefix = prefix.clone();
+            #[cfg(feature = "admin")]
+            let admin_on = admin.is_some();
+            let data = djstripe.clone();
+            let mut server = HttpServer::new(move || {
+                let routes = routes.clone();
+                #[cfg(feature = "admin")]
+                let admin = admin
+                    .clone()
+                    .map(|a| crate::admin::scope(&format!("{app_prefix}/admin"), data.clone(), a))
+                    .into_iter()
+                    .collect::<Vec<_>>();
+                #[cfg(not(feature = "admin"))]
+                let admin: Vec<actix_web::Scope> = Vec::new();
+                App::new()
+                    .service(admin) // before the webhook scope: actix does not fall through
+                    .service(crate::scope(&app_prefix, data.clone()))
+                    .configure(move |cfg| {
+                        if let Some(routes) = &routes {
+                            routes(cfg);
+                        }
+                    })
+            });
+            if let Some(workers) = options.workers {
+                server = server.workers(workers);
+            }
+            let server = server.bind(&options.bind).map_err(listen)?;
+            let addr = server.addrs().first().copied().ok_or_else(|| listen(std::io::ErrorKind::AddrNotAvailable.into()))?;
+            ready(addr);
+            #[cfg(feature = "admin")]
+            if admin_on {
+                println!("admin pages at http://{addr}{prefix}/admin/");
+            }
+            server.run().await.map_err(|source| djstripe_core::Error::Io { action: "serving".into(), source })
+        })
+    }
+}

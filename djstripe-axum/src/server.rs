@@ -1,0 +1,82 @@
+//! [`Server`]: `axum::serve` for the command line's `serve` — the webhook router nested at the
+//! prefix and the app's own routes, on a tokio runtime, stopped gracefully by Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use djstripe_core::app::{Djstripe, ServeOptions};
+
+/// The axum server for `djstripe_cli::Cli::server`.
+///
+/// ```
+/// let server = djstripe_axum::Server::new().routes(|| axum::Router::new().route("/health", axum::routing::get(|| async { "ok" })));
+/// # let _ = server;
+/// ```
+#[derive(Clone, Default)]
+pub struct Server {
+    routes: Option<Arc<dyn Fn() -> Router + Send + Sync>>,
+}
+
+impl Server {
+    /// A server with only djstripe's routes.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The app's own routes, merged beside the webhook router (use paths outside the prefix).
+    pub fn routes(mut self, routes: impl Fn() -> Router + Send + Sync + 'static) -> Self {
+        self.routes = Some(Arc::new(routes));
+        self
+    }
+}
+
+impl djstripe_core::app::Server for Server {
+    fn serve(
+        &self,
+        djstripe: Djstripe,
+        options: &ServeOptions,
+        ready: &mut dyn FnMut(SocketAddr),
+    ) -> djstripe_core::Result<()> {
+        let io = |action: &str| {
+            let action = action.to_owned();
+            move |source| djstripe_core::Error::Io { action, source }
+        };
+        let mut runtime = tokio::runtime::Builder::new_multi_thread();
+        if let Some(workers) = options.workers {
+            runtime.worker_threads(workers.max(1));
+        }
+        let runtime = runtime.enable_all().build().map_err(io("starting the tokio runtime"))?;
+        let mut app = Router::new().nest(&options.prefix, crate::router(djstripe));
+        if let Some(routes) = &self.routes {
+            app = app.merge(routes());
+        }
+        runtime.block_on(async move {
+            let listening = format!("listening on {}", options.bind);
+            let listener = tokio::net::TcpListener::bind(&options.bind).await.map_err(io(&listening))?;
+            ready(listener.local_addr().map_err(io(&listening))?);
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(stopped())
+                .await
+                .map_err(io("serving"))
+        })
+    }
+}
+
+/// Resolves at Ctrl-C or SIGTERM (what a deploy sends).
+async fn stopped() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

@@ -1,0 +1,197 @@
+//! The application layer that every web adapter shares: settings read from the environment
+//! with dj-stripe's names, the startup wiring and its checks, the webhook request flow up to a
+//! framework-neutral answer, and the operator operations (list, show, reprocess, endpoints) as
+//! functions that return data.
+//!
+//! An adapter (`djstripe-actix`, `djstripe-axum`) keeps only what is HTTP: routing, reading the
+//! body from its framework's stream, the peer address, and turning a [`WebhookAnswer`] into its
+//! framework's response.
+//!
+//! ```
+//! use djstripe_core::app::{Djstripe, Settings};
+//! let dir = tempfile::tempdir().unwrap();
+//! let url = format!("sqlite://{}/app.sqlite3", dir.path().display());
+//! let djstripe = Djstripe::start(Settings::new(url)).unwrap(); // connects, migrates
+//! assert!(djstripe.endpoints().unwrap().is_empty());
+//! ```
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `mod.rs` | [`Djstripe`]: the engine and its settings, started once and cloned into the app |
+//! | `settings.rs` | [`Settings`]: every setting, from code or from the environment |
+//! | `webhook.rs` | the webhook request flow: paths, body limits, client IP, [`WebhookAnswer`] |
+//! | `ops.rs` | operator operations: triggers, events, reprocessing, handlers, endpoints |
+//! | `server.rs` | [`Server`]: what an adapter gives the command line's `serve` |
+
+mod ops;
+mod server;
+mod settings;
+mod webhook;
+
+use std::sync::Arc;
+
+pub use ops::{HandlerInfo, ReprocessTarget, ShownEvent};
+pub use server::{ServeOptions, Server};
+pub use settings::Settings;
+pub use webhook::{
+    Blocking, Body, WebhookAnswer, WebhookPath, WebhookRequest, client_ip, read_body, receive, webhook_path,
+};
+
+use crate::db::{Database, DbConnection, NewWebhookEndpoint};
+use crate::endpoints::EndpointManager;
+use crate::engine::{Engine, EngineConfig, LegacyEndpoint};
+use crate::stripe_api::StripeClient;
+use crate::{Error, Result};
+
+/// The app's own schema setup (its tables beside djstripe's), run after djstripe's migrations
+/// by [`Djstripe::migrate_app`] (the CLI's `migrate` and `serve`).
+///
+/// ```
+/// use djstripe_core::diesel::connection::SimpleConnection;
+/// let migrations: djstripe_core::app::AppMigrations = |conn| {
+///     conn.batch_execute("CREATE TABLE IF NOT EXISTS notes (id TEXT PRIMARY KEY)")?;
+///     Ok(())
+/// };
+/// # let _ = migrations;
+/// ```
+pub type AppMigrations = fn(&mut DbConnection) -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+/// The running webhook receiver: the engine (database pool, writer threads) and the settings.
+/// Cheap to clone: start it once, clone it into each worker or router.
+///
+/// ```no_run
+/// let djstripe = djstripe_core::app::Djstripe::start(djstripe_core::app::Settings::new("sqlite://app.sqlite3")).unwrap();
+/// let (triggers, events) = djstripe.engine().database().counts().unwrap();
+/// ```
+#[derive(Clone, Debug)]
+pub struct Djstripe {
+    engine: Engine,
+    settings: Arc<Settings>,
+}
+
+impl Djstripe {
+    /// Connects to the database, applies djstripe's pending migrations and builds the engine.
+    ///
+    /// # Errors
+    /// [`Error::InvalidSetting`] for a bad combination of settings, [`Error::BackendNotCompiled`],
+    /// [`Error::DatabaseUnavailable`] when the database cannot be reached or migrated.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let url = format!("sqlite://{}/app.sqlite3", dir.path().display());
+    /// let djstripe = djstripe_core::app::Djstripe::start(djstripe_core::app::Settings::new(url)).unwrap();
+    /// # let _ = djstripe;
+    /// ```
+    pub fn start(settings: Settings) -> Result<Self> {
+        let djstripe = Self::connect(settings)?;
+        djstripe.engine.database().migrate()?;
+        Ok(djstripe)
+    }
+
+    /// Like [`Djstripe::start`] without migrating (for `migrate` itself, or managed schemas).
+    /// The pool connects lazily: nothing is reached yet.
+    ///
+    /// ```
+    /// let djstripe = djstripe_core::app::Djstripe::connect(djstripe_core::app::Settings::new("postgres://localhost/x")).unwrap();
+    /// # let _ = djstripe;
+    /// ```
+    pub fn connect(settings: Settings) -> Result<Self> {
+        settings.check()?;
+        let db = Database::connect_with(&settings.database_url, settings.database.clone())?;
+        let mut stripe = StripeClient::new(&settings.api_base);
+        if let Some(key) = &settings.test_secret_key {
+            stripe = stripe.test_key(key);
+        }
+        if let Some(key) = &settings.live_secret_key {
+            stripe = stripe.live_key(key);
+        }
+        let legacy = settings.legacy_enabled().then(|| LegacyEndpoint {
+            secrets: settings.webhook_secrets.clone(),
+            validation: settings.validation,
+            tolerance: settings.tolerance,
+        });
+        let engine_config = EngineConfig {
+            legacy,
+            event_callback: settings.event_callback.clone(),
+            stripe: Some(stripe),
+            writers: settings.writers,
+            ..Default::default()
+        };
+        let engine = Engine::new(db, engine_config)?;
+        Ok(Self { engine, settings: Arc::new(settings) })
+    }
+
+    /// Runs the app's own migrations on a pooled connection (after djstripe's own, which
+    /// [`Djstripe::start`] applied).
+    ///
+    /// # Errors
+    /// [`Error::DatabaseUnavailable`] naming the app's error.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let url = format!("sqlite://{}/app.sqlite3", dir.path().display());
+    /// use djstripe_core::diesel::connection::SimpleConnection;
+    /// let djstripe = djstripe_core::app::Djstripe::start(djstripe_core::app::Settings::new(url)).unwrap();
+    /// djstripe.migrate_app(|conn| Ok(conn.batch_execute("CREATE TABLE IF NOT EXISTS notes (id TEXT)")?)).unwrap();
+    /// ```
+    pub fn migrate_app(&self, migrations: AppMigrations) -> Result<()> {
+        let mut conn = self.engine.database().get()?;
+        migrations(&mut conn).map_err(|e| Error::unavailable(format_args!("the app's migrations failed: {e}")))
+    }
+
+    /// The engine, for operations beyond HTTP (reprocessing, queries).
+    ///
+    /// ```no_run
+    /// # let djstripe = djstripe_core::app::Djstripe::start(djstripe_core::app::Settings::new("app.sqlite3")).unwrap();
+    /// let failed = djstripe.engine().reprocess_failed().unwrap();
+    /// ```
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The settings it was started with.
+    ///
+    /// ```no_run
+    /// # let djstripe = djstripe_core::app::Djstripe::start(djstripe_core::app::Settings::new("app.sqlite3")).unwrap();
+    /// println!("limit {} bytes", djstripe.settings().max_body);
+    /// ```
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Endpoint management at Stripe for webhook URLs under `prefix` (e.g. `/stripe`).
+    ///
+    /// ```no_run
+    /// # let djstripe = djstripe_core::app::Djstripe::start(djstripe_core::app::Settings::new("app.sqlite3")).unwrap();
+    /// for row in djstripe.endpoint_manager("/stripe").list().unwrap() { println!("{}", row.endpoint.url); }
+    /// ```
+    pub fn endpoint_manager(&self, prefix: &str) -> EndpointManager {
+        let client = self.engine.config().stripe.clone().unwrap_or_else(|| StripeClient::new(&self.settings.api_base));
+        EndpointManager::new(self.engine.database().clone(), client).prefix(prefix)
+    }
+
+    /// For examples and local development: when the database has no webhook endpoint, creates a
+    /// local one with a fresh secret (so a signed test event can be sent at once). Returns it,
+    /// or `None` when endpoints exist. Never call this in production.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let url = format!("sqlite://{}/app.sqlite3", dir.path().display());
+    /// let djstripe = djstripe_core::app::Djstripe::start(djstripe_core::app::Settings::new(url)).unwrap();
+    /// assert!(djstripe.ensure_dev_endpoint().unwrap().is_some());
+    /// assert!(djstripe.ensure_dev_endpoint().unwrap().is_none(), "only when there is none");
+    /// ```
+    pub fn ensure_dev_endpoint(&self) -> Result<Option<crate::db::WebhookEndpoint>> {
+        let db = self.engine.database();
+        if !db.endpoints()?.is_empty() {
+            return Ok(None);
+        }
+        let secret = format!("whsec_dev{}", uuid::Uuid::new_v4().simple());
+        let mut new = NewWebhookEndpoint::local(secret);
+        new.description = DEV_ENDPOINT_DESCRIPTION.into();
+        db.insert_endpoint(&new).map(Some)
+    }
+}
+
+/// The description of the endpoint [`Djstripe::ensure_dev_endpoint`] creates.
+pub const DEV_ENDPOINT_DESCRIPTION: &str = "local development endpoint (created by serve)";

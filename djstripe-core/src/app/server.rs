@@ -1,0 +1,51 @@
+//! [`Server`]: what a web adapter gives the command line's `serve`, so that one command line
+//! (`djstripe-cli`) serves over actix-web or axum.
+
+use std::net::SocketAddr;
+
+use super::Djstripe;
+use crate::Result;
+
+/// Where and how `serve` listens.
+///
+/// ```
+/// let options = djstripe_core::app::ServeOptions::default();
+/// assert_eq!((options.bind.as_str(), options.prefix.as_str()), ("127.0.0.1:8000", "/stripe"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// `host:port` to listen on (port 0 picks a free one, reported to `ready`).
+    pub bind: String,
+    /// Worker threads (`None`: the framework's default, one per core).
+    pub workers: Option<usize>,
+    /// Where the webhook routes are mounted, without a trailing slash (`/stripe`).
+    pub prefix: String,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self { bind: "127.0.0.1:8000".into(), workers: None, prefix: "/stripe".into() }
+    }
+}
+
+/// A web adapter's HTTP server: mounts the webhook routes (and whatever else the app added to
+/// it) and serves until the process is told to stop (Ctrl-C, SIGTERM).
+///
+/// ```
+/// use djstripe_core::app::{Djstripe, ServeOptions, Server};
+/// struct Nothing;
+/// impl Server for Nothing {
+///     fn serve(&self, _: Djstripe, _: &ServeOptions, ready: &mut dyn FnMut(std::net::SocketAddr)) -> djstripe_core::Result<()> {
+///         ready("127.0.0.1:1".parse().unwrap()); // bound: the command line prints its banner
+///         Ok(())                                 // stopped
+///     }
+/// }
+/// ```
+pub trait Server: Send + Sync {
+    /// Binds to `options.bind`, calls `ready` once with the bound address, then serves until
+    /// stopped. Blocks the calling thread.
+    ///
+    /// # Errors
+    /// [`crate::Error::Io`] when it cannot listen or the server fails.
+    fn serve(&self, djstripe: Djstripe, options: &ServeOptions, ready: &mut dyn FnMut(SocketAddr)) -> Result<()>;
+}
