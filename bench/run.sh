@@ -11,6 +11,8 @@ for arg in "$@"; do
   fi
   break
 done
-echo "[bench] building shop and djstripe-bench (release)..." >&2
+echo "[bench] building shop, djstripe-bench and djstripe-loadgen (release)..." >&2
 cargo build --release --quiet -p shop -p djstripe-bench
+# A build of its own: built together, cargo would unify the loadgen's dependency features into the server's.
+cargo build --release --quiet -p djstripe-loadgen
 exec python3 bench/suite.py "$@"

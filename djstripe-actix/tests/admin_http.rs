@@ -8,7 +8,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{App, test};
 use base64::Engine as _;
 use djstripe_actix::admin::{self, AdminConfig, hash_password};
-use djstripe_actix::{Config, Djstripe};
+use djstripe_actix::{Djstripe, Settings};
 use djstripe_core::db::NewWebhookEndpoint;
 use djstripe_core::testing::EventBuilder;
 use djstripe_core::{Event, HandlerError, HandlerResult, webhook_handler};
@@ -39,7 +39,7 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let djstripe = Djstripe::start(Config::new(dir.path().join("admin.sqlite3").to_str().unwrap())).unwrap();
+    let djstripe = Djstripe::start(Settings::new(dir.path().join("admin.sqlite3").to_str().unwrap())).unwrap();
     let mut new = NewWebhookEndpoint::local(SECRET);
     new.description = "test endpoint".into();
     let endpoint = djstripe.engine().database().insert_endpoint(&new).unwrap();

@@ -325,6 +325,14 @@ impl Retry {
                 let message = format!("unauthorized, check the secret key: {message}");
                 Error::StripeApi { request, status: 401, code, message }
             }
+            Retry::Status(429, code, message) => {
+                let message = format!("rate limited, retries exhausted: {message}");
+                Error::StripeApi { request, status: 429, code, message }
+            }
+            Retry::Status(status, code, message) if status >= 500 => {
+                let message = format!("retries exhausted: {message}");
+                Error::StripeApi { request, status, code, message }
+            }
             Retry::Status(status, code, message) => Error::StripeApi { request, status, code, message },
         }
     }

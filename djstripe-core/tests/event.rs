@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 fn err(body: &[u8]) -> String {
     match Event::from_slice(body) {
-        Err(Error::InvalidEvent(why)) => why,
+        Err(Error::InvalidEvent { reason }) => reason,
         other => panic!("expected InvalidEvent, got {other:?}"),
     }
 }

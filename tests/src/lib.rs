@@ -1,5 +1,5 @@
 //! Harness for the end-to-end tests: throwaway databases on both backends, the example app as a
-//! real process on a loopback port, and a small HTTP client.
+//! real process on a loopback port — served by either web adapter — and a small HTTP client.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -23,12 +23,51 @@ pub fn pg_server() -> String {
     std::env::var("DJSTRIPE_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
-/// A throwaway database; dropped (PostgreSQL) or deleted (SQLite) with the value.
+/// Which web adapter serves the example shop: the same handlers and command line, built as
+/// `e2e-shop` (actix-web) or `e2e-shop-axum` (axum).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adapter {
+    /// `djstripe-actix`.
+    Actix,
+    /// `djstripe-axum`.
+    Axum,
+}
+
+impl Adapter {
+    /// The shop binary of this adapter.
+    pub fn binary(self) -> &'static str {
+        match self {
+            Adapter::Actix => "e2e-shop",
+            Adapter::Axum => "e2e-shop-axum",
+        }
+    }
+}
+
+/// What one end-to-end test runs on: a database backend and a web adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stack {
+    /// The database.
+    pub backend: Backend,
+    /// The web adapter.
+    pub adapter: Adapter,
+}
+
+/// A backend alone is served by actix-web (the CLI tests, which need no second adapter).
+impl From<Backend> for Stack {
+    fn from(backend: Backend) -> Self {
+        Stack { backend, adapter: Adapter::Actix }
+    }
+}
+
+/// A throwaway database; dropped (PostgreSQL) or deleted (SQLite) with the value. It also
+/// names the adapter whose shop binary [`Server`] and [`shop`] run against it.
 pub struct TestDb {
     /// Its `DATABASE_URL`.
     pub url: String,
     /// The backend.
     pub backend: Backend,
+    /// The web adapter of the shop run against it.
+    pub adapter: Adapter,
     _dir: tempfile::TempDir,
     pg_name: Option<String>,
 }
@@ -37,12 +76,13 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 impl TestDb {
     /// A new, empty database. PostgreSQL must be running: a missing server fails the test.
-    pub fn new(backend: Backend) -> Self {
+    pub fn new(stack: impl Into<Stack>) -> Self {
+        let Stack { backend, adapter } = stack.into();
         let dir = tempfile::tempdir().unwrap();
         match backend {
             Backend::Sqlite => {
                 let url = format!("sqlite://{}", dir.path().join("shop.sqlite3").display());
-                Self { url, backend, _dir: dir, pg_name: None }
+                Self { url, backend, adapter, _dir: dir, pg_name: None }
             }
             Backend::Postgres => {
                 let n = COUNTER.fetch_add(1, Ordering::SeqCst);
@@ -50,7 +90,7 @@ impl TestDb {
                 let mut admin = PgConnection::establish(&format!("{}/postgres", pg_server()))
                     .expect("the PostgreSQL server on 127.0.0.1:5432 must be running for these tests");
                 admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-                Self { url: format!("{}/{name}", pg_server()), backend, _dir: dir, pg_name: Some(name) }
+                Self { url: format!("{}/{name}", pg_server()), backend, adapter, _dir: dir, pg_name: Some(name) }
             }
         }
     }
@@ -111,19 +151,19 @@ impl Drop for TestDb {
     }
 }
 
-/// The example app's binary, `e2e-shop`, which cargo builds beside the test executables
-/// (`target/<profile>/e2e-shop`, tests in `target/<profile>/deps/`).
-pub fn shop_binary() -> std::path::PathBuf {
+/// The example app's binary for `adapter` (`e2e-shop`, `e2e-shop-axum`), which cargo builds
+/// beside the test executables (`target/<profile>/e2e-shop`, tests in `target/<profile>/deps/`).
+pub fn shop_binary(adapter: Adapter) -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let bin = profile_dir.join(format!("e2e-shop{}", std::env::consts::EXE_SUFFIX));
+    let bin = profile_dir.join(format!("{}{}", adapter.binary(), std::env::consts::EXE_SUFFIX));
     assert!(bin.exists(), "{} is missing: run the tests with cargo test", bin.display());
     bin
 }
 
 /// Runs a shop command to completion: (exit code, stdout, stderr).
 pub fn shop(db: &TestDb, env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(shop_binary())
+    let out = Command::new(shop_binary(db.adapter))
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -152,7 +192,7 @@ pub struct Server {
 impl Server {
     /// Starts `shop serve --bind 127.0.0.1:0` with `env` and waits for its banner.
     pub fn start(db: &TestDb, env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(shop_binary())
+        let mut child = Command::new(shop_binary(db.adapter))
             .args(["serve", "--bind", "127.0.0.1:0", "--workers", "2"])
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -167,7 +207,7 @@ impl Server {
         let mut banner = Vec::new();
         let (mut base, mut uuid) = (None, None);
         while let Some(Ok(line)) = lines.next() {
-            if let Some(rest) = line.strip_prefix("shop: listening on ") {
+            if let Some((_, rest)) = line.split_once(": listening on ") {
                 base = Some(rest.trim().to_owned());
             }
             if line.contains("(local development endpoint")
@@ -255,7 +295,7 @@ pub fn shop_within(
     args: &[&str],
     timeout: Duration,
 ) -> Option<(i32, String, String)> {
-    let mut child = Command::new(shop_binary())
+    let mut child = Command::new(shop_binary(db.adapter))
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -290,6 +330,22 @@ pub fn get(url: &str) -> Answer {
     let status = resp.status().as_u16();
     let json = resp.body_mut().read_json().unwrap_or_default();
     Answer { status, json }
+}
+
+/// Generates one `#[test]` per web adapter and backend from `fn name(stack: Stack)`: the one
+/// end-to-end suite that both adapters must pass.
+#[macro_export]
+macro_rules! every_stack {
+    ($($name:ident),* $(,)?) => {
+        mod actix {
+            mod sqlite { $( #[test] fn $name() { super::super::$name($crate::Stack { backend: $crate::Backend::Sqlite, adapter: $crate::Adapter::Actix }) } )* }
+            mod postgres { $( #[test] fn $name() { super::super::$name($crate::Stack { backend: $crate::Backend::Postgres, adapter: $crate::Adapter::Actix }) } )* }
+        }
+        mod axum {
+            mod sqlite { $( #[test] fn $name() { super::super::$name($crate::Stack { backend: $crate::Backend::Sqlite, adapter: $crate::Adapter::Axum }) } )* }
+            mod postgres { $( #[test] fn $name() { super::super::$name($crate::Stack { backend: $crate::Backend::Postgres, adapter: $crate::Adapter::Axum }) } )* }
+        }
+    };
 }
 
 /// Generates one `#[test]` per backend from `fn name(backend: Backend)`.

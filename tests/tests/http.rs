@@ -1,13 +1,14 @@
 #![allow(missing_docs)]
-//! The webhook endpoint over real HTTP on loopback: the example shop as a process, on SQLite and
-//! on PostgreSQL. One server per test; every answer's status and label are asserted, and so are
-//! the rows it left (trigger rows, events, the shop's own table).
+//! The webhook endpoint over real HTTP on loopback: the example shop as a process, served by
+//! actix-web and by axum, on SQLite and on PostgreSQL — one suite, every stack. One server per
+//! test; every answer's status and label are asserted, and so are the rows it left (trigger
+//! rows, events, the shop's own table).
 
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use djstripe_core::testing::{EventBuilder, header, header_now};
-use djstripe_tests::{Backend, Server, TestDb, both_backends, get, post, request};
+use djstripe_tests::{Backend, Server, Stack, TestDb, every_stack, get, post, request};
 
 fn triggers(db: &TestDb) -> i64 {
     db.count("SELECT COUNT(*) AS n FROM djstripe_webhookeventtrigger")
@@ -42,8 +43,8 @@ fn assert_alive(server: &Server, secret: &str) {
 
 /// 200: processed, duplicate (same delivery again, and re-signed later like Stripe's retries),
 /// the Dashboard's test event discarded; the price/product handler; the URL without its slash.
-fn ok_answers(backend: Backend) {
-    let db = TestDb::new(backend);
+fn ok_answers(stack: Stack) {
+    let db = TestDb::new(stack);
     let server = Server::start(&db, &[]);
     let secret = server.secret(&db);
     let url = server.endpoint_url();
@@ -89,8 +90,8 @@ fn ok_answers(backend: Backend) {
 
 /// 400: no signature, a wrong one, a malformed header, a stale timestamp, a signed body that is
 /// not a Stripe event. Each is recorded as an invalid trigger row; nothing is processed.
-fn bad_requests(backend: Backend) {
-    let db = TestDb::new(backend);
+fn bad_requests(stack: Stack) {
+    let db = TestDb::new(stack);
     let server = Server::start(&db, &[]);
     let secret = server.secret(&db);
     let url = server.endpoint_url();
@@ -133,8 +134,8 @@ fn bad_requests(backend: Backend) {
 
 /// Garbage bodies, signed and unsigned: a clear 400 each, a trigger row each, the server stays
 /// up. Unsigned bodies are stored truncated to 4 KiB; signed ones (from Stripe) whole.
-fn garbage_bodies(backend: Backend) {
-    let db = TestDb::new(backend);
+fn garbage_bodies(stack: Stack) {
+    let db = TestDb::new(stack);
     let server = Server::start(&db, &[]);
     let secret = server.secret(&db);
     let url = server.endpoint_url();
@@ -202,8 +203,8 @@ fn garbage_bodies(backend: Backend) {
 }
 
 /// 404: unknown endpoint and malformed uuid, nothing recorded. 405: other methods.
-fn not_found_and_method_not_allowed(backend: Backend) {
-    let db = TestDb::new(backend);
+fn not_found_and_method_not_allowed(stack: Stack) {
+    let db = TestDb::new(stack);
     let server = Server::start(&db, &[]);
     let secret = server.secret(&db);
     let signed = EventBuilder::new("customer.created").signed(&secret);
@@ -231,8 +232,8 @@ fn not_found_and_method_not_allowed(backend: Backend) {
 
 /// 413: a 3 MiB body (limit 2.5 MiB) is refused, recorded with a truncated body; the server
 /// stays up.
-fn too_large(backend: Backend) {
-    let db = TestDb::new(backend);
+fn too_large(stack: Stack) {
+    let db = TestDb::new(stack);
     let server = Server::start(&db, &[]);
     let secret = server.secret(&db);
     let body = EventBuilder::new("customer.created")
@@ -259,8 +260,8 @@ fn too_large(backend: Backend) {
 
 /// 500: the shop's handler writes its row, then fails (`metadata.fail`): the row and the event
 /// are rolled back, the trigger keeps the error, and a retry fails again (not a duplicate).
-fn handler_failure(backend: Backend) {
-    let db = TestDb::new(backend);
+fn handler_failure(stack: Stack) {
+    let db = TestDb::new(stack);
     let server = Server::start(&db, &[]);
     let secret = server.secret(&db);
     let url = server.endpoint_url();
@@ -306,8 +307,8 @@ fn handler_failure(backend: Backend) {
 
 /// 503: the database is unavailable (SQLite: another process holds the write lock; PostgreSQL:
 /// connections are refused). Nothing is written; once it is back, the same delivery succeeds.
-fn database_unavailable(backend: Backend) {
-    let db = TestDb::new(backend);
+fn database_unavailable(stack: Stack) {
+    let db = TestDb::new(stack);
     let server = Server::start(&db, &[("DJSTRIPE_DB_TIMEOUT", "0.5")]);
     let secret = server.secret(&db);
     let url = server.endpoint_url();
@@ -315,7 +316,7 @@ fn database_unavailable(backend: Backend) {
     let before = triggers(&db);
 
     let signed = EventBuilder::new("customer.created").signed(&secret);
-    let answer = match backend {
+    let answer = match stack.backend {
         Backend::Sqlite => {
             use diesel::Connection;
             use diesel::connection::SimpleConnection;
@@ -352,9 +353,9 @@ fn database_unavailable(backend: Backend) {
 }
 
 /// Many deliveries of one event at the same moment: exactly one is processed.
-fn concurrent_duplicates(backend: Backend) {
+fn concurrent_duplicates(stack: Stack) {
     const THREADS: usize = 12;
-    let db = TestDb::new(backend);
+    let db = TestDb::new(stack);
     let server = Server::start(&db, &[]);
     let secret = server.secret(&db);
     let url = server.endpoint_url();
@@ -380,8 +381,8 @@ fn concurrent_duplicates(backend: Backend) {
 }
 
 /// The legacy endpoint `POST /stripe/webhook/` is off without `DJSTRIPE_WEBHOOK_SECRET`.
-fn legacy_off(backend: Backend) {
-    let db = TestDb::new(backend);
+fn legacy_off(stack: Stack) {
+    let db = TestDb::new(stack);
     let server = Server::start(&db, &[]);
     let secret = server.secret(&db);
     assert!(!server.banner.iter().any(|l| l.contains("legacy")), "{:?}", server.banner);
@@ -395,8 +396,8 @@ fn legacy_off(backend: Backend) {
 
 /// With `DJSTRIPE_WEBHOOK_SECRET=whsec_a,whsec_b` (a rotation) both secrets verify, a third
 /// does not; the per-endpoint URL keeps working.
-fn legacy_rotation(backend: Backend) {
-    let db = TestDb::new(backend);
+fn legacy_rotation(stack: Stack) {
+    let db = TestDb::new(stack);
     let server = Server::start(&db, &[("DJSTRIPE_WEBHOOK_SECRET", "whsec_a,whsec_b")]);
     assert!(server.banner.iter().any(|l| l.contains("/stripe/webhook/   (legacy endpoint")), "{:?}", server.banner);
     let url = format!("{}/stripe/webhook/", server.base);
@@ -419,7 +420,7 @@ fn legacy_rotation(backend: Backend) {
     assert_eq!(triggers(&db), 5);
 }
 
-both_backends!(
+every_stack!(
     ok_answers,
     bad_requests,
     garbage_bodies,

@@ -229,7 +229,7 @@ mod tests {
             body_truncated: false,
             valid: event_id.is_some(),
             processed: false,
-            outcome: "invalid",
+            outcome: crate::db::Outcome::Invalid,
             exception: "",
             traceback: "",
             event_id,

@@ -14,7 +14,6 @@ use crate::db::Outcome;
 /// assert_eq!(receipt.http_status(), 200);
 /// ```
 #[derive(Debug)]
-#[non_exhaustive]
 pub struct Receipt {
     /// The trigger row (`djstripe_webhookeventtrigger.id`).
     pub trigger_id: i64,

@@ -1,10 +1,12 @@
 //! The load generator's HTTP/1.1 client: one persistent keep-alive connection per in-flight
 //! delivery, all of them on one thread.
 //!
-//! A general client (TLS, redirects, pools, chunked bodies) costs more CPU per request than the
-//! server it measures can afford to lose on a small machine. This one only does what the
-//! generator needs: POST a signed JSON body over plain TCP with one write, and read back a
-//! response whose size is given by `Content-Length`. Anything else is a clear error, never a guess.
+//! Why a client of its own: the generator runs on the same cores as the server it measures, so
+//! every microsecond it spends per delivery is taken from the server and shows up as a lower
+//! figure. A general client (TLS, redirects, pools, chunked bodies) costs more CPU per request than
+//! the server can afford to lose on a small machine. This one only does what the generator needs:
+//! POST a signed JSON body over plain TCP with one write, and read back a response whose size is
+//! given by `Content-Length`. Anything else is a clear error, never a guess.
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -37,7 +39,7 @@ impl Endpoint {
     /// Parses `url`; an `https://` URL, or anything that is not `http://authority[/path]`, is
     /// refused up front with one clear line instead of failing every delivery.
     pub(super) fn parse(url: &str) -> Result<Self, Error> {
-        let bad = |why: &str| Error::Cli(format!("cannot use the URL `{url}`: {why}"));
+        let bad = |why: &str| Error(format!("cannot use the URL `{url}`: {why}"));
         let Some((scheme, rest)) = url.split_once("://") else {
             return Err(bad("expected http://host[:port]/path"));
         };
