@@ -388,7 +388,7 @@ def environment():
     return {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "nproc": os.cpu_count(),
             "cpu": cpu, "memory": mem, "kernel": platform.release(), "loadavg_at_start": os.getloadavg(),
             "rustc": sh("rustc --version"), "postgres": sh("psql --version"),
-            "git": sh(f"git -C {ROOT} rev-parse --short HEAD") + (" (dirty)" if sh(f"git -C {ROOT} status --porcelain -- djstripe-core djstripe-actix examples") else "")}
+            "git": sh(f"git -C {ROOT} rev-parse --short HEAD") + (" (dirty)" if sh(f"git -C {ROOT} status --porcelain -- djstripe-core djstripe-actix djstripe-axum djstripe-cli examples") else "")}
 
 
 def fmt(x, digits=0):

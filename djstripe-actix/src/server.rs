@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use actix_web::web::ServiceConfig;
 use actix_web::{App, HttpServer};
+use djstripe_core::Result;
 use djstripe_core::app::{Djstripe, ServeOptions};
 
 /// The app's own routes, mounted beside the djstripe scope.
@@ -40,12 +41,7 @@ impl Server {
 }
 
 impl djstripe_core::app::Server for Server {
-    fn serve(
-        &self,
-        djstripe: Djstripe,
-        options: &ServeOptions,
-        ready: &mut dyn FnMut(SocketAddr),
-    ) -> djstripe_core::Result<()> {
+    fn serve(&self, djstripe: Djstripe, options: &ServeOptions, ready: &mut dyn FnMut(SocketAddr)) -> Result<()> {
         let routes = self.routes.clone();
         let prefix = options.prefix.clone();
         #[cfg(feature = "admin")]
@@ -82,7 +78,8 @@ impl djstripe_core::app::Server for Server {
                 server = server.workers(workers);
             }
             let server = server.bind(&options.bind).map_err(listen)?;
-            let addr = server.addrs().first().copied().ok_or_else(|| listen(std::io::ErrorKind::AddrNotAvailable.into()))?;
+            let addr =
+                server.addrs().first().copied().ok_or_else(|| listen(std::io::ErrorKind::AddrNotAvailable.into()))?;
             ready(addr);
             #[cfg(feature = "admin")]
             if admin_on {

@@ -9,8 +9,8 @@ use actix_web::{App, test};
 use base64::Engine as _;
 use djstripe_actix::admin::{self, AdminConfig, hash_password};
 use djstripe_actix::{Djstripe, Settings};
-use djstripe_core::db::NewWebhookEndpoint;
-use djstripe_core::testing::EventBuilder;
+use djstripe_core::db::{Backend, NewWebhookEndpoint};
+use djstripe_core::testing::{EventBuilder, TestDatabase};
 use djstripe_core::{Event, HandlerError, HandlerResult, webhook_handler};
 
 const SECRET: &str = "whsec_admin_http_test_secret";
@@ -31,19 +31,20 @@ fn fail_on_request(event: &Event) -> HandlerResult {
 }
 
 struct Fixture {
-    _dir: tempfile::TempDir,
     djstripe: Djstripe,
     uuid: String,
     endpoint_id: i64,
+    _db: TestDatabase,
 }
 
 fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let djstripe = Djstripe::start(Settings::new(dir.path().join("admin.sqlite3").to_str().unwrap())).unwrap();
+    // Empty: `Djstripe::start` migrates it.
+    let db = TestDatabase::builder(Backend::Sqlite).migrated(false).build();
+    let djstripe = Djstripe::start(Settings::new(db.url())).unwrap();
     let mut new = NewWebhookEndpoint::local(SECRET);
     new.description = "test endpoint".into();
     let endpoint = djstripe.engine().database().insert_endpoint(&new).unwrap();
-    Fixture { _dir: dir, djstripe, uuid: endpoint.djstripe_uuid, endpoint_id: endpoint.id }
+    Fixture { djstripe, uuid: endpoint.djstripe_uuid, endpoint_id: endpoint.id, _db: db }
 }
 
 fn admin_config() -> AdminConfig {

@@ -42,8 +42,9 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use djstripe_core::Error;
-use djstripe_core::app::{Blocking, WebhookAnswer, WebhookPath, WebhookRequest, client_ip, read_body, receive, webhook_path};
+use djstripe_core::app::{
+    TokioPool, WebhookAnswer, WebhookPath, WebhookRequest, client_ip, read_body, receive, webhook_path,
+};
 use djstripe_core::engine::headers_json;
 
 pub use djstripe_core::app::{Djstripe, Settings};
@@ -63,21 +64,6 @@ pub fn router(djstripe: Djstripe) -> Router {
         .route("/webhook/", any(route))
         .route("/webhook/{*rest}", any(route))
         .with_state(djstripe)
-}
-
-/// tokio's blocking thread pool.
-struct TokioBlocking;
-
-impl Blocking for TokioBlocking {
-    async fn run<T, F>(&self, work: F) -> Result<T, Error>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| Error::DatabaseUnavailable { reason: format!("blocking pool: {e}") })
-    }
 }
 
 async fn route(State(djstripe): State<Djstripe>, request: Request) -> Response {
@@ -103,7 +89,7 @@ async fn route(State(djstripe): State<Djstripe>, request: Request) -> Response {
     let keep = djstripe.engine().config().unverified_body_limit;
     let stream = request.into_body().into_data_stream();
     let body = read_body(stream, declared, settings.max_body, keep);
-    respond(receive(&djstripe, webhook, body, &TokioBlocking).await)
+    respond(receive(&djstripe, webhook, body, &TokioPool).await)
 }
 
 /// The answer as an axum response (`Allow: POST` with a 405).

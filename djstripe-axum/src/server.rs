@@ -2,20 +2,22 @@
 //! prefix and the app's own routes, on a tokio runtime, stopped gracefully by Ctrl-C or SIGTERM.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::Router;
+use djstripe_core::Result;
 use djstripe_core::app::{Djstripe, ServeOptions};
 
-/// The axum server for `djstripe_cli::Cli::server`.
+/// The axum server for `djstripe_cli::Cli::server`: the webhook router nested at the prefix,
+/// merged with the app's own router.
 ///
 /// ```
-/// let server = djstripe_axum::Server::new().routes(|| axum::Router::new().route("/health", axum::routing::get(|| async { "ok" })));
+/// let app = axum::Router::new().route("/health", axum::routing::get(|| async { "ok" }));
+/// let server = djstripe_axum::Server::with_app(app);
 /// # let _ = server;
 /// ```
 #[derive(Clone, Default)]
 pub struct Server {
-    routes: Option<Arc<dyn Fn() -> Router + Send + Sync>>,
+    app: Router,
 }
 
 impl Server {
@@ -24,20 +26,14 @@ impl Server {
         Self::default()
     }
 
-    /// The app's own routes, merged beside the webhook router (use paths outside the prefix).
-    pub fn routes(mut self, routes: impl Fn() -> Router + Send + Sync + 'static) -> Self {
-        self.routes = Some(Arc::new(routes));
-        self
+    /// A server with the app's own router beside djstripe's (use paths outside the prefix).
+    pub fn with_app(app: Router) -> Self {
+        Self { app }
     }
 }
 
 impl djstripe_core::app::Server for Server {
-    fn serve(
-        &self,
-        djstripe: Djstripe,
-        options: &ServeOptions,
-        ready: &mut dyn FnMut(SocketAddr),
-    ) -> djstripe_core::Result<()> {
+    fn serve(&self, djstripe: Djstripe, options: &ServeOptions, ready: &mut dyn FnMut(SocketAddr)) -> Result<()> {
         let io = |action: &str| {
             let action = action.to_owned();
             move |source| djstripe_core::Error::Io { action, source }
@@ -47,10 +43,7 @@ impl djstripe_core::app::Server for Server {
             runtime.worker_threads(workers.max(1));
         }
         let runtime = runtime.enable_all().build().map_err(io("starting the tokio runtime"))?;
-        let mut app = Router::new().nest(&options.prefix, crate::router(djstripe));
-        if let Some(routes) = &self.routes {
-            app = app.merge(routes());
-        }
+        let app = self.app.clone().nest(&options.prefix, crate::router(djstripe));
         runtime.block_on(async move {
             let listening = format!("listening on {}", options.bind);
             let listener = tokio::net::TcpListener::bind(&options.bind).await.map_err(io(&listening))?;

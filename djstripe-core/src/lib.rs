@@ -42,14 +42,14 @@
 //! | [`engine`] | recording and processing a delivery exactly once |
 //! | [`endpoints`] | webhook endpoints created at Stripe with unguessable URLs; secret rotation |
 //! | [`stripe_api`] | the small Stripe API client (events, webhook endpoints) |
-//! | `testing` | signed headers and events for your own tests (feature `testing`) |
+//! | `testing` | for your own tests (feature `testing`): signed headers, event builders, `TestDatabase`, `FakeStripe` |
 //!
 //! ## Feature flags
 //! | feature | default | what it enables |
 //! |---|---|---|
 //! | `sqlite` | yes | embedded SQLite, bundled (no system library) |
 //! | `postgres` | yes | PostgreSQL through a bundled libpq (no system library) |
-//! | `testing` | no | `testing`: Stripe's example objects, event builders, signed headers — for tests |
+//! | `testing` | no | `testing`: Stripe's example objects, event builders, signed headers, throwaway databases, a fake Stripe API |
 //!
 //! At least one of `sqlite` and `postgres` is needed; a `DATABASE_URL` of a backend that is not
 //! compiled in is [`Error::BackendNotCompiled`].

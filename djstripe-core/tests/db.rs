@@ -3,22 +3,25 @@
 
 mod support;
 
-use diesel::prelude::*;
-use djstripe_core::db::{Backend, Database, DatabaseOptions, DbConnection, SqliteSync};
+use djstripe_core::db::{Backend, Database};
+use djstripe_core::testing::TestDatabase;
 
-#[derive(QueryableByName)]
-struct Pragma {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    value: String,
-}
-
-fn pragma(conn: &mut DbConnection, name: &str) -> String {
+/// A SQLite pragma's value, as text.
+#[cfg(feature = "sqlite")]
+fn pragma(conn: &mut djstripe_core::db::DbConnection, name: &str) -> String {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Pragma {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        value: String,
+    }
     let column = if name == "busy_timeout" { "timeout" } else { name };
     let rows: Vec<Pragma> =
         diesel::sql_query(format!("SELECT CAST({column} AS TEXT) AS value FROM pragma_{name}")).load(conn).unwrap();
     rows[0].value.clone()
 }
 
+#[cfg(feature = "sqlite")]
 #[test]
 fn sqlite_is_wal_durable_and_waits_for_locks() {
     let dir = tempfile::tempdir().unwrap();
@@ -30,30 +33,33 @@ fn sqlite_is_wal_durable_and_waits_for_locks() {
     assert_eq!(pragma(&mut conn, "foreign_keys"), "1");
 }
 
+#[cfg(feature = "sqlite")]
 #[test]
 fn sqlite_normal_sync_is_an_explicit_choice() {
     let dir = tempfile::tempdir().unwrap();
-    let options = DatabaseOptions { sqlite_sync: SqliteSync::Normal, ..Default::default() };
+    let options =
+        djstripe_core::db::DatabaseOptions { sqlite_sync: djstripe_core::db::SqliteSync::Normal, ..Default::default() };
     let db = Database::connect_with(dir.path().join("n.sqlite3").to_str().unwrap(), options).unwrap();
     assert_eq!(pragma(&mut db.get().unwrap(), "synchronous"), "1");
 }
 
 fn migrations_apply_once(backend: Backend) {
-    // `fresh` migrated already; a second run applies nothing.
-    let db = support::fresh(backend, 4);
+    // The test database is migrated already; a second run applies nothing.
+    let db = TestDatabase::builder(backend).pool_size(4).build();
     assert_eq!(db.migrate().unwrap(), 0);
     assert_eq!(db.counts().unwrap(), (0, 0));
 }
 
 both_backends!(migrations_apply_once);
 
+#[cfg(feature = "postgres")]
 #[test]
 fn concurrent_migrations_on_postgres_are_serialized() {
     // Several instances starting at once against a new database.
-    let db = support::fresh(Backend::Postgres, 1);
-    let url = db.url.clone();
+    let db = TestDatabase::builder(Backend::Postgres).pool_size(1).build();
+    let url = db.url().to_owned();
     // Drop the schema so that every instance finds work to do.
-    db.get().unwrap().batch_execute_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+    db.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
     let applied: Vec<usize> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..4).map(|_| s.spawn(|| Database::connect(&url).unwrap().migrate().unwrap())).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
@@ -64,15 +70,4 @@ fn concurrent_migrations_on_postgres_are_serialized() {
         "exactly one instance applied the migrations: {applied:?}"
     );
     assert_eq!(Database::connect(&url).unwrap().counts().unwrap(), (0, 0));
-}
-
-trait BatchSql {
-    fn batch_execute_sql(&mut self, sql: &str);
-}
-
-impl BatchSql for DbConnection {
-    fn batch_execute_sql(&mut self, sql: &str) {
-        use diesel::connection::SimpleConnection;
-        self.batch_execute(sql).unwrap();
-    }
 }

@@ -13,16 +13,30 @@ use djstripe_core::db::{Backend, Database, NewWebhookEndpoint};
 use djstripe_core::endpoints::{AtStripe, CreateEndpoint, EndpointManager, EndpointStatus, UpdateEndpoint};
 use djstripe_core::engine::{Engine, EngineConfig, Receipt};
 use djstripe_core::stripe_api::StripeClient;
+use djstripe_core::testing::{FakeStripe, TestDatabase};
 use serde_json::json;
-use support::stripe_endpoints::*;
 use support::*;
+
+const TEST_KEY: &str = FakeStripe::TEST_KEY;
+const LIVE_KEY: &str = FakeStripe::LIVE_KEY;
+/// The own test-mode key of [`OWN_ACCOUNT`].
+const OWN_KEY: &str = "sk_test_ownaccount";
+const OWN_ACCOUNT: &str = "acct_own";
+const CONNECTED: &str = "acct_connected";
+
+/// The fake Stripe API: its platform keys, [`OWN_ACCOUNT`]'s own key, list pages of two.
+fn fake() -> FakeStripe {
+    let fake = FakeStripe::start();
+    fake.accept_account_key(OWN_ACCOUNT, OWN_KEY).max_page_size(2);
+    fake
+}
 
 fn client(base: &str) -> StripeClient {
     StripeClient::new(base).test_key(TEST_KEY).live_key(LIVE_KEY).backoff(Duration::from_millis(1)).max_retries(2)
 }
 
-fn manager(db: &Database, fake: &FakeEndpoints) -> EndpointManager {
-    EndpointManager::new(db.clone(), client(&fake.server.base))
+fn manager(db: &Database, fake: &FakeStripe) -> EndpointManager {
+    EndpointManager::new(db.clone(), client(fake.base_url()))
 }
 
 /// Delivers a fresh `customer.created` event to `uuid` signed with `secret`.
@@ -40,8 +54,8 @@ fn label(receipt: Result<Receipt, Error>) -> String {
 }
 
 fn create_in_both_modes_with_and_without_account(backend: Backend) {
-    let db = fresh(backend, 4);
-    let fake = FakeEndpoints::start();
+    let db = TestDatabase::builder(backend).pool_size(4).build();
+    let fake = fake();
     let manager = manager(&db, &fake);
     db.set_account_key(OWN_ACCOUNT, false, OWN_KEY).unwrap();
 
@@ -78,20 +92,19 @@ fn create_in_both_modes_with_and_without_account(backend: Backend) {
         assert_eq!(request_seen.header("stripe-account"), header, "case {i}");
         assert_eq!(request_seen.header("idempotency-key"), Some(format!("djstripe-create-{uuid}").as_str()));
         assert_eq!(request_seen.header("stripe-version"), Some(djstripe_core::stripe_api::API_VERSION));
-        let form = form(&request_seen.body);
-        assert_eq!(field(&form, "url").as_deref(), Some(endpoint.url.as_str()));
-        assert_eq!(field(&form, "metadata[djstripe_uuid]").as_deref(), Some(uuid.as_str()));
-        let stripe = fake.get(endpoint.stripe_id.as_deref().unwrap()).expect("created at Stripe");
+        assert_eq!(request_seen.field("url").as_deref(), Some(endpoint.url.as_str()));
+        assert_eq!(request_seen.field("metadata[djstripe_uuid]").as_deref(), Some(uuid.as_str()));
+        let stripe = fake.endpoint(endpoint.stripe_id.as_deref().unwrap()).expect("created at Stripe");
         assert_eq!(stripe["metadata"]["djstripe_uuid"], uuid.as_str());
         if i == 0 {
-            assert_eq!(fields(&form, "enabled_events[]"), vec!["customer.created", "invoice.paid"]);
-            assert_eq!(field(&form, "connect").as_deref(), Some("true"));
+            assert_eq!(request_seen.fields("enabled_events[]"), vec!["customer.created", "invoice.paid"]);
+            assert_eq!(request_seen.field("connect").as_deref(), Some("true"));
             assert_eq!(endpoint.description, "orders");
             assert!(endpoint.connect);
             assert_eq!(endpoint.enabled_events, r#"["customer.created","invoice.paid"]"#);
         } else {
-            assert_eq!(fields(&form, "enabled_events[]"), vec!["*"]);
-            assert_eq!(field(&form, "connect"), None);
+            assert_eq!(request_seen.fields("enabled_events[]"), vec!["*"]);
+            assert_eq!(request_seen.field("connect"), None);
         }
 
         // The URL's uuid routes deliveries signed with the returned secret.
@@ -102,8 +115,8 @@ fn create_in_both_modes_with_and_without_account(backend: Backend) {
 }
 
 fn refused_base_urls_make_no_call(backend: Backend) {
-    let db = fresh(backend, 2);
-    let fake = FakeEndpoints::start();
+    let db = TestDatabase::builder(backend).pool_size(2).build();
+    let fake = fake();
     let manager = manager(&db, &fake);
     for (base, live) in [
         ("http://localhost:8000", false),
@@ -126,12 +139,12 @@ fn refused_base_urls_make_no_call(backend: Backend) {
 }
 
 fn stripe_errors_are_clear_and_store_nothing(backend: Backend) {
-    let db = fresh(backend, 2);
-    let fake = FakeEndpoints::start();
+    let db = TestDatabase::builder(backend).pool_size(2).build();
+    let fake = fake();
     let request = CreateEndpoint::new("https://shop.example.com");
 
     // 401: a wrong key.
-    let wrong = EndpointManager::new(db.clone(), StripeClient::new(&fake.server.base).test_key("sk_test_wrong"));
+    let wrong = EndpointManager::new(db.clone(), StripeClient::new(fake.base_url()).test_key("sk_test_wrong"));
     let err = wrong.create(&request).unwrap_err().to_string();
     assert!(err.contains("401") && err.contains("check the secret key") && err.contains("Invalid API Key"), "{err}");
 
@@ -139,7 +152,7 @@ fn stripe_errors_are_clear_and_store_nothing(backend: Backend) {
     let before = fake.seen().len();
     let mut live = request.clone();
     live.livemode = true;
-    let err = EndpointManager::new(db.clone(), StripeClient::new(&fake.server.base).test_key(TEST_KEY))
+    let err = EndpointManager::new(db.clone(), StripeClient::new(fake.base_url()).test_key(TEST_KEY))
         .create(&live)
         .unwrap_err();
     assert!(err.to_string().contains("STRIPE_LIVE_SECRET_KEY"), "{err}");
@@ -147,18 +160,14 @@ fn stripe_errors_are_clear_and_store_nothing(backend: Backend) {
 
     let manager = manager(&db, &fake);
     // 400 with Stripe's message.
-    fake.state
-        .lock()
-        .unwrap()
-        .fail_next
-        .push_back((400, r#"{"error":{"message":"Invalid URL: must be publicly accessible."}}"#.into()));
+    fake.fail_next(400, r#"{"error":{"message":"Invalid URL: must be publicly accessible."}}"#);
     let err = manager.create(&request).unwrap_err().to_string();
     assert!(err.contains("400") && err.contains("Invalid URL: must be publicly accessible."), "{err}");
 
     // 5xx on every attempt: retried, then one clear error.
     let before = fake.seen().len();
     for _ in 0..3 {
-        fake.state.lock().unwrap().fail_next.push_back((503, r#"{"error":{"message":"overloaded"}}"#.into()));
+        fake.fail_next(503, r#"{"error":{"message":"overloaded"}}"#);
     }
     let err = manager.create(&request).unwrap_err().to_string();
     assert!(err.contains("503") && err.contains("retries exhausted"), "{err}");
@@ -166,16 +175,16 @@ fn stripe_errors_are_clear_and_store_nothing(backend: Backend) {
 
     // 429 on every attempt.
     for _ in 0..3 {
-        fake.state.lock().unwrap().fail_next.push_back((429, r#"{"error":{"message":"Too many requests"}}"#.into()));
+        fake.fail_next(429, r#"{"error":{"message":"Too many requests"}}"#);
     }
     let err = manager.create(&request).unwrap_err().to_string();
     assert!(err.contains("429") && err.contains("rate limited"), "{err}");
     assert!(db.endpoints().unwrap().is_empty(), "nothing stored after a refused creation");
-    assert!(fake.state.lock().unwrap().endpoints.is_empty());
+    assert!(fake.endpoints().is_empty());
 
     // 429 then success: one endpoint, same idempotency key on both attempts.
     let before = fake.seen().len();
-    fake.state.lock().unwrap().fail_next.push_back((429, r#"{"error":{"message":"Too many requests"}}"#.into()));
+    fake.fail_next(429, r#"{"error":{"message":"Too many requests"}}"#);
     let created = manager.create(&request).unwrap();
     let seen = fake.seen();
     let attempts = &seen[before..];
@@ -203,8 +212,8 @@ fn break_endpoint_table(db: &Database) {
 }
 
 fn storing_failure_deletes_at_stripe_or_says_what_to_clean(backend: Backend) {
-    let db = fresh(backend, 2);
-    let fake = FakeEndpoints::start();
+    let db = TestDatabase::builder(backend).pool_size(2).build();
+    let fake = fake();
     let manager = manager(&db, &fake);
     break_endpoint_table(&db);
 
@@ -213,24 +222,24 @@ fn storing_failure_deletes_at_stripe_or_says_what_to_clean(backend: Backend) {
     let seen = fake.seen();
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert_eq!(seen[1].method, "DELETE");
-    assert!(fake.state.lock().unwrap().endpoints.is_empty(), "no orphan endpoint at Stripe");
+    assert!(fake.endpoints().is_empty(), "no orphan endpoint at Stripe");
 
-    fake.state.lock().unwrap().fail_deletes = true;
+    fake.fail_deletes(true);
     let err = manager.create(&CreateEndpoint::new("https://shop.example.com")).unwrap_err();
     assert!(matches!(err, Error::CleanupNeeded { .. }), "{err:?}");
     let message = err.to_string();
-    let orphan = fake.state.lock().unwrap().endpoints[0].object["id"].as_str().unwrap().to_owned();
+    let orphan = fake.endpoints()[0]["id"].as_str().unwrap().to_owned();
     assert!(message.contains(&orphan), "{message}");
     assert!(
-        message.contains(&format!("curl -X DELETE {}/v1/webhook_endpoints/{orphan}", fake.server.base)),
+        message.contains(&format!("curl -X DELETE {}/v1/webhook_endpoints/{orphan}", fake.base_url())),
         "{message}"
     );
     assert!(message.contains("Nothing was stored locally"), "{message}");
 }
 
 fn rotation_keeps_the_old_secret_until_dropped(backend: Backend) {
-    let db = fresh(backend, 2);
-    let fake = FakeEndpoints::start();
+    let db = TestDatabase::builder(backend).pool_size(2).build();
+    let fake = fake();
     let manager = manager(&db, &fake);
     let created = manager.create(&CreateEndpoint::new("https://shop.example.com")).unwrap();
     let uuid = &created.endpoint.djstripe_uuid;
@@ -260,22 +269,22 @@ fn rotation_keeps_the_old_secret_until_dropped(backend: Backend) {
 }
 
 fn sync_pulls_endpoints_without_secrets(backend: Backend) {
-    let db = fresh(backend, 2);
-    let fake = FakeEndpoints::start();
+    let db = TestDatabase::builder(backend).pool_size(2).build();
+    let fake = fake();
     let manager = manager(&db, &fake);
     let mine = manager.create(&CreateEndpoint::new("https://shop.example.com")).unwrap();
     let known = uuid::Uuid::new_v4().to_string();
-    let with_uuid = fake.insert(
+    let with_uuid = fake.insert_endpoint(
         &format!("https://shop.example.com/stripe/webhook/{known}/"),
         json!({"djstripe_uuid": known}),
         false,
         None,
     );
-    let without = fake.insert("https://other.example.com/hooks", json!({}), false, None);
-    fake.insert("https://live.example.com/hooks", json!({}), true, None); // another mode: not pulled
-    fake.insert("https://acct.example.com/hooks", json!({}), false, Some(CONNECTED)); // another account
+    let without = fake.insert_endpoint("https://other.example.com/hooks", json!({}), false, None);
+    fake.insert_endpoint("https://live.example.com/hooks", json!({}), true, None); // another mode: not pulled
+    fake.insert_endpoint("https://acct.example.com/hooks", json!({}), false, Some(CONNECTED)); // another account
     // Changed at Stripe since: the local row is refreshed.
-    fake.state.lock().unwrap().endpoints[0].object["status"] = "disabled".into();
+    assert!(fake.update_endpoint(mine.endpoint.stripe_id.as_deref().unwrap(), json!({"status": "disabled"})));
 
     let report = manager.sync(false, None).unwrap();
     assert_eq!(report.created.len(), 2, "{report:?}");
@@ -310,7 +319,7 @@ fn sync_pulls_endpoints_without_secrets(backend: Backend) {
     assert_eq!(label(deliver(&db, &known, "whsec_from_dashboard")), "processed");
 
     // A second sync changes nothing; an endpoint deleted at Stripe is reported missing.
-    fake.state.lock().unwrap().endpoints.retain(|e| e.object["id"] != without.as_str());
+    assert!(fake.remove_endpoint(&without));
     let again = manager.sync(false, None).unwrap();
     assert!(again.created.is_empty());
     assert_eq!(again.updated.len(), 2);
@@ -325,8 +334,8 @@ fn sync_pulls_endpoints_without_secrets(backend: Backend) {
 }
 
 fn update_and_delete(backend: Backend) {
-    let db = fresh(backend, 2);
-    let fake = FakeEndpoints::start();
+    let db = TestDatabase::builder(backend).pool_size(2).build();
+    let fake = fake();
     let manager = manager(&db, &fake);
     let mut request = CreateEndpoint::new("https://shop.example.com");
     request.account = Some(CONNECTED.into());
@@ -343,9 +352,9 @@ fn update_and_delete(backend: Backend) {
         (last.method.as_str(), last.path.as_str()),
         ("POST", format!("/v1/webhook_endpoints/{stripe_id}").as_str())
     );
-    assert_eq!(form(&last.body), vec![("disabled".to_string(), "true".to_string())]);
+    assert_eq!(last.form(), vec![("disabled".to_string(), "true".to_string())]);
     assert_eq!(last.header("stripe-account"), Some(CONNECTED));
-    assert_eq!(fake.get(&stripe_id).unwrap()["status"], "disabled");
+    assert_eq!(fake.endpoint(&stripe_id).unwrap()["status"], "disabled");
     assert!(matches!(deliver(&db, &uuid, &created.secret), Err(Error::NotFound { .. })), "disabled: 404");
 
     let change = UpdateEndpoint {
@@ -357,13 +366,13 @@ fn update_and_delete(backend: Backend) {
     assert!(updated.is_enabled());
     assert_eq!(updated.enabled_events, r#"["customer.created","customer.deleted"]"#);
     assert_eq!(updated.description, "customers");
-    assert_eq!(fake.get(&stripe_id).unwrap()["enabled_events"], json!(["customer.created", "customer.deleted"]));
+    assert_eq!(fake.endpoint(&stripe_id).unwrap()["enabled_events"], json!(["customer.created", "customer.deleted"]));
     assert_eq!(label(deliver(&db, &uuid, &created.secret)), "processed");
 
     // Listing shows Stripe's view of each row.
     let local = db.insert_endpoint(&NewWebhookEndpoint::local(SECRET)).unwrap();
     let other = manager.create(&CreateEndpoint::new("https://shop.example.com")).unwrap();
-    fake.state.lock().unwrap().endpoints.retain(|e| e.object["id"] != other.endpoint.stripe_id.as_deref().unwrap());
+    assert!(fake.remove_endpoint(other.endpoint.stripe_id.as_deref().unwrap()));
     let listed = manager.list().unwrap();
     let status = |id: i64| listed.iter().find(|l| l.endpoint.id == id).unwrap().at_stripe.clone();
     assert_eq!(status(created.endpoint.id), AtStripe::Status("enabled".into()));
@@ -371,15 +380,15 @@ fn update_and_delete(backend: Backend) {
     assert_eq!(status(other.endpoint.id), AtStripe::Missing);
 
     // Stripe refuses the delete: nothing deleted locally.
-    fake.state.lock().unwrap().fail_deletes = true;
+    fake.fail_deletes(true);
     let err = manager.delete(&stripe_id).unwrap_err();
     assert!(err.to_string().contains("500"), "{err}");
     assert!(db.endpoint_by_stripe_id(&stripe_id).unwrap().is_some());
-    fake.state.lock().unwrap().fail_deletes = false;
+    fake.fail_deletes(false);
 
     let deleted = manager.delete(&stripe_id).unwrap();
     assert_eq!(deleted.id, created.endpoint.id);
-    assert!(fake.get(&stripe_id).is_none(), "deleted at Stripe");
+    assert!(fake.endpoint(&stripe_id).is_none(), "deleted at Stripe");
     assert!(db.endpoint_by_stripe_id(&stripe_id).unwrap().is_none(), "deleted locally");
     let err = deliver(&db, &uuid, &created.secret).unwrap_err();
     assert_eq!(err.http_status(), 404);
@@ -391,7 +400,7 @@ fn update_and_delete(backend: Backend) {
 }
 
 fn account_keys(backend: Backend) {
-    let db = fresh(backend, 2);
+    let db = TestDatabase::builder(backend).pool_size(2).build();
     db.set_account_key("acct_a", false, "sk_test_a1").unwrap();
     db.set_account_key("acct_a", false, "sk_test_a2").unwrap(); // replaces
     db.set_account_key("acct_a", true, "rk_live_a").unwrap();

@@ -11,9 +11,10 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::Duration;
 
 use diesel::prelude::*;
-use djstripe_core::db::{Backend, NewWebhookEndpoint, TriggerFilter, ValidationMethod};
 use djstripe_core::db::Outcome;
+use djstripe_core::db::{Backend, NewWebhookEndpoint, TriggerFilter, ValidationMethod};
 use djstripe_core::engine::{Engine, EngineConfig, LegacyEndpoint, Receipt, Target};
+use djstripe_core::testing::{FakeStripe, TestDatabase};
 use djstripe_core::{Error, Event, HandlerContext, HandlerError, HandlerResult, webhook_handler};
 use serde_json::json;
 use support::*;
@@ -96,6 +97,20 @@ fn nested_transaction(event: &Event, ctx: &mut HandlerContext) -> HandlerResult 
     Ok(())
 }
 
+/// A fresh, migrated database on `backend` with the handlers' own `test_rows` table.
+fn database(backend: Backend, pool_size: u32) -> TestDatabase {
+    let db = TestDatabase::builder(backend).pool_size(pool_size).build();
+    db.execute(match backend {
+        Backend::Sqlite => {
+            "CREATE TABLE test_rows (id INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, note TEXT NOT NULL)"
+        }
+        Backend::Postgres => {
+            "CREATE TABLE test_rows (id BIGSERIAL PRIMARY KEY, event_id TEXT NOT NULL, note TEXT NOT NULL)"
+        }
+    });
+    db
+}
+
 fn rows(db: &djstripe_core::db::Database, event_id: &str) -> i64 {
     let mut conn = db.get().unwrap();
     test_rows::table.filter(test_rows::event_id.eq(event_id)).count().get_result(&mut *conn).unwrap()
@@ -106,7 +121,7 @@ fn engine(db: &djstripe_core::db::Database) -> Engine {
 }
 
 fn processed_once_then_duplicate(backend: Backend) {
-    let db = fresh(backend, 4);
+    let db = database(backend, 4);
     let ep = endpoint(&db);
     let engine = engine(&db);
     let id = event_id();
@@ -136,7 +151,7 @@ fn processed_once_then_duplicate(backend: Backend) {
 }
 
 fn handler_error_rolls_back_and_retry_processes(backend: Backend) {
-    let db = fresh(backend, 4);
+    let db = database(backend, 4);
     let ep = endpoint(&db);
     let engine = engine(&db);
     let id = event_id();
@@ -144,7 +159,9 @@ fn handler_error_rolls_back_and_retry_processes(backend: Backend) {
     let body = event_body(&id, "customer.updated", json!({}));
 
     let failed = engine.receive(&delivery(&ep.djstripe_uuid, &body, Some(&sign(SECRET, &body)))).unwrap();
-    let Receipt { outcome: Outcome::Failed, error: Some(Error::Handler { handler, message, .. }), trigger_id, .. } = &failed else {
+    let Receipt { outcome: Outcome::Failed, error: Some(Error::Handler { handler, message, .. }), trigger_id, .. } =
+        &failed
+    else {
         panic!("expected a handler failure, got {failed:?}")
     };
     assert!(handler.ends_with("record_customer"), "{handler}");
@@ -167,13 +184,14 @@ fn handler_error_rolls_back_and_retry_processes(backend: Backend) {
 }
 
 fn handler_panic_rolls_back(backend: Backend) {
-    let db = fresh(backend, 4);
+    let db = database(backend, 4);
     let ep = endpoint(&db);
     let engine = engine(&db);
     let id = event_id();
     let body = event_body(&id, "customer.deleted", json!({"panic": "yes"}));
     let outcome = engine.receive(&delivery(&ep.djstripe_uuid, &body, Some(&sign(SECRET, &body)))).unwrap();
-    let Receipt { outcome: Outcome::Failed, error: Some(Error::Handler { message, handler, .. }), .. } = &outcome else {
+    let Receipt { outcome: Outcome::Failed, error: Some(Error::Handler { message, handler, .. }), .. } = &outcome
+    else {
         panic!("expected a handler failure, got {outcome:?}")
     };
     assert!(handler.ends_with("record_customer"));
@@ -185,7 +203,7 @@ fn handler_panic_rolls_back(backend: Backend) {
 
 /// Many threads deliver the same events at the same moment: each event's handler commits once.
 fn concurrent_duplicates_processed_once(backend: Backend) {
-    let db = fresh(backend, 8);
+    let db = database(backend, 8);
     let ep = endpoint(&db);
     let engine = engine(&db);
     const EVENTS: usize = 12;
@@ -203,7 +221,9 @@ fn concurrent_duplicates_processed_once(backend: Backend) {
                     for body in bodies {
                         barrier.wait();
                         let header = sign(SECRET, body);
-                        labels.push(engine.receive(&delivery(uuid, body, Some(&header))).unwrap().outcome.as_str().to_owned());
+                        labels.push(
+                            engine.receive(&delivery(uuid, body, Some(&header))).unwrap().outcome.as_str().to_owned(),
+                        );
                     }
                     labels
                 })
@@ -223,7 +243,7 @@ fn concurrent_duplicates_processed_once(backend: Backend) {
 
 /// Concurrent copies of an event whose first processing fails: another copy processes it.
 fn concurrent_duplicates_after_a_rollback(backend: Backend) {
-    let db = fresh(backend, 8);
+    let db = database(backend, 8);
     let ep = endpoint(&db);
     let engine = engine(&db);
     const COPIES: usize = 6;
@@ -237,7 +257,12 @@ fn concurrent_duplicates_after_a_rollback(backend: Backend) {
                 s.spawn(|| {
                     barrier.wait();
                     let header = sign(SECRET, &body);
-                    engine.receive(&delivery(&ep.djstripe_uuid, &body, Some(&header))).unwrap().outcome.as_str().to_owned()
+                    engine
+                        .receive(&delivery(&ep.djstripe_uuid, &body, Some(&header)))
+                        .unwrap()
+                        .outcome
+                        .as_str()
+                        .to_owned()
                 })
             })
             .collect();
@@ -256,13 +281,13 @@ fn concurrent_duplicates_after_a_rollback(backend: Backend) {
 /// and receive the same events at once: still exactly once. On SQLite this exercises the file
 /// lock and busy timeout instead of the in-process writer queue.
 fn concurrent_duplicates_across_instances(backend: Backend) {
-    let db = fresh(backend, 2);
+    let db = database(backend, 2);
     let ep = endpoint(&db);
     const INSTANCES: usize = 4;
     const EVENTS: usize = 8;
     let engines: Vec<Engine> = (0..INSTANCES)
         .map(|_| {
-            let own = djstripe_core::db::Database::connect_with(&db.url, Default::default()).unwrap();
+            let own = djstripe_core::db::Database::connect_with(db.url(), Default::default()).unwrap();
             Engine::new(own, EngineConfig::default()).unwrap()
         })
         .collect();
@@ -279,7 +304,9 @@ fn concurrent_duplicates_across_instances(backend: Backend) {
                         let body = event_body(id, "customer.discount.created", json!({"sleep_ms": "3"}));
                         let header = sign(SECRET, &body);
                         barrier.wait();
-                        labels.push(engine.receive(&delivery(uuid, &body, Some(&header))).unwrap().outcome.as_str().to_owned());
+                        labels.push(
+                            engine.receive(&delivery(uuid, &body, Some(&header))).unwrap().outcome.as_str().to_owned(),
+                        );
                     }
                     labels
                 })
@@ -301,7 +328,7 @@ fn concurrent_duplicates_across_instances(backend: Backend) {
 /// Concurrent deliveries share commits (group commit); a failing handler rolls back only its own
 /// event, never its batch neighbours.
 fn batched_failures_stay_isolated(backend: Backend) {
-    let db = fresh(backend, 8);
+    let db = database(backend, 8);
     let ep = endpoint(&db);
     let engine = engine(&db);
     const THREADS: usize = 8;
@@ -318,8 +345,12 @@ fn batched_failures_stay_isolated(backend: Backend) {
                             let metadata = if fail { json!({"fail": "yes"}) } else { json!({}) };
                             let body = event_body(&id, "customer.updated", metadata);
                             let header = sign(SECRET, &body);
-                            let label =
-                                engine.receive(&delivery(uuid, &body, Some(&header))).unwrap().outcome.as_str().to_owned();
+                            let label = engine
+                                .receive(&delivery(uuid, &body, Some(&header)))
+                                .unwrap()
+                                .outcome
+                                .as_str()
+                                .to_owned();
                             (id, fail, label)
                         })
                         .collect::<Vec<_>>()
@@ -337,7 +368,7 @@ fn batched_failures_stay_isolated(backend: Backend) {
 }
 
 fn invalid_deliveries_leave_bounded_trigger_rows(backend: Backend) {
-    let db = fresh(backend, 4);
+    let db = database(backend, 4);
     let ep = endpoint(&db);
     let engine = engine(&db);
     let id = event_id();
@@ -345,13 +376,25 @@ fn invalid_deliveries_leave_bounded_trigger_rows(backend: Backend) {
     let uuid = ep.djstripe_uuid.as_str();
 
     let wrong = engine.receive(&delivery(uuid, &body, Some(&sign("whsec_wrong", &body)))).unwrap();
-    assert!(matches!(wrong, Receipt { outcome: Outcome::Invalid, error: Some(Error::NoMatchingSignature), .. }), "{wrong:?}");
+    assert!(
+        matches!(wrong, Receipt { outcome: Outcome::Invalid, error: Some(Error::NoMatchingSignature), .. }),
+        "{wrong:?}"
+    );
     let missing = engine.receive(&delivery(uuid, &body, None)).unwrap();
-    assert!(matches!(missing, Receipt { outcome: Outcome::Invalid, error: Some(Error::SignatureHeaderMissing), .. }), "{missing:?}");
+    assert!(
+        matches!(missing, Receipt { outcome: Outcome::Invalid, error: Some(Error::SignatureHeaderMissing), .. }),
+        "{missing:?}"
+    );
     let stale_t = chrono::Utc::now().timestamp() - 3600;
     let stale = format!("t={stale_t},v1={}", djstripe_core::signature::sign(SECRET, stale_t, &body));
     let stale = engine.receive(&delivery(uuid, &body, Some(&stale))).unwrap();
-    assert!(matches!(stale, Receipt { outcome: Outcome::Invalid, error: Some(Error::TimestampOutsideTolerance { .. }), .. }), "{stale:?}");
+    assert!(
+        matches!(
+            stale,
+            Receipt { outcome: Outcome::Invalid, error: Some(Error::TimestampOutsideTolerance { .. }), .. }
+        ),
+        "{stale:?}"
+    );
 
     // Junk from an unauthenticated sender is stored bounded.
     let junk = vec![b'x'; 100_000];
@@ -365,7 +408,11 @@ fn invalid_deliveries_leave_bounded_trigger_rows(backend: Backend) {
     // A correctly signed body that is not an event: 400-class, and kept whole (it came from Stripe).
     let not_event = br#"{"hello":"world"}"#;
     let rejected = engine.receive(&delivery(uuid, not_event, Some(&sign(SECRET, not_event)))).unwrap();
-    let Receipt { outcome: Outcome::Invalid, error: Some(Error::InvalidEvent { reason: why }), trigger_id, .. } = &rejected else { panic!("{rejected:?}") };
+    let Receipt { outcome: Outcome::Invalid, error: Some(Error::InvalidEvent { reason: why }), trigger_id, .. } =
+        &rejected
+    else {
+        panic!("{rejected:?}")
+    };
     assert!(why.contains("missing field"), "{why}");
     assert_eq!(db.trigger(*trigger_id).unwrap().body, not_event);
 
@@ -393,7 +440,7 @@ fn invalid_deliveries_leave_bounded_trigger_rows(backend: Backend) {
 }
 
 fn dashboard_test_event_is_discarded(backend: Backend) {
-    let db = fresh(backend, 2);
+    let db = database(backend, 2);
     let ep = endpoint(&db);
     let body = event_body("evt_00000000000000", "customer.created", json!({}));
     let outcome = engine(&db).receive(&delivery(&ep.djstripe_uuid, &body, Some(&sign(SECRET, &body)))).unwrap();
@@ -404,7 +451,7 @@ fn dashboard_test_event_is_discarded(backend: Backend) {
 }
 
 fn event_callback_queues_then_processes(backend: Backend) {
-    let db = fresh(backend, 2);
+    let db = database(backend, 2);
     let ep = endpoint(&db);
     let queued = Arc::new(Mutex::new(Vec::new()));
     let sink = queued.clone();
@@ -434,7 +481,7 @@ fn event_callback_queues_then_processes(backend: Backend) {
 }
 
 fn reprocess_failed_and_replay(backend: Backend) {
-    let db = fresh(backend, 2);
+    let db = database(backend, 2);
     let ep = endpoint(&db);
     let engine = engine(&db);
     let id = event_id();
@@ -461,7 +508,7 @@ fn reprocess_failed_and_replay(backend: Backend) {
 }
 
 fn legacy_endpoint_and_rotation(backend: Backend) {
-    let db = fresh(backend, 2);
+    let db = database(backend, 2);
     let config = EngineConfig { legacy: Some(LegacyEndpoint::new(["whsec_new", "whsec_old"])), ..Default::default() };
     let engine = Engine::new(db.clone(), config).unwrap();
     for secret in ["whsec_new", "whsec_old"] {
@@ -493,7 +540,7 @@ fn legacy_endpoint_and_rotation(backend: Backend) {
 }
 
 fn validation_none_and_retrieve_event(backend: Backend) {
-    let db = fresh(backend, 2);
+    let db = database(backend, 2);
     // `none`: accepted without a signature (only when asked for).
     let mut open = NewWebhookEndpoint::local("");
     open.validation_method = ValidationMethod::None.as_str().into();
@@ -504,19 +551,14 @@ fn validation_none_and_retrieve_event(backend: Backend) {
 
     // `retrieve_event`: the copy fetched from Stripe's API is what the handlers see.
     let real_id = event_id();
-    let authoritative = String::from_utf8(event_body(&real_id, "customer.updated", json!({"source": "api"}))).unwrap();
-    let stripe = support::fake_stripe::FakeStripe::start(move |req| {
-        if req.header("authorization") != Some("Bearer sk_test_fake") {
-            return (401, r#"{"error":{"message":"Invalid API Key provided"}}"#.into());
-        }
-        if req.path.ends_with("/evt_missing") {
-            return (404, r#"{"error":{"message":"No such event: 'evt_missing'"}}"#.into());
-        }
-        (200, authoritative.clone())
-    });
+    let authoritative = event_body(&real_id, "customer.updated", json!({"source": "api"}));
+    let stripe = FakeStripe::start();
+    stripe.add_event(serde_json::from_slice::<serde_json::Value>(&authoritative).unwrap());
     let config = EngineConfig {
         stripe: Some(
-            djstripe_core::stripe_api::StripeClient::new(&stripe.base).test_key("sk_test_fake").max_retries(0),
+            djstripe_core::stripe_api::StripeClient::new(stripe.base_url())
+                .test_key(FakeStripe::TEST_KEY)
+                .max_retries(0),
         ),
         ..Default::default()
     };
@@ -529,7 +571,7 @@ fn validation_none_and_retrieve_event(backend: Backend) {
     assert_eq!(outcome.outcome.as_str(), "processed", "{outcome:?}");
     let stored = db.event(&real_id).unwrap().to_event().unwrap();
     assert_eq!(stored.data.object["metadata"]["source"], "api");
-    let seen = stripe.seen.lock().unwrap().clone();
+    let seen = stripe.seen();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].path, format!("/v1/events/{real_id}"));
     assert!(seen[0].header("stripe-version").is_some());
@@ -545,7 +587,7 @@ fn validation_none_and_retrieve_event(backend: Backend) {
 /// fails and rolls back, the second processes it, the third is a duplicate — a failing event, a
 /// fresh one, a re-delivery of an event stored earlier, and a delivery with a bad signature.
 fn one_batch_mixes_every_case(backend: Backend) {
-    let db = fresh(backend, 8);
+    let db = database(backend, 8);
     let ep = endpoint(&db);
     let engine = Engine::new(db.clone(), EngineConfig { writers: Some(1), ..Default::default() }).unwrap();
     let uuid = ep.djstripe_uuid.as_str();
@@ -595,7 +637,7 @@ fn one_batch_mixes_every_case(backend: Backend) {
 /// handler, an outer failure rolls back the inner part that committed, a panic inside the inner
 /// one fails only its event, and the events after it in the same batch are unaffected.
 fn nested_transactions_in_one_batch(backend: Backend) {
-    let db = fresh(backend, 8);
+    let db = database(backend, 8);
     let ep = endpoint(&db);
     let engine = Engine::new(db.clone(), EngineConfig { writers: Some(1), ..Default::default() }).unwrap();
     let uuid = ep.djstripe_uuid.as_str();
@@ -649,6 +691,7 @@ both_backends!(
     nested_transactions_in_one_batch,
 );
 
+#[cfg(feature = "postgres")]
 #[test]
 fn postgres_down_is_unavailable_and_writes_nothing() {
     let db = djstripe_core::db::Database::connect_with(
@@ -663,22 +706,17 @@ fn postgres_down_is_unavailable_and_writes_nothing() {
     assert_eq!(err.http_status(), 503);
 }
 
+#[cfg(feature = "sqlite")]
 #[test]
 fn sqlite_locked_is_unavailable_and_writes_nothing() {
     use diesel::connection::SimpleConnection;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("locked.sqlite3");
     let options = djstripe_core::db::DatabaseOptions { busy_timeout: Duration::from_millis(200), ..Default::default() };
-    let db = djstripe_core::db::Database::connect_with(path.to_str().unwrap(), options).unwrap();
-    db.migrate().unwrap();
-    db.get()
-        .unwrap()
-        .batch_execute("CREATE TABLE test_rows (id INTEGER PRIMARY KEY, event_id TEXT NOT NULL, note TEXT NOT NULL)")
-        .unwrap();
+    let db = TestDatabase::builder(Backend::Sqlite).options(options).build();
+    db.execute("CREATE TABLE test_rows (id INTEGER PRIMARY KEY, event_id TEXT NOT NULL, note TEXT NOT NULL)");
     let ep = endpoint(&db);
     let engine = engine(&db);
     // Another process holds the write lock.
-    let mut other = diesel::SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    let mut other = diesel::SqliteConnection::establish(db.sqlite_path().unwrap().to_str().unwrap()).unwrap();
     other.batch_execute("BEGIN EXCLUSIVE").unwrap();
     let id = event_id();
     let body = event_body(&id, "customer.created", json!({}));

@@ -1,27 +1,15 @@
-//! Harness for the end-to-end tests: throwaway databases on both backends, the example app as a
-//! real process on a loopback port — served by either web adapter — and a small HTTP client.
+//! Harness for the end-to-end tests: throwaway databases on both backends (djstripe-core's
+//! `testing::TestDatabase`), the example app as a real process on a loopback port — served by
+//! either web adapter — and a small HTTP client.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
-
-/// Which database a test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// A SQLite file in a temporary directory.
-    Sqlite,
-    /// A fresh database on the PostgreSQL server of this machine.
-    Postgres,
-}
-
-/// The PostgreSQL server (override with `DJSTRIPE_TEST_PG`).
-pub fn pg_server() -> String {
-    std::env::var("DJSTRIPE_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
+/// Which database a test runs on: a SQLite file in a temporary directory, or a fresh database
+/// on the PostgreSQL server of this machine.
+pub use djstripe_core::db::Backend;
+use djstripe_core::testing::TestDatabase;
 
 /// Which web adapter serves the example shop: the same handlers and command line, built as
 /// `e2e-shop` (actix-web) or `e2e-shop-axum` (axum).
@@ -59,95 +47,28 @@ impl From<Backend> for Stack {
     }
 }
 
-/// A throwaway database; dropped (PostgreSQL) or deleted (SQLite) with the value. It also
-/// names the adapter whose shop binary [`Server`] and [`shop`] run against it.
+/// A throwaway, empty database (a [`TestDatabase`], not migrated: the shop migrates it) and the
+/// web adapter whose shop binary [`Server`] and [`shop`] run against it. Derefs to the
+/// [`TestDatabase`]: `url()`, `count`, `execute`, `admin_execute`, `pg_name()`, ...
 pub struct TestDb {
-    /// Its `DATABASE_URL`.
-    pub url: String,
-    /// The backend.
-    pub backend: Backend,
+    /// The database; dropped (PostgreSQL) or deleted (SQLite) with the value.
+    pub database: TestDatabase,
     /// The web adapter of the shop run against it.
     pub adapter: Adapter,
-    _dir: tempfile::TempDir,
-    pg_name: Option<String>,
 }
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 impl TestDb {
     /// A new, empty database. PostgreSQL must be running: a missing server fails the test.
     pub fn new(stack: impl Into<Stack>) -> Self {
         let Stack { backend, adapter } = stack.into();
-        let dir = tempfile::tempdir().unwrap();
-        match backend {
-            Backend::Sqlite => {
-                let url = format!("sqlite://{}", dir.path().join("shop.sqlite3").display());
-                Self { url, backend, adapter, _dir: dir, pg_name: None }
-            }
-            Backend::Postgres => {
-                let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-                let name = format!("djstripe_e2e_{}_{}_{n}", std::process::id(), chrono::Utc::now().timestamp_micros());
-                let mut admin = PgConnection::establish(&format!("{}/postgres", pg_server()))
-                    .expect("the PostgreSQL server on 127.0.0.1:5432 must be running for these tests");
-                admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-                Self { url: format!("{}/{name}", pg_server()), backend, adapter, _dir: dir, pg_name: Some(name) }
-            }
-        }
-    }
-
-    /// Runs one SQL query returning a single integer (counts in assertions).
-    pub fn count(&self, sql: &str) -> i64 {
-        #[derive(diesel::QueryableByName)]
-        struct N {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
-        }
-        use diesel::RunQueryDsl;
-        let sql = sql.to_owned();
-        let rows: Vec<N> = match self.backend {
-            Backend::Sqlite => {
-                let mut c = diesel::SqliteConnection::establish(self.url.trim_start_matches("sqlite://")).unwrap();
-                diesel::sql_query(sql).load(&mut c).unwrap()
-            }
-            Backend::Postgres => diesel::sql_query(sql).load(&mut PgConnection::establish(&self.url).unwrap()).unwrap(),
-        };
-        rows[0].n
-    }
-
-    /// Runs SQL statements (e.g. to simulate an outage).
-    pub fn execute(&self, sql: &str) {
-        match self.backend {
-            Backend::Sqlite => diesel::SqliteConnection::establish(self.url.trim_start_matches("sqlite://"))
-                .unwrap()
-                .batch_execute(sql)
-                .unwrap(),
-            Backend::Postgres => PgConnection::establish(&self.url).unwrap().batch_execute(sql).unwrap(),
-        }
+        Self { database: TestDatabase::builder(backend).migrated(false).build(), adapter }
     }
 }
 
-impl TestDb {
-    /// The PostgreSQL database's name (`None` for SQLite).
-    pub fn pg_name(&self) -> Option<&str> {
-        self.pg_name.as_deref()
-    }
-
-    /// Runs SQL statements on the PostgreSQL server's `postgres` database (as the administrator:
-    /// `ALTER DATABASE`, `pg_terminate_backend`). Panics on SQLite.
-    pub fn admin_execute(&self, sql: &str) {
-        assert_eq!(self.backend, Backend::Postgres, "admin_execute is for PostgreSQL");
-        PgConnection::establish(&format!("{}/postgres", pg_server())).unwrap().batch_execute(sql).unwrap();
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some(name) = &self.pg_name
-            && let Ok(mut admin) = PgConnection::establish(&format!("{}/postgres", pg_server()))
-        {
-            let _ = admin.batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"));
-            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-        }
+impl std::ops::Deref for TestDb {
+    type Target = TestDatabase;
+    fn deref(&self) -> &TestDatabase {
+        &self.database
     }
 }
 
@@ -167,7 +88,7 @@ pub fn shop(db: &TestDb, env: &[(&str, &str)], args: &[&str]) -> (i32, String, S
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", &db.url)
+        .env("DATABASE_URL", db.url())
         .envs(env.iter().copied())
         .output()
         .unwrap();
@@ -196,7 +117,7 @@ impl Server {
             .args(["serve", "--bind", "127.0.0.1:0", "--workers", "2"])
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DATABASE_URL", &db.url)
+            .env("DATABASE_URL", db.url())
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
@@ -234,7 +155,7 @@ impl Server {
 
     /// The secret of the development endpoint, read from the database like `shop trigger` does.
     pub fn secret(&self, db: &TestDb) -> String {
-        let database = djstripe_core::db::Database::connect(&db.url).unwrap();
+        let database = djstripe_core::db::Database::connect(db.url()).unwrap();
         database.endpoint_by_uuid(&self.uuid).unwrap().unwrap().secret
     }
 }
@@ -299,7 +220,7 @@ pub fn shop_within(
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", &db.url)
+        .env("DATABASE_URL", db.url())
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -7,71 +7,16 @@
 //! Screenshots go to `target/tmp/admin-screenshots/`, and to `docs/screenshots/` with
 //! `DJSTRIPE_UPDATE_SCREENSHOTS=1`.
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use djstripe_tests::{Backend, Server, TestDb, shop};
+use djstripe_core::testing::{EventBuilder, FakeStripe};
+use djstripe_tests::{Backend, Server, TestDb, post, shop};
 use fantoccini::{Client, ClientBuilder, Locator};
 
 const PASSWORD: &str = "browser-test-password";
-const STRIPE_SECRET: &str = "whsec_from_the_fake_stripe_api";
-
-/// A fake of `POST/DELETE /v1/webhook_endpoints` on loopback; returns its base URL.
-fn fake_stripe() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() {
-                continue;
-            }
-            let mut length = 0;
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                    break;
-                }
-                if let Some((k, v)) = h.trim_end().split_once(':')
-                    && k.eq_ignore_ascii_case("content-length")
-                {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; length];
-            let _ = reader.read_exact(&mut body);
-            let answer = if line.starts_with("POST /v1/webhook_endpoints ") {
-                let form = String::from_utf8_lossy(&body).into_owned();
-                assert!(form.contains("url=https%3A%2F%2Fshop.example.com%2Fstripe%2Fwebhook%2F"), "{form}");
-                // Echo what Stripe echoes: the url and description sent.
-                let field = |name: &str| {
-                    let mut pairs = form.split('&');
-                    let raw = pairs.find_map(|pair| pair.strip_prefix(&format!("{name}="))).unwrap_or_default();
-                    raw.replace('+', " ").replace("%3A", ":").replace("%2F", "/")
-                };
-                serde_json::json!({
-                    "id": "we_browser_test", "object": "webhook_endpoint", "secret": STRIPE_SECRET,
-                    "url": field("url"), "description": field("description"),
-                    "livemode": false, "status": "enabled", "enabled_events": ["*"], "metadata": {},
-                })
-            } else {
-                serde_json::json!({ "id": "we_browser_test", "object": "webhook_endpoint", "deleted": true })
-            }
-            .to_string();
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-                answer.len()
-            );
-        }
-    });
-    base
-}
 
 fn tool(var: &str, default: &str) -> PathBuf {
     let path = PathBuf::from(std::env::var(var).unwrap_or_else(|_| default.to_owned()));
@@ -201,13 +146,13 @@ async fn path(client: &Client) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_in_a_real_browser() {
-    let stripe = fake_stripe();
+    let stripe = FakeStripe::start();
     let db = TestDb::new(Backend::Sqlite);
     let hash = djstripe_actix::admin::hash_password(PASSWORD);
     let env = [
         ("DJSTRIPE_ADMIN_PASSWORD_HASH", hash.as_str()),
-        ("STRIPE_API_BASE", stripe.as_str()),
-        ("STRIPE_TEST_SECRET_KEY", "sk_test_browser"),
+        ("STRIPE_API_BASE", stripe.base_url()),
+        ("STRIPE_TEST_SECRET_KEY", FakeStripe::TEST_KEY),
     ];
     let server = Server::start(&db, &env);
     let admin = format!("{}/stripe/admin", server.base);
@@ -215,12 +160,19 @@ async fn the_admin_in_a_real_browser() {
     let profile = tempfile::tempdir().unwrap();
     let client = browser(&driver, profile.path()).await;
     let shots = Shots::new();
-    let result = run(&client, &shots, &server, &db, &admin).await;
+    let result = run(&client, &shots, &server, &db, &stripe, &admin).await;
     let _ = client.close().await;
     result.unwrap();
 }
 
-async fn run(client: &Client, shots: &Shots, server: &Server, db: &TestDb, admin: &str) -> Result<(), String> {
+async fn run(
+    client: &Client,
+    shots: &Shots,
+    server: &Server,
+    db: &TestDb,
+    stripe: &FakeStripe,
+    admin: &str,
+) -> Result<(), String> {
     // Log in: an anonymous visit lands on the login form.
     client.goto(&format!("{admin}/")).await.unwrap();
     assert_eq!(path(client).await, "/stripe/admin/login?next=/stripe/admin/");
@@ -246,24 +198,32 @@ async fn run(client: &Client, shots: &Shots, server: &Server, db: &TestDb, admin
     fill(client, "#description", "added in the browser").await;
     click(client, "form[action$='/endpoints/'] button[type=submit]").await;
     assert_eq!(path(client).await, "/stripe/admin/endpoints/?done=created");
+    let creation = stripe.seen().into_iter().find(|r| r.method == "POST").expect("a creation at Stripe");
+    let sent_url = creation.field("url").unwrap_or_default();
+    assert!(sent_url.starts_with("https://shop.example.com/stripe/webhook/"), "{creation:?}");
+    let at_stripe = stripe.endpoints();
+    assert_eq!(at_stripe.len(), 1, "{at_stripe:?}");
+    let stripe_id = at_stripe[0]["id"].as_str().unwrap().to_owned();
+    let stripe_secret = stripe.secret(&stripe_id).unwrap();
     let page = client.source().await.unwrap();
-    assert!(page.contains("added in the browser") && page.contains("we_browser_test"), "listed");
-    assert!(!page.contains(STRIPE_SECRET) && !page.contains(&server.secret(db)), "no secret on the page");
+    assert!(page.contains("added in the browser") && page.contains(&stripe_id), "listed");
+    assert!(!page.contains(&stripe_secret) && !page.contains(&server.secret(db)), "no secret on the page");
     shots.take(client, "endpoints").await;
-    let database = djstripe_core::db::Database::connect(&db.url).unwrap();
+    let database = djstripe_core::db::Database::connect(db.url()).unwrap();
     let created =
-        database.endpoints().unwrap().into_iter().find(|e| e.stripe_id.as_deref() == Some("we_browser_test")).unwrap();
-    assert_eq!(created.secret, STRIPE_SECRET);
+        database.endpoints().unwrap().into_iter().find(|e| e.stripe_id.as_deref() == Some(stripe_id.as_str())).unwrap();
+    assert_eq!(created.secret, stripe_secret);
     assert_eq!(created.url, format!("https://shop.example.com/stripe/webhook/{}/", created.djstripe_uuid));
 
-    // Signed deliveries with `shop trigger`: one that succeeds, one whose handler fails.
+    // Signed deliveries: one with `shop trigger` that succeeds, one whose handler fails.
     let base = server.base.as_str();
     let uuid = created.djstripe_uuid.as_str();
     let ok = shop(db, &[], &["trigger", "customer.created", "--endpoint", uuid, "--base-url", base]);
     assert_eq!(ok.0, 0, "{ok:?}");
-    let failing =
-        shop(db, &[], &["trigger", "customer.updated", "--endpoint", uuid, "--base-url", base, "--fail-ratio", "1"]);
-    assert_eq!(failing.0, 0, "the trigger command itself succeeds: {failing:?}");
+    let secret = db.endpoint_by_uuid(uuid).unwrap().unwrap().secret;
+    let failing = EventBuilder::new("customer.updated").metadata("fail", "yes").signed(&secret);
+    let url = format!("{base}/stripe/webhook/{uuid}/");
+    assert_eq!(post(&url, &failing.body, Some(&failing.header)).status, 500, "the handler fails");
 
     client.goto(&format!("{admin}/deliveries/")).await.unwrap();
     let rows = client.find_all(Locator::Css("tbody tr")).await.unwrap();

@@ -320,7 +320,7 @@ fn database_unavailable(stack: Stack) {
         Backend::Sqlite => {
             use diesel::Connection;
             use diesel::connection::SimpleConnection;
-            let mut lock = diesel::SqliteConnection::establish(db.url.trim_start_matches("sqlite://")).unwrap();
+            let mut lock = diesel::SqliteConnection::establish(db.url().trim_start_matches("sqlite://")).unwrap();
             lock.batch_execute("BEGIN EXCLUSIVE").unwrap();
             let started = Instant::now();
             let answer = post(&url, &signed.body, Some(&signed.header));

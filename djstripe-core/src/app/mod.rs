@@ -34,7 +34,7 @@ pub use ops::{HandlerInfo, ReprocessTarget, ShownEvent};
 pub use server::{ServeOptions, Server};
 pub use settings::Settings;
 pub use webhook::{
-    Blocking, Body, WebhookAnswer, WebhookPath, WebhookRequest, client_ip, read_body, receive, webhook_path,
+    Blocking, Body, TokioPool, WebhookAnswer, WebhookPath, WebhookRequest, client_ip, read_body, receive, webhook_path,
 };
 
 use crate::db::{Database, DbConnection, NewWebhookEndpoint};

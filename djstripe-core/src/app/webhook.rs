@@ -172,6 +172,29 @@ pub trait Blocking: Send + Sync {
         T: Send + 'static;
 }
 
+/// tokio's blocking thread pool (`tokio::task::spawn_blocking`): what both adapters use, as
+/// actix-web's `web::block` and axum both run on tokio. Call it from within a tokio runtime.
+///
+/// ```
+/// use djstripe_core::app::{Blocking, TokioPool};
+/// let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// assert_eq!(runtime.block_on(TokioPool.run(|| 6 * 7)).unwrap(), 42);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioPool;
+
+impl Blocking for TokioPool {
+    async fn run<T, F>(&self, work: F) -> Result<T, Error>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| Error::DatabaseUnavailable { reason: format!("blocking pool: {e}") })
+    }
+}
+
 /// The answer to a webhook request: an HTTP status and a short JSON body.
 ///
 /// | status | body `status` | when |

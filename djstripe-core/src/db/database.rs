@@ -343,9 +343,7 @@ fn compiled_in(backend: Backend, target: String) -> Result<(Backend, String), Er
 pub(crate) fn classify(error: diesel::result::Error) -> Error {
     use diesel::result::{DatabaseErrorKind as K, Error as E};
     match &error {
-        E::DatabaseError(K::ClosedConnection | K::SerializationFailure, info) => {
-            Error::unavailable(info.message())
-        }
+        E::DatabaseError(K::ClosedConnection | K::SerializationFailure, info) => Error::unavailable(info.message()),
         E::DatabaseError(_, info) if is_unavailable_message(info.message()) => Error::unavailable(info.message()),
         E::BrokenTransactionManager => Error::unavailable(&error),
         _ => Error::Database(error),
@@ -378,7 +376,7 @@ fn is_unavailable_message(message: &str) -> bool {
     .any(|needle| m.contains(needle))
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sqlite"))]
 mod tests {
     use super::*;
 
@@ -387,7 +385,13 @@ mod tests {
         assert_eq!(parse_url("sqlite://shop.sqlite3").unwrap(), (Backend::Sqlite, "shop.sqlite3".into()));
         assert_eq!(parse_url("sqlite:///tmp/a.db").unwrap(), (Backend::Sqlite, "/tmp/a.db".into()));
         assert_eq!(parse_url("./x.db").unwrap(), (Backend::Sqlite, "./x.db".into()));
+        #[cfg(feature = "postgres")]
         assert_eq!(parse_url("postgresql://u@h/d").unwrap().0, Backend::Postgres);
+        #[cfg(not(feature = "postgres"))]
+        assert!(matches!(
+            parse_url("postgresql://u@h/d"),
+            Err(Error::BackendNotCompiled { backend: Backend::Postgres })
+        ));
         assert!(parse_url("").unwrap_err().to_string().contains("DATABASE_URL"));
         assert!(parse_url("mysql://x").unwrap_err().to_string().contains("`mysql`"));
         assert!(parse_url("sqlite://:memory:").is_err());

@@ -134,7 +134,9 @@ impl std::fmt::Display for Outcome {
 /// assert!("maybe".parse::<djstripe_core::db::Outcome>().is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a trigger outcome (processed, replayed, duplicate, test_event, queued, invalid, failed, reprocessed)")]
+#[error(
+    "`{0}` is not a trigger outcome (processed, replayed, duplicate, test_event, queued, invalid, failed, reprocessed)"
+)]
 pub struct UnknownOutcome(pub String);
 
 impl std::str::FromStr for Outcome {
@@ -177,5 +179,35 @@ mod tests {
             assert_eq!(serde_json::to_value(outcome).unwrap(), outcome.as_str());
         }
         assert!("".parse::<Outcome>().is_err());
+    }
+
+    /// Rows written by earlier versions (their words, inserted as plain text) read back as the
+    /// enum; a word no version wrote is an error of that query, not a panic.
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn stored_words_of_earlier_versions_read_back() {
+        use diesel::connection::SimpleConnection;
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::Database::connect(dir.path().join("old.sqlite3").to_str().unwrap()).unwrap();
+        db.migrate().unwrap();
+        let words = ["processed", "replayed", "duplicate", "test_event", "queued", "invalid", "failed", "reprocessed"];
+        let mut conn = db.get().unwrap();
+        for word in words {
+            conn.batch_execute(&format!(
+                "INSERT INTO djstripe_webhookeventtrigger (created, updated, body, outcome, djstripe_version) \
+                 VALUES ('2026-11-23 00:00:00', '2026-11-23 00:00:00', x'', '{word}', '0.1.0')"
+            ))
+            .unwrap();
+        }
+        drop(conn);
+        let mut read: Vec<Outcome> = db.recent_triggers(100).unwrap().into_iter().map(|t| t.outcome).collect();
+        read.reverse();
+        assert_eq!(read, Outcome::ALL);
+        db.get()
+            .unwrap()
+            .batch_execute("UPDATE djstripe_webhookeventtrigger SET outcome = 'maybe' WHERE id = 1")
+            .unwrap();
+        let err = db.recent_triggers(100).unwrap_err();
+        assert!(err.to_string().contains("outcome"), "{err}");
     }
 }

@@ -202,11 +202,11 @@ prepared_query!(InsertTriggers, BigInt);
 
 #[cfg(test)]
 mod tests {
-    use diesel::connection::SimpleConnection;
     use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
 
     use super::{ClaimEvents, InsertTriggers};
-    use crate::db::{Database, NewTrigger, StoredEvent};
+    use crate::db::{Backend, NewTrigger, StoredEvent};
+    use crate::testing::TestDatabase;
 
     #[derive(QueryableByName)]
     struct Count {
@@ -245,12 +245,8 @@ mod tests {
     /// skipped — and one prepared statement per table for every size.
     #[test]
     fn one_prepared_statement_for_every_batch_size() {
-        let server = std::env::var("DJSTRIPE_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-        let name = format!("djstripe_unnest_{}_{}", std::process::id(), chrono::Utc::now().timestamp_micros());
-        let mut admin = PgConnection::establish(&format!("{server}/postgres")).unwrap();
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-        Database::connect(&format!("{server}/{name}")).unwrap().migrate().unwrap();
-        let mut conn = PgConnection::establish(&format!("{server}/{name}")).unwrap();
+        let db = TestDatabase::new(Backend::Postgres);
+        let mut conn = PgConnection::establish(db.url()).unwrap();
         let now = chrono::Utc::now().naive_utc();
         for size in [1, 3, 7] {
             let rows: Vec<StoredEvent> = (0..size)
@@ -281,7 +277,5 @@ mod tests {
             );
             assert_eq!(count(&mut conn, &prepared), 1, "{table}: one statement for every batch size");
         }
-        drop(conn);
-        admin.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)")).unwrap();
     }
 }

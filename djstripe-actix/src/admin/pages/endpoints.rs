@@ -192,13 +192,13 @@ pub(crate) async fn create(
 async fn endpoint(admin: &Admin, id: i64) -> Result<WebhookEndpoint, PageError> {
     let db = admin.djstripe.engine().database().clone();
     blocking(move || {
-        db.endpoints()?
-            .into_iter()
-            .find(|e| e.id == id)
-            .ok_or_else(|| {
-                djstripe_core::Error::NotFound { resource: djstripe_core::error::Resource::WebhookEndpoint, id: id.to_string() }
-                    .into()
-            })
+        db.endpoints()?.into_iter().find(|e| e.id == id).ok_or_else(|| {
+            djstripe_core::Error::NotFound {
+                resource: djstripe_core::error::Resource::WebhookEndpoint,
+                id: id.to_string(),
+            }
+            .into()
+        })
     })
     .await
 }

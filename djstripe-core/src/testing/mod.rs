@@ -1,5 +1,6 @@
-//! Helpers for your own tests: signed `Stripe-Signature` headers and complete, Stripe-shaped
-//! events built from Stripe's example objects.
+//! Helpers for your own tests: signed `Stripe-Signature` headers, complete Stripe-shaped events
+//! built from Stripe's example objects, throwaway databases ([`TestDatabase`]) and a fake of
+//! Stripe's API over real HTTP ([`FakeStripe`]).
 //!
 //! What stripe-node's `generateTestHeaderString` is to Node, [`header`] is here; [`event`] and
 //! [`EventBuilder`] give events whose `data.object` is the example object Stripe's API reference
@@ -19,6 +20,36 @@
 //! let verifier = Verifier::new(["whsec_test_secret"]);
 //! assert!(verifier.verify(Some(&delivery.header), &delivery.body).is_ok());
 //! ```
+//!
+//! The same engine the web adapters run, on a throwaway database:
+//!
+//! ```
+//! use djstripe_core::db::{Backend, NewWebhookEndpoint};
+//! use djstripe_core::engine::{Delivery, Engine, EngineConfig, Target};
+//! use djstripe_core::testing::{EventBuilder, TestDatabase};
+//!
+//! let db = TestDatabase::new(Backend::Sqlite); // Backend::Postgres: a database on DJSTRIPE_TEST_PG's server
+//! let endpoint = db.insert_endpoint(&NewWebhookEndpoint::local("whsec_test")).unwrap();
+//! let engine = Engine::new(db.database().clone(), EngineConfig::default()).unwrap();
+//! let delivery = EventBuilder::new("customer.created").signed("whsec_test");
+//! let receipt = engine
+//!     .receive(&Delivery {
+//!         target: Target::Endpoint(&endpoint.djstripe_uuid),
+//!         body: &delivery.body,
+//!         signature: Some(delivery.header.as_bytes()),
+//!         headers: "{}".into(),
+//!         remote_ip: "127.0.0.1".into(),
+//!     })
+//!     .unwrap();
+//! assert_eq!(receipt.outcome.as_str(), "processed");
+//! assert_eq!(db.count("SELECT COUNT(*) AS n FROM djstripe_event"), 1);
+//! ```
+
+mod database;
+mod fake_stripe;
+
+pub use database::{POSTGRES_SERVER_VAR, TestDatabase, TestDatabaseBuilder, postgres_server};
+pub use fake_stripe::{FakeStripe, Request};
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -175,7 +206,7 @@ pub fn fixture(resource: &str) -> Option<&'static Value> {
 pub fn event_types() -> &'static [&'static str] {
     static TYPES: OnceLock<Vec<&'static str>> = OnceLock::new();
     TYPES.get_or_init(|| {
-        include_str!("../fixtures/event-types.txt")
+        include_str!("../../fixtures/event-types.txt")
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -190,7 +221,7 @@ fn resources() -> &'static HashMap<String, Value> {
         struct Fixtures {
             resources: HashMap<String, Value>,
         }
-        let fixtures: Fixtures = serde_json::from_str(include_str!("../fixtures/fixtures3.json"))
+        let fixtures: Fixtures = serde_json::from_str(include_str!("../../fixtures/fixtures3.json"))
             .expect("fixtures/fixtures3.json is valid and shipped with the crate");
         fixtures.resources
     })
