@@ -31,7 +31,7 @@ pub enum Error {
         /// How many were reprocessed.
         total: usize,
     },
-    /// A test event could not be sent, or was not answered 2xx.
+    /// A test event could not be sent, or was not answered 2xx (`trigger`).
     #[error("POST {url}: {reason}")]
     Send {
         /// The webhook URL.

@@ -21,7 +21,7 @@
 //! |---|---|
 //! | `serve.rs` | `serve` (the default): migrations, the adapter's server, the banner |
 //! | `inspect.rs` | `migrate`, `handlers`, `triggers list`, `events list/show/reprocess` |
-//! | `trigger.rs` | `trigger`: sign Stripe-shaped test events and POST them, like `stripe trigger` |
+//! | `trigger.rs` | `trigger`: sign Stripe-shaped test events and POST them, like `stripe trigger` (feature `trigger`, default) |
 //! | `endpoints.rs` | `endpoints create/list/sync/update/delete/add-secret/drop-secret`, `accounts set-key/list/remove-key` |
 //! | `error.rs` | [`Error`] |
 
@@ -29,6 +29,7 @@ mod endpoints;
 mod error;
 mod inspect;
 mod serve;
+#[cfg(feature = "trigger")]
 mod trigger;
 
 use std::process::ExitCode;
@@ -188,6 +189,7 @@ impl Cli {
             Command::Handlers => inspect::handlers(),
             Command::Triggers { command } => inspect::triggers(self, command),
             Command::Events { command } => inspect::events(self, command),
+            #[cfg(feature = "trigger")]
             Command::Trigger(args) => trigger::run(self, args),
             Command::Endpoints { command } => endpoints::endpoints(self, command),
             Command::Accounts { command } => endpoints::accounts(self, command),
@@ -253,6 +255,7 @@ enum Command {
         command: inspect::EventsCommand,
     },
     /// Sign Stripe-shaped test events and POST them to a webhook endpoint (like `stripe trigger`).
+    #[cfg(feature = "trigger")]
     Trigger(trigger::TriggerArgs),
     /// Webhook endpoints created at Stripe with unguessable URLs; their secrets and rotation.
     Endpoints {

@@ -124,11 +124,13 @@ fn writer(db: &Database, jobs: &Receiver<Job>, max_batch: usize, on_commit: &Sen
         if !pin {
             pinned = None;
         }
-        for (reply, result) in replies.into_iter().zip(results) {
-            let _ = reply.send(result);
-        }
+        // Queue the batch's on_commit callbacks before answering (a send, not a run): whoever
+        // waits for them (`flush_on_commit`) after an answer then sees every one of them.
         if !callbacks.is_empty() {
             let _ = on_commit.send(callbacks);
+        }
+        for (reply, result) in replies.into_iter().zip(results) {
+            let _ = reply.send(result);
         }
     }
 }
