@@ -12,7 +12,7 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig, djstripe: Djstripe) {
 }
 
 /// actix-web's blocking thread pool.
-struct ActixBlocking;
+pub(crate) struct ActixBlocking;
 
 impl Blocking for ActixBlocking {
     async fn run<T, F>(&self, work: F) -> Result<T, Error>

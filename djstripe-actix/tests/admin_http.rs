@@ -107,7 +107,7 @@ async fn csrf_cookie(
 
 /// Delivery ids listed on a page, in order.
 fn listed(html: &str) -> Vec<i64> {
-    html.split("<td><a href=\"/stripe/admin/deliveries/")
+    html.split("<td><a href=\"/stripe/admin/triggers/")
         .skip(1)
         .map(|rest| rest.split('/').next().unwrap().parse().unwrap())
         .collect()
@@ -118,9 +118,9 @@ async fn no_credential_goes_to_the_login_form_and_cannot_post() {
     let f = fixture();
     let app = app(&f).await;
     let res =
-        test::call_service(&app, test::TestRequest::get().uri("/stripe/admin/deliveries/?type=x").to_request()).await;
+        test::call_service(&app, test::TestRequest::get().uri("/stripe/admin/triggers/?type=x").to_request()).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(hv(&res, header::LOCATION), "/stripe/admin/login?next=/stripe/admin/deliveries/%3Ftype%3Dx");
+    assert_eq!(hv(&res, header::LOCATION), "/stripe/admin/login?next=/stripe/admin/triggers/%3Ftype%3Dx");
     for uri in ["/stripe/admin/", "/stripe/admin/endpoints/", "/stripe/admin/events/", "/stripe/admin/handlers/"] {
         let res = test::call_service(&app, test::TestRequest::get().uri(uri).to_request()).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "{uri}");
@@ -150,14 +150,14 @@ async fn wrong_credentials_are_refused() {
     ];
     for credential in wrong {
         let req =
-            test::TestRequest::get().uri("/stripe/admin/deliveries/").insert_header(credential.clone()).to_request();
+            test::TestRequest::get().uri("/stripe/admin/triggers/").insert_header(credential.clone()).to_request();
         let res = test::call_service(&app, req).await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{credential:?}");
         assert!(hv(&res, header::WWW_AUTHENTICATE).starts_with("Basic realm="));
     }
     // A forged or expired session is no login either.
     let req = test::TestRequest::get()
-        .uri("/stripe/admin/deliveries/")
+        .uri("/stripe/admin/triggers/")
         .insert_header((header::COOKIE, "djstripe_admin_session=99999999999.00ff"))
         .to_request();
     assert_eq!(test::call_service(&app, req).await.status(), StatusCode::SEE_OTHER);
@@ -169,7 +169,7 @@ async fn right_credentials_are_let_in() {
     let app = app(&f).await;
     for credential in [good(), (header::AUTHORIZATION, format!("Bearer {TOKEN}"))] {
         for uri in [
-            "/stripe/admin/deliveries/",
+            "/stripe/admin/triggers/",
             "/stripe/admin/endpoints/",
             "/stripe/admin/events/",
             "/stripe/admin/handlers/",
@@ -189,7 +189,7 @@ async fn right_credentials_are_let_in() {
     assert_eq!(test::call_service(&app, req).await.status(), StatusCode::NOT_FOUND);
     let req = test::TestRequest::get().uri("/stripe/admin/").insert_header(good()).to_request();
     let res = test::call_service(&app, req).await;
-    assert_eq!(hv(&res, header::LOCATION), "/stripe/admin/deliveries/");
+    assert_eq!(hv(&res, header::LOCATION), "/stripe/admin/triggers/");
 }
 
 #[actix_rt::test]
@@ -236,7 +236,7 @@ async fn the_login_form_sets_a_session_and_logout_ends_it() {
         .set_form([("csrf_token", csrf.as_str()), ("user", ""), ("password", TOKEN), ("next", "//evil.example/")])
         .to_request();
     let res = test::call_service(&app, req).await;
-    assert_eq!(hv(&res, header::LOCATION), "/stripe/admin/deliveries/");
+    assert_eq!(hv(&res, header::LOCATION), "/stripe/admin/triggers/");
 
     let req = test::TestRequest::post()
         .uri("/stripe/admin/logout")
@@ -314,18 +314,18 @@ async fn deliveries_are_paginated_newest_first_and_filtered() {
     // 7 deliveries, ids 1..=7, page size 3.
 
     let get = |uri: String| test::TestRequest::get().uri(&uri).insert_header(good()).to_request();
-    let page1 = body(test::call_service(&app, get("/stripe/admin/deliveries/".into())).await).await;
+    let page1 = body(test::call_service(&app, get("/stripe/admin/triggers/".into())).await).await;
     assert_eq!(listed(&page1), vec![7, 6, 5]);
     assert!(page1.contains("page=2") && !page1.contains("rel=\"prev\""));
-    let page3 = body(test::call_service(&app, get("/stripe/admin/deliveries/?page=3".into())).await).await;
+    let page3 = body(test::call_service(&app, get("/stripe/admin/triggers/?page=3".into())).await).await;
     assert_eq!(listed(&page3), vec![1]);
     assert!(!page3.contains("rel=\"next\"") && page3.contains("page=2"));
-    let beyond = body(test::call_service(&app, get("/stripe/admin/deliveries/?page=9".into())).await).await;
-    assert!(listed(&beyond).is_empty() && beyond.contains("No deliveries match"));
+    let beyond = body(test::call_service(&app, get("/stripe/admin/triggers/?page=9".into())).await).await;
+    assert!(listed(&beyond).is_empty() && beyond.contains("No triggers match"));
 
     let ids = |q: &'static str| {
         let app = &app;
-        async move { listed(&body(test::call_service(app, get(format!("/stripe/admin/deliveries/?{q}"))).await).await) }
+        async move { listed(&body(test::call_service(app, get(format!("/stripe/admin/triggers/?{q}"))).await).await) }
     };
     assert_eq!(ids("valid=no").await, vec![6]);
     assert_eq!(ids("failed=yes").await, vec![5]);
@@ -339,10 +339,10 @@ async fn deliveries_are_paginated_newest_first_and_filtered() {
     assert_eq!(ids("endpoint=999").await, Vec::<i64>::new());
     // Filters survive pagination.
     let filtered =
-        body(test::call_service(&app, get("/stripe/admin/deliveries/?type=customer.created".into())).await).await;
+        body(test::call_service(&app, get("/stripe/admin/triggers/?type=customer.created".into())).await).await;
     assert!(filtered.contains("type=customer.created&amp;page=2"), "{filtered}");
     // A bad filter value is a clear 400.
-    let res = test::call_service(&app, get("/stripe/admin/deliveries/?valid=maybe".into())).await;
+    let res = test::call_service(&app, get("/stripe/admin/triggers/?valid=maybe".into())).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(body(res).await.contains("`maybe` is not a value of valid"));
 }
@@ -354,7 +354,7 @@ async fn a_failed_delivery_shows_its_error_and_can_be_reprocessed() {
     let csrf = csrf_cookie(&app).await;
     let failing = EventBuilder::new("customer.updated").id("evt_fail_once").metadata("fail", "yes");
     assert_eq!(deliver(&app, &f.uuid, failing).await, StatusCode::INTERNAL_SERVER_ERROR);
-    let req = test::TestRequest::get().uri("/stripe/admin/deliveries/1/").insert_header(good()).to_request();
+    let req = test::TestRequest::get().uri("/stripe/admin/triggers/1/").insert_header(good()).to_request();
     let html = body(test::call_service(&app, req).await).await;
     assert!(html.contains("asked to fail for evt_fail_once"), "{html}");
     assert!(
@@ -363,23 +363,23 @@ async fn a_failed_delivery_shows_its_error_and_can_be_reprocessed() {
     );
 
     let req = test::TestRequest::post()
-        .uri("/stripe/admin/deliveries/1/reprocess")
+        .uri("/stripe/admin/triggers/1/reprocess")
         .insert_header(good())
         .insert_header((header::COOKIE, format!("djstripe_admin_csrf={csrf}")))
         .set_form([("csrf_token", csrf.as_str())])
         .to_request();
     let res = test::call_service(&app, req).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(hv(&res, header::LOCATION), "/stripe/admin/deliveries/2/?done=reprocessed");
+    assert_eq!(hv(&res, header::LOCATION), "/stripe/admin/triggers/2/?done=reprocessed");
     let req =
-        test::TestRequest::get().uri("/stripe/admin/deliveries/2/?done=reprocessed").insert_header(good()).to_request();
+        test::TestRequest::get().uri("/stripe/admin/triggers/2/?done=reprocessed").insert_header(good()).to_request();
     let html = body(test::call_service(&app, req).await).await;
     assert!(html.contains("Reprocessed: this is the new attempt") && html.contains(">failed</span>"), "{html}");
-    assert!(html.contains("href=\"/stripe/admin/deliveries/1/\""), "links to the original");
-    let req = test::TestRequest::get().uri("/stripe/admin/deliveries/1/").insert_header(good()).to_request();
+    assert!(html.contains("href=\"/stripe/admin/triggers/1/\""), "links to the original");
+    let req = test::TestRequest::get().uri("/stripe/admin/triggers/1/").insert_header(good()).to_request();
     assert!(body(test::call_service(&app, req).await).await.contains("Reprocessing attempts"));
 
-    let req = test::TestRequest::get().uri("/stripe/admin/deliveries/99/").insert_header(good()).to_request();
+    let req = test::TestRequest::get().uri("/stripe/admin/triggers/99/").insert_header(good()).to_request();
     assert_eq!(test::call_service(&app, req).await.status(), StatusCode::NOT_FOUND);
 }
 
@@ -501,6 +501,6 @@ async fn off_unless_configured() {
     // Without the admin scope, its paths are nobody's.
     let f = fixture();
     let app = test::init_service(App::new().service(djstripe_actix::scope("/stripe", f.djstripe.clone()))).await;
-    let req = test::TestRequest::get().uri("/stripe/admin/deliveries/").insert_header(good()).to_request();
+    let req = test::TestRequest::get().uri("/stripe/admin/triggers/").insert_header(good()).to_request();
     assert_eq!(test::call_service(&app, req).await.status(), StatusCode::NOT_FOUND);
 }

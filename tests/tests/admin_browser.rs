@@ -231,7 +231,7 @@ async fn run(client: &Client, shots: &Shots, server: &Server, db: &TestDb, admin
     assert!(text(client, ".error").await.contains("Wrong user name or password"));
     fill(client, "#password", PASSWORD).await;
     click(client, "form[action$='/login'] button[type=submit]").await;
-    assert_eq!(path(client).await, "/stripe/admin/deliveries/");
+    assert_eq!(path(client).await, "/stripe/admin/triggers/");
 
     // Add an endpoint at the (fake) Stripe API: the base URL is prefilled from the host, and a
     // local one is refused with a clear message.
@@ -265,7 +265,7 @@ async fn run(client: &Client, shots: &Shots, server: &Server, db: &TestDb, admin
         shop(db, &[], &["trigger", "customer.updated", "--endpoint", uuid, "--base-url", base, "--fail-ratio", "1"]);
     assert_eq!(failing.0, 0, "the trigger command itself succeeds: {failing:?}");
 
-    client.goto(&format!("{admin}/deliveries/")).await.unwrap();
+    client.goto(&format!("{admin}/triggers/")).await.unwrap();
     let rows = client.find_all(Locator::Css("tbody tr")).await.unwrap();
     assert_eq!(rows.len(), 2, "both deliveries are listed");
     let newest = rows[0].text().await.unwrap();
@@ -311,7 +311,7 @@ async fn run(client: &Client, shots: &Shots, server: &Server, db: &TestDb, admin
 
     // A phone-sized window.
     client.set_window_size(390, 844).await.unwrap();
-    client.goto(&format!("{admin}/deliveries/")).await.unwrap();
+    client.goto(&format!("{admin}/triggers/")).await.unwrap();
     shots.take(client, "deliveries-phone").await;
     client.goto(&format!("{}{attempt}", server.base)).await.unwrap();
     shots.take(client, "delivery-phone").await;
@@ -319,7 +319,7 @@ async fn run(client: &Client, shots: &Shots, server: &Server, db: &TestDb, admin
     // Log out: back to the login form.
     click(client, "form[action$='/logout'] button").await;
     assert!(path(client).await.starts_with("/stripe/admin/login"));
-    client.goto(&format!("{admin}/deliveries/")).await.unwrap();
+    client.goto(&format!("{admin}/triggers/")).await.unwrap();
     assert!(path(client).await.starts_with("/stripe/admin/login"));
     Ok(())
 }
