@@ -1,8 +1,9 @@
 //! # djstripe-axum
 //!
 //! Stripe webhooks in an axum app: one router that receives, verifies, records and dispatches
-//! deliveries to your `#[webhook_handler]` functions, and the [`Server`] that the command line
-//! `djstripe-cli` runs as `serve`. Everything that is not HTTP is [`djstripe_core::app`]'s.
+//! deliveries to your `#[webhook_handler]` functions, the admin pages (feature `admin`), and the
+//! [`Server`] that the command line `djstripe-cli` runs as `serve`. Everything that is not HTTP
+//! is [`djstripe_core::app`]'s (and the admin's, [`djstripe_admin`]'s).
 //!
 //! ```no_run
 //! use djstripe_axum::{Djstripe, Settings};
@@ -25,14 +26,18 @@
 //! | file | what it holds |
 //! |---|---|
 //! | `lib.rs` | [`router`]: path, body stream, peer address in; the answer out |
-//! | `server.rs` | [`Server`]: `axum::serve` with the router and the app's routes, for `serve` |
+//! | `admin.rs` | the admin pages: [`djstripe_admin`] as an axum router |
+//! | `server.rs` | [`Server`]: `axum::serve` with the router, the admin and the app's routes, for `serve` |
 //!
 //! ## Feature flags
 //! | feature | default | what it enables |
 //! |---|---|---|
 //! | `sqlite` | yes | djstripe-core's embedded SQLite |
 //! | `postgres` | yes | djstripe-core's PostgreSQL |
+//! | `admin` | yes | [`admin`]: the admin pages (djstripe-admin) |
 
+#[cfg(feature = "admin")]
+pub mod admin;
 mod server;
 
 use std::net::SocketAddr;
@@ -66,7 +71,7 @@ pub fn router(djstripe: Djstripe) -> Router {
 }
 
 /// tokio's blocking thread pool.
-struct TokioBlocking;
+pub(crate) struct TokioBlocking;
 
 impl Blocking for TokioBlocking {
     async fn run<T, F>(&self, work: F) -> Result<T, Error>

@@ -1,5 +1,6 @@
 //! [`Server`]: `axum::serve` for the command line's `serve` — the webhook router nested at the
-//! prefix and the app's own routes, on a tokio runtime, stopped gracefully by Ctrl-C or SIGTERM.
+//! prefix, the admin pages when configured, and the app's own routes, on a tokio runtime,
+//! stopped gracefully by Ctrl-C or SIGTERM.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -7,7 +8,9 @@ use std::sync::Arc;
 use axum::Router;
 use djstripe_core::app::{Djstripe, ServeOptions};
 
-/// The axum server for `djstripe_cli::Cli::server`.
+/// The axum server for `djstripe_cli::Cli::server`: the webhook router at the prefix, the admin
+/// pages at `{prefix}/admin/` when `DJSTRIPE_ADMIN_PASSWORD_HASH` or `DJSTRIPE_ADMIN_TOKEN` is set
+/// (feature `admin`), and the app's routes.
 ///
 /// ```
 /// let server = djstripe_axum::Server::new().routes(|| axum::Router::new().route("/health", axum::routing::get(|| async { "ok" })));
@@ -47,14 +50,25 @@ impl djstripe_core::app::Server for Server {
             runtime.worker_threads(workers.max(1));
         }
         let runtime = runtime.enable_all().build().map_err(io("starting the tokio runtime"))?;
-        let mut app = Router::new().nest(&options.prefix, crate::router(djstripe));
+        #[cfg(feature = "admin")]
+        let admin = crate::admin::AdminConfig::from_env()?.map(|a| a.webhook_prefix(&options.prefix));
+        let mut app = Router::new().nest(&options.prefix, crate::router(djstripe.clone()));
+        #[cfg(feature = "admin")]
+        if let Some(config) = &admin {
+            app = app.nest_service(&format!("{}/admin", options.prefix), crate::admin::router(djstripe, config.clone()));
+        }
         if let Some(routes) = &self.routes {
             app = app.merge(routes());
         }
         runtime.block_on(async move {
             let listening = format!("listening on {}", options.bind);
             let listener = tokio::net::TcpListener::bind(&options.bind).await.map_err(io(&listening))?;
-            ready(listener.local_addr().map_err(io(&listening))?);
+            let addr = listener.local_addr().map_err(io(&listening))?;
+            ready(addr);
+            #[cfg(feature = "admin")]
+            if admin.is_some() {
+                println!("admin pages at http://{addr}{}/admin/", options.prefix);
+            }
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
                 .with_graceful_shutdown(stopped())
                 .await
