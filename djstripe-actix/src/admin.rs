@@ -74,7 +74,8 @@ async fn route(req: HttpRequest, payload: web::Payload, mounted: web::Data<Mount
         .tls(req.app_config().secure())
         .body(body);
     let answer = mounted.admin.handle(request, &ActixBlocking).await;
-    let mut response = HttpResponse::build(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    let mut response =
+        HttpResponse::build(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
     for header in answer.headers {
         response.append_header(header);
     }

@@ -37,9 +37,10 @@ impl ResponseError for Error {
     fn error_response(&self) -> HttpResponse {
         let answer = match self {
             Error::Core(e) => WebhookAnswer::from_error(e),
-            Error::Io(e) => {
-                WebhookAnswer::from_error(&djstripe_core::Error::Io { action: "serving".into(), source: e.kind().into() })
-            }
+            Error::Io(e) => WebhookAnswer::from_error(&djstripe_core::Error::Io {
+                action: "serving".into(),
+                source: e.kind().into(),
+            }),
         };
         crate::webhook::respond(answer)
     }

@@ -80,7 +80,8 @@ impl djstripe_core::app::Server for Server {
                 server = server.workers(workers);
             }
             let server = server.bind(&options.bind).map_err(listen)?;
-            let addr = server.addrs().first().copied().ok_or_else(|| listen(std::io::ErrorKind::AddrNotAvailable.into()))?;
+            let addr =
+                server.addrs().first().copied().ok_or_else(|| listen(std::io::ErrorKind::AddrNotAvailable.into()))?;
             ready(addr);
             #[cfg(feature = "admin")]
             if admin_on {

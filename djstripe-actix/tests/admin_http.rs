@@ -6,8 +6,8 @@
 use std::net::SocketAddr;
 
 use actix_web::{App, HttpServer};
-use djstripe_actix::admin::{self, AdminConfig};
 use djstripe_actix::Djstripe;
+use djstripe_actix::admin::{self, AdminConfig};
 
 /// The webhook scope at `/stripe` and, when configured, the admin at `/stripe/admin`, served on
 /// a free port by one worker on a thread of its own.

@@ -143,11 +143,9 @@ impl AdminConfig {
             config = config.with_token(token.trim());
         }
         if let Some(size) = get("DJSTRIPE_ADMIN_PAGE_SIZE") {
-            let rows = size.trim().parse::<u32>().map_err(|_| {
-                djstripe_core::Error::InvalidSetting {
-                    setting: "DJSTRIPE_ADMIN_PAGE_SIZE",
-                    message: format!("`{size}` is not a number of rows"),
-                }
+            let rows = size.trim().parse::<u32>().map_err(|_| djstripe_core::Error::InvalidSetting {
+                setting: "DJSTRIPE_ADMIN_PAGE_SIZE",
+                message: format!("`{size}` is not a number of rows"),
             })?;
             config = config.page_size(rows);
         }

@@ -32,9 +32,7 @@ pub enum Error {
         allow: &'static str,
     },
     /// The form's `csrf_token` field is missing or differs from the CSRF cookie.
-    #[error(
-        "This form has expired or was not sent by this admin (CSRF check failed): reload the page and try again."
-    )]
+    #[error("This form has expired or was not sent by this admin (CSRF check failed): reload the page and try again.")]
     Csrf,
     /// The form body exceeds [`MAX_FORM_BODY`](crate::MAX_FORM_BODY).
     #[error("the form is larger than {limit} bytes")]

@@ -173,13 +173,13 @@ impl AdminRequest {
         fn first(value: &Option<String>) -> Option<&str> {
             value.as_deref().and_then(|v| v.split(',').next()).map(str::trim)
         }
-        let scheme = forwarded("proto")
-            .or_else(|| first(&self.forwarded_proto))
-            .unwrap_or(if self.tls { "https" } else { "http" });
-        let host = forwarded("host")
-            .or_else(|| first(&self.forwarded_host))
-            .or(self.host.as_deref())
-            .unwrap_or("localhost");
+        let scheme = forwarded("proto").or_else(|| first(&self.forwarded_proto)).unwrap_or(if self.tls {
+            "https"
+        } else {
+            "http"
+        });
+        let host =
+            forwarded("host").or_else(|| first(&self.forwarded_host)).or(self.host.as_deref()).unwrap_or("localhost");
         (scheme, host)
     }
 

@@ -119,8 +119,11 @@ impl Admin {
                     return AdminResponse::redirect(303, format!("{}/login?next={next}", request.prefix));
                 }
                 Access::Anonymous | Access::Denied => {
-                    return AdminResponse::text(401, "authentication required: log in, or send the configured credential")
-                        .header("WWW-Authenticate", r#"Basic realm="djstripe admin", charset="UTF-8""#);
+                    return AdminResponse::text(
+                        401,
+                        "authentication required: log in, or send the configured credential",
+                    )
+                    .header("WWW-Authenticate", r#"Basic realm="djstripe admin", charset="UTF-8""#);
                 }
             }
         }

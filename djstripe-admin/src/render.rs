@@ -61,7 +61,10 @@ fn escape_html(
 
 /// Renders `template` with `ctx`.
 pub(crate) fn render(template: &'static str, ctx: Value) -> Result<String, Error> {
-    environment().get_template(template).and_then(|t| t.render(ctx)).map_err(|source| Error::Template { template, source })
+    environment()
+        .get_template(template)
+        .and_then(|t| t.render(ctx))
+        .map_err(|source| Error::Template { template, source })
 }
 
 /// The answer to an error: a small HTML page, or plain text for the refusals of a form (CSRF,

@@ -113,7 +113,10 @@ fn site_with(serve: Serve, admin: Option<AdminConfig>) -> Site {
 }
 
 fn site(serve: Serve) -> Site {
-    site_with(serve, Some(AdminConfig::password("ops", &hash_password(PASSWORD)).unwrap().with_token(TOKEN).page_size(3)))
+    site_with(
+        serve,
+        Some(AdminConfig::password("ops", &hash_password(PASSWORD)).unwrap().with_token(TOKEN).page_size(3)),
+    )
 }
 
 /// An answer: status, headers (names in lower case), body.
@@ -126,7 +129,11 @@ struct Reply {
 impl Reply {
     /// A header's first value; panics when there is none.
     fn header(&self, name: &str) -> &str {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or_else(|| panic!("no {name} header"))
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("no {name} header"))
     }
 
     fn set_cookies(&self) -> Vec<&str> {
@@ -139,7 +146,8 @@ type Headers<'a> = &'a [(&'a str, String)];
 impl Site {
     fn call(&self, method: &str, path: &str, headers: Headers<'_>, body: Option<Vec<u8>>) -> Reply {
         // A fresh agent each time: no cookie is ever sent that the check did not set.
-        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+        let agent: ureq::Agent =
+            ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
         let mut request = ureq::http::Request::builder().method(method).uri(format!("{}{path}", self.base));
         for (name, value) in headers {
             request = request.header(*name, value.as_str());
@@ -149,11 +157,8 @@ impl Site {
             None => agent.run(request.body(()).unwrap()),
         }
         .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
-            .collect();
+        let headers =
+            response.headers().iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned())).collect();
         let body = response.body_mut().read_to_string().unwrap();
         Reply { status: response.status().as_u16(), headers, body }
     }
@@ -173,7 +178,7 @@ impl Site {
     fn deliver(&self, builder: EventBuilder) -> u16 {
         let signed = builder.signed(SECRET);
         let headers = [("stripe-signature", signed.header)];
-        self.call("POST", &format!("/stripe/webhook/{}/", self.uuid), &headers, Some(signed.body.into())).status
+        self.call("POST", &format!("/stripe/webhook/{}/", self.uuid), &headers, Some(signed.body)).status
     }
 
     /// The status of a POST whose `Content-Length` announces more than [`crate::MAX_FORM_BODY`]
@@ -206,7 +211,9 @@ impl Site {
         let reply = self.get("/stripe/admin/login", &[]);
         let cookies = reply.set_cookies();
         let cookie = cookies.iter().find(|c| c.starts_with("djstripe_admin_csrf=")).expect("a CSRF cookie");
-        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/stripe/admin"));
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/stripe/admin")
+        );
         cookie.split(';').next().unwrap().trim_start_matches("djstripe_admin_csrf=").to_owned()
     }
 }
@@ -238,14 +245,24 @@ pub fn no_credential_goes_to_the_login_form_and_cannot_post(serve: Serve) {
     let reply = s.get("/stripe/admin/triggers/?type=x", &[]);
     assert_eq!(reply.status, 303);
     assert_eq!(reply.header("location"), "/stripe/admin/login?next=/stripe/admin/triggers/%3Ftype%3Dx");
-    for uri in ["/stripe/admin", "/stripe/admin/", "/stripe/admin/endpoints/", "/stripe/admin/events/", "/stripe/admin/handlers/"] {
+    for uri in [
+        "/stripe/admin",
+        "/stripe/admin/",
+        "/stripe/admin/endpoints/",
+        "/stripe/admin/events/",
+        "/stripe/admin/handlers/",
+    ] {
         assert_eq!(s.get(uri, &[]).status, 303, "{uri}");
     }
     assert_eq!(s.call("POST", "/stripe/admin/endpoints/1/delete", &[], None).status, 401);
     // The login page itself is public, and is a form with labels.
     let reply = s.get("/stripe/admin/login", &[]);
     assert_eq!(reply.status, 200);
-    assert!(reply.body.contains(r#"<label for="password">"#) && reply.body.contains(r#"id="password""#), "{}", reply.body);
+    assert!(
+        reply.body.contains(r#"<label for="password">"#) && reply.body.contains(r#"id="password""#),
+        "{}",
+        reply.body
+    );
 }
 
 /// Wrong passwords, users, tokens and schemes are 401; a forged session is no login.
@@ -261,7 +278,7 @@ pub fn wrong_credentials_are_refused(serve: Serve) {
         ("authorization", format!("Token {TOKEN}")),
     ];
     for credential in wrong {
-        let reply = s.get("/stripe/admin/triggers/", &[credential.clone()]);
+        let reply = s.get("/stripe/admin/triggers/", std::slice::from_ref(&credential));
         assert_eq!(reply.status, 401, "{credential:?}");
         assert!(reply.header("www-authenticate").starts_with("Basic realm="));
     }
@@ -281,7 +298,7 @@ pub fn right_credentials_are_let_in(serve: Serve) {
             "/stripe/admin/handlers/",
             "/stripe/admin/endpoints/new",
         ] {
-            let reply = s.get(uri, &[credential.clone()]);
+            let reply = s.get(uri, std::slice::from_ref(&credential));
             assert_eq!(reply.status, 200, "{uri}");
             assert_eq!(reply.header("cache-control"), "no-store");
             assert_eq!(reply.header("x-frame-options"), "DENY");
@@ -321,7 +338,7 @@ pub fn the_login_form_sets_a_session_and_logout_ends_it(serve: Serve) {
     assert!(set.contains("Path=/stripe/admin") && !set.contains("Secure"), "{set}");
     let session = set.split(';').next().unwrap().to_owned();
     let cookies = ("cookie", format!("{session}; djstripe_admin_csrf={token}"));
-    assert_eq!(s.get("/stripe/admin/events/", &[cookies.clone()]).status, 200);
+    assert_eq!(s.get("/stripe/admin/events/", std::slice::from_ref(&cookies)).status, 200);
 
     // The token works as the form's password too; an outside `next` is ignored.
     let form = [("csrf_token", token.as_str()), ("user", ""), ("password", TOKEN), ("next", "//evil.example/")];
@@ -435,9 +452,13 @@ pub fn a_failed_trigger_shows_its_error_and_can_be_reprocessed(serve: Serve) {
     assert_eq!(s.deliver(EventBuilder::new("customer.updated").id("evt_fail_once").metadata("fail", "yes")), 500);
     let html = s.get("/stripe/admin/triggers/1/", &[good()]).body;
     assert!(html.contains("asked to fail for evt_fail_once"), "{html}");
-    assert!(html.contains("id=\"reprocess\"") && html.contains("&quot;fail&quot;: &quot;yes&quot;"), "pretty, escaped body");
+    assert!(
+        html.contains("id=\"reprocess\"") && html.contains("&quot;fail&quot;: &quot;yes&quot;"),
+        "pretty, escaped body"
+    );
 
-    let reply = s.post("/stripe/admin/triggers/1/reprocess", &[good(), csrf(&token)], &[("csrf_token", token.as_str())]);
+    let reply =
+        s.post("/stripe/admin/triggers/1/reprocess", &[good(), csrf(&token)], &[("csrf_token", token.as_str())]);
     assert_eq!(reply.status, 303);
     assert_eq!(reply.header("location"), "/stripe/admin/triggers/2/?done=reprocessed");
     let html = s.get("/stripe/admin/triggers/2/?done=reprocessed", &[good()]).body;
@@ -515,7 +536,11 @@ pub fn the_add_form_refuses_what_stripe_would_refuse(serve: Serve) {
         let form = [("csrf_token", token.as_str()), ("mode", mode), ("base_url", base), ("enabled_events", "*")];
         let reply = s.post("/stripe/admin/endpoints/", &[good(), csrf(&token)], &form);
         assert_eq!(reply.status, 422);
-        assert!(reply.body.contains(needle) && reply.body.contains(&format!("value=\"{base}\"")), "{needle}: {}", reply.body);
+        assert!(
+            reply.body.contains(needle) && reply.body.contains(&format!("value=\"{base}\"")),
+            "{needle}: {}",
+            reply.body
+        );
     }
     assert_eq!(s.djstripe.engine().database().endpoints().unwrap().len(), 1, "nothing created");
 }

@@ -23,9 +23,9 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{OriginalUri, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-use axum::body::Body;
 use axum::response::Response;
 use djstripe_admin::{Admin, AdminRequest, MAX_FORM_BODY, Method};
 use djstripe_core::app::read_body;
@@ -62,10 +62,11 @@ async fn route(State(admin): State<Arc<Admin>>, request: Request) -> Response {
     };
     let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
     let body = read_body(body.into_data_stream(), declared, MAX_FORM_BODY, 0).await;
-    let request = AdminRequest::new(Method::parse(parts.method.as_str()), prefix, path, parts.uri.query().unwrap_or(""))
-        .headers(parts.headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())))
-        .tls(parts.uri.scheme_str() == Some("https"))
-        .body(body);
+    let request =
+        AdminRequest::new(Method::parse(parts.method.as_str()), prefix, path, parts.uri.query().unwrap_or(""))
+            .headers(parts.headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())))
+            .tls(parts.uri.scheme_str() == Some("https"))
+            .body(body);
     let answer = admin.handle(request, &TokioBlocking).await;
     let mut response = Response::new(Body::from(answer.body));
     *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -48,7 +48,9 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use djstripe_core::Error;
-use djstripe_core::app::{Blocking, WebhookAnswer, WebhookPath, WebhookRequest, client_ip, read_body, receive, webhook_path};
+use djstripe_core::app::{
+    Blocking, WebhookAnswer, WebhookPath, WebhookRequest, client_ip, read_body, receive, webhook_path,
+};
 use djstripe_core::engine::headers_json;
 
 pub use djstripe_core::app::{Djstripe, Settings};

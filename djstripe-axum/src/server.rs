@@ -55,7 +55,8 @@ impl djstripe_core::app::Server for Server {
         let mut app = Router::new().nest(&options.prefix, crate::router(djstripe.clone()));
         #[cfg(feature = "admin")]
         if let Some(config) = &admin {
-            app = app.nest_service(&format!("{}/admin", options.prefix), crate::admin::router(djstripe, config.clone()));
+            app =
+                app.nest_service(&format!("{}/admin", options.prefix), crate::admin::router(djstripe, config.clone()));
         }
         if let Some(routes) = &self.routes {
             app = app.merge(routes());

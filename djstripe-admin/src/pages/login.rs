@@ -27,9 +27,7 @@ struct LoginForm {
 /// Only a path inside the admin is a place to go back to (no open redirect).
 fn safe_next(req: &AdminRequest, next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with(&format!("{}/", req.prefix)) && !n.contains("//") && !n.contains('\\') => {
-            n.to_owned()
-        }
+        Some(n) if n.starts_with(&format!("{}/", req.prefix)) && !n.contains("//") && !n.contains('\\') => n.to_owned(),
         _ => format!("{}/triggers/", req.prefix),
     }
 }
