@@ -179,12 +179,11 @@ pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<()> {
             connect,
             show_secret,
         } => {
-            let base_url = base_url.or_else(|| djstripe.settings().webhook_base_url.clone()).ok_or_else(|| {
-                Error::Argument {
+            let base_url =
+                base_url.or_else(|| djstripe.settings().webhook_base_url.clone()).ok_or_else(|| Error::Argument {
                     flag: "--base-url",
                     message: "no base URL: pass --base-url https://your-domain or set DJSTRIPE_WEBHOOK_BASE_URL".into(),
-                }
-            })?;
+                })?;
             let request = CreateEndpoint {
                 base_url,
                 account,

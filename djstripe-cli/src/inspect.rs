@@ -137,7 +137,10 @@ pub(super) fn events(cli: &Cli, command: EventsCommand) -> Result<()> {
                 (_, true) => ReprocessTarget::Failed,
                 (Some(id), false) => id.parse()?,
                 (None, false) => {
-                    return Err(Error::Argument { flag: "ID", message: "give a trigger id, an event id or --failed".into() });
+                    return Err(Error::Argument {
+                        flag: "ID",
+                        message: "give a trigger id, an event id or --failed".into(),
+                    });
                 }
             };
             let receipts = djstripe.reprocess(&target)?;

@@ -51,8 +51,9 @@ fn destination(cli: &Cli, args: &TriggerArgs) -> Result<Destination> {
     let secret = match &args.secret {
         Some(secret) => secret.clone(),
         None => {
-            let endpoint = cli.start()?.engine().database().endpoint_by_uuid(uuid)?.ok_or_else(|| {
-                Error::Argument { flag: "--endpoint", message: format!("no webhook endpoint with uuid {uuid} in the database") }
+            let endpoint = cli.start()?.engine().database().endpoint_by_uuid(uuid)?.ok_or_else(|| Error::Argument {
+                flag: "--endpoint",
+                message: format!("no webhook endpoint with uuid {uuid} in the database"),
             })?;
             if endpoint.secret.is_empty() {
                 return Err(Error::Argument {

@@ -11,8 +11,8 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::Duration;
 
 use diesel::prelude::*;
-use djstripe_core::db::{Backend, NewWebhookEndpoint, TriggerFilter, ValidationMethod};
 use djstripe_core::db::Outcome;
+use djstripe_core::db::{Backend, NewWebhookEndpoint, TriggerFilter, ValidationMethod};
 use djstripe_core::engine::{Engine, EngineConfig, LegacyEndpoint, Receipt, Target};
 use djstripe_core::{Error, Event, HandlerContext, HandlerError, HandlerResult, webhook_handler};
 use serde_json::json;
@@ -144,7 +144,9 @@ fn handler_error_rolls_back_and_retry_processes(backend: Backend) {
     let body = event_body(&id, "customer.updated", json!({}));
 
     let failed = engine.receive(&delivery(&ep.djstripe_uuid, &body, Some(&sign(SECRET, &body)))).unwrap();
-    let Receipt { outcome: Outcome::Failed, error: Some(Error::Handler { handler, message, .. }), trigger_id, .. } = &failed else {
+    let Receipt { outcome: Outcome::Failed, error: Some(Error::Handler { handler, message, .. }), trigger_id, .. } =
+        &failed
+    else {
         panic!("expected a handler failure, got {failed:?}")
     };
     assert!(handler.ends_with("record_customer"), "{handler}");
@@ -173,7 +175,8 @@ fn handler_panic_rolls_back(backend: Backend) {
     let id = event_id();
     let body = event_body(&id, "customer.deleted", json!({"panic": "yes"}));
     let outcome = engine.receive(&delivery(&ep.djstripe_uuid, &body, Some(&sign(SECRET, &body)))).unwrap();
-    let Receipt { outcome: Outcome::Failed, error: Some(Error::Handler { message, handler, .. }), .. } = &outcome else {
+    let Receipt { outcome: Outcome::Failed, error: Some(Error::Handler { message, handler, .. }), .. } = &outcome
+    else {
         panic!("expected a handler failure, got {outcome:?}")
     };
     assert!(handler.ends_with("record_customer"));
@@ -203,7 +206,9 @@ fn concurrent_duplicates_processed_once(backend: Backend) {
                     for body in bodies {
                         barrier.wait();
                         let header = sign(SECRET, body);
-                        labels.push(engine.receive(&delivery(uuid, body, Some(&header))).unwrap().outcome.as_str().to_owned());
+                        labels.push(
+                            engine.receive(&delivery(uuid, body, Some(&header))).unwrap().outcome.as_str().to_owned(),
+                        );
                     }
                     labels
                 })
@@ -237,7 +242,12 @@ fn concurrent_duplicates_after_a_rollback(backend: Backend) {
                 s.spawn(|| {
                     barrier.wait();
                     let header = sign(SECRET, &body);
-                    engine.receive(&delivery(&ep.djstripe_uuid, &body, Some(&header))).unwrap().outcome.as_str().to_owned()
+                    engine
+                        .receive(&delivery(&ep.djstripe_uuid, &body, Some(&header)))
+                        .unwrap()
+                        .outcome
+                        .as_str()
+                        .to_owned()
                 })
             })
             .collect();
@@ -279,7 +289,9 @@ fn concurrent_duplicates_across_instances(backend: Backend) {
                         let body = event_body(id, "customer.discount.created", json!({"sleep_ms": "3"}));
                         let header = sign(SECRET, &body);
                         barrier.wait();
-                        labels.push(engine.receive(&delivery(uuid, &body, Some(&header))).unwrap().outcome.as_str().to_owned());
+                        labels.push(
+                            engine.receive(&delivery(uuid, &body, Some(&header))).unwrap().outcome.as_str().to_owned(),
+                        );
                     }
                     labels
                 })
@@ -318,8 +330,12 @@ fn batched_failures_stay_isolated(backend: Backend) {
                             let metadata = if fail { json!({"fail": "yes"}) } else { json!({}) };
                             let body = event_body(&id, "customer.updated", metadata);
                             let header = sign(SECRET, &body);
-                            let label =
-                                engine.receive(&delivery(uuid, &body, Some(&header))).unwrap().outcome.as_str().to_owned();
+                            let label = engine
+                                .receive(&delivery(uuid, &body, Some(&header)))
+                                .unwrap()
+                                .outcome
+                                .as_str()
+                                .to_owned();
                             (id, fail, label)
                         })
                         .collect::<Vec<_>>()
@@ -345,13 +361,25 @@ fn invalid_deliveries_leave_bounded_trigger_rows(backend: Backend) {
     let uuid = ep.djstripe_uuid.as_str();
 
     let wrong = engine.receive(&delivery(uuid, &body, Some(&sign("whsec_wrong", &body)))).unwrap();
-    assert!(matches!(wrong, Receipt { outcome: Outcome::Invalid, error: Some(Error::NoMatchingSignature), .. }), "{wrong:?}");
+    assert!(
+        matches!(wrong, Receipt { outcome: Outcome::Invalid, error: Some(Error::NoMatchingSignature), .. }),
+        "{wrong:?}"
+    );
     let missing = engine.receive(&delivery(uuid, &body, None)).unwrap();
-    assert!(matches!(missing, Receipt { outcome: Outcome::Invalid, error: Some(Error::SignatureHeaderMissing), .. }), "{missing:?}");
+    assert!(
+        matches!(missing, Receipt { outcome: Outcome::Invalid, error: Some(Error::SignatureHeaderMissing), .. }),
+        "{missing:?}"
+    );
     let stale_t = chrono::Utc::now().timestamp() - 3600;
     let stale = format!("t={stale_t},v1={}", djstripe_core::signature::sign(SECRET, stale_t, &body));
     let stale = engine.receive(&delivery(uuid, &body, Some(&stale))).unwrap();
-    assert!(matches!(stale, Receipt { outcome: Outcome::Invalid, error: Some(Error::TimestampOutsideTolerance { .. }), .. }), "{stale:?}");
+    assert!(
+        matches!(
+            stale,
+            Receipt { outcome: Outcome::Invalid, error: Some(Error::TimestampOutsideTolerance { .. }), .. }
+        ),
+        "{stale:?}"
+    );
 
     // Junk from an unauthenticated sender is stored bounded.
     let junk = vec![b'x'; 100_000];
@@ -365,7 +393,11 @@ fn invalid_deliveries_leave_bounded_trigger_rows(backend: Backend) {
     // A correctly signed body that is not an event: 400-class, and kept whole (it came from Stripe).
     let not_event = br#"{"hello":"world"}"#;
     let rejected = engine.receive(&delivery(uuid, not_event, Some(&sign(SECRET, not_event)))).unwrap();
-    let Receipt { outcome: Outcome::Invalid, error: Some(Error::InvalidEvent { reason: why }), trigger_id, .. } = &rejected else { panic!("{rejected:?}") };
+    let Receipt { outcome: Outcome::Invalid, error: Some(Error::InvalidEvent { reason: why }), trigger_id, .. } =
+        &rejected
+    else {
+        panic!("{rejected:?}")
+    };
     assert!(why.contains("missing field"), "{why}");
     assert_eq!(db.trigger(*trigger_id).unwrap().body, not_event);
 

@@ -128,7 +128,9 @@ fn malformed_headers() {
 
 #[test]
 fn malformed_messages_say_what_is_wrong_without_echoing_the_whole_header() {
-    let Err(Error::SignatureHeaderMalformed { reason: why }) = SignatureHeader::parse("t=1,t=2,v1=00") else { panic!() };
+    let Err(Error::SignatureHeaderMalformed { reason: why }) = SignatureHeader::parse("t=1,t=2,v1=00") else {
+        panic!()
+    };
     assert!(why.contains("more than one"), "{why}");
     let Err(Error::SignatureHeaderMalformed { reason: why }) = SignatureHeader::parse("v1=00") else { panic!() };
     assert!(why.contains("no `t=`"), "{why}");

@@ -343,9 +343,7 @@ fn compiled_in(backend: Backend, target: String) -> Result<(Backend, String), Er
 pub(crate) fn classify(error: diesel::result::Error) -> Error {
     use diesel::result::{DatabaseErrorKind as K, Error as E};
     match &error {
-        E::DatabaseError(K::ClosedConnection | K::SerializationFailure, info) => {
-            Error::unavailable(info.message())
-        }
+        E::DatabaseError(K::ClosedConnection | K::SerializationFailure, info) => Error::unavailable(info.message()),
         E::DatabaseError(_, info) if is_unavailable_message(info.message()) => Error::unavailable(info.message()),
         E::BrokenTransactionManager => Error::unavailable(&error),
         _ => Error::Database(error),

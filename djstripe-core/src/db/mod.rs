@@ -27,10 +27,10 @@ pub use database::{Backend, Database, DatabaseOptions, PooledConnection, SqliteS
 pub(crate) use database::{classify, classify_error};
 pub use keys::AccountKey;
 pub(crate) use models::NewTrigger;
-pub use outcome::{Outcome, UnknownOutcome};
 pub use models::{
     NewWebhookEndpoint, PreviousSecret, StoredEvent, ValidationMethod, WebhookEndpoint, WebhookEventTrigger,
 };
+pub use outcome::{Outcome, UnknownOutcome};
 pub use queries::{EndpointChanges, TriggerFilter};
 
 mod multi {

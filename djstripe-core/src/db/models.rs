@@ -4,8 +4,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::schema::{djstripe_event, djstripe_webhookendpoint, djstripe_webhookeventtrigger};
 use super::Outcome;
+use super::schema::{djstripe_event, djstripe_webhookendpoint, djstripe_webhookeventtrigger};
 use crate::Error;
 use crate::error::{NotReprocessable, Resource};
 
@@ -440,8 +440,11 @@ impl StoredEvent {
     /// # }
     /// ```
     pub fn to_event(&self) -> Result<crate::Event, Error> {
-        let data: serde_json::Value = serde_json::from_str(&self.data)
-            .map_err(|e| Error::CorruptRow { resource: Resource::Event, id: self.id.clone(), reason: e.to_string() })?;
+        let data: serde_json::Value = serde_json::from_str(&self.data).map_err(|e| Error::CorruptRow {
+            resource: Resource::Event,
+            id: self.id.clone(),
+            reason: e.to_string(),
+        })?;
         let mut value = serde_json::json!({
             "id": self.id,
             "object": "event",

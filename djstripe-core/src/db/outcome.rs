@@ -134,7 +134,9 @@ impl std::fmt::Display for Outcome {
 /// assert!("maybe".parse::<djstripe_core::db::Outcome>().is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a trigger outcome (processed, replayed, duplicate, test_event, queued, invalid, failed, reprocessed)")]
+#[error(
+    "`{0}` is not a trigger outcome (processed, replayed, duplicate, test_event, queued, invalid, failed, reprocessed)"
+)]
 pub struct UnknownOutcome(pub String);
 
 impl std::str::FromStr for Outcome {

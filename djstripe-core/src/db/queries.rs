@@ -291,7 +291,10 @@ impl Database {
                 q = q.filter(tr::processed.eq(processed));
             }
             if filter.failed {
-                q = q.filter(tr::valid.eq(true)).filter(tr::processed.eq(false)).filter(tr::outcome.eq(Outcome::Failed));
+                q = q
+                    .filter(tr::valid.eq(true))
+                    .filter(tr::processed.eq(false))
+                    .filter(tr::outcome.eq(Outcome::Failed));
             }
             if let Some(endpoint) = filter.endpoint {
                 q = q.filter(tr::webhook_endpoint_id.eq(endpoint));

@@ -29,8 +29,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::Error;
-use crate::error::Resource;
 use crate::db::{Database, EndpointChanges, NewWebhookEndpoint, PreviousSecret, ValidationMethod, WebhookEndpoint};
+use crate::error::Resource;
 use crate::stripe_api::webhook_endpoints::{CreateParams, UpdateParams, WebhookEndpointObject};
 use crate::stripe_api::{Caller, StripeClient};
 
@@ -135,7 +135,9 @@ impl std::str::FromStr for EndpointStatus {
         match s.trim() {
             "enabled" => Ok(Self::Enabled),
             "disabled" => Ok(Self::Disabled),
-            other => Err(Error::input("status", format!("`{other}` is not an endpoint status: use enabled or disabled"))),
+            other => {
+                Err(Error::input("status", format!("`{other}` is not an endpoint status: use enabled or disabled")))
+            }
         }
     }
 }
@@ -348,16 +350,14 @@ impl EndpointManager {
                 tracing::warn!(stripe_id = %object.id, error = %error, "storing the new endpoint failed; deleted it at Stripe again");
                 error
             }
-            Err(cleanup) => {
-                Error::CleanupNeeded {
-                    stripe_id: object.id.clone(),
-                    url: object.url.clone(),
-                    account: caller.stripe_account.clone(),
-                    api_base: self.client.base().to_owned(),
-                    store_error: Box::new(error),
-                    delete_error: Box::new(cleanup),
-                }
-            }
+            Err(cleanup) => Error::CleanupNeeded {
+                stripe_id: object.id.clone(),
+                url: object.url.clone(),
+                account: caller.stripe_account.clone(),
+                api_base: self.client.base().to_owned(),
+                store_error: Box::new(error),
+                delete_error: Box::new(cleanup),
+            },
         }
     }
 

@@ -119,10 +119,7 @@ fn writer(db: &Database, jobs: &Receiver<Job>, max_batch: usize, on_commit: &Sen
         let (results, callbacks) =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_batch(db, &mut pinned, &items)))
                 .unwrap_or_else(|_| {
-                    (
-                        items.iter().map(|_| Err(Error::unavailable("the writer panicked"))).collect(),
-                        Vec::new(),
-                    )
+                    (items.iter().map(|_| Err(Error::unavailable("the writer panicked"))).collect(), Vec::new())
                 });
         if !pin {
             pinned = None;

@@ -45,8 +45,8 @@ pub use pending::Pending;
 pub use receipt::Receipt;
 
 use crate::db::{Database, Outcome, ValidationMethod};
-use crate::stripe_api::StripeClient;
 use crate::error::Resource;
+use crate::stripe_api::StripeClient;
 use crate::{Error, Event, HandlerError, Verifier};
 use committer::Committer;
 use process::{Draft, Item, Mode, Work};
@@ -480,11 +480,7 @@ impl Engine {
                 if claimed.is_dashboard_test() {
                     return Ok(claimed);
                 }
-                let stripe = self
-                    .config
-                    .stripe
-                    .as_ref()
-                    .ok_or(Error::MissingApiKey { livemode: claimed.livemode })?;
+                let stripe = self.config.stripe.as_ref().ok_or(Error::MissingApiKey { livemode: claimed.livemode })?;
                 // Outside any transaction: the network call must not hold database locks.
                 let fetched = stripe.retrieve_event(&claimed.id, claimed.livemode, claimed.account.as_deref())?;
                 let mut event = Event::from_value(fetched)?;

@@ -306,7 +306,9 @@ fn run_items(conn: &mut DbConnection, items: &[Item], callbacks: &mut Vec<Callba
         .map(|row| {
             let trigger_id = match row.existing {
                 Some(id) => id,
-                None => ids.next().ok_or_else(|| Error::unavailable("the trigger insert returned fewer ids than rows"))?,
+                None => {
+                    ids.next().ok_or_else(|| Error::unavailable("the trigger insert returned fewer ids than rows"))?
+                }
             };
             Ok(Receipt { trigger_id, ..row.receipt })
         })

@@ -233,8 +233,9 @@ impl StripeClient {
                 path.push_str(&format!("&starting_after={}", last.id));
             }
             let page = self.call_as(caller, "GET", &path, &[], None)?;
-            let data = page["data"].as_array().cloned().ok_or_else(|| {
-                Error::StripeUnexpectedAnswer { request: format!("GET {path}"), reason: "no `data` list".into() }
+            let data = page["data"].as_array().cloned().ok_or_else(|| Error::StripeUnexpectedAnswer {
+                request: format!("GET {path}"),
+                reason: "no `data` list".into(),
             })?;
             let before = all.len();
             for item in data {
