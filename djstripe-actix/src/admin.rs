@@ -37,7 +37,7 @@ use djstripe_admin::{Admin, AdminRequest, MAX_FORM_BODY, Method};
 use djstripe_core::app::read_body;
 
 use crate::Djstripe;
-use crate::webhook::ActixBlocking;
+use crate::webhook::ACTIX_BLOCKING;
 
 pub use djstripe_admin::{AdminConfig, hash_password, validate_base_url};
 
@@ -73,7 +73,7 @@ async fn route(req: HttpRequest, payload: web::Payload, mounted: web::Data<Mount
         .headers(req.headers().iter().map(|(k, v)| (k.as_str(), v.as_bytes())))
         .tls(req.app_config().secure())
         .body(body);
-    let answer = mounted.admin.handle(request, &ActixBlocking).await;
+    let answer = mounted.admin.handle(request, &ACTIX_BLOCKING).await;
     let mut response =
         HttpResponse::build(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
     for header in answer.headers {

@@ -30,7 +30,7 @@ use axum::response::Response;
 use djstripe_admin::{Admin, AdminRequest, MAX_FORM_BODY, Method};
 use djstripe_core::app::read_body;
 
-use crate::{Djstripe, TokioBlocking};
+use crate::{Djstripe, TOKIO_BLOCKING};
 
 pub use djstripe_admin::{AdminConfig, hash_password, validate_base_url};
 
@@ -67,7 +67,7 @@ async fn route(State(admin): State<Arc<Admin>>, request: Request) -> Response {
             .headers(parts.headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())))
             .tls(parts.uri.scheme_str() == Some("https"))
             .body(body);
-    let answer = admin.handle(request, &TokioBlocking).await;
+    let answer = admin.handle(request, &TOKIO_BLOCKING).await;
     let mut response = Response::new(Body::from(answer.body));
     *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     for (name, value) in answer.headers {

@@ -47,9 +47,8 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use djstripe_core::Error;
 use djstripe_core::app::{
-    Blocking, WebhookAnswer, WebhookPath, WebhookRequest, client_ip, read_body, receive, webhook_path,
+    SpawnBlocking, WebhookAnswer, WebhookPath, WebhookRequest, client_ip, read_body, receive, webhook_path,
 };
 use djstripe_core::engine::headers_json;
 
@@ -73,19 +72,7 @@ pub fn router(djstripe: Djstripe) -> Router {
 }
 
 /// tokio's blocking thread pool.
-pub(crate) struct TokioBlocking;
-
-impl Blocking for TokioBlocking {
-    async fn run<T, F>(&self, work: F) -> Result<T, Error>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| Error::DatabaseUnavailable { reason: format!("blocking pool: {e}") })
-    }
-}
+pub(crate) const TOKIO_BLOCKING: SpawnBlocking = SpawnBlocking(|job| drop(tokio::task::spawn_blocking(job)));
 
 async fn route(State(djstripe): State<Djstripe>, request: Request) -> Response {
     let rest = request.uri().path().strip_prefix("/webhook").unwrap_or_default();
@@ -110,7 +97,7 @@ async fn route(State(djstripe): State<Djstripe>, request: Request) -> Response {
     let keep = djstripe.engine().config().unverified_body_limit;
     let stream = request.into_body().into_data_stream();
     let body = read_body(stream, declared, settings.max_body, keep);
-    respond(receive(&djstripe, webhook, body, &TokioBlocking).await)
+    respond(receive(&djstripe, webhook, body, &TOKIO_BLOCKING).await)
 }
 
 /// The answer as an axum response (`Allow: POST` with a 405).

@@ -3,22 +3,21 @@
 //! stopped gracefully by Ctrl-C or SIGTERM.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::Router;
-use djstripe_core::app::{Djstripe, ServeOptions};
+use djstripe_core::app::{Djstripe, Ready, ServeOptions};
 
 /// The axum server for `djstripe_cli::Cli::server`: the webhook router at the prefix, the admin
 /// pages at `{prefix}/admin/` when `DJSTRIPE_ADMIN_PASSWORD_HASH` or `DJSTRIPE_ADMIN_TOKEN` is set
 /// (feature `admin`), and the app's routes.
 ///
 /// ```
-/// let server = djstripe_axum::Server::new().routes(|| axum::Router::new().route("/health", axum::routing::get(|| async { "ok" })));
+/// let server = djstripe_axum::Server::new().routes(axum::Router::new().route("/health", axum::routing::get(|| async { "ok" })));
 /// # let _ = server;
 /// ```
 #[derive(Clone, Default)]
 pub struct Server {
-    routes: Option<Arc<dyn Fn() -> Router + Send + Sync>>,
+    routes: Option<Router>,
 }
 
 impl Server {
@@ -28,19 +27,15 @@ impl Server {
     }
 
     /// The app's own routes, merged beside the webhook router (use paths outside the prefix).
-    pub fn routes(mut self, routes: impl Fn() -> Router + Send + Sync + 'static) -> Self {
-        self.routes = Some(Arc::new(routes));
+    /// A `Router` is cheap to clone: it is merged as given each time the server starts.
+    pub fn routes(mut self, routes: Router) -> Self {
+        self.routes = Some(routes);
         self
     }
 }
 
 impl djstripe_core::app::Server for Server {
-    fn serve(
-        &self,
-        djstripe: Djstripe,
-        options: &ServeOptions,
-        ready: &mut dyn FnMut(SocketAddr),
-    ) -> djstripe_core::Result<()> {
+    fn serve(&self, djstripe: Djstripe, options: &ServeOptions, ready: Ready<'_>) -> djstripe_core::Result<()> {
         let io = |action: &str| {
             let action = action.to_owned();
             move |source| djstripe_core::Error::Io { action, source }
@@ -59,7 +54,7 @@ impl djstripe_core::app::Server for Server {
                 app.nest_service(&format!("{}/admin", options.prefix), crate::admin::router(djstripe, config.clone()));
         }
         if let Some(routes) = &self.routes {
-            app = app.merge(routes());
+            app = app.merge(routes.clone());
         }
         runtime.block_on(async move {
             let listening = format!("listening on {}", options.bind);

@@ -172,6 +172,38 @@ pub trait Blocking: Send + Sync {
         T: Send + 'static;
 }
 
+/// A blocking job, as [`SpawnBlocking`] hands it to a pool.
+pub type BlockingJob = Box<dyn FnOnce() + Send + 'static>;
+
+/// The [`Blocking`] of a pool that is given only the way to start a job on it
+/// (`tokio::task::spawn_blocking`, which actix-web's `web::block` also is): the job's result comes
+/// back over a channel, so one implementation serves every adapter.
+///
+/// ```
+/// use djstripe_core::app::{Blocking, SpawnBlocking};
+/// // A thread per job (an adapter passes its runtime's blocking pool).
+/// let threads = SpawnBlocking(|job| drop(std::thread::spawn(job)));
+/// assert_eq!(futures_executor::block_on(threads.run(|| 6 * 7)).unwrap(), 42);
+/// let panicked = futures_executor::block_on(threads.run(|| -> u8 { panic!("in a job") }));
+/// assert!(matches!(panicked, Err(djstripe_core::Error::DatabaseUnavailable { .. })));
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct SpawnBlocking(pub fn(BlockingJob));
+
+impl Blocking for SpawnBlocking {
+    async fn run<T, F>(&self, work: F) -> Result<T, Error>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (done, result) = futures_channel::oneshot::channel();
+        (self.0)(Box::new(move || drop(done.send(work()))));
+        result.await.map_err(|_| Error::DatabaseUnavailable {
+            reason: "blocking pool: the job panicked or the pool shut down".into(),
+        })
+    }
+}
+
 /// The answer to a webhook request: an HTTP status and a short JSON body.
 ///
 /// | status | body `status` | when |

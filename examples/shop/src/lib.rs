@@ -119,5 +119,5 @@ pub fn actix_server() -> djstripe_actix::Server {
 /// The axum server of the `shop-axum` binary: djstripe's routes and the shop's home page.
 #[cfg(feature = "axum")]
 pub fn axum_server() -> djstripe_axum::Server {
-    djstripe_axum::Server::new().routes(|| axum::Router::new().route("/", axum::routing::get(|| async { HOME })))
+    djstripe_axum::Server::new().routes(axum::Router::new().route("/", axum::routing::get(|| async { HOME })))
 }
