@@ -10,9 +10,9 @@
 //! line); the binaries add one: `shop` serves with actix-web (`src/main.rs`), `shop-axum` with
 //! axum (`examples/shop-axum`), the same handlers and the same commands.
 //!
-//! Admin pages (actix): set `DJSTRIPE_ADMIN_PASSWORD_HASH=sha256:<hex>` (user `admin`, or
+//! Admin pages (both binaries): set `DJSTRIPE_ADMIN_PASSWORD_HASH=sha256:<hex>` (user `admin`, or
 //! `DJSTRIPE_ADMIN_USER`) or `DJSTRIPE_ADMIN_TOKEN`, and `serve` mounts them at `/stripe/admin/`
-//! and prints their URL (see `djstripe_actix::admin`).
+//! and prints their URL (see `djstripe_admin`).
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
