@@ -32,7 +32,8 @@ pub type Serve = fn(Djstripe, Option<AdminConfig>) -> SocketAddr;
 
 /// Defines, in the calling test crate (whose file must be `tests/admin_http.rs`: the suite looks
 /// for its handler as `admin_http::fail_on_request`), the suite's `#[webhook_handler]` and one
-/// `#[test]` per check of [`crate::testing`], each run against the server `serve` starts.
+/// `#[test]` per check of [`crate::testing`], each run against the server `serve` starts. The
+/// calling crate depends on `djstripe-core` (the handler is `#[djstripe_core::webhook_handler]`).
 #[macro_export]
 macro_rules! admin_suite {
     ($serve:expr) => {
@@ -305,6 +306,10 @@ pub fn right_credentials_are_let_in(serve: Serve) {
             assert_eq!(reply.header("content-type"), "text/html; charset=utf-8");
         }
     }
+    let head = s.call("HEAD", "/stripe/admin/triggers/", &[good()], None);
+    assert_eq!((head.status, head.body.as_str()), (200, ""), "HEAD is answered like GET, without the body");
+    let put = s.call("PUT", "/stripe/admin/triggers/", &[good()], Some(Vec::new()));
+    assert_eq!((put.status, put.header("allow")), (405, "GET, HEAD"));
     let reply = s.get("/stripe/admin/handlers?x=1", &[good()]);
     assert_eq!(reply.status, 308);
     assert_eq!(reply.header("location"), "/stripe/admin/handlers/?x=1");
