@@ -26,16 +26,6 @@ pub enum Error {
     Io(#[from] std::io::Error),
 }
 
-impl Error {
-    /// Core's error, or an I/O error as core's ([`djstripe_core::Error::Io`]).
-    pub(crate) fn into_core(self, action: &str) -> djstripe_core::Error {
-        match self {
-            Error::Core(e) => e,
-            Error::Io(source) => djstripe_core::Error::Io { action: action.to_owned(), source },
-        }
-    }
-}
-
 impl ResponseError for Error {
     fn status_code(&self) -> StatusCode {
         match self {

@@ -42,7 +42,7 @@
 //! | `webhook.rs` | the webhook scope: path, body, peer address in; [`WebhookAnswer`](djstripe_core::app::WebhookAnswer) out |
 //! | `server.rs` | [`Server`]: `HttpServer` with the scope, the admin and the app's routes, for `serve` |
 //! | `error.rs` | [`Error`] and its `ResponseError` |
-//! | `admin/` | the admin pages |
+//! | `admin.rs` | the admin pages: [`djstripe_admin`] as an actix scope |
 
 #[cfg(feature = "admin")]
 pub mod admin;

@@ -1,13 +1,11 @@
 //! [`Server`]: the actix-web `HttpServer` that the command line's `serve` runs — the webhook
 //! scope, the admin pages when configured, and the app's own routes.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_web::web::ServiceConfig;
 use actix_web::{App, HttpServer};
-use djstripe_core::Result;
-use djstripe_core::app::{Djstripe, ServeOptions};
+use djstripe_core::app::{Djstripe, Ready, ServeOptions};
 
 /// The app's own routes, mounted beside the djstripe scope.
 type AppRoutes = Arc<dyn Fn(&mut ServiceConfig) + Send + Sync>;
@@ -41,13 +39,11 @@ impl Server {
 }
 
 impl djstripe_core::app::Server for Server {
-    fn serve(&self, djstripe: Djstripe, options: &ServeOptions, ready: &mut dyn FnMut(SocketAddr)) -> Result<()> {
+    fn serve(&self, djstripe: Djstripe, options: &ServeOptions, ready: Ready<'_>) -> djstripe_core::Result<()> {
         let routes = self.routes.clone();
         let prefix = options.prefix.clone();
         #[cfg(feature = "admin")]
-        let admin = crate::admin::AdminConfig::from_env()
-            .map_err(|e| e.into_core("reading the admin settings"))?
-            .map(|a| a.webhook_prefix(&prefix));
+        let admin = crate::admin::AdminConfig::from_env()?.map(|a| a.webhook_prefix(&prefix));
         let bind = options.bind.clone();
         let listen = |e| djstripe_core::Error::Io { action: format!("listening on {bind}"), source: e };
         actix_web::rt::System::new().block_on(async move {

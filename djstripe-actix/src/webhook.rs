@@ -3,12 +3,16 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use djstripe_core::app::{Djstripe, TokioPool, WebhookAnswer, WebhookPath, WebhookRequest, webhook_path};
+use djstripe_core::app::{Djstripe, SpawnBlocking, WebhookAnswer, WebhookPath, WebhookRequest, webhook_path};
 use djstripe_core::engine::headers_json;
 
 pub(crate) fn routes(cfg: &mut web::ServiceConfig, djstripe: Djstripe) {
     cfg.app_data(web::Data::new(djstripe)).service(web::scope("/webhook").default_service(web::to(route)));
 }
+
+/// actix-web's blocking thread pool (`web::block` starts the job at once; dropping its future
+/// does not cancel it).
+pub(crate) const ACTIX_BLOCKING: SpawnBlocking = SpawnBlocking(|job| drop(web::block(job)));
 
 /// `POST /webhook/` (legacy) and `POST /webhook/{uuid}/`, told apart by
 /// [`webhook_path`] under a static scope (no regex segment on the hot path).
@@ -33,7 +37,7 @@ async fn route(req: HttpRequest, payload: web::Payload, djstripe: web::Data<Djst
     let declared = headers.get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
     let keep = djstripe.engine().config().unverified_body_limit;
     let body = djstripe_core::app::read_body(payload, declared, settings.max_body, keep);
-    respond(djstripe_core::app::receive(&djstripe, request, body, &TokioPool).await)
+    respond(djstripe_core::app::receive(&djstripe, request, body, &ACTIX_BLOCKING).await)
 }
 
 /// The answer as an actix response (`Allow: POST` with a 405).

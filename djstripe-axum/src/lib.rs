@@ -1,8 +1,9 @@
 //! # djstripe-axum
 //!
 //! Stripe webhooks in an axum app: one router that receives, verifies, records and dispatches
-//! deliveries to your `#[webhook_handler]` functions, and the [`Server`] that the command line
-//! `djstripe-cli` runs as `serve`. Everything that is not HTTP is [`djstripe_core::app`]'s.
+//! deliveries to your `#[webhook_handler]` functions, the admin pages (feature `admin`), and the
+//! [`Server`] that the command line `djstripe-cli` runs as `serve`. Everything that is not HTTP
+//! is [`djstripe_core::app`]'s (and the admin's, [`djstripe_admin`]'s).
 //!
 //! ```no_run
 //! use djstripe_axum::{Djstripe, Settings};
@@ -25,14 +26,18 @@
 //! | file | what it holds |
 //! |---|---|
 //! | `lib.rs` | [`router`]: path, body stream, peer address in; the answer out |
-//! | `server.rs` | [`Server`]: `axum::serve` with the router and the app's routes, for `serve` |
+//! | `admin.rs` | the admin pages: [`djstripe_admin`] as an axum router |
+//! | `server.rs` | [`Server`]: `axum::serve` with the router, the admin and the app's routes, for `serve` |
 //!
 //! ## Feature flags
 //! | feature | default | what it enables |
 //! |---|---|---|
 //! | `sqlite` | yes | djstripe-core's embedded SQLite |
 //! | `postgres` | yes | djstripe-core's PostgreSQL |
+//! | `admin` | yes | [`admin`]: the admin pages (djstripe-admin) |
 
+#[cfg(feature = "admin")]
+pub mod admin;
 mod server;
 
 use std::net::SocketAddr;
@@ -43,7 +48,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use djstripe_core::app::{
-    TokioPool, WebhookAnswer, WebhookPath, WebhookRequest, client_ip, read_body, receive, webhook_path,
+    SpawnBlocking, WebhookAnswer, WebhookPath, WebhookRequest, client_ip, read_body, receive, webhook_path,
 };
 use djstripe_core::engine::headers_json;
 
@@ -65,6 +70,9 @@ pub fn router(djstripe: Djstripe) -> Router {
         .route("/webhook/{*rest}", any(route))
         .with_state(djstripe)
 }
+
+/// tokio's blocking thread pool.
+pub(crate) const TOKIO_BLOCKING: SpawnBlocking = SpawnBlocking(|job| drop(tokio::task::spawn_blocking(job)));
 
 async fn route(State(djstripe): State<Djstripe>, request: Request) -> Response {
     let rest = request.uri().path().strip_prefix("/webhook").unwrap_or_default();
@@ -89,7 +97,7 @@ async fn route(State(djstripe): State<Djstripe>, request: Request) -> Response {
     let keep = djstripe.engine().config().unverified_body_limit;
     let stream = request.into_body().into_data_stream();
     let body = read_body(stream, declared, settings.max_body, keep);
-    respond(receive(&djstripe, webhook, body, &TokioPool).await)
+    respond(receive(&djstripe, webhook, body, &TOKIO_BLOCKING).await)
 }
 
 /// The answer as an axum response (`Allow: POST` with a 405).

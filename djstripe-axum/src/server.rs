@@ -1,23 +1,23 @@
 //! [`Server`]: `axum::serve` for the command line's `serve` — the webhook router nested at the
-//! prefix and the app's own routes, on a tokio runtime, stopped gracefully by Ctrl-C or SIGTERM.
+//! prefix, the admin pages when configured, and the app's own routes, on a tokio runtime,
+//! stopped gracefully by Ctrl-C or SIGTERM.
 
 use std::net::SocketAddr;
 
 use axum::Router;
-use djstripe_core::Result;
-use djstripe_core::app::{Djstripe, ServeOptions};
+use djstripe_core::app::{Djstripe, Ready, ServeOptions};
 
-/// The axum server for `djstripe_cli::Cli::server`: the webhook router nested at the prefix,
-/// merged with the app's own router.
+/// The axum server for `djstripe_cli::Cli::server`: the webhook router at the prefix, the admin
+/// pages at `{prefix}/admin/` when `DJSTRIPE_ADMIN_PASSWORD_HASH` or `DJSTRIPE_ADMIN_TOKEN` is set
+/// (feature `admin`), and the app's routes.
 ///
 /// ```
-/// let app = axum::Router::new().route("/health", axum::routing::get(|| async { "ok" }));
-/// let server = djstripe_axum::Server::with_app(app);
+/// let server = djstripe_axum::Server::new().routes(axum::Router::new().route("/health", axum::routing::get(|| async { "ok" })));
 /// # let _ = server;
 /// ```
 #[derive(Clone, Default)]
 pub struct Server {
-    app: Router,
+    routes: Option<Router>,
 }
 
 impl Server {
@@ -26,14 +26,16 @@ impl Server {
         Self::default()
     }
 
-    /// A server with the app's own router beside djstripe's (use paths outside the prefix).
-    pub fn with_app(app: Router) -> Self {
-        Self { app }
+    /// The app's own routes, merged beside the webhook router (use paths outside the prefix).
+    /// A `Router` is cheap to clone: it is merged as given each time the server starts.
+    pub fn routes(mut self, routes: Router) -> Self {
+        self.routes = Some(routes);
+        self
     }
 }
 
 impl djstripe_core::app::Server for Server {
-    fn serve(&self, djstripe: Djstripe, options: &ServeOptions, ready: &mut dyn FnMut(SocketAddr)) -> Result<()> {
+    fn serve(&self, djstripe: Djstripe, options: &ServeOptions, ready: Ready<'_>) -> djstripe_core::Result<()> {
         let io = |action: &str| {
             let action = action.to_owned();
             move |source| djstripe_core::Error::Io { action, source }
@@ -43,11 +45,26 @@ impl djstripe_core::app::Server for Server {
             runtime.worker_threads(workers.max(1));
         }
         let runtime = runtime.enable_all().build().map_err(io("starting the tokio runtime"))?;
-        let app = self.app.clone().nest(&options.prefix, crate::router(djstripe));
+        #[cfg(feature = "admin")]
+        let admin = crate::admin::AdminConfig::from_env()?.map(|a| a.webhook_prefix(&options.prefix));
+        let mut app = Router::new().nest(&options.prefix, crate::router(djstripe.clone()));
+        #[cfg(feature = "admin")]
+        if let Some(config) = &admin {
+            app =
+                app.nest_service(&format!("{}/admin", options.prefix), crate::admin::router(djstripe, config.clone()));
+        }
+        if let Some(routes) = &self.routes {
+            app = app.merge(routes.clone());
+        }
         runtime.block_on(async move {
             let listening = format!("listening on {}", options.bind);
             let listener = tokio::net::TcpListener::bind(&options.bind).await.map_err(io(&listening))?;
-            ready(listener.local_addr().map_err(io(&listening))?);
+            let addr = listener.local_addr().map_err(io(&listening))?;
+            ready(addr);
+            #[cfg(feature = "admin")]
+            if admin.is_some() {
+                println!("admin pages at http://{addr}{}/admin/", options.prefix);
+            }
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
                 .with_graceful_shutdown(stopped())
                 .await

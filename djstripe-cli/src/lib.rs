@@ -7,7 +7,7 @@
 //! ```no_run
 //! # struct MyAdapterServer;
 //! # impl djstripe_core::app::Server for MyAdapterServer {
-//! #     fn serve(&self, _: djstripe_core::app::Djstripe, _: &djstripe_core::app::ServeOptions, _: &mut dyn FnMut(std::net::SocketAddr)) -> djstripe_core::Result<()> { Ok(()) }
+//! #     fn serve(&self, _: djstripe_core::app::Djstripe, _: &djstripe_core::app::ServeOptions, _: djstripe_core::app::Ready<'_>) -> djstripe_core::Result<()> { Ok(()) }
 //! # }
 //! fn main() -> std::process::ExitCode {
 //!     djstripe_cli::Cli::new("shop")

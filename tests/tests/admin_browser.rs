@@ -183,7 +183,7 @@ async fn run(
     assert!(text(client, ".error").await.contains("Wrong user name or password"));
     fill(client, "#password", PASSWORD).await;
     click(client, "form[action$='/login'] button[type=submit]").await;
-    assert_eq!(path(client).await, "/stripe/admin/deliveries/");
+    assert_eq!(path(client).await, "/stripe/admin/triggers/");
 
     // Add an endpoint at the (fake) Stripe API: the base URL is prefilled from the host, and a
     // local one is refused with a clear message.
@@ -225,7 +225,7 @@ async fn run(
     let url = format!("{base}/stripe/webhook/{uuid}/");
     assert_eq!(post(&url, &failing.body, Some(&failing.header)).status, 500, "the handler fails");
 
-    client.goto(&format!("{admin}/deliveries/")).await.unwrap();
+    client.goto(&format!("{admin}/triggers/")).await.unwrap();
     let rows = client.find_all(Locator::Css("tbody tr")).await.unwrap();
     assert_eq!(rows.len(), 2, "both deliveries are listed");
     let newest = rows[0].text().await.unwrap();
@@ -271,7 +271,7 @@ async fn run(
 
     // A phone-sized window.
     client.set_window_size(390, 844).await.unwrap();
-    client.goto(&format!("{admin}/deliveries/")).await.unwrap();
+    client.goto(&format!("{admin}/triggers/")).await.unwrap();
     shots.take(client, "deliveries-phone").await;
     client.goto(&format!("{}{attempt}", server.base)).await.unwrap();
     shots.take(client, "delivery-phone").await;
@@ -279,7 +279,7 @@ async fn run(
     // Log out: back to the login form.
     click(client, "form[action$='/logout'] button").await;
     assert!(path(client).await.starts_with("/stripe/admin/login"));
-    client.goto(&format!("{admin}/deliveries/")).await.unwrap();
+    client.goto(&format!("{admin}/triggers/")).await.unwrap();
     assert!(path(client).await.starts_with("/stripe/admin/login"));
     Ok(())
 }

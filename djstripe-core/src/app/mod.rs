@@ -31,10 +31,11 @@ mod webhook;
 use std::sync::Arc;
 
 pub use ops::{HandlerInfo, ReprocessTarget, ShownEvent};
-pub use server::{ServeOptions, Server};
+pub use server::{Ready, ServeOptions, Server};
 pub use settings::Settings;
 pub use webhook::{
-    Blocking, Body, TokioPool, WebhookAnswer, WebhookPath, WebhookRequest, client_ip, read_body, receive, webhook_path,
+    Blocking, BlockingJob, Body, SpawnBlocking, WebhookAnswer, WebhookPath, WebhookRequest, client_ip, read_body,
+    receive, webhook_path,
 };
 
 use crate::db::{Database, DbConnection, NewWebhookEndpoint};

@@ -28,6 +28,9 @@ impl Default for ServeOptions {
     }
 }
 
+/// What [`Server::serve`] calls once it listens: with the bound address.
+pub type Ready<'a> = &'a mut dyn FnMut(SocketAddr);
+
 /// A web adapter's HTTP server: mounts the webhook routes (and whatever else the app added to
 /// it) and serves until the process is told to stop (Ctrl-C, SIGTERM).
 ///
@@ -47,5 +50,5 @@ pub trait Server: Send + Sync {
     ///
     /// # Errors
     /// [`crate::Error::Io`] when it cannot listen or the server fails.
-    fn serve(&self, djstripe: Djstripe, options: &ServeOptions, ready: &mut dyn FnMut(SocketAddr)) -> Result<()>;
+    fn serve(&self, djstripe: Djstripe, options: &ServeOptions, ready: Ready<'_>) -> Result<()>;
 }

@@ -172,26 +172,35 @@ pub trait Blocking: Send + Sync {
         T: Send + 'static;
 }
 
-/// tokio's blocking thread pool (`tokio::task::spawn_blocking`): what both adapters use, as
-/// actix-web's `web::block` and axum both run on tokio. Call it from within a tokio runtime.
+/// A blocking job, as [`SpawnBlocking`] hands it to a pool.
+pub type BlockingJob = Box<dyn FnOnce() + Send + 'static>;
+
+/// The [`Blocking`] of a pool that is given only the way to start a job on it
+/// (`tokio::task::spawn_blocking`, which actix-web's `web::block` also is): the job's result comes
+/// back over a channel, so one implementation serves every adapter.
 ///
 /// ```
-/// use djstripe_core::app::{Blocking, TokioPool};
-/// let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-/// assert_eq!(runtime.block_on(TokioPool.run(|| 6 * 7)).unwrap(), 42);
+/// use djstripe_core::app::{Blocking, SpawnBlocking};
+/// // A thread per job (an adapter passes its runtime's blocking pool).
+/// let threads = SpawnBlocking(|job| drop(std::thread::spawn(job)));
+/// assert_eq!(futures_executor::block_on(threads.run(|| 6 * 7)).unwrap(), 42);
+/// let panicked = futures_executor::block_on(threads.run(|| -> u8 { panic!("in a job") }));
+/// assert!(matches!(panicked, Err(djstripe_core::Error::DatabaseUnavailable { .. })));
 /// ```
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TokioPool;
+#[derive(Debug, Clone, Copy)]
+pub struct SpawnBlocking(pub fn(BlockingJob));
 
-impl Blocking for TokioPool {
+impl Blocking for SpawnBlocking {
     async fn run<T, F>(&self, work: F) -> Result<T, Error>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| Error::DatabaseUnavailable { reason: format!("blocking pool: {e}") })
+        let (done, result) = futures_channel::oneshot::channel();
+        (self.0)(Box::new(move || drop(done.send(work()))));
+        result.await.map_err(|_| Error::DatabaseUnavailable {
+            reason: "blocking pool: the job panicked or the pool shut down".into(),
+        })
     }
 }
 

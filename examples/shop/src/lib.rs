@@ -10,9 +10,9 @@
 //! line); the binaries add one: `shop` serves with actix-web (`src/main.rs`), `shop-axum` with
 //! axum (`examples/shop-axum`), the same handlers and the same commands.
 //!
-//! Admin pages (actix): set `DJSTRIPE_ADMIN_PASSWORD_HASH=sha256:<hex>` (user `admin`, or
+//! Admin pages (both binaries): set `DJSTRIPE_ADMIN_PASSWORD_HASH=sha256:<hex>` (user `admin`, or
 //! `DJSTRIPE_ADMIN_USER`) or `DJSTRIPE_ADMIN_TOKEN`, and `serve` mounts them at `/stripe/admin/`
-//! and prints their URL (see `djstripe_actix::admin`).
+//! and prints their URL (see `djstripe_admin`).
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -119,5 +119,5 @@ pub fn actix_server() -> djstripe_actix::Server {
 /// The axum server of the `shop-axum` binary: djstripe's routes and the shop's home page.
 #[cfg(feature = "axum")]
 pub fn axum_server() -> djstripe_axum::Server {
-    djstripe_axum::Server::with_app(axum::Router::new().route("/", axum::routing::get(|| async { HOME })))
+    djstripe_axum::Server::new().routes(axum::Router::new().route("/", axum::routing::get(|| async { HOME })))
 }

@@ -1,18 +1,17 @@
-//! Deliveries (webhook event triggers): the filtered, paginated list, one delivery in full, and
-//! reprocessing a failed one.
+//! Webhook event triggers (dj-stripe's `WebhookEventTrigger`: one stored request to an
+//! endpoint): the filtered, paginated list, one trigger in full, and reprocessing a failed one.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use djstripe_core::app::Blocking;
 use djstripe_core::db::{TriggerFilter, WebhookEndpoint, WebhookEventTrigger};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::{non_empty, notice, page_window, yes_no};
-use crate::admin::Admin;
-use crate::admin::csrf::CsrfForm;
-use crate::admin::render::{PageError, blocking, page, pretty_json, see_other, time};
+use super::{Page, non_empty, notice, page_window, yes_no};
+use crate::render::{pretty_json, time};
+use crate::{AdminResponse, Error, Result};
 
 #[derive(Deserialize, Serialize, Default)]
-pub(crate) struct ListQuery {
+struct ListQuery {
     #[serde(skip_serializing_if = "Option::is_none")]
     valid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -28,12 +27,10 @@ pub(crate) struct ListQuery {
 }
 
 impl ListQuery {
-    fn filter(&self) -> Result<TriggerFilter, PageError> {
+    fn filter(&self) -> Result<TriggerFilter> {
         let endpoint = match non_empty(&self.endpoint) {
             None => None,
-            Some(id) => {
-                Some(id.parse::<i64>().map_err(|_| PageError::bad_request(format!("`{id}` is not an endpoint id")))?)
-            }
+            Some(id) => Some(id.parse::<i64>().map_err(|_| Error::EndpointId { value: id.to_owned() })?),
         };
         Ok(TriggerFilter {
             valid: yes_no("valid", &self.valid)?,
@@ -107,22 +104,19 @@ fn choice(e: &WebhookEndpoint) -> EndpointChoice {
     EndpointChoice { id: e.id, label }
 }
 
-pub(crate) async fn list(
-    req: HttpRequest,
-    admin: web::Data<Admin>,
-    query: web::Query<ListQuery>,
-) -> Result<HttpResponse, PageError> {
+pub(crate) async fn list<B: Blocking>(p: &Page<'_, B>) -> Result<AdminResponse> {
+    let query: ListQuery = p.query()?;
     let filter = query.filter()?;
-    let size = admin.config.page_size;
+    let size = p.admin.config.page_size;
     let (offset, page_number) = page_window(query.page, size);
-    let db = admin.djstripe.engine().database().clone();
+    let db = p.db();
     let (mut triggers, endpoints) =
-        blocking(move || Ok((db.triggers(&filter, offset, size + 1)?, db.endpoints()?))).await?;
+        p.run(move || Ok((db.triggers(&filter, offset, size + 1)?, db.endpoints()?))).await?;
     let has_next = triggers.len() as i64 > size;
     triggers.truncate(size as usize);
     let filters = query.filters_query();
     let ctx = context! {
-        section => "deliveries",
+        section => "triggers",
         rows => triggers.iter().map(row).collect::<Vec<_>>(),
         endpoints => endpoints.iter().map(choice).collect::<Vec<_>>(),
         q => context! {
@@ -135,37 +129,33 @@ pub(crate) async fn list(
         next_page => has_next.then(|| page_number + 1),
         filters,
     };
-    Ok(page(&req, &admin, "deliveries.html", ctx))
+    p.page("triggers.html", ctx)
 }
 
 #[derive(Deserialize)]
-pub(crate) struct DetailQuery {
+struct DetailQuery {
     done: Option<String>,
 }
 
-pub(crate) async fn detail(
-    req: HttpRequest,
-    admin: web::Data<Admin>,
-    id: web::Path<i64>,
-    query: web::Query<DetailQuery>,
-) -> Result<HttpResponse, PageError> {
-    let id = id.into_inner();
-    let db = admin.djstripe.engine().database().clone();
-    let (t, attempts) = blocking(move || {
-        let t = db.trigger(id)?;
-        // Reprocessing attempts carry the same event type; look among the newest of that type.
-        let filter = TriggerFilter { event_type: t.event_type.clone(), ..Default::default() };
-        let attempts = match &t.event_type {
-            Some(_) => db.triggers(&filter, 0, 500)?.into_iter().filter(|a| a.reprocess_of == Some(id)).collect(),
-            None => Vec::new(),
-        };
-        Ok((t, attempts))
-    })
-    .await?;
+pub(crate) async fn detail<B: Blocking>(p: &Page<'_, B>, id: i64) -> Result<AdminResponse> {
+    let query: DetailQuery = p.query()?;
+    let db = p.db();
+    let (t, attempts) = p
+        .run(move || {
+            let t = db.trigger(id)?;
+            // Reprocessing attempts carry the same event type; look among the newest of that type.
+            let filter = TriggerFilter { event_type: t.event_type.clone(), ..Default::default() };
+            let attempts = match &t.event_type {
+                Some(_) => db.triggers(&filter, 0, 500)?.into_iter().filter(|a| a.reprocess_of == Some(id)).collect(),
+                None => Vec::new(),
+            };
+            Ok((t, attempts))
+        })
+        .await?;
     let reprocessable = t.reprocessable().is_ok();
     let body = String::from_utf8_lossy(&t.body);
     let ctx = context! {
-        section => "deliveries",
+        section => "triggers",
         t => row(&t),
         updated => time(t.updated),
         remote_ip => &t.remote_ip,
@@ -180,22 +170,18 @@ pub(crate) async fn detail(
         attempts => attempts.iter().map(row).collect::<Vec<_>>(),
         notice => notice(&query.done),
     };
-    Ok(page(&req, &admin, "delivery.html", ctx))
+    p.page("trigger.html", ctx)
 }
 
-pub(crate) async fn reprocess(
-    admin: web::Data<Admin>,
-    id: web::Path<i64>,
-    _form: CsrfForm<serde::de::IgnoredAny>,
-) -> Result<HttpResponse, PageError> {
-    let id = id.into_inner();
-    let engine = admin.djstripe.engine().clone();
-    let receipt = blocking(move || Ok(engine.process_trigger(id)?)).await?;
+pub(crate) async fn reprocess<B: Blocking>(p: &Page<'_, B>, id: i64) -> Result<AdminResponse> {
+    p.form::<serde::de::IgnoredAny>()?;
+    let engine = p.admin.djstripe.engine().clone();
+    let receipt = p.run(move || engine.process_trigger(id)).await?;
     tracing::info!(
         trigger = id,
         attempt = receipt.trigger_id,
         outcome = receipt.outcome.as_str(),
         "reprocessed from the admin"
     );
-    Ok(see_other(&admin, &format!("/deliveries/{}/?done=reprocessed", receipt.trigger_id)))
+    Ok(p.see_other(&format!("/triggers/{}/?done=reprocessed", receipt.trigger_id)))
 }

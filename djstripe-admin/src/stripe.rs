@@ -5,14 +5,15 @@
 use djstripe_core::db::WebhookEndpoint;
 use djstripe_core::endpoints::{CreateEndpoint, EndpointManager, check_base_url};
 
-use crate::{Djstripe, Error};
+use djstripe_core::Error;
+use djstripe_core::app::Djstripe;
 
 /// Checks a base URL for a new endpoint the way Stripe will (see
 /// [`djstripe_core::endpoints::check_base_url`]): the URL without a trailing slash, or the
 /// message that says why Stripe would refuse it.
 ///
 /// ```
-/// use djstripe_actix::admin::validate_base_url;
+/// use djstripe_admin::validate_base_url;
 /// assert_eq!(validate_base_url("https://shop.example.com/", true).unwrap(), "https://shop.example.com");
 /// assert!(validate_base_url("http://localhost:8000", false).unwrap_err().contains("localhost"));
 /// ```
@@ -32,8 +33,8 @@ pub(crate) struct NewEndpoint {
     pub(crate) description: String,
 }
 
-fn manager(djstripe: &Djstripe, webhook_prefix: &str) -> Result<EndpointManager, Error> {
-    Ok(djstripe.endpoint_manager(webhook_prefix))
+fn manager(djstripe: &Djstripe, webhook_prefix: &str) -> EndpointManager {
+    djstripe.endpoint_manager(webhook_prefix)
 }
 
 /// Creates the endpoint at Stripe (its URL ends in a fresh uuid under `webhook_prefix`) and stores
@@ -48,7 +49,7 @@ pub(crate) fn create_endpoint(
     request.livemode = new.livemode;
     request.enabled_events = new.enabled_events.clone();
     request.description = Some(new.description.clone()).filter(|d| !d.is_empty());
-    Ok(manager(djstripe, webhook_prefix)?.create(&request)?.endpoint)
+    Ok(manager(djstripe, webhook_prefix).create(&request)?.endpoint)
 }
 
 /// Deletes the endpoint at Stripe (when it was created there; one Stripe no longer knows is fine)
@@ -58,6 +59,5 @@ pub(crate) fn delete_endpoint(
     webhook_prefix: &str,
     endpoint: &WebhookEndpoint,
 ) -> Result<(), Error> {
-    manager(djstripe, webhook_prefix)?.delete(&endpoint.id.to_string())?;
-    Ok(())
+    manager(djstripe, webhook_prefix).delete(&endpoint.id.to_string()).map(drop)
 }

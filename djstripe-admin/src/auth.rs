@@ -1,20 +1,14 @@
 //! Who may use the admin: the configured credential checked in constant time, the signed session
 //! cookie a login sets, and the guard in front of every page but the login form.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
-use actix_web::http::{Method, header};
-use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use base64::Engine as _;
-use futures_util::future::LocalBoxFuture;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{Admin, AdminConfig, csrf};
-use crate::Error;
+use crate::{AdminConfig, AdminRequest};
 
 /// The session cookie's name.
 pub(crate) const SESSION_COOKIE: &str = "djstripe_admin_session";
@@ -29,7 +23,7 @@ pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
 /// The value `DJSTRIPE_ADMIN_PASSWORD_HASH` expects for `password`: `sha256:<64 hex digits>`.
 ///
 /// ```
-/// let hash = djstripe_actix::admin::hash_password("pw");
+/// let hash = djstripe_admin::hash_password("pw");
 /// assert_eq!(hash, "sha256:30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4");
 /// ```
 pub fn hash_password(password: &str) -> String {
@@ -41,16 +35,14 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// Parses `sha256:<hex>` (or bare hex) into a digest.
-pub(crate) fn parse_hash(var: &'static str, value: &str) -> Result<[u8; 32], Error> {
+pub(crate) fn parse_hash(var: &'static str, value: &str) -> Result<[u8; 32], djstripe_core::Error> {
     let hex_digits = value.trim();
     let hex_digits = hex_digits.strip_prefix("sha256:").unwrap_or(hex_digits);
-    let bad = || {
-        Error::Core(djstripe_core::Error::InvalidSetting {
-            setting: var,
-            message: "expected `sha256:` and 64 hex digits (the SHA-256 of the password, e.g. from \
-                      `printf %s 'password' | sha256sum`)"
-                .into(),
-        })
+    let bad = || djstripe_core::Error::InvalidSetting {
+        setting: var,
+        message: "expected `sha256:` and 64 hex digits (the SHA-256 of the password, e.g. from \
+                  `printf %s 'password' | sha256sum`)"
+            .into(),
     };
     if hex_digits.len() != 64 || !hex_digits.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(bad());
@@ -115,7 +107,8 @@ fn session_is_valid(config: &AdminConfig, value: &str) -> bool {
 }
 
 /// What the request proves.
-enum Access {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
     Granted,
     /// No credential at all: a browser is sent to the login form.
     Anonymous,
@@ -123,88 +116,28 @@ enum Access {
     Denied,
 }
 
-fn access(admin: &Admin, req: &HttpRequest) -> Access {
-    if let Some(value) = req.headers().get(header::AUTHORIZATION) {
-        let value = value.to_str().unwrap_or("");
+/// Checks `Authorization` (bearer token or HTTP basic), else the session cookie.
+pub(crate) fn access(config: &AdminConfig, req: &AdminRequest) -> Access {
+    if let Some(value) = &req.authorization {
         let ok = if let Some(token) = value.strip_prefix("Bearer ") {
-            check_token(&admin.config, token.trim())
+            check_token(config, token.trim())
         } else if let Some(encoded) = value.strip_prefix("Basic ") {
             base64::engine::general_purpose::STANDARD
                 .decode(encoded.trim())
                 .ok()
                 .and_then(|raw| String::from_utf8(raw).ok())
-                .and_then(|pair| pair.split_once(':').map(|(u, p)| check_password(&admin.config, u, p)))
+                .and_then(|pair| pair.split_once(':').map(|(u, p)| check_password(config, u, p)))
                 .unwrap_or(false)
         } else {
             false
         };
         return if ok { Access::Granted } else { Access::Denied };
     }
-    match csrf::cookie(req, SESSION_COOKIE) {
-        Some(session) if session_is_valid(&admin.config, &session) => Access::Granted,
-        Some(_) => Access::Anonymous, // expired or signed before a restart: log in again
-        None => Access::Anonymous,
+    match req.cookie(SESSION_COOKIE) {
+        Some(session) if session_is_valid(config, session) => Access::Granted,
+        // Expired or signed before a restart: log in again.
+        Some(_) | None => Access::Anonymous,
     }
-}
-
-/// Paths that need no login: the login form itself.
-fn is_public(admin: &Admin, path: &str) -> bool {
-    path.strip_prefix(admin.prefix.as_str()).is_some_and(|rest| rest == "/login" || rest == "/login/")
-}
-
-/// The guard in front of every admin route: lets through a valid session, basic auth or bearer
-/// token; sends an anonymous browser to the login form; answers a wrong credential with 401.
-/// It also hands out the CSRF cookie to a client that has none.
-pub(crate) fn guard<S, B>(
-    admin: Arc<Admin>,
-    req: ServiceRequest,
-    srv: &S,
-) -> LocalBoxFuture<'static, Result<ServiceResponse<EitherBody<B>>, actix_web::Error>>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    S::Future: 'static,
-    B: MessageBody + 'static,
-{
-    let new_csrf = csrf::cookie(req.request(), csrf::CSRF_COOKIE).is_none().then(csrf::new_token);
-    if let Some(token) = &new_csrf {
-        req.extensions_mut().insert(csrf::FreshToken(token.clone()));
-    }
-    let refusal = if is_public(&admin, req.path()) {
-        None
-    } else {
-        match access(&admin, req.request()) {
-            Access::Granted => None,
-            Access::Anonymous if req.method() == Method::GET || req.method() == Method::HEAD => {
-                let next = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
-                let location = format!("{}/login?next={}", admin.prefix, percent_encode(next));
-                Some(HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish())
-            }
-            Access::Anonymous | Access::Denied => Some(
-                HttpResponse::Unauthorized()
-                    .insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="djstripe admin", charset="UTF-8""#))
-                    .content_type("text/plain; charset=utf-8")
-                    .body("authentication required: log in, or send the configured credential"),
-            ),
-        }
-    };
-    if let Some(response) = refusal {
-        return Box::pin(async move { Ok(req.into_response(response).map_into_right_body()) });
-    }
-    let secure = req.connection_info().scheme() == "https";
-    let path = admin.prefix.clone();
-    let fut = srv.call(req);
-    Box::pin(async move {
-        let mut res = fut.await?;
-        if let Some(token) = new_csrf {
-            let cookie = csrf::set_cookie(csrf::CSRF_COOKIE, &token, &path, None, secure);
-            if let Ok(value) = header::HeaderValue::from_str(&cookie) {
-                res.headers_mut().append(header::SET_COOKIE, value);
-            }
-        }
-        res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
-        res.headers_mut().insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
-        Ok(res.map_into_left_body())
-    })
 }
 
 /// Percent-encodes everything but unreserved characters and `/`.

@@ -1,12 +1,12 @@
 //! Every `#[webhook_handler]` registration: patterns, path, source location.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use djstripe_core::app::Blocking;
 use djstripe_core::registry::{self, HandlerRegistration};
 use minijinja::context;
 use serde::Serialize;
 
-use crate::admin::Admin;
-use crate::admin::render::page;
+use super::Page;
+use crate::{AdminResponse, Result};
 
 /// A registration as the templates see it.
 #[derive(Serialize)]
@@ -22,7 +22,7 @@ impl From<&HandlerRegistration> for Handler {
     }
 }
 
-pub(crate) async fn list(req: HttpRequest, admin: web::Data<Admin>) -> HttpResponse {
+pub(crate) fn list<B: Blocking>(p: &Page<'_, B>) -> Result<AdminResponse> {
     let handlers: Vec<Handler> = registry::all().iter().map(|h| Handler::from(*h)).collect();
-    page(&req, &admin, "handlers.html", context! { section => "handlers", handlers })
+    p.page("handlers.html", context! { section => "handlers", handlers })
 }

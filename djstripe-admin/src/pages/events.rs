@@ -1,17 +1,17 @@
 //! Stored events: the list (filter by type) and one event with its JSON and matching handlers.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use djstripe_core::app::Blocking;
 use djstripe_core::registry;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::{non_empty, page_window};
-use crate::admin::Admin;
-use crate::admin::pages::handlers::Handler;
-use crate::admin::render::{PageError, blocking, page, time};
+use super::handlers::Handler;
+use super::{Page, non_empty, page_window};
+use crate::render::{pretty_json, time};
+use crate::{AdminResponse, Result};
 
 #[derive(Deserialize)]
-pub(crate) struct ListQuery {
+struct ListQuery {
     #[serde(rename = "type")]
     event_type: Option<String>,
     page: Option<u32>,
@@ -28,17 +28,14 @@ struct Row {
     times_processed: i32,
 }
 
-pub(crate) async fn list(
-    req: HttpRequest,
-    admin: web::Data<Admin>,
-    query: web::Query<ListQuery>,
-) -> Result<HttpResponse, PageError> {
-    let size = admin.config.page_size;
+pub(crate) async fn list<B: Blocking>(p: &Page<'_, B>) -> Result<AdminResponse> {
+    let query: ListQuery = p.query()?;
+    let size = p.admin.config.page_size;
     let (offset, page_number) = page_window(query.page, size);
     let event_type = non_empty(&query.event_type).map(str::to_owned);
-    let db = admin.djstripe.engine().database().clone();
+    let db = p.db();
     let filter = event_type.clone();
-    let mut events = blocking(move || Ok(db.events(filter.as_deref(), offset, size + 1)?)).await?;
+    let mut events = p.run(move || db.events(filter.as_deref(), offset, size + 1)).await?;
     let has_next = events.len() as i64 > size;
     events.truncate(size as usize);
     let rows: Vec<Row> = events
@@ -66,22 +63,18 @@ pub(crate) async fn list(
         next_page => has_next.then(|| page_number + 1),
         filters,
     };
-    Ok(page(&req, &admin, "events.html", ctx))
+    p.page("events.html", ctx)
 }
 
-pub(crate) async fn detail(
-    req: HttpRequest,
-    admin: web::Data<Admin>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
-    let id = id.into_inner();
-    let db = admin.djstripe.engine().database().clone();
-    let stored = blocking(move || Ok(db.event(&id)?)).await?;
+pub(crate) async fn detail<B: Blocking>(p: &Page<'_, B>, id: &str) -> Result<AdminResponse> {
+    let id = id.to_owned();
+    let db = p.db();
+    let stored = p.run(move || db.event(&id)).await?;
     let json = stored
         .to_event()
         .ok()
         .and_then(|event| serde_json::to_string_pretty(&event).ok())
-        .unwrap_or_else(|| crate::admin::render::pretty_json(&stored.data));
+        .unwrap_or_else(|| pretty_json(&stored.data));
     let handlers: Vec<Handler> = registry::handlers_for(&stored.type_).into_iter().map(Handler::from).collect();
     let ctx = context! {
         section => "events",
@@ -94,5 +87,5 @@ pub(crate) async fn detail(
         json,
         handlers,
     };
-    Ok(page(&req, &admin, "event.html", ctx))
+    p.page("event.html", ctx)
 }

@@ -1,0 +1,83 @@
+//! The admin pages ([`djstripe_admin`]) as one more actix scope: this file only reads the
+//! request into an [`AdminRequest`] and writes the [`AdminResponse`](djstripe_admin::AdminResponse)
+//! back; login, CSRF and every page are djstripe-admin's, the same for every adapter.
+//!
+//! Off unless configured: build an [`AdminConfig`] with a credential (a password's SHA-256 for
+//! HTTP basic auth and the login form, or a token for `Authorization: Bearer`) and mount
+//! [`scope`] **before** the webhook scope when it shares its prefix (actix does not fall through
+//! from one scope to the next).
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer};
+//! use djstripe_actix::admin::{self, AdminConfig};
+//! use djstripe_actix::{Djstripe, Settings};
+//!
+//! #[actix_web::main]
+//! async fn main() -> Result<(), djstripe_actix::Error> {
+//!     let djstripe = Djstripe::start(Settings::from_env("sqlite://app.sqlite3")?)?;
+//!     // DJSTRIPE_ADMIN_PASSWORD_HASH=sha256:<hex> (and DJSTRIPE_ADMIN_USER) or DJSTRIPE_ADMIN_TOKEN.
+//!     let admin = AdminConfig::from_env()?;
+//!     HttpServer::new(move || {
+//!         let mut app = App::new();
+//!         if let Some(admin) = &admin {
+//!             app = app.service(admin::scope("/stripe/admin", djstripe.clone(), admin.clone()));
+//!         }
+//!         app.service(djstripe_actix::scope("/stripe", djstripe.clone()))
+//!     })
+//!     .bind("127.0.0.1:8000")?
+//!     .run()
+//!     .await?;
+//!     Ok(())
+//! }
+//! ```
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use djstripe_admin::{Admin, AdminRequest, MAX_FORM_BODY, Method};
+use djstripe_core::app::read_body;
+
+use crate::Djstripe;
+use crate::webhook::ACTIX_BLOCKING;
+
+pub use djstripe_admin::{AdminConfig, hash_password, validate_base_url};
+
+/// The admin and where it is mounted.
+struct Mounted {
+    admin: Admin,
+    prefix: String,
+}
+
+/// The admin pages, mounted at `prefix` (no trailing slash, e.g. `"/stripe/admin"`). Mount it
+/// before [`crate::scope`] when that one's prefix is a prefix of this one.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let djstripe = djstripe_actix::Djstripe::start(djstripe_actix::Settings::new(dir.path().join("a.sqlite3").to_str().unwrap())).unwrap();
+/// use djstripe_actix::admin::{self, AdminConfig};
+/// let app = actix_web::App::new()
+///     .service(admin::scope("/stripe/admin", djstripe.clone(), AdminConfig::token("a-long-random-token")))
+///     .service(djstripe_actix::scope("/stripe", djstripe));
+/// # let _ = app;
+/// ```
+pub fn scope(prefix: &str, djstripe: Djstripe, config: AdminConfig) -> actix_web::Scope {
+    let prefix = prefix.trim_end_matches('/').to_owned();
+    let mounted = web::Data::new(Mounted { admin: Admin::new(djstripe, config), prefix: prefix.clone() });
+    web::scope(&prefix).app_data(mounted).default_service(web::to(route))
+}
+
+async fn route(req: HttpRequest, payload: web::Payload, mounted: web::Data<Mounted>) -> HttpResponse {
+    let declared = req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    let body = read_body(payload, declared, MAX_FORM_BODY, 0).await;
+    let path = req.match_info().unprocessed();
+    let request = AdminRequest::new(Method::parse(req.method().as_str()), &mounted.prefix, path, req.query_string())
+        .headers(req.headers().iter().map(|(k, v)| (k.as_str(), v.as_bytes())))
+        .tls(req.app_config().secure())
+        .body(body);
+    let answer = mounted.admin.handle(request, &ACTIX_BLOCKING).await;
+    let mut response =
+        HttpResponse::build(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    for header in answer.headers {
+        response.append_header(header);
+    }
+    response.body(answer.body)
+}

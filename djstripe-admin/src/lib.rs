@@ -1,0 +1,139 @@
+//! # djstripe-admin
+//!
+//! The admin pages of djstripe-rs (dj-stripe's Django admin) without a web framework: webhook
+//! endpoints (list, add at Stripe, delete, enable / disable, add and drop signing secrets),
+//! webhook event triggers (filtered, paginated, one in full, reprocess), stored events and the
+//! registered handlers, server-rendered with minijinja templates (no JavaScript).
+//!
+//! Everything — login (form with a signed session cookie, HTTP basic, bearer token), CSRF, every
+//! page — is one call, [`Admin::handle`]: an [`AdminRequest`] (plain data) in, an
+//! [`AdminResponse`] (plain data) out. A web adapter (`djstripe_actix::admin::scope`,
+//! `djstripe_axum::admin::router`) only reads its framework's request into it and writes the
+//! answer back.
+//!
+//! ```
+//! use djstripe_admin::{Admin, AdminConfig, AdminRequest, Method};
+//! use djstripe_core::app::{Blocking, Djstripe, Settings};
+//!
+//! /// Runs blocking work right here (an adapter uses its framework's blocking pool).
+//! struct Inline;
+//! impl Blocking for Inline {
+//!     async fn run<T, F>(&self, work: F) -> Result<T, djstripe_core::Error>
+//!     where F: FnOnce() -> T + Send + 'static, T: Send + 'static {
+//!         Ok(work())
+//!     }
+//! }
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let djstripe = Djstripe::start(Settings::new(dir.path().join("a.sqlite3").to_str().unwrap())).unwrap();
+//! let admin = Admin::new(djstripe, AdminConfig::token("a-long-random-token"));
+//! let request = AdminRequest::new(Method::Get, "/stripe/admin", "/triggers/", "")
+//!     .headers([("authorization", &b"Bearer a-long-random-token"[..])]);
+//! let response = futures_executor::block_on(admin.handle(request, &Inline));
+//! assert_eq!(response.status, 200);
+//! assert_eq!(response.header_value("content-type"), Some("text/html; charset=utf-8"));
+//! ```
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `lib.rs` | [`Admin`] and [`Admin::handle`]: the login check, the page, the headers every answer gets |
+//! | `http.rs` | [`AdminRequest`], [`AdminResponse`], [`Method`] |
+//! | `config.rs` | [`AdminConfig`] |
+//! | `auth.rs` | the credential check (constant time), the signed session cookie |
+//! | `csrf.rs` | the double-submit CSRF token and the form check |
+//! | `render.rs` | the minijinja environment, HTML error pages |
+//! | `stripe.rs` | base-URL validation, creating and deleting endpoints at Stripe |
+//! | `error.rs` | [`Error`] and the status each error is answered with |
+//! | `pages/` | the routes, one file per section: login, endpoints, triggers, events, handlers |
+//! | `testing.rs` | feature `testing`: the HTTP suite every adapter runs against its server |
+//!
+//! Security notes: every state-changing form is a POST checked against the CSRF cookie; secrets
+//! are never rendered (only whether one is set and when previous ones expire); cookies are
+//! `HttpOnly`, `SameSite=Strict`, limited to the admin's path and `Secure` over https; every
+//! answer past the login check is `Cache-Control: no-store` and `X-Frame-Options: DENY`.
+//! Sessions are signed with a key drawn at process start: a restart logs everyone out, and
+//! instances behind one load balancer need sticky sessions (or HTTP basic auth).
+
+mod auth;
+mod config;
+mod csrf;
+mod error;
+mod http;
+mod pages;
+mod render;
+mod stripe;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use djstripe_core::app::{Blocking, Djstripe};
+
+pub use auth::hash_password;
+pub use config::AdminConfig;
+pub use error::{Error, Result};
+pub use http::{AdminRequest, AdminResponse, MAX_FORM_BODY, Method};
+pub use stripe::validate_base_url;
+
+use auth::Access;
+
+/// The admin: the receiver and who may log in. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Admin {
+    djstripe: Djstripe,
+    config: AdminConfig,
+}
+
+impl Admin {
+    /// The admin of `djstripe`, for the logins `config` allows.
+    pub fn new(djstripe: Djstripe, config: AdminConfig) -> Self {
+        Self { djstripe, config }
+    }
+
+    /// Answers one request: the login check (a valid session, HTTP basic or bearer token; an
+    /// anonymous `GET` is sent to the login form, anything else without a good credential is a
+    /// 401), then the page. Database and Stripe calls run on `blocking`. A client without a CSRF
+    /// cookie gets one with the page.
+    ///
+    /// ```
+    /// # use djstripe_admin::{Admin, AdminConfig, AdminRequest, Method};
+    /// # struct Inline;
+    /// # impl djstripe_core::app::Blocking for Inline {
+    /// #     async fn run<T, F>(&self, work: F) -> Result<T, djstripe_core::Error>
+    /// #     where F: FnOnce() -> T + Send + 'static, T: Send + 'static { Ok(work()) }
+    /// # }
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let djstripe = djstripe_core::app::Djstripe::start(djstripe_core::app::Settings::new(dir.path().join("a.sqlite3").to_str().unwrap())).unwrap();
+    /// let admin = Admin::new(djstripe, AdminConfig::token("a-long-random-token"));
+    /// let anonymous = AdminRequest::new(Method::Get, "/stripe/admin", "/events/", "");
+    /// let response = futures_executor::block_on(admin.handle(anonymous, &Inline));
+    /// assert_eq!((response.status, response.header_value("location")), (303, Some("/stripe/admin/login?next=/stripe/admin/events/")));
+    /// ```
+    pub async fn handle(&self, request: AdminRequest, blocking: &impl Blocking) -> AdminResponse {
+        let cookie = request.cookie(csrf::CSRF_COOKIE).map(str::to_owned);
+        let fresh = cookie.is_none().then(csrf::new_token);
+        let public = matches!(request.path.as_str(), "/login" | "/login/");
+        if !public {
+            match auth::access(&self.config, &request) {
+                Access::Granted => {}
+                Access::Anonymous if request.method.is_read() => {
+                    let next = auth::percent_encode(&request.full_path());
+                    return AdminResponse::redirect(303, format!("{}/login?next={next}", request.prefix));
+                }
+                Access::Anonymous | Access::Denied => {
+                    return AdminResponse::text(
+                        401,
+                        "authentication required: log in, or send the configured credential",
+                    )
+                    .header("WWW-Authenticate", r#"Basic realm="djstripe admin", charset="UTF-8""#);
+                }
+            }
+        }
+        let csrf_token = fresh.clone().or(cookie).unwrap_or_default();
+        let page = pages::Page { admin: self, req: &request, blocking, csrf_token };
+        let mut response = pages::respond(&page).await.unwrap_or_else(|e| render::error_response(&e));
+        if let Some(token) = fresh {
+            let cookie = csrf::set_cookie(csrf::CSRF_COOKIE, &token, &request.prefix, None, request.secure());
+            response = response.header("Set-Cookie", cookie);
+        }
+        response.header("Cache-Control", "no-store").header("X-Frame-Options", "DENY")
+    }
+}

@@ -1,0 +1,60 @@
+//! The login form (user + password, or the token as the password) and logout.
+
+use djstripe_core::app::Blocking;
+use minijinja::context;
+use serde::Deserialize;
+
+use super::Page;
+use crate::auth::{SESSION_COOKIE, SESSION_SECONDS, check_password, check_token, new_session};
+use crate::csrf::set_cookie;
+use crate::{AdminRequest, AdminResponse, Result};
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    next: Option<String>,
+    done: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+/// Only a path inside the admin is a place to go back to (no open redirect).
+fn safe_next(req: &AdminRequest, next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with(&format!("{}/", req.prefix)) && !n.contains("//") && !n.contains('\\') => n.to_owned(),
+        _ => format!("{}/triggers/", req.prefix),
+    }
+}
+
+pub(crate) fn form<B: Blocking>(p: &Page<'_, B>) -> Result<AdminResponse> {
+    let query: LoginQuery = p.query()?;
+    let next = safe_next(p.req, query.next.as_deref());
+    let notice = super::notice(&query.done);
+    p.page("login.html", context! { next, notice, user => "admin" })
+}
+
+pub(crate) fn submit<B: Blocking>(p: &Page<'_, B>) -> Result<AdminResponse> {
+    let form: LoginForm = p.form()?;
+    let config = &p.admin.config;
+    let ok = check_password(config, form.user.trim(), &form.password) | check_token(config, &form.password);
+    let next = safe_next(p.req, form.next.as_deref());
+    if !ok {
+        tracing::warn!(user = %form.user, "admin login failed");
+        let error = "Wrong user name or password.";
+        return p.render(401, "login.html", context! { next, error, user => form.user });
+    }
+    let cookie = set_cookie(SESSION_COOKIE, &new_session(config), &p.req.prefix, Some(SESSION_SECONDS), p.req.secure());
+    Ok(AdminResponse::redirect(303, next).header("Set-Cookie", cookie))
+}
+
+pub(crate) fn logout<B: Blocking>(p: &Page<'_, B>) -> Result<AdminResponse> {
+    p.form::<serde::de::IgnoredAny>()?;
+    let cookie = set_cookie(SESSION_COOKIE, "", &p.req.prefix, Some(0), p.req.secure());
+    Ok(p.see_other("/login?done=logged_out").header("Set-Cookie", cookie))
+}

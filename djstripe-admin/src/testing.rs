@@ -1,0 +1,564 @@
+//! The admin's HTTP test suite, the same for every web adapter (feature `testing`): each check
+//! starts the adapter's server on `127.0.0.1` (port 0) with a fresh SQLite database and talks to
+//! it over real HTTP (`ureq`, no redirects followed, no cookie jar): authentication (none,
+//! wrong, right; basic, bearer, login form), CSRF rejection, pagination and filters, secrets
+//! never rendered, reprocessing.
+//!
+//! An adapter's `tests/admin_http.rs` gives a [`Serve`] function and invokes
+//! [`admin_suite!`](crate::admin_suite), which defines the suite's handler and one `#[test]` per
+//! check:
+//!
+//! ```ignore
+//! fn serve(djstripe: Djstripe, admin: Option<AdminConfig>) -> std::net::SocketAddr {
+//!     // webhook routes at /stripe, the admin (when Some) at /stripe/admin, served in a thread
+//! }
+//! djstripe_admin::admin_suite!(serve);
+//! ```
+
+use std::net::SocketAddr;
+
+use base64::Engine as _;
+use djstripe_core::app::{Djstripe, Settings};
+use djstripe_core::db::{Backend, NewWebhookEndpoint};
+use djstripe_core::testing::{EventBuilder, TestDatabase};
+use djstripe_core::{Event, HandlerError, HandlerResult};
+
+use crate::{AdminConfig, hash_password};
+
+/// What an adapter gives the suite: serves `djstripe`'s webhook routes at `/stripe` and, when
+/// `admin` is `Some`, the admin pages at `/stripe/admin` (mounted the way an app would), on
+/// `127.0.0.1:0` in the background; returns the bound address once it accepts connections.
+pub type Serve = fn(Djstripe, Option<AdminConfig>) -> SocketAddr;
+
+/// Defines, in the calling test crate (whose file must be `tests/admin_http.rs`: the suite looks
+/// for its handler as `admin_http::fail_on_request`), the suite's `#[webhook_handler]` and one
+/// `#[test]` per check of [`crate::testing`], each run against the server `serve` starts. The
+/// calling crate depends on `djstripe-core` (the handler is `#[djstripe_core::webhook_handler]`).
+#[macro_export]
+macro_rules! admin_suite {
+    ($serve:expr) => {
+        /// Fails when the customer's `metadata.fail` is `yes` (like the example shop).
+        #[::djstripe_core::webhook_handler("customer.updated")]
+        fn fail_on_request(event: &::djstripe_core::Event) -> ::djstripe_core::HandlerResult {
+            $crate::testing::fail_when_asked(event)
+        }
+
+        $crate::admin_suite!(@checks $serve;
+            no_credential_goes_to_the_login_form_and_cannot_post,
+            wrong_credentials_are_refused,
+            right_credentials_are_let_in,
+            the_login_form_sets_a_session_and_logout_ends_it,
+            state_changing_forms_need_the_csrf_token,
+            triggers_are_paginated_newest_first_and_filtered,
+            a_failed_trigger_shows_its_error_and_can_be_reprocessed,
+            events_handlers_and_endpoints_pages,
+            secrets_are_rotated_and_dropped_without_being_shown,
+            the_add_form_refuses_what_stripe_would_refuse,
+            off_unless_configured,
+        );
+    };
+    (@checks $serve:expr; $($check:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $check() {
+                $crate::testing::$check($serve);
+            }
+        )*
+    };
+}
+
+const SECRET: &str = "whsec_admin_http_test_secret";
+const PASSWORD: &str = "correct horse battery staple";
+const TOKEN: &str = "a-bearer-token-for-scripts";
+
+/// The handler failed because the event asked it to.
+#[derive(Debug)]
+pub struct Asked(String);
+
+impl std::fmt::Display for Asked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "asked to fail for {}", self.0)
+    }
+}
+
+impl std::error::Error for Asked {}
+
+/// The body of the suite's handler: fails when the customer's `metadata.fail` is `yes`.
+///
+/// # Errors
+/// [`Asked`] when the event asks for it.
+pub fn fail_when_asked(event: &Event) -> HandlerResult {
+    if event.data.object["metadata"]["fail"] == "yes" {
+        return Err(HandlerError::from(Asked(event.id.clone())));
+    }
+    Ok(())
+}
+
+/// One server with its own database and one local endpoint.
+struct Site {
+    _db: TestDatabase,
+    djstripe: Djstripe,
+    base: String,
+    uuid: String,
+    endpoint_id: i64,
+}
+
+fn site_with(serve: Serve, admin: Option<AdminConfig>) -> Site {
+    let db = TestDatabase::new(Backend::Sqlite);
+    let djstripe = Djstripe::start(Settings::new(db.url())).unwrap();
+    let mut new = NewWebhookEndpoint::local(SECRET);
+    new.description = "test endpoint".into();
+    let endpoint = djstripe.engine().database().insert_endpoint(&new).unwrap();
+    let addr = serve(djstripe.clone(), admin);
+    Site { _db: db, djstripe, base: format!("http://{addr}"), uuid: endpoint.djstripe_uuid, endpoint_id: endpoint.id }
+}
+
+fn site(serve: Serve) -> Site {
+    site_with(
+        serve,
+        Some(AdminConfig::password("ops", &hash_password(PASSWORD)).unwrap().with_token(TOKEN).page_size(3)),
+    )
+}
+
+/// An answer: status, headers (names in lower case), body.
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    /// A header's first value; panics when there is none.
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("no {name} header"))
+    }
+
+    fn set_cookies(&self) -> Vec<&str> {
+        self.headers.iter().filter(|(k, _)| k == "set-cookie").map(|(_, v)| v.as_str()).collect()
+    }
+}
+
+type Headers<'a> = &'a [(&'a str, String)];
+
+impl Site {
+    fn call(&self, method: &str, path: &str, headers: Headers<'_>, body: Option<Vec<u8>>) -> Reply {
+        // A fresh agent each time: no cookie is ever sent that the check did not set.
+        let agent: ureq::Agent =
+            ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+        let mut request = ureq::http::Request::builder().method(method).uri(format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, value.as_str());
+        }
+        let mut response = match body {
+            Some(body) => agent.run(request.body(body).unwrap()),
+            None => agent.run(request.body(()).unwrap()),
+        }
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let headers =
+            response.headers().iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned())).collect();
+        let body = response.body_mut().read_to_string().unwrap();
+        Reply { status: response.status().as_u16(), headers, body }
+    }
+
+    fn get(&self, path: &str, headers: Headers<'_>) -> Reply {
+        self.call("GET", path, headers, None)
+    }
+
+    /// A urlencoded form POST.
+    fn post(&self, path: &str, headers: Headers<'_>, form: &[(&str, &str)]) -> Reply {
+        let mut headers = headers.to_vec();
+        headers.push(("content-type", "application/x-www-form-urlencoded".into()));
+        self.call("POST", path, &headers, Some(serde_urlencoded::to_string(form).unwrap().into_bytes()))
+    }
+
+    /// Delivers a signed event to the endpoint; returns the HTTP status.
+    fn deliver(&self, builder: EventBuilder) -> u16 {
+        let signed = builder.signed(SECRET);
+        let headers = [("stripe-signature", signed.header)];
+        self.call("POST", &format!("/stripe/webhook/{}/", self.uuid), &headers, Some(signed.body)).status
+    }
+
+    /// The status of a POST whose `Content-Length` announces more than [`crate::MAX_FORM_BODY`]
+    /// but which sends only its first bytes (over a raw connection: a client would still be
+    /// writing when the server answers and closes).
+    fn status_of_announced_body(&self, path: &str, cookie: &str) -> u16 {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(self.base.trim_start_matches("http://")).unwrap();
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        let (name, credential) = good();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: localhost\r\n{name}: {credential}\r\ncookie: {cookie}\r\n\
+             content-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\n\r\nstatus=dis",
+            crate::MAX_FORM_BODY + 1
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 512];
+        while !answer.windows(2).any(|w| w == b"\r\n") {
+            let n = stream.read(&mut buf).unwrap();
+            assert!(n > 0, "closed without an answer");
+            answer.extend_from_slice(&buf[..n]);
+        }
+        let line = String::from_utf8_lossy(&answer);
+        line.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or_else(|| panic!("not HTTP: {line}"))
+    }
+
+    /// The CSRF cookie an admin GET hands out.
+    fn csrf_cookie(&self) -> String {
+        let reply = self.get("/stripe/admin/login", &[]);
+        let cookies = reply.set_cookies();
+        let cookie = cookies.iter().find(|c| c.starts_with("djstripe_admin_csrf=")).expect("a CSRF cookie");
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/stripe/admin")
+        );
+        cookie.split(';').next().unwrap().trim_start_matches("djstripe_admin_csrf=").to_owned()
+    }
+}
+
+fn basic(user: &str, password: &str) -> (&'static str, String) {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    ("authorization", format!("Basic {encoded}"))
+}
+
+fn good() -> (&'static str, String) {
+    basic("ops", PASSWORD)
+}
+
+fn csrf(token: &str) -> (&'static str, String) {
+    ("cookie", format!("djstripe_admin_csrf={token}"))
+}
+
+/// Trigger ids listed on a page, in order.
+fn listed(html: &str) -> Vec<i64> {
+    html.split("<td><a href=\"/stripe/admin/triggers/")
+        .skip(1)
+        .map(|rest| rest.split('/').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// An anonymous browser is sent to the login form; an anonymous POST is refused.
+pub fn no_credential_goes_to_the_login_form_and_cannot_post(serve: Serve) {
+    let s = site(serve);
+    let reply = s.get("/stripe/admin/triggers/?type=x", &[]);
+    assert_eq!(reply.status, 303);
+    assert_eq!(reply.header("location"), "/stripe/admin/login?next=/stripe/admin/triggers/%3Ftype%3Dx");
+    for uri in [
+        "/stripe/admin",
+        "/stripe/admin/",
+        "/stripe/admin/endpoints/",
+        "/stripe/admin/events/",
+        "/stripe/admin/handlers/",
+    ] {
+        assert_eq!(s.get(uri, &[]).status, 303, "{uri}");
+    }
+    assert_eq!(s.call("POST", "/stripe/admin/endpoints/1/delete", &[], None).status, 401);
+    // The login page itself is public, and is a form with labels.
+    let reply = s.get("/stripe/admin/login", &[]);
+    assert_eq!(reply.status, 200);
+    assert!(
+        reply.body.contains(r#"<label for="password">"#) && reply.body.contains(r#"id="password""#),
+        "{}",
+        reply.body
+    );
+}
+
+/// Wrong passwords, users, tokens and schemes are 401; a forged session is no login.
+pub fn wrong_credentials_are_refused(serve: Serve) {
+    let s = site(serve);
+    let wrong = [
+        basic("ops", "wrong"),
+        basic("admin", PASSWORD),
+        basic("ops", ""),
+        ("authorization", "Basic !!notbase64".into()),
+        ("authorization", format!("Bearer {TOKEN}x")),
+        ("authorization", "Bearer ".into()),
+        ("authorization", format!("Token {TOKEN}")),
+    ];
+    for credential in wrong {
+        let reply = s.get("/stripe/admin/triggers/", std::slice::from_ref(&credential));
+        assert_eq!(reply.status, 401, "{credential:?}");
+        assert!(reply.header("www-authenticate").starts_with("Basic realm="));
+    }
+    // A forged or expired session is no login either.
+    let forged = [("cookie", "djstripe_admin_session=99999999999.00ff".to_owned())];
+    assert_eq!(s.get("/stripe/admin/triggers/", &forged).status, 303);
+}
+
+/// HTTP basic and bearer open every page; a missing slash is a 308, an unknown page a 404.
+pub fn right_credentials_are_let_in(serve: Serve) {
+    let s = site(serve);
+    for credential in [good(), ("authorization", format!("Bearer {TOKEN}"))] {
+        for uri in [
+            "/stripe/admin/triggers/",
+            "/stripe/admin/endpoints/",
+            "/stripe/admin/events/",
+            "/stripe/admin/handlers/",
+            "/stripe/admin/endpoints/new",
+        ] {
+            let reply = s.get(uri, std::slice::from_ref(&credential));
+            assert_eq!(reply.status, 200, "{uri}");
+            assert_eq!(reply.header("cache-control"), "no-store");
+            assert_eq!(reply.header("x-frame-options"), "DENY");
+            assert_eq!(reply.header("content-type"), "text/html; charset=utf-8");
+        }
+    }
+    let head = s.call("HEAD", "/stripe/admin/triggers/", &[good()], None);
+    assert_eq!((head.status, head.body.as_str()), (200, ""), "HEAD is answered like GET, without the body");
+    let put = s.call("PUT", "/stripe/admin/triggers/", &[good()], Some(Vec::new()));
+    assert_eq!((put.status, put.header("allow")), (405, "GET, HEAD"));
+    let reply = s.get("/stripe/admin/handlers?x=1", &[good()]);
+    assert_eq!(reply.status, 308);
+    assert_eq!(reply.header("location"), "/stripe/admin/handlers/?x=1");
+    let reply = s.get("/stripe/admin/nothing/", &[good()]);
+    assert_eq!(reply.status, 404);
+    assert!(reply.body.contains("Not found.") && reply.body.contains("<html"), "an HTML error page: {}", reply.body);
+    assert_eq!(s.get("/stripe/admin/triggers/abc/", &[good()]).status, 404, "an id that is not one");
+    for uri in ["/stripe/admin/", "/stripe/admin"] {
+        assert_eq!(s.get(uri, &[good()]).header("location"), "/stripe/admin/triggers/", "{uri}");
+    }
+}
+
+/// The login form (with its CSRF token) sets a signed session; logout deletes it.
+pub fn the_login_form_sets_a_session_and_logout_ends_it(serve: Serve) {
+    let s = site(serve);
+    let token = s.csrf_cookie();
+    let login = |password: &str, field: &str| {
+        let form = [("csrf_token", field), ("user", "ops"), ("password", password), ("next", "/stripe/admin/events/")];
+        s.post("/stripe/admin/login", &[csrf(&token)], &form)
+    };
+    let reply = login("wrong", &token);
+    assert_eq!(reply.status, 401);
+    assert!(reply.body.contains("Wrong user name or password"));
+    assert_eq!(login(PASSWORD, "forged").status, 403, "login needs the CSRF token too");
+
+    let reply = login(PASSWORD, &token);
+    assert_eq!(reply.status, 303);
+    assert_eq!(reply.header("location"), "/stripe/admin/events/");
+    let set = reply.header("set-cookie");
+    assert!(set.starts_with("djstripe_admin_session=") && set.contains("HttpOnly") && set.contains("SameSite=Strict"));
+    assert!(set.contains("Path=/stripe/admin") && !set.contains("Secure"), "{set}");
+    let session = set.split(';').next().unwrap().to_owned();
+    let cookies = ("cookie", format!("{session}; djstripe_admin_csrf={token}"));
+    assert_eq!(s.get("/stripe/admin/events/", std::slice::from_ref(&cookies)).status, 200);
+
+    // The token works as the form's password too; an outside `next` is ignored.
+    let form = [("csrf_token", token.as_str()), ("user", ""), ("password", TOKEN), ("next", "//evil.example/")];
+    let reply = s.post("/stripe/admin/login", &[csrf(&token)], &form);
+    assert_eq!(reply.header("location"), "/stripe/admin/triggers/");
+
+    // Behind an https proxy, the session cookie is `Secure`.
+    let forwarded = [csrf(&token), ("x-forwarded-proto", "https".into())];
+    let form = [("csrf_token", token.as_str()), ("user", "ops"), ("password", PASSWORD)];
+    assert!(s.post("/stripe/admin/login", &forwarded, &form).header("set-cookie").contains("; Secure"));
+
+    let reply = s.post("/stripe/admin/logout", &[cookies], &[("csrf_token", token.as_str())]);
+    assert_eq!(reply.status, 303);
+    assert_eq!(reply.header("location"), "/stripe/admin/login?done=logged_out");
+    assert!(reply.header("set-cookie").contains("Max-Age=0"));
+}
+
+/// Every state-changing form needs the CSRF cookie and the same token in the form; GET changes
+/// nothing.
+pub fn state_changing_forms_need_the_csrf_token(serve: Serve) {
+    let s = site(serve);
+    let token = s.csrf_cookie();
+    let id = s.endpoint_id;
+    let post = |cookie: Option<&str>, field: Option<&str>| {
+        let mut headers = vec![good()];
+        if let Some(cookie) = cookie {
+            headers.push(csrf(cookie));
+        }
+        let mut form = vec![("status", "disabled")];
+        if let Some(field) = field {
+            form.push(("csrf_token", field));
+        }
+        s.post(&format!("/stripe/admin/endpoints/{id}/status"), &headers, &form)
+    };
+    for (cookie, field) in [
+        (None, None),
+        (None, Some(token.as_str())),
+        (Some(token.as_str()), None),
+        (Some(token.as_str()), Some("0000")),
+        (Some(""), Some("")),
+    ] {
+        let reply = post(cookie, field);
+        assert_eq!(reply.status, 403, "cookie {cookie:?} field {field:?}");
+        assert!(reply.body.contains("CSRF"));
+    }
+    let db = s.djstripe.engine().database();
+    assert!(db.endpoints().unwrap()[0].is_enabled(), "nothing changed");
+    // GET is never state-changing: the forms' routes do not answer it.
+    for uri in [format!("/stripe/admin/endpoints/{id}/delete"), format!("/stripe/admin/endpoints/{id}/delete/")] {
+        let status = s.get(&uri, &[good()]).status;
+        assert!(!(200..300).contains(&status), "{uri}: {status}");
+    }
+    let reply = s.get(&format!("/stripe/admin/endpoints/{id}/delete"), &[good()]);
+    assert_eq!((reply.status, reply.header("allow")), (405, "POST"));
+    assert_eq!(db.endpoints().unwrap().len(), 1);
+    // A form announced over the limit is refused before it is read.
+    let cookie = format!("djstripe_admin_csrf={token}");
+    assert_eq!(s.status_of_announced_body(&format!("/stripe/admin/endpoints/{id}/status"), &cookie), 413);
+
+    assert_eq!(post(Some(&token), Some(&token)).status, 303);
+    assert!(!db.endpoints().unwrap()[0].is_enabled());
+}
+
+/// The triggers list: newest first, pages of 3, every filter, filters kept across pages.
+pub fn triggers_are_paginated_newest_first_and_filtered(serve: Serve) {
+    let s = site(serve);
+    for n in 0..4 {
+        assert_eq!(s.deliver(EventBuilder::new("customer.created").id(format!("evt_ok_{n}"))), 200);
+    }
+    assert_eq!(s.deliver(EventBuilder::new("customer.updated").id("evt_fails").metadata("fail", "yes")), 500);
+    // A bad signature: an invalid trigger.
+    let bad = [("stripe-signature", "t=1,v1=00".to_owned())];
+    let body = EventBuilder::new("price.created").to_json();
+    assert_eq!(s.call("POST", &format!("/stripe/webhook/{}/", s.uuid), &bad, Some(body)).status, 400);
+    assert_eq!(s.deliver(EventBuilder::new("price.created").id("evt_price")), 200);
+    // 7 triggers, ids 1..=7, page size 3.
+
+    let page = |query: &str| s.get(&format!("/stripe/admin/triggers/?{query}"), &[good()]).body;
+    let page1 = page("");
+    assert_eq!(listed(&page1), vec![7, 6, 5]);
+    assert!(page1.contains("page=2") && !page1.contains("rel=\"prev\""));
+    assert!(page1.contains("<title>Webhook event triggers"), "{page1}");
+    let page3 = page("page=3");
+    assert_eq!(listed(&page3), vec![1]);
+    assert!(!page3.contains("rel=\"next\"") && page3.contains("page=2"));
+    let beyond = page("page=9");
+    assert!(listed(&beyond).is_empty() && beyond.contains("No triggers match"));
+
+    let ids = |query: &str| listed(&page(query));
+    assert_eq!(ids("valid=no"), vec![6]);
+    assert_eq!(ids("failed=yes"), vec![5]);
+    assert_eq!(ids("processed=no&valid=yes"), vec![5]);
+    assert_eq!(ids("type=price.created"), vec![7]);
+    assert_eq!(ids("type=customer.created&page=2"), vec![1]);
+    assert_eq!(s.endpoint_id, 1);
+    assert_eq!(ids("endpoint=1&valid=yes&type=customer.updated"), vec![5]);
+    assert_eq!(ids("endpoint=999"), Vec::<i64>::new());
+    // Filters survive pagination.
+    let filtered = page("type=customer.created");
+    assert!(filtered.contains("type=customer.created&amp;page=2"), "{filtered}");
+    // A bad filter value is a clear 400.
+    let reply = s.get("/stripe/admin/triggers/?valid=maybe", &[good()]);
+    assert_eq!(reply.status, 400);
+    assert!(reply.body.contains("`maybe` is not a value of valid"));
+}
+
+/// One failed trigger in full (error, escaped pretty body), reprocessed by its button.
+pub fn a_failed_trigger_shows_its_error_and_can_be_reprocessed(serve: Serve) {
+    let s = site(serve);
+    let token = s.csrf_cookie();
+    assert_eq!(s.deliver(EventBuilder::new("customer.updated").id("evt_fail_once").metadata("fail", "yes")), 500);
+    let html = s.get("/stripe/admin/triggers/1/", &[good()]).body;
+    assert!(html.contains("asked to fail for evt_fail_once"), "{html}");
+    assert!(
+        html.contains("id=\"reprocess\"") && html.contains("&quot;fail&quot;: &quot;yes&quot;"),
+        "pretty, escaped body"
+    );
+
+    let reply =
+        s.post("/stripe/admin/triggers/1/reprocess", &[good(), csrf(&token)], &[("csrf_token", token.as_str())]);
+    assert_eq!(reply.status, 303);
+    assert_eq!(reply.header("location"), "/stripe/admin/triggers/2/?done=reprocessed");
+    let html = s.get("/stripe/admin/triggers/2/?done=reprocessed", &[good()]).body;
+    assert!(html.contains("Reprocessed: this is the new attempt") && html.contains(">failed</span>"), "{html}");
+    assert!(html.contains("href=\"/stripe/admin/triggers/1/\""), "links to the original");
+    assert!(s.get("/stripe/admin/triggers/1/", &[good()]).body.contains("Reprocessing attempts"));
+
+    assert_eq!(s.get("/stripe/admin/triggers/99/", &[good()]).status, 404);
+}
+
+/// Events (filtered, one in full with its handlers), handlers, endpoints (secrets never shown).
+pub fn events_handlers_and_endpoints_pages(serve: Serve) {
+    let s = site(serve);
+    assert_eq!(s.deliver(EventBuilder::new("customer.updated").id("evt_shown")), 200);
+    assert_eq!(s.deliver(EventBuilder::new("price.created").id("evt_other")), 200);
+    let get = |uri: &str| s.get(uri, &[good()]);
+
+    let list = get("/stripe/admin/events/?type=customer.updated").body;
+    assert!(list.contains("evt_shown") && !list.contains("evt_other"));
+    let event = get("/stripe/admin/events/evt_shown/").body;
+    assert!(event.contains("admin_http::fail_on_request"), "the matching handler: {event}");
+    assert!(event.contains("\n  &quot;id&quot;: &quot;evt_shown&quot;"), "pretty JSON");
+    assert!(get("/stripe/admin/events/evt_other/").body.contains("No handler matches this type"));
+    assert_eq!(get("/stripe/admin/events/evt_nope/").status, 404);
+
+    let handlers = get("/stripe/admin/handlers/").body;
+    assert!(handlers.contains("admin_http::fail_on_request") && handlers.contains("customer.updated"));
+    assert!(handlers.contains("admin_http.rs:"), "file:line");
+
+    let endpoints = get("/stripe/admin/endpoints/").body;
+    assert!(endpoints.contains("test endpoint") && endpoints.contains("set (never shown)"));
+    assert!(!endpoints.contains(SECRET) && !endpoints.contains("whsec_admin"), "secrets are never rendered");
+}
+
+/// A new signing secret keeps the old one valid for a while; a previous one can be dropped.
+pub fn secrets_are_rotated_and_dropped_without_being_shown(serve: Serve) {
+    let s = site(serve);
+    let token = s.csrf_cookie();
+    let post = |uri: String, form: &[(&str, &str)]| {
+        let mut form = form.to_vec();
+        form.push(("csrf_token", &token));
+        s.post(&uri, &[good(), csrf(&token)], &form)
+    };
+    let id = s.endpoint_id;
+    assert_eq!(post(format!("/stripe/admin/endpoints/{id}/secrets"), &[("secret", "nope")]).status, 400);
+    let new_secret = "whsec_rotated_secret_value";
+    let form = [("secret", new_secret), ("keep_hours", "2")];
+    assert_eq!(post(format!("/stripe/admin/endpoints/{id}/secrets"), &form).status, 303);
+    let endpoint = s.djstripe.engine().database().endpoints().unwrap().remove(0);
+    assert_eq!(endpoint.valid_secrets(chrono::Utc::now().timestamp()), vec![new_secret.to_owned(), SECRET.to_owned()]);
+    let html = s.get("/stripe/admin/endpoints/", &[good()]).body;
+    assert!(html.contains("1 previous still valid") && !html.contains("whsec_rotated") && !html.contains(SECRET));
+
+    assert_eq!(post(format!("/stripe/admin/endpoints/{id}/secrets/drop"), &[("index", "3")]).status, 400);
+    assert_eq!(post(format!("/stripe/admin/endpoints/{id}/secrets/drop"), &[("index", "0")]).status, 303);
+    let endpoint = s.djstripe.engine().database().endpoints().unwrap().remove(0);
+    assert_eq!(endpoint.valid_secrets(chrono::Utc::now().timestamp()), vec![new_secret.to_owned()]);
+}
+
+/// The "add endpoint" form is prefilled from the host, and shows Stripe's objections with the form.
+pub fn the_add_form_refuses_what_stripe_would_refuse(serve: Serve) {
+    let s = site(serve);
+    let token = s.csrf_cookie();
+    let html = s.get("/stripe/admin/endpoints/new", &[good(), ("host", "shop.example.com".into())]).body;
+    assert!(html.contains(r#"value="http://shop.example.com""#), "base URL prefilled from the host: {html}");
+    assert!(html.contains(r#"<label for="base_url">"#) && html.contains(r#"<label for="enabled_events">"#));
+    let proxied = [good(), ("x-forwarded-proto", "https".into()), ("x-forwarded-host", "shop.example.com".into())];
+    assert!(s.get("/stripe/admin/endpoints/new", &proxied).body.contains(r#"value="https://shop.example.com""#));
+    for (mode, base, needle) in [
+        // The same messages as `shop endpoints create` (djstripe_core::endpoints::check_base_url).
+        ("test", "http://localhost:8000", "is this machine, which Stripe cannot reach"),
+        ("live", "http://shop.example.com", "live-mode endpoints must use https"),
+        ("test", "https://192.168.0.10", "is a private address"),
+    ] {
+        let form = [("csrf_token", token.as_str()), ("mode", mode), ("base_url", base), ("enabled_events", "*")];
+        let reply = s.post("/stripe/admin/endpoints/", &[good(), csrf(&token)], &form);
+        assert_eq!(reply.status, 422);
+        assert!(
+            reply.body.contains(needle) && reply.body.contains(&format!("value=\"{base}\"")),
+            "{needle}: {}",
+            reply.body
+        );
+    }
+    assert_eq!(s.djstripe.engine().database().endpoints().unwrap().len(), 1, "nothing created");
+}
+
+/// No configuration, no admin: its paths are nobody's.
+pub fn off_unless_configured(serve: Serve) {
+    assert!(AdminConfig::from_lookup(|_| None).unwrap().is_none());
+    let err = AdminConfig::from_lookup(|n| (n == "DJSTRIPE_ADMIN_TOKEN").then(|| "short".to_owned())).unwrap_err();
+    assert!(err.to_string().contains("DJSTRIPE_ADMIN_TOKEN"));
+    let err = AdminConfig::from_lookup(|n| (n == "DJSTRIPE_ADMIN_PASSWORD_HASH").then(|| "plaintext".to_owned()))
+        .unwrap_err();
+    assert!(err.to_string().contains("DJSTRIPE_ADMIN_PASSWORD_HASH"));
+    let s = site_with(serve, None);
+    assert_eq!(s.get("/stripe/admin/triggers/", &[good()]).status, 404);
+    assert_eq!(s.deliver(EventBuilder::new("customer.created")), 200, "the webhook is served");
+}
