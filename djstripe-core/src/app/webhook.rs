@@ -259,10 +259,10 @@ impl WebhookAnswer {
     pub fn from_receipt(receipt: &Receipt) -> Self {
         let status = receipt.http_status();
         let body = match (&receipt.error, receipt.outcome) {
-            (Some(error), crate::db::Outcome::Failed) => {
+            (Some(error), outcome @ crate::db::Outcome::Failed) => {
                 tracing::warn!(error = %error, "webhook handler failed; rolled back");
                 json!({
-                    "status": "failed",
+                    "status": outcome,
                     "error": "a handler failed; the event was rolled back and will be processed on retry",
                     "trigger_id": receipt.trigger_id, "event_id": receipt.event_id,
                 })
