@@ -81,7 +81,15 @@ impl djstripe_core::app::Server for Server {
             if admin_on {
                 println!("admin pages at http://{addr}{prefix}/admin/");
             }
-            server.run().await.map_err(|source| djstripe_core::Error::Io { action: "serving".into(), source })
+            let running = server.run();
+            if let Some(shutdown) = options.shutdown.clone() {
+                let handle = running.handle();
+                actix_web::rt::spawn(async move {
+                    shutdown.stopped().await;
+                    handle.stop(true).await;
+                });
+            }
+            running.await.map_err(|source| djstripe_core::Error::Io { action: "serving".into(), source })
         })
     }
 }

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use axum::Router;
-use djstripe_core::app::{Djstripe, Ready, ServeOptions};
+use djstripe_core::app::{Djstripe, Ready, ServeOptions, Shutdown};
 
 /// The axum server for `djstripe_cli::Cli::server`: the webhook router at the prefix, the admin
 /// pages at `{prefix}/admin/` when `DJSTRIPE_ADMIN_PASSWORD_HASH` or `DJSTRIPE_ADMIN_TOKEN` is set
@@ -66,15 +66,29 @@ impl djstripe_core::app::Server for Server {
                 println!("admin pages at http://{addr}{}/admin/", options.prefix);
             }
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(stopped())
+                .with_graceful_shutdown(stopped(options.shutdown.clone()))
                 .await
                 .map_err(io("serving"))
         })
     }
 }
 
-/// Resolves at Ctrl-C or SIGTERM (what a deploy sends).
-async fn stopped() {
+/// Resolves at Ctrl-C, SIGTERM (what a deploy sends) or the options' [`Shutdown`].
+async fn stopped(shutdown: Option<Shutdown>) {
+    let shutdown = async move {
+        match shutdown {
+            Some(shutdown) => shutdown.stopped().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = shutdown => {},
+        _ = signalled() => {},
+    }
+}
+
+/// Resolves at Ctrl-C or SIGTERM.
+async fn signalled() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

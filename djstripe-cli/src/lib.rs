@@ -104,11 +104,12 @@ impl Cli {
     /// run by `migrate` and at every command's start, after djstripe's.
     ///
     /// ```
-    /// use djstripe_core::diesel::connection::SimpleConnection;
-    /// let cli = djstripe_cli::Cli::new("shop").migrations(|conn| {
+    /// use diesel::connection::SimpleConnection;
+    /// use djstripe_core::app::AppMigrations;
+    /// let cli = djstripe_cli::Cli::new("shop").migrations(AppMigrations::function(|conn| {
     ///     conn.batch_execute("CREATE TABLE IF NOT EXISTS notes (id TEXT PRIMARY KEY)")?;
     ///     Ok(())
-    /// });
+    /// }));
     /// # let _ = cli;
     /// ```
     pub fn migrations(mut self, migrations: AppMigrations) -> Self {

@@ -24,7 +24,7 @@ pub(super) fn run(cli: &Cli, args: ServeArgs) -> Result<()> {
     if cli.dev_endpoint {
         djstripe.ensure_dev_endpoint()?;
     }
-    let options = ServeOptions { bind, workers: args.workers, prefix: cli.prefix.clone() };
+    let options = ServeOptions { bind, workers: args.workers, prefix: cli.prefix.clone(), shutdown: None };
     let mut banner_error = None;
     server.serve(djstripe.clone(), &options, &mut |addr| {
         if let Err(e) = banner(cli, &djstripe, &format!("http://{addr}")) {

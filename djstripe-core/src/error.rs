@@ -93,6 +93,15 @@ pub enum Error {
         /// The driver's or the pool's message.
         reason: String,
     },
+    /// A set of migrations (djstripe's or the app's) could not be applied; nothing of the failed
+    /// migration is kept (each runs in its own transaction).
+    #[error("{set} migrations failed: {reason}")]
+    Migration {
+        /// Whose migrations.
+        set: MigrationSet,
+        /// diesel's message, or what is wrong with the set.
+        reason: String,
+    },
     /// A database query failed.
     #[error("database error: {0}")]
     Database(#[from] diesel::result::Error),
@@ -256,6 +265,28 @@ impl std::fmt::Display for Resource {
     }
 }
 
+/// Whose migrations an [`Error::Migration`] is about.
+///
+/// ```
+/// assert_eq!(djstripe_core::error::MigrationSet::App.to_string(), "the app's");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MigrationSet {
+    /// djstripe's own tables (`djstripe_*`).
+    Djstripe,
+    /// The app's, given as [`crate::app::AppMigrations`].
+    App,
+}
+
+impl std::fmt::Display for MigrationSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MigrationSet::Djstripe => "djstripe's",
+            MigrationSet::App => "the app's",
+        })
+    }
+}
+
 /// Why a trigger cannot be processed again.
 ///
 /// ```
@@ -305,7 +336,8 @@ impl Error {
             Error::NotFound { .. } => 404,
             Error::BodyTooLarge { .. } => 413,
             Error::DatabaseUnavailable { .. } => 503,
-            Error::Handler { .. }
+            Error::Migration { .. }
+            | Error::Handler { .. }
             | Error::Database(_)
             | Error::BackendNotCompiled { .. }
             | Error::InvalidSetting { .. }

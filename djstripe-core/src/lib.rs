@@ -86,15 +86,6 @@ pub use signature::Verifier;
 /// ```
 pub use djstripe_macros::webhook_handler;
 
-/// The diesel this crate is built with, so handlers write through
-/// [`HandlerContext::connection`] with the same version.
-///
-/// ```
-/// use djstripe_core::diesel::connection::SimpleConnection;
-/// # let _ = |conn: &mut djstripe_core::db::DbConnection| conn.batch_execute("SELECT 1");
-/// ```
-pub use diesel;
-
 /// Not public API: what the `#[webhook_handler]` expansion names. May change in any release.
 #[doc(hidden)]
 pub mod __private {

@@ -19,7 +19,7 @@
 //! `handlers` on the CLI (or [`all`]) shows what was found.
 
 use std::cmp::Ordering;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::dispatch::HandlerFn;
 
@@ -201,4 +201,128 @@ pub fn handlers_for(event_type: &str) -> Vec<&'static HandlerRegistration> {
         table().iter().filter_map(|h| h.matches(event_type).map(|s| (s, *h))).collect();
     matched.sort_by(|(sa, a), (sb, b)| sa.cmp(sb).then_with(|| a.path.cmp(b.path)).then(Ordering::Equal));
     matched.into_iter().map(|(_, h)| h).collect()
+}
+
+/// Which registered handlers an engine runs: all of them (the default), or only the named ones.
+///
+/// Handlers are registered for the whole program (at link time), so the tests of one test binary
+/// share them: a test that starts its own engine (or [`crate::testing::TestApp`]) with
+/// `HandlerSet::only([...])` runs just the handlers it is about, while the other tests' engines
+/// run theirs, in parallel. A name is a handler's path as [`HandlerRegistration::path`] gives it
+/// (`my_app::billing::on_paid`) or its last segments (`billing::on_paid`, `on_paid`) when those
+/// name one handler.
+///
+/// ```
+/// use djstripe_core::registry::HandlerSet;
+/// assert!(HandlerSet::all().is_all());
+/// let none = HandlerSet::none(); // record events, run no handler
+/// assert!(none.handlers_for("customer.created").is_empty());
+/// let err = HandlerSet::only(["no_such_handler"]).check().unwrap_err();
+/// assert!(err.to_string().contains("no_such_handler"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HandlerSet {
+    /// `None`: every registered handler.
+    only: Option<Arc<[String]>>,
+}
+
+impl HandlerSet {
+    /// Every registered handler (the default).
+    ///
+    /// ```
+    /// assert_eq!(djstripe_core::registry::HandlerSet::all(), Default::default());
+    /// ```
+    pub fn all() -> Self {
+        Self { only: None }
+    }
+
+    /// Only the handlers named (paths, or unambiguous last segments of paths).
+    ///
+    /// ```
+    /// let set = djstripe_core::registry::HandlerSet::only(["shop::record_customer_event"]);
+    /// assert!(!set.is_all());
+    /// ```
+    pub fn only(names: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Self { only: Some(names.into_iter().map(Into::into).collect()) }
+    }
+
+    /// No handler at all: events are recorded (and deduplicated), nothing else runs.
+    ///
+    /// ```
+    /// assert!(djstripe_core::registry::HandlerSet::none().handlers_for("price.created").is_empty());
+    /// ```
+    pub fn none() -> Self {
+        Self { only: Some(Arc::from([])) }
+    }
+
+    /// Whether this is every registered handler.
+    ///
+    /// ```
+    /// assert!(!djstripe_core::registry::HandlerSet::none().is_all());
+    /// ```
+    pub fn is_all(&self) -> bool {
+        self.only.is_none()
+    }
+
+    /// Whether `handler` is in the set.
+    ///
+    /// ```
+    /// use djstripe_core::registry::{all, HandlerSet};
+    /// assert!(all().iter().all(|h| HandlerSet::all().contains(h)));
+    /// ```
+    pub fn contains(&self, handler: &HandlerRegistration) -> bool {
+        match &self.only {
+            None => true,
+            Some(names) => names.iter().any(|name| names_handler(name, handler.path)),
+        }
+    }
+
+    /// That every name is a registered handler, and names only one.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidSetting`] (setting `handlers`) naming the unknown or ambiguous name
+    /// and the registered handlers.
+    ///
+    /// ```
+    /// assert!(djstripe_core::registry::HandlerSet::all().check().is_ok());
+    /// ```
+    pub fn check(&self) -> Result<(), crate::Error> {
+        let Some(names) = &self.only else { return Ok(()) };
+        for name in names.iter() {
+            let found: Vec<&str> = table().iter().filter(|h| names_handler(name, h.path)).map(|h| h.path).collect();
+            let message = match found.len() {
+                1 => continue,
+                0 => format!("no handler `{name}` is registered"),
+                _ => format!("`{name}` names several handlers ({}): give the whole path", found.join(", ")),
+            };
+            let registered: Vec<&str> = table().iter().map(|h| h.path).collect();
+            return Err(crate::Error::setting(
+                "handlers",
+                format!(
+                    "{message}; registered: {}",
+                    if registered.is_empty() { "none".into() } else { registered.join(", ") }
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// [`handlers_for`], keeping the handlers of this set.
+    ///
+    /// ```
+    /// let all = djstripe_core::registry::HandlerSet::all().handlers_for("customer.created");
+    /// assert_eq!(all.len(), djstripe_core::registry::handlers_for("customer.created").len());
+    /// ```
+    pub fn handlers_for(&self, event_type: &str) -> Vec<&'static HandlerRegistration> {
+        let mut handlers = handlers_for(event_type);
+        if !self.is_all() {
+            handlers.retain(|h| self.contains(h));
+        }
+        handlers
+    }
+}
+
+/// Whether `name` is `path` or its last `::` segments.
+fn names_handler(name: &str, path: &str) -> bool {
+    path == name || path.strip_suffix(name).is_some_and(|head| head.ends_with("::"))
 }

@@ -82,7 +82,7 @@ fn open(url: &str, pool_size: u32) -> Res<Database> {
     let options = DatabaseOptions { pool_size, sqlite_sync: SqliteSync::Full, ..DatabaseOptions::default() };
     let db = Database::connect_with(url, options)?;
     db.migrate()?;
-    shop::migrate(&mut *db.get()?)?;
+    shop::MIGRATIONS.run(&db)?;
     Ok(db)
 }
 

@@ -23,6 +23,7 @@
 //! | `ops.rs` | operator operations: triggers, events, reprocessing, handlers, endpoints |
 //! | `server.rs` | [`Server`]: what an adapter gives the command line's `serve` |
 
+mod migrations;
 mod ops;
 mod server;
 mod settings;
@@ -30,32 +31,20 @@ mod webhook;
 
 use std::sync::Arc;
 
+pub use migrations::{AppMigrations, MigrationFn};
 pub use ops::{HandlerInfo, ReprocessTarget, ShownEvent};
-pub use server::{Ready, ServeOptions, Server};
+pub use server::{Ready, ServeOptions, Server, Shutdown};
 pub use settings::Settings;
 pub use webhook::{
     Blocking, BlockingJob, Body, SpawnBlocking, WebhookAnswer, WebhookPath, WebhookRequest, client_ip, read_body,
     receive, webhook_path,
 };
 
-use crate::db::{Database, DbConnection, NewWebhookEndpoint};
+use crate::Result;
+use crate::db::{Database, NewWebhookEndpoint};
 use crate::endpoints::EndpointManager;
 use crate::engine::{Engine, EngineConfig, LegacyEndpoint};
 use crate::stripe_api::StripeClient;
-use crate::{Error, Result};
-
-/// The app's own schema setup (its tables beside djstripe's), run after djstripe's migrations
-/// by [`Djstripe::migrate_app`] (the CLI's `migrate` and `serve`).
-///
-/// ```
-/// use djstripe_core::diesel::connection::SimpleConnection;
-/// let migrations: djstripe_core::app::AppMigrations = |conn| {
-///     conn.batch_execute("CREATE TABLE IF NOT EXISTS notes (id TEXT PRIMARY KEY)")?;
-///     Ok(())
-/// };
-/// # let _ = migrations;
-/// ```
-pub type AppMigrations = fn(&mut DbConnection) -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 /// The running webhook receiver: the engine (database pool, writer threads) and the settings.
 /// Cheap to clone: start it once, clone it into each worker or router.
@@ -71,11 +60,13 @@ pub struct Djstripe {
 }
 
 impl Djstripe {
-    /// Connects to the database, applies djstripe's pending migrations and builds the engine.
+    /// Connects to the database, applies djstripe's pending migrations, then the app's
+    /// ([`Settings::app_migrations`]), and builds the engine.
     ///
     /// # Errors
     /// [`Error::InvalidSetting`] for a bad combination of settings, [`Error::BackendNotCompiled`],
-    /// [`Error::DatabaseUnavailable`] when the database cannot be reached or migrated.
+    /// [`Error::DatabaseUnavailable`] when the database cannot be reached, [`Error::Migration`]
+    /// when djstripe's or the app's migrations fail.
     ///
     /// ```
     /// let dir = tempfile::tempdir().unwrap();
@@ -85,7 +76,7 @@ impl Djstripe {
     /// ```
     pub fn start(settings: Settings) -> Result<Self> {
         let djstripe = Self::connect(settings)?;
-        djstripe.engine.database().migrate()?;
+        djstripe.migrate()?;
         Ok(djstripe)
     }
 
@@ -116,28 +107,51 @@ impl Djstripe {
             event_callback: settings.event_callback.clone(),
             stripe: Some(stripe),
             writers: settings.writers,
+            handlers: settings.handlers.clone(),
             ..Default::default()
         };
         let engine = Engine::new(db, engine_config)?;
         Ok(Self { engine, settings: Arc::new(settings) })
     }
 
-    /// Runs the app's own migrations on a pooled connection (after djstripe's own, which
-    /// [`Djstripe::start`] applied).
+    /// Applies djstripe's pending migrations, then the app's ([`Settings::app_migrations`]);
+    /// returns how many were applied. What [`Djstripe::start`] does after connecting.
     ///
     /// # Errors
-    /// [`Error::DatabaseUnavailable`] naming the app's error.
+    /// [`Error::Migration`], [`Error::DatabaseUnavailable`].
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
     /// # let url = format!("sqlite://{}/app.sqlite3", dir.path().display());
-    /// use djstripe_core::diesel::connection::SimpleConnection;
-    /// let djstripe = djstripe_core::app::Djstripe::start(djstripe_core::app::Settings::new(url)).unwrap();
-    /// djstripe.migrate_app(|conn| Ok(conn.batch_execute("CREATE TABLE IF NOT EXISTS notes (id TEXT)")?)).unwrap();
+    /// let djstripe = djstripe_core::app::Djstripe::connect(djstripe_core::app::Settings::new(url)).unwrap();
+    /// assert!(djstripe.migrate().unwrap() > 0, "a new database");
+    /// assert_eq!(djstripe.migrate().unwrap(), 0, "nothing pending");
+    /// ```
+    pub fn migrate(&self) -> Result<usize> {
+        let mut applied = self.engine.database().migrate()?;
+        if let Some(migrations) = &self.settings.app_migrations {
+            applied += migrations.run(self.engine.database())?;
+        }
+        Ok(applied)
+    }
+
+    /// Runs other app migrations than the settings' (after djstripe's own, which
+    /// [`Djstripe::start`] applied).
+    ///
+    /// # Errors
+    /// [`Error::Migration`] naming the app's error.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let url = format!("sqlite://{}/app.sqlite3", dir.path().display());
+    /// use diesel::connection::SimpleConnection;
+    /// use djstripe_core::app::{AppMigrations, Djstripe, Settings};
+    /// let djstripe = Djstripe::start(Settings::new(url)).unwrap();
+    /// let notes = AppMigrations::function(|conn| Ok(conn.batch_execute("CREATE TABLE IF NOT EXISTS notes (id TEXT)")?));
+    /// djstripe.migrate_app(notes).unwrap();
     /// ```
     pub fn migrate_app(&self, migrations: AppMigrations) -> Result<()> {
-        let mut conn = self.engine.database().get()?;
-        migrations(&mut conn).map_err(|e| Error::unavailable(format_args!("the app's migrations failed: {e}")))
+        migrations.run(self.engine.database()).map(drop)
     }
 
     /// The engine, for operations beyond HTTP (reprocessing, queries).

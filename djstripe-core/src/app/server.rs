@@ -2,6 +2,8 @@
 //! (`djstripe-cli`) serves over actix-web or axum.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::Djstripe;
 use crate::Result;
@@ -20,11 +22,63 @@ pub struct ServeOptions {
     pub workers: Option<usize>,
     /// Where the webhook routes are mounted, without a trailing slash (`/stripe`).
     pub prefix: String,
+    /// Stops the server gracefully when triggered, beside Ctrl-C and SIGTERM (tests, embedding).
+    pub shutdown: Option<Shutdown>,
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
-        Self { bind: "127.0.0.1:8000".into(), workers: None, prefix: "/stripe".into() }
+        Self { bind: "127.0.0.1:8000".into(), workers: None, prefix: "/stripe".into(), shutdown: None }
+    }
+}
+
+/// A signal that stops a [`Server`] from another thread: the server finishes the requests in
+/// flight and [`Server::serve`] returns. Cheap to clone; triggering it twice is harmless.
+///
+/// ```
+/// use djstripe_core::app::Shutdown;
+/// let shutdown = Shutdown::new();
+/// let waiter = shutdown.clone();
+/// let thread = std::thread::spawn(move || futures_executor::block_on(waiter.stopped()));
+/// shutdown.stop();
+/// thread.join().unwrap();
+/// assert!(shutdown.is_stopped());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Shutdown(Arc<ShutdownState>);
+
+#[derive(Debug, Default)]
+struct ShutdownState {
+    stopped: AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Shutdown {
+    /// A signal not yet triggered.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Triggers it: every [`Shutdown::stopped`] resolves.
+    pub fn stop(&self) {
+        self.0.stopped.store(true, Ordering::SeqCst);
+        self.0.notify.notify_waiters();
+    }
+
+    /// Whether [`Shutdown::stop`] was called.
+    pub fn is_stopped(&self) -> bool {
+        self.0.stopped.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once [`Shutdown::stop`] was called (at once if it was already).
+    pub async fn stopped(&self) {
+        loop {
+            let notified = self.0.notify.notified();
+            if self.is_stopped() {
+                return;
+            }
+            notified.await;
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::Error;
 use crate::db::{DatabaseOptions, SqliteSync, ValidationMethod};
 use crate::engine::EventCallback;
+use crate::registry::HandlerSet;
 use crate::stripe_api::DEFAULT_API_BASE;
 
 /// Everything an app needs to receive webhooks, whatever its web framework. Build it in code,
@@ -67,6 +68,10 @@ pub struct Settings {
     pub writers: Option<usize>,
     /// dj-stripe's `DJSTRIPE_WEBHOOK_EVENT_CALLBACK`: take over valid deliveries (code only).
     pub event_callback: Option<EventCallback>,
+    /// The app's own migrations, applied by [`super::Djstripe::start`] after djstripe's (code only).
+    pub app_migrations: Option<super::AppMigrations>,
+    /// Which registered handlers run (code only; default all): see [`HandlerSet`].
+    pub handlers: HandlerSet,
 }
 
 impl std::fmt::Debug for Settings {
@@ -117,6 +122,8 @@ impl Settings {
             trusted_proxies: Vec::new(),
             writers: None,
             event_callback: None,
+            app_migrations: None,
+            handlers: HandlerSet::all(),
         }
     }
 
@@ -361,6 +368,33 @@ impl Settings {
         callback: impl Fn(i64, &crate::Event) -> Result<(), crate::HandlerError> + Send + Sync + 'static,
     ) -> Self {
         self.event_callback = Some(std::sync::Arc::new(callback));
+        self
+    }
+
+    /// The app's own migrations, applied by [`super::Djstripe::start`] after djstripe's.
+    ///
+    /// ```
+    /// use diesel::connection::SimpleConnection;
+    /// use djstripe_core::app::{AppMigrations, Settings};
+    /// let settings = Settings::new("app.sqlite3").app_migrations(AppMigrations::function(|conn| {
+    ///     Ok(conn.batch_execute("CREATE TABLE IF NOT EXISTS notes (id TEXT PRIMARY KEY)")?)
+    /// }));
+    /// assert!(settings.app_migrations.is_some());
+    /// ```
+    pub fn app_migrations(mut self, migrations: super::AppMigrations) -> Self {
+        self.app_migrations = Some(migrations);
+        self
+    }
+
+    /// Runs only these of the registered handlers (tests of one binary: see [`HandlerSet`]).
+    ///
+    /// ```
+    /// use djstripe_core::registry::HandlerSet;
+    /// let settings = djstripe_core::app::Settings::new("app.sqlite3").handlers(HandlerSet::none());
+    /// assert!(!settings.handlers.is_all());
+    /// ```
+    pub fn handlers(mut self, handlers: HandlerSet) -> Self {
+        self.handlers = handlers;
         self
     }
 

@@ -23,6 +23,10 @@ pub mod schema;
 mod unnest;
 
 pub use cache::TTL as ENDPOINT_CACHE_TTL;
+#[cfg(feature = "postgres")]
+pub(crate) use database::POSTGRES_MIGRATIONS;
+#[cfg(feature = "sqlite")]
+pub(crate) use database::SQLITE_MIGRATIONS;
 pub use database::{Backend, Database, DatabaseOptions, PooledConnection, SqliteSync};
 pub(crate) use database::{classify, classify_error};
 pub use keys::AccountKey;

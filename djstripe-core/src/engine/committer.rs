@@ -22,6 +22,7 @@ use super::process::{Item, run_batch};
 use crate::Error;
 use crate::db::Database;
 use crate::handler::{Callback, run_on_commit};
+use crate::registry::HandlerSet;
 
 struct Job {
     item: Item,
@@ -50,7 +51,7 @@ pub(super) struct Committer {
 impl Committer {
     /// Starts `writers` threads (at least one) that commit batches of at most `max_batch`.
     /// With `pin`, each writer keeps its connection across batches (the pool must have room).
-    pub(super) fn start(db: &Database, writers: usize, max_batch: usize, pin: bool) -> Self {
+    pub(super) fn start(db: &Database, handlers: &HandlerSet, writers: usize, max_batch: usize, pin: bool) -> Self {
         // on_commit callbacks (mail, cache, enqueue) run on their own thread, in commit order,
         // so a slow one delays neither the answers nor the next batch.
         let (callbacks, pending) = channel::<Vec<Callback>>();
@@ -61,10 +62,10 @@ impl Committer {
         let lanes = (0..writers.max(1))
             .map(|n| {
                 let (tx, rx) = channel::<Job>();
-                let (db, callbacks) = (db.clone(), callbacks.clone());
+                let (db, handlers, callbacks) = (db.clone(), handlers.clone(), callbacks.clone());
                 std::thread::Builder::new()
                     .name(format!("djstripe-writer-{n}"))
-                    .spawn(move || writer(&db, &rx, max_batch.max(1), &callbacks, pin))
+                    .spawn(move || writer(&db, &handlers, &rx, max_batch.max(1), &callbacks, pin))
                     .expect("spawning a writer thread");
                 tx
             })
@@ -100,7 +101,14 @@ impl Committer {
     }
 }
 
-fn writer(db: &Database, jobs: &Receiver<Job>, max_batch: usize, on_commit: &Sender<Vec<Callback>>, pin: bool) {
+fn writer(
+    db: &Database,
+    handlers: &HandlerSet,
+    jobs: &Receiver<Job>,
+    max_batch: usize,
+    on_commit: &Sender<Vec<Callback>>,
+    pin: bool,
+) {
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
     let mut pinned = None;
     while let Ok(first) = jobs.recv() {
@@ -117,7 +125,7 @@ fn writer(db: &Database, jobs: &Receiver<Job>, max_batch: usize, on_commit: &Sen
         let (items, replies): (Vec<Item>, Vec<_>) = batch.drain(..).map(|j| (j.item, j.reply)).unzip();
         // A panic escaping here (not from a handler: those are caught) must not kill the lane.
         let (results, callbacks) =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_batch(db, &mut pinned, &items)))
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_batch(db, handlers, &mut pinned, &items)))
                 .unwrap_or_else(|_| {
                     (items.iter().map(|_| Err(Error::unavailable("the writer panicked"))).collect(), Vec::new())
                 });

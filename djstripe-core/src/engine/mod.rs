@@ -46,6 +46,7 @@ pub use receipt::Receipt;
 
 use crate::db::{Database, Outcome, ValidationMethod};
 use crate::error::Resource;
+use crate::registry::HandlerSet;
 use crate::stripe_api::StripeClient;
 use crate::{Error, Event, HandlerError, Verifier};
 use committer::Committer;
@@ -121,6 +122,9 @@ pub struct EngineConfig {
     pub writers: Option<usize>,
     /// The most deliveries one commit takes (default 64).
     pub max_batch: usize,
+    /// Which registered handlers run (default: all). Tests of one binary use
+    /// [`HandlerSet::only`] to run just theirs; [`Engine::new`] checks every name is registered.
+    pub handlers: HandlerSet,
 }
 
 impl Default for EngineConfig {
@@ -132,6 +136,7 @@ impl Default for EngineConfig {
             unverified_body_limit: 4096,
             writers: None,
             max_batch: 64,
+            handlers: HandlerSet::all(),
         }
     }
 }
@@ -145,6 +150,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("unverified_body_limit", &self.unverified_body_limit)
             .field("writers", &self.writers)
             .field("max_batch", &self.max_batch)
+            .field("handlers", &self.handlers)
             .finish()
     }
 }
@@ -202,6 +208,7 @@ impl Engine {
     /// # let _ = engine;
     /// ```
     pub fn new(db: Database, config: EngineConfig) -> Result<Self, Error> {
+        config.handlers.check()?;
         if let Some(legacy) = &config.legacy {
             if legacy.validation == ValidationMethod::None {
                 tracing::warn!("the legacy webhook endpoint has validation `none`: anyone can post events to it");
@@ -224,7 +231,7 @@ impl Engine {
         // Writers keep a connection each; leave at least half the pool to everything else.
         let writers = writers.clamp(1, (db.pool_size() as usize / 2).max(1));
         let pin = db.pool_size() as usize > writers;
-        let committer = Arc::new(Committer::start(&db, writers, config.max_batch, pin));
+        let committer = Arc::new(Committer::start(&db, &config.handlers, writers, config.max_batch, pin));
         Ok(Self { db, config: Arc::new(config), committer })
     }
 
@@ -528,7 +535,11 @@ impl Engine {
     }
 
     fn run(&self, draft: Draft, event: Event, mode: Mode) -> Result<Receipt, Error> {
-        process::run_single(&self.db, Item { draft, event: Some(event), work: Work::Process(mode) })
+        process::run_single(
+            &self.db,
+            &self.config.handlers,
+            Item { draft, event: Some(event), work: Work::Process(mode) },
+        )
     }
 
     /// Reprocesses every failed trigger, oldest first (see [`Engine::process_trigger`]). A failed

@@ -27,7 +27,7 @@ use crate::db::queries::{
 use crate::db::{Database, DbConnection, NewTrigger, Outcome, PooledConnection, StoredEvent, classify, classify_error};
 use crate::error::Resource;
 use crate::handler::{Callback, run_on_commit};
-use crate::registry::{self, HandlerRegistration};
+use crate::registry::{HandlerRegistration, HandlerSet};
 use crate::{Error, Event, HandlerContext, dispatch};
 
 /// The request-side fields of a trigger row.
@@ -208,6 +208,7 @@ fn claim(
 /// Stage 2 for one event: its handlers, in a savepoint; what it came to.
 fn process_one(
     conn: &mut DbConnection,
+    handlers: &HandlerSet,
     savepoint: &mut Savepoint,
     event: &Event,
     mode: Mode,
@@ -219,7 +220,7 @@ fn process_one(
     if claimed == Some(false) {
         return done(Outcome::Duplicate, 0, None);
     }
-    let handlers: Vec<&'static HandlerRegistration> = registry::handlers_for(event.event_type());
+    let handlers: Vec<&'static HandlerRegistration> = handlers.handlers_for(event.event_type());
     let mut run_handlers = |conn: &mut DbConnection| -> Result<usize, Error> {
         let mut ctx = HandlerContext::new(conn);
         let ran = dispatch::run_all(&handlers, event, &mut ctx)?;
@@ -265,7 +266,12 @@ fn process_one(
 }
 
 /// The whole batch inside its transaction: the three stages, then the receipts in item order.
-fn run_items(conn: &mut DbConnection, items: &[Item], callbacks: &mut Vec<Callback>) -> Result<Vec<Receipt>, Error> {
+fn run_items(
+    conn: &mut DbConnection,
+    handlers: &HandlerSet,
+    items: &[Item],
+    callbacks: &mut Vec<Callback>,
+) -> Result<Vec<Receipt>, Error> {
     let now = chrono::Utc::now().naive_utc();
     let (claimed, owners) = claim(conn, items, now)?;
     let mut savepoint = Savepoint::default();
@@ -282,7 +288,7 @@ fn run_items(conn: &mut DbConnection, items: &[Item], callbacks: &mut Vec<Callba
             },
             (Work::Process(mode), Some(event)) => {
                 let claim = owner.then(|| claimed.contains(&event.id));
-                let receipt = process_one(conn, &mut savepoint, event, *mode, claim, now, callbacks)?;
+                let receipt = process_one(conn, handlers, &mut savepoint, event, *mode, claim, now, callbacks)?;
                 let (exception, traceback) = describe(receipt.error.as_ref());
                 let existing = match *mode {
                     Mode::Queued(id) => {
@@ -325,6 +331,7 @@ fn run_items(conn: &mut DbConnection, items: &[Item], callbacks: &mut Vec<Callba
 /// query per batch); it is dropped after a failed batch and taken afresh from the pool next time.
 pub(super) fn run_batch(
     db: &Database,
+    handlers: &HandlerSet,
     pinned: &mut Option<PooledConnection>,
     items: &[Item],
 ) -> (Vec<Result<Receipt, Error>>, Vec<Callback>) {
@@ -337,7 +344,8 @@ pub(super) fn run_batch(
             None => db.get(),
         };
         conn.and_then(|mut conn| {
-            let result = conn.transaction::<Vec<Receipt>, Error, _>(|conn| run_items(conn, items, &mut callbacks));
+            let result =
+                conn.transaction::<Vec<Receipt>, Error, _>(|conn| run_items(conn, handlers, items, &mut callbacks));
             if result.is_ok() {
                 *pinned = Some(conn);
             }
@@ -369,7 +377,9 @@ pub(super) fn run_batch(
             if !audit.is_empty() && matches!(error, Error::DatabaseUnavailable { .. } | Error::Database(_)) {
                 let _writer = db.writer_lock();
                 let recorded = db.get().and_then(|mut conn| {
-                    conn.transaction::<(), Error, _>(|conn| run_items(conn, &audit, &mut Vec::new()).map(drop))
+                    conn.transaction::<(), Error, _>(|conn| {
+                        run_items(conn, handlers, &audit, &mut Vec::new()).map(drop)
+                    })
                 });
                 if let Err(again) = recorded {
                     tracing::error!(error = %again, "could not record the failed deliveries either");
@@ -398,8 +408,8 @@ pub(super) fn fail_trigger(db: &Database, id: i64, error: &Error) -> Result<(), 
 }
 
 /// Runs one item on its own (operator actions: reprocess, replay, queued triggers).
-pub(super) fn run_single(db: &Database, item: Item) -> Result<Receipt, Error> {
-    let (mut results, callbacks) = run_batch(db, &mut None, std::slice::from_ref(&item));
+pub(super) fn run_single(db: &Database, handlers: &HandlerSet, item: Item) -> Result<Receipt, Error> {
+    let (mut results, callbacks) = run_batch(db, handlers, &mut None, std::slice::from_ref(&item));
     run_on_commit(callbacks);
     results.pop().expect("one result per item")
 }

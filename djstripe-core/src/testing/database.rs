@@ -47,6 +47,8 @@ const SQLITE_FILE: &str = "test.sqlite3";
 pub struct TestDatabase {
     database: Database,
     url: String,
+    /// The PostgreSQL server the database was created on.
+    server: String,
     backend: Backend,
     pg_name: Option<String>,
     dir: Option<tempfile::TempDir>,
@@ -59,9 +61,25 @@ pub struct TestDatabaseBuilder {
     backend: Backend,
     options: DatabaseOptions,
     migrated: bool,
+    server: String,
 }
 
 impl TestDatabaseBuilder {
+    /// The PostgreSQL server to create the database on, `postgres://user[:password]@host:port`
+    /// without a database name (default: [`postgres_server`]). Ignored for SQLite.
+    ///
+    /// ```
+    /// use djstripe_core::db::Backend;
+    /// let db = djstripe_core::testing::TestDatabase::builder(Backend::Postgres)
+    ///     .server("postgres://postgres@127.0.0.1:5432")
+    ///     .build();
+    /// assert!(db.url().starts_with("postgres://postgres@127.0.0.1:5432/djstripe_test_"));
+    /// ```
+    pub fn server(mut self, server: impl Into<String>) -> Self {
+        self.server = server.into().trim_end_matches('/').to_owned();
+        self
+    }
+
     /// The options of the [`Database`] pool (default: [`DatabaseOptions::default`]).
     ///
     /// ```
@@ -123,14 +141,14 @@ impl TestDatabaseBuilder {
                 let n = COUNTER.fetch_add(1, Ordering::SeqCst);
                 let micros = chrono::Utc::now().timestamp_micros();
                 let name = format!("djstripe_test_{}_{micros}_{n}", std::process::id());
-                on_server(&format!("CREATE DATABASE {name}"));
-                (format!("{}/{name}", postgres_server()), Some(name), None)
+                on_server(&self.server, &format!("CREATE DATABASE {name}"));
+                (format!("{}/{name}", self.server), Some(name), None)
             }
         };
         let database = Database::connect_with(&url, self.options)
             .unwrap_or_else(|e| panic!("TestDatabase: connecting to {url}: {e}"));
         // Built before migrating, so that a failed migration still drops the database.
-        let test = TestDatabase { database, url, backend: self.backend, pg_name, dir };
+        let test = TestDatabase { database, url, server: self.server, backend: self.backend, pg_name, dir };
         if self.migrated {
             test.database.migrate().unwrap_or_else(|e| panic!("TestDatabase: migrating {}: {e}", test.url));
         }
@@ -158,7 +176,7 @@ impl TestDatabase {
     /// # let _ = db;
     /// ```
     pub fn builder(backend: Backend) -> TestDatabaseBuilder {
-        TestDatabaseBuilder { backend, options: DatabaseOptions::default(), migrated: true }
+        TestDatabaseBuilder { backend, options: DatabaseOptions::default(), migrated: true, server: postgres_server() }
     }
 
     /// Its `DATABASE_URL`: `sqlite:///tmp/.../test.sqlite3` or `postgres://.../djstripe_test_...`.
@@ -266,7 +284,7 @@ impl TestDatabase {
     #[cfg(feature = "postgres")]
     pub fn admin_execute(&self, sql: &str) {
         assert_eq!(self.backend, Backend::Postgres, "TestDatabase::admin_execute is for PostgreSQL");
-        on_server(sql);
+        on_server(&self.server, sql);
     }
 
     /// A new connection of its own (not from the pool).
@@ -298,7 +316,7 @@ impl Drop for TestDatabase {
     fn drop(&mut self) {
         #[cfg(feature = "postgres")]
         if let Some(name) = &self.pg_name
-            && let Ok(mut admin) = diesel::PgConnection::establish(&format!("{}/postgres", postgres_server()))
+            && let Ok(mut admin) = diesel::PgConnection::establish(&format!("{}/postgres", self.server))
         {
             // A test may have closed it to new connections.
             let _ = admin.batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"));
@@ -309,10 +327,9 @@ impl Drop for TestDatabase {
 
 /// Runs `sql` on the server's `postgres` database; panics with what to do when the server is
 /// not there.
-fn on_server(sql: &str) {
+fn on_server(server: &str, sql: &str) {
     #[cfg(feature = "postgres")]
     {
-        let server = postgres_server();
         let mut admin = diesel::PgConnection::establish(&format!("{server}/postgres")).unwrap_or_else(|e| {
             panic!(
                 "TestDatabase: the PostgreSQL server at {server} cannot be reached ({e}). These tests need it: \
@@ -322,5 +339,5 @@ fn on_server(sql: &str) {
         admin.batch_execute(sql).unwrap_or_else(|e| panic!("TestDatabase: `{sql}` on {server}/postgres: {e}"));
     }
     #[cfg(not(feature = "postgres"))]
-    panic!("TestDatabase: djstripe-core is built without its `postgres` feature (could not run `{sql}`)");
+    panic!("TestDatabase: djstripe-core is built without its `postgres` feature (could not run `{sql}` on {server})");
 }

@@ -45,9 +45,11 @@
 //! assert_eq!(db.count("SELECT COUNT(*) AS n FROM djstripe_event"), 1);
 //! ```
 
+mod app;
 mod database;
 mod fake_stripe;
 
+pub use app::{TEST_APP_SECRET, TestAnswer, TestApp, TestAppBuilder};
 pub use database::{POSTGRES_SERVER_VAR, TestDatabase, TestDatabaseBuilder, postgres_server};
 pub use fake_stripe::{FakeStripe, Request};
 

@@ -14,10 +14,10 @@
 //! `DJSTRIPE_ADMIN_USER`) or `DJSTRIPE_ADMIN_TOKEN`, and `serve` mounts them at `/stripe/admin/`
 //! and prints their URL (see `djstripe_admin`).
 
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use djstripe_cli::Cli;
-use djstripe_core::db::DbConnection;
+use djstripe_core::app::AppMigrations;
 use djstripe_core::{Event, HandlerContext, HandlerResult, webhook_handler};
 
 diesel::table! {
@@ -82,21 +82,11 @@ pub fn catalog_changed(event: &Event) {
     tracing::info!(event_type = event.event_type(), object = event.object_id().unwrap_or("?"), "catalog changed");
 }
 
-/// The shop's own schema, on either backend.
-pub fn migrate(conn: &mut DbConnection) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let ddl = match conn {
-        DbConnection::Sqlite(_) => {
-            "CREATE TABLE IF NOT EXISTS shop_customer_event (id INTEGER PRIMARY KEY AUTOINCREMENT, \
-             event_id TEXT NOT NULL, type TEXT NOT NULL, customer_id TEXT NOT NULL)"
-        }
-        DbConnection::Pg(_) => {
-            "CREATE TABLE IF NOT EXISTS shop_customer_event (id BIGSERIAL PRIMARY KEY, \
-             event_id TEXT NOT NULL, type TEXT NOT NULL, customer_id TEXT NOT NULL)"
-        }
-    };
-    conn.batch_execute(ddl)?;
-    Ok(())
-}
+/// The shop's own schema: diesel migrations, one directory per backend (their DDL differs),
+/// applied after djstripe's by `migrate` and `serve`.
+pub static MIGRATIONS: AppMigrations = AppMigrations::per_backend(&SQLITE_MIGRATIONS, &POSTGRES_MIGRATIONS);
+static SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// What the root page says.
 pub const HOME: &str = "shop: Stripe webhooks are received under /stripe/webhook/";
@@ -105,7 +95,7 @@ pub const HOME: &str = "shop: Stripe webhooks are received under /stripe/webhook
 /// binary adds its adapter's (`.server(...)`). Commands: `serve` (default), `migrate`,
 /// `handlers`, `triggers`, `events`, `trigger`, `endpoints`, `accounts`.
 pub fn cli(name: &'static str) -> Cli {
-    Cli::new(name).default_database_url(format!("sqlite://{name}.sqlite3")).migrations(migrate).dev_endpoint(true)
+    Cli::new(name).default_database_url(format!("sqlite://{name}.sqlite3")).migrations(MIGRATIONS).dev_endpoint(true)
 }
 
 /// The actix-web server of the `shop` binary: djstripe's routes and the shop's home page.
