@@ -2,8 +2,11 @@
 //! The admin pages in a real browser: headless Chromium driven over chromedriver (fantoccini)
 //! against the shop as a process, with a fake Stripe API for "add endpoint".
 //!
-//! Needs Debian's `chromium` and `chromium-driver` (`/usr/bin/chromium`, `/usr/bin/chromedriver`;
-//! override with `CHROMIUM` / `CHROMEDRIVER`): missing ones FAIL the test, they never skip it.
+//! Built and run only with the crate's feature `browser` (`cargo test -p djstripe-tests --features
+//! browser --test admin_browser`, as `.ci/run` does), so that the README's test command passes on
+//! a machine without a browser. Needs Debian's `chromium` and `chromium-driver` (`/usr/bin/chromium`,
+//! `/usr/bin/chromedriver`; override with `CHROMIUM` / `CHROMEDRIVER`): once asked for, missing
+//! ones FAIL the test, they never skip it.
 //! Screenshots go to `target/tmp/admin-screenshots/`, and to `docs/screenshots/` with
 //! `DJSTRIPE_UPDATE_SCREENSHOTS=1`.
 
