@@ -4,8 +4,8 @@
 //!
 //! Off unless configured: build an [`AdminConfig`] with a credential (a password's SHA-256 for
 //! HTTP basic auth and the login form, or a token for `Authorization: Bearer`) and mount
-//! [`scope`] **before** the webhook scope when it shares its prefix (actix does not fall through
-//! from one scope to the next).
+//! [`scope`] beside the webhook scope: each claims only its own paths (`{prefix}/admin/...`,
+//! `{prefix}/webhook/...`), in any order.
 //!
 //! ```no_run
 //! use actix_web::{App, HttpServer};

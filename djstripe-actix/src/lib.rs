@@ -56,9 +56,9 @@ pub use djstripe_core::app::{Djstripe, Settings};
 pub use error::{Error, Result};
 pub use server::Server;
 
-/// The webhook scope, mounted at `prefix` (no trailing slash, e.g. `"/stripe"`). Your own routes
-/// under the same prefix must be registered *before* it (actix does not fall through from one
-/// scope to the next), or use [`configure`] instead.
+/// The webhook routes under `prefix` (no trailing slash, e.g. `"/stripe"`): a scope at
+/// `{prefix}/webhook`, so that it claims only `{prefix}/webhook/...` and the app's own routes
+/// under the same prefix (`/stripe/checkout/done`) keep working, registered before or after it.
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
@@ -67,10 +67,11 @@ pub use server::Server;
 /// # let _ = app;
 /// ```
 pub fn scope(prefix: &str, djstripe: Djstripe) -> actix_web::Scope {
-    web::scope(prefix).configure(|cfg| configure(cfg, djstripe))
+    webhook::scope(&format!("{prefix}/webhook"), djstripe)
 }
 
-/// The same routes for `App::configure` / `ServiceConfig`, relative to where it is mounted.
+/// The same routes for `App::configure` / `ServiceConfig`, relative to where it is mounted
+/// (`{mount}/webhook/...`).
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();

@@ -62,7 +62,7 @@ impl djstripe_core::app::Server for Server {
                 #[cfg(not(feature = "admin"))]
                 let admin: Vec<actix_web::Scope> = Vec::new();
                 App::new()
-                    .service(admin) // before the webhook scope: actix does not fall through
+                    .service(admin) // {prefix}/admin: the scopes claim disjoint paths
                     .service(crate::scope(&app_prefix, data.clone()))
                     .configure(move |cfg| {
                         if let Some(routes) = &routes {

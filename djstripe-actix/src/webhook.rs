@@ -7,7 +7,12 @@ use djstripe_core::app::{Djstripe, SpawnBlocking, WebhookAnswer, WebhookPath, We
 use djstripe_core::engine::headers_json;
 
 pub(crate) fn routes(cfg: &mut web::ServiceConfig, djstripe: Djstripe) {
-    cfg.app_data(web::Data::new(djstripe)).service(web::scope("/webhook").default_service(web::to(route)));
+    cfg.service(scope("/webhook", djstripe));
+}
+
+/// The webhook scope at `path` (`{prefix}/webhook`); the engine is the scope's own app data.
+pub(crate) fn scope(path: &str, djstripe: Djstripe) -> actix_web::Scope {
+    web::scope(path).app_data(web::Data::new(djstripe)).default_service(web::to(route))
 }
 
 /// actix-web's blocking thread pool (`web::block` starts the job at once; dropping its future

@@ -34,7 +34,8 @@ fn full_stack_over_http(backend: Backend, adapter: &str) {
     assert_eq!(app.database().count("SELECT COUNT(*) AS n FROM shop_customer_event WHERE event_id = 'evt_http_1'"), 1);
 
     // metadata.fail = "yes": the handler fails, its row and the event roll back, Stripe gets 500.
-    let failing = EventBuilder::new("customer.updated").id("evt_http_2").merge_object(json!({"metadata": {"fail": "yes"}}));
+    let failing =
+        EventBuilder::new("customer.updated").id("evt_http_2").merge_object(json!({"metadata": {"fail": "yes"}}));
     let failed = app.send(&failing);
     assert_eq!((failed.status, failed.outcome()), (500, Some(Outcome::Failed)), "{failed:?}");
     assert_eq!(app.database().count("SELECT COUNT(*) AS n FROM shop_customer_event WHERE event_id = 'evt_http_2'"), 0);
@@ -73,5 +74,28 @@ fn dropping_the_app_stops_its_server() {
         assert!(std::net::TcpStream::connect(&addr).is_ok());
         drop(app);
         assert!(std::net::TcpStream::connect(&addr).is_err(), "{adapter}: still listening on {addr} after drop");
+    }
+}
+
+/// The app's own routes under the webhook prefix are not shadowed by djstripe's, on either
+/// adapter (the actix scope claims only `/stripe/webhook/...`).
+#[test]
+fn own_routes_under_the_prefix_answer() {
+    let actix = djstripe_actix::Server::new().routes(|cfg| {
+        cfg.route("/stripe/checkout/done", actix_web::web::get().to(|| async { "thanks" }));
+    });
+    let axum = djstripe_axum::Server::new()
+        .routes(axum::Router::new().route("/stripe/checkout/done", axum::routing::get(|| async { "thanks" })));
+    // (No handler: the shop's, linked into this binary, would need the shop's tables.)
+    let apps = [
+        TestApp::builder().handlers(HandlerSet::none()).serve(actix).start(),
+        TestApp::builder().handlers(HandlerSet::none()).serve(axum).start(),
+    ];
+    for app in &apps {
+        let url = format!("{}/stripe/checkout/done", app.url().unwrap());
+        assert_eq!(ureq::get(&url).call().unwrap().body_mut().read_to_string().unwrap(), "thanks", "{url}");
+        assert_eq!(app.send_type("customer.created").status, 200, "the webhook routes still answer");
+        let unknown = app.post("/stripe/webhook/not-a-uuid/", b"{}", &[]);
+        assert_eq!(unknown.status, 404);
     }
 }
