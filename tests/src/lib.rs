@@ -277,3 +277,9 @@ macro_rules! both_backends {
         mod postgres { $( #[test] fn $name() { super::$name($crate::Backend::Postgres) } )* }
     };
 }
+
+/// The README's Rust examples, compiled (and the runnable ones run) as this crate's doc tests, so
+/// that what a new user copies from it builds against the current API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
