@@ -88,10 +88,16 @@ pub enum Error {
         trace: String,
     },
     /// The database could not be reached, was locked past the busy timeout, or refused the work.
-    #[error("database unavailable: {reason}")]
+    ///
+    /// When a connection could not be opened for a reason the driver's message names (a missing
+    /// database, a refused connection, a certificate that does not verify, ...), `cause` says
+    /// which, and the message ends with what to do about it.
+    #[error("database unavailable: {reason}{}", cause.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
     DatabaseUnavailable {
         /// The driver's or the pool's message.
         reason: String,
+        /// Why the connection failed, when recognised.
+        cause: Option<ConnectFailure>,
     },
     /// A set of migrations (djstripe's or the app's) could not be applied; nothing of the failed
     /// migration is kept (each runs in its own transaction).
@@ -233,6 +239,112 @@ pub enum Error {
     },
 }
 
+/// Why a connection to the database could not be opened, as far as the driver's message tells:
+/// the part of an [`Error::DatabaseUnavailable`] a program can act on. It displays as the hint
+/// that ends the error's message.
+///
+/// ```
+/// use djstripe_core::error::ConnectFailure;
+/// let missing = ConnectFailure::MissingDatabase {
+///     database: "shop".into(),
+///     host: Some("127.0.0.1".into()),
+///     port: Some(5432),
+///     user: Some("postgres".into()),
+/// };
+/// assert_eq!(missing.to_string(), "create it: createdb -h 127.0.0.1 -U postgres shop");
+/// let refused = ConnectFailure::Refused { address: "127.0.0.1:5432".into() };
+/// assert_eq!(refused.to_string(), "is PostgreSQL running on 127.0.0.1:5432?");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectFailure {
+    /// The server answered, and has no database of that name.
+    #[error("create it: {}", createdb(database, host.as_deref(), *port, user.as_deref()))]
+    MissingDatabase {
+        /// The database the URL names.
+        database: String,
+        /// The server's host (or socket directory), as libpq reported it.
+        host: Option<String>,
+        /// The server's port.
+        port: Option<u16>,
+        /// The user of the URL, if it names one.
+        user: Option<String>,
+    },
+    /// Nothing accepted the connection at the address: the server is down, or listens elsewhere.
+    #[error("is PostgreSQL running on {address}?")]
+    Refused {
+        /// `host:port`, or the socket's path.
+        address: String,
+    },
+    /// Nothing answered within the connect timeout (libpq's `connect_timeout`).
+    #[error("nothing answered in time: is {address} reachable from here (firewall, security group)?")]
+    TimedOut {
+        /// `host:port`.
+        address: String,
+    },
+    /// The server accepts only encrypted connections and the URL asked for none
+    /// (`sslmode=disable`).
+    #[error(
+        "the server accepts only TLS connections: use sslmode=verify-full with sslrootcert=<CA file>, or sslmode=require"
+    )]
+    TlsRequired,
+    /// The URL requires TLS (`sslmode=require` or stricter) and the server has TLS off.
+    #[error("the server does not offer TLS: turn `ssl` on in its configuration, or use sslmode=prefer")]
+    TlsUnsupported,
+    /// The server's certificate does not chain to a trusted CA (`verify-ca`, `verify-full`).
+    #[error("{}", if *system_roots {
+        "sslrootcert=system uses the CA store of djstripe's bundled OpenSSL (/usr/local/ssl), not the system's: set \
+         SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt, or sslrootcert=<that file or the provider's CA>"
+    } else {
+        "the server's certificate is not signed by a CA in sslrootcert: use the CA certificate your provider publishes"
+    })]
+    UntrustedCertificate {
+        /// Whether the URL asked for the system's CAs (`sslrootcert=system`).
+        system_roots: bool,
+    },
+    /// The server's certificate does not name the host of the URL (`verify-full`).
+    #[error(
+        "verify-full checks that the server's certificate names the host of DATABASE_URL: connect with a name the certificate lists"
+    )]
+    CertificateNameMismatch,
+    /// The server did not accept the user's password (or other credentials).
+    #[error("check the user and its password (or client certificate) in DATABASE_URL")]
+    AuthenticationFailed,
+    /// The server admits this user only with a client certificate, and none was sent.
+    #[error("the server wants a client certificate for this user: add sslcert=<certificate file>&sslkey=<key file>")]
+    ClientCertificateRequired,
+    /// The server's `pg_hba.conf` admits no connection from this host for this user and database.
+    #[error("the server's pg_hba.conf does not admit this host, user and database (and encryption)")]
+    NotAdmitted,
+}
+
+/// The `createdb` command line of a [`ConnectFailure::MissingDatabase`] hint.
+fn createdb(database: &str, host: Option<&str>, port: Option<u16>, user: Option<&str>) -> String {
+    let mut command = String::from("createdb");
+    if let Some(host) = host {
+        command.push_str(&format!(" -h {}", shell_word(host)));
+    }
+    if let Some(port) = port.filter(|&p| p != 5432) {
+        command.push_str(&format!(" -p {port}"));
+    }
+    if let Some(user) = user {
+        command.push_str(&format!(" -U {}", shell_word(user)));
+    }
+    command.push(' ');
+    command.push_str(&shell_word(database));
+    command
+}
+
+/// `word` as one shell word: itself when it needs no quoting, else in single quotes.
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:@".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
 /// The kinds of record an [`Error::NotFound`] or [`Error::CorruptRow`] names.
 ///
 /// ```
@@ -318,7 +430,7 @@ impl Error {
     /// ```
     /// use djstripe_core::Error;
     /// assert_eq!(Error::NoMatchingSignature.http_status(), 400);
-    /// assert_eq!(Error::DatabaseUnavailable { reason: "down".into() }.http_status(), 503);
+    /// assert_eq!(Error::DatabaseUnavailable { reason: "down".into(), cause: None }.http_status(), 503);
     /// ```
     pub fn http_status(&self) -> u16 {
         match self {
@@ -358,7 +470,9 @@ impl Error {
     /// ```
     /// use djstripe_core::Error;
     /// assert!(Error::NoMatchingSignature.is_client_error());
-    /// assert!(!Error::DatabaseUnavailable { reason: "password authentication failed".into() }.is_client_error());
+    /// let reason = "password authentication failed".to_owned();
+    /// let cause = Some(djstripe_core::error::ConnectFailure::AuthenticationFailed);
+    /// assert!(!Error::DatabaseUnavailable { reason, cause }.is_client_error());
     /// ```
     pub fn is_client_error(&self) -> bool {
         (400..500).contains(&self.http_status())
@@ -371,7 +485,7 @@ impl Error {
 
     /// A shorthand for [`Error::DatabaseUnavailable`].
     pub(crate) fn unavailable(reason: impl std::fmt::Display) -> Self {
-        Error::DatabaseUnavailable { reason: reason.to_string() }
+        Error::DatabaseUnavailable { reason: reason.to_string(), cause: None }
     }
 
     /// A shorthand for [`Error::InvalidInput`].

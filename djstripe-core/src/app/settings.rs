@@ -28,7 +28,7 @@ use crate::stripe_api::DEFAULT_API_BASE;
 /// | `DJSTRIPE_WEBHOOK_MAX_BODY` | largest accepted body, bytes | 2621440 (2.5 MiB) |
 /// | `DJSTRIPE_DB_POOL_SIZE` | database connections | 8 |
 /// | `DJSTRIPE_DB_WRITERS` | writer threads doing group commit (at most half the pool) | 1 on SQLite; on PostgreSQL one per core, at least 2 |
-/// | `DJSTRIPE_DB_TIMEOUT` | seconds to wait for a pooled connection or the SQLite write lock before answering 503 | 10 |
+/// | `DJSTRIPE_DB_TIMEOUT` | seconds to wait for a pooled connection or the SQLite write lock before answering 503; libpq's `connect_timeout` unless the URL sets one | 10 |
 /// | `DJSTRIPE_SQLITE_SYNCHRONOUS` | `FULL` (durable) or `NORMAL` (may lose the last commits on power loss) | `FULL` |
 /// | `DJSTRIPE_TRUSTED_PROXIES` | comma-separated proxy IPs whose `X-Forwarded-For` is believed | none |
 ///

@@ -198,9 +198,7 @@ impl Blocking for SpawnBlocking {
     {
         let (done, result) = futures_channel::oneshot::channel();
         (self.0)(Box::new(move || drop(done.send(work()))));
-        result.await.map_err(|_| Error::DatabaseUnavailable {
-            reason: "blocking pool: the job panicked or the pool shut down".into(),
-        })
+        result.await.map_err(|_| Error::unavailable("blocking pool: the job panicked or the pool shut down"))
     }
 }
 

@@ -1,6 +1,7 @@
 //! [`Database`]: one connection pool to SQLite or PostgreSQL, chosen from the URL.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -8,7 +9,9 @@ use diesel::{Connection, ConnectionError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use super::DbConnection;
+use super::diagnose::{connect_error, url_parameter};
 use crate::Error;
+use crate::error::ConnectFailure;
 
 #[cfg(feature = "sqlite")]
 pub(crate) const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -74,7 +77,9 @@ pub enum SqliteSync {
 pub struct DatabaseOptions {
     /// Maximum pooled connections (default 8).
     pub pool_size: u32,
-    /// How long to wait for a pooled connection before answering "unavailable" (default 10 s).
+    /// How long to wait for a pooled connection before answering "unavailable" (default 10 s);
+    /// on PostgreSQL also libpq's `connect_timeout` (whole seconds, at least 2) when neither the
+    /// URL nor `PGCONNECT_TIMEOUT` sets one.
     pub connect_timeout: Duration,
     /// SQLite: how long a writer waits for the lock before failing (default 10 s).
     pub busy_timeout: Duration,
@@ -100,13 +105,32 @@ struct Manager {
     target: String,
     #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     options: DatabaseOptions,
+    probe: Arc<Probe>,
 }
 
-impl r2d2::ManageConnection for Manager {
-    type Connection = DbConnection;
-    type Error = ConnectionError;
+/// The connection [`Database::get`] opens itself while the pool holds none, so that a database
+/// that cannot be reached fails at once with the driver's message, instead of after the pool's
+/// timeout of retries (each logged). One probe runs at a time; those that waited for it share
+/// its answer.
+#[derive(Default)]
+struct Probe {
+    /// The probe's connection, handed to the pool's next `connect`.
+    spare: Mutex<Option<DbConnection>>,
+    /// Held while probing; how the last probe failed (`None`: it did not).
+    last_failure: Mutex<Option<(String, Option<ConnectFailure>)>>,
+    /// Probes done.
+    done: AtomicU64,
+}
 
-    fn connect(&self) -> Result<DbConnection, ConnectionError> {
+impl std::fmt::Debug for Probe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Probe").field("done", &self.done).finish_non_exhaustive()
+    }
+}
+
+impl Manager {
+    /// Opens a new connection (the pool's `connect` takes the probe's first, if there is one).
+    fn establish(&self) -> Result<DbConnection, ConnectionError> {
         match self.backend {
             #[cfg(feature = "sqlite")]
             Backend::Sqlite => {
@@ -133,6 +157,16 @@ impl r2d2::ManageConnection for Manager {
             other => Err(ConnectionError::BadConnection(format!("{other:?} is not compiled in"))),
         }
     }
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = ConnectionError;
+
+    fn connect(&self) -> Result<DbConnection, ConnectionError> {
+        let spare = self.probe.spare.lock().unwrap_or_else(PoisonError::into_inner).take();
+        spare.map_or_else(|| self.establish(), Ok)
+    }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectionError> {
         conn.batch_execute("SELECT 1").map_err(|e| ConnectionError::BadConnection(e.to_string()))
@@ -140,6 +174,18 @@ impl r2d2::ManageConnection for Manager {
 
     fn has_broken(&self, _conn: &mut DbConnection) -> bool {
         false
+    }
+}
+
+/// The pool's failed connection attempts, at debug level: r2d2's default handler logs each
+/// retry as an error, while the caller gets the failure (with its cause) as the answer of
+/// [`Database::get`].
+#[derive(Debug)]
+struct TraceErrors;
+
+impl r2d2::HandleError<ConnectionError> for TraceErrors {
+    fn handle_error(&self, error: ConnectionError) {
+        tracing::debug!(%error, "the database pool could not open a connection");
     }
 }
 
@@ -153,6 +199,12 @@ impl r2d2::ManageConnection for Manager {
 /// conn.batch_execute("CREATE TABLE notes (body TEXT)").unwrap();
 /// ```
 pub struct PooledConnection(r2d2::PooledConnection<Manager>);
+
+impl std::fmt::Debug for PooledConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PooledConnection").finish_non_exhaustive()
+    }
+}
 
 impl std::ops::Deref for PooledConnection {
     type Target = DbConnection;
@@ -182,6 +234,8 @@ impl std::ops::DerefMut for PooledConnection {
 #[derive(Clone)]
 pub struct Database {
     pool: r2d2::Pool<Manager>,
+    /// A copy of the pool's manager, for [`Database::probe`].
+    manager: Manager,
     backend: Backend,
     /// SQLite has one writer at a time: in-process writers queue here instead of polling the
     /// file lock (whose busy handler sleeps in steps of up to 100 ms). Other processes still wait
@@ -209,7 +263,8 @@ impl Database {
     }
 
     /// Connects with the given options. The pool is created lazily: a server that is down now is
-    /// reported at the first use, as [`Error::DatabaseUnavailable`].
+    /// reported at the first use, as [`Error::DatabaseUnavailable`] (at once, not after
+    /// `connect_timeout`: see [`Database::get`]).
     ///
     /// ```
     /// use djstripe_core::db::{Database, DatabaseOptions};
@@ -223,14 +278,19 @@ impl Database {
         if options.pool_size == 0 {
             return Err(Error::setting("DJSTRIPE_DB_POOL_SIZE", "the database pool size must be at least 1"));
         }
-        let manager = Manager { backend, target, options: options.clone() };
+        let target = match backend {
+            Backend::Postgres => with_connect_timeout(&target, options.connect_timeout),
+            Backend::Sqlite => target,
+        };
+        let manager = Manager { backend, target, options: options.clone(), probe: Default::default() };
         let pool = r2d2::Pool::builder()
             .max_size(options.pool_size)
             .min_idle(Some(0))
             .connection_timeout(options.connect_timeout)
             .test_on_check_out(backend == Backend::Postgres)
-            .build_unchecked(manager);
-        Ok(Self { pool, backend, writer: Arc::new(Mutex::new(())), endpoint_cache: Default::default() })
+            .error_handler(Box::new(TraceErrors))
+            .build_unchecked(manager.clone());
+        Ok(Self { pool, manager, backend, writer: Arc::new(Mutex::new(())), endpoint_cache: Default::default() })
     }
 
     /// Which backend this is.
@@ -256,13 +316,62 @@ impl Database {
 
     /// A pooled connection, or [`Error::DatabaseUnavailable`].
     ///
-    /// ```no_run
-    /// # let db = djstripe_core::db::Database::connect("sqlite://app.sqlite3").unwrap();
-    /// let mut conn = db.get().unwrap();
-    /// # let _ = &mut conn;
+    /// While the pool holds no connection (the first use, or after the server dropped them all),
+    /// the connection is opened here directly: a missing database, a refused connection or a
+    /// certificate that does not verify fails at once, with the driver's message and a
+    /// [`ConnectFailure`] naming the cause. Otherwise a busy pool waits up to `connect_timeout`.
+    ///
+    /// ```
+    /// use djstripe_core::{Error, db::Database, error::ConnectFailure};
+    /// let db = Database::connect("postgres://postgres@127.0.0.1:1/shop").unwrap();
+    /// let Err(Error::DatabaseUnavailable { cause, .. }) = db.get() else { panic!("port 1 answered") };
+    /// assert_eq!(cause, Some(ConnectFailure::Refused { address: "127.0.0.1:1".into() }));
     /// ```
     pub fn get(&self) -> Result<PooledConnection, Error> {
-        self.pool.get().map(PooledConnection).map_err(Error::unavailable)
+        self.probe()?;
+        self.pool
+            .get()
+            .map(PooledConnection)
+            .map_err(|e| connect_error(self.backend, &self.manager.target, &e.to_string()))
+    }
+
+    /// Opens the pool's next connection directly when it holds none (see [`Database::get`]).
+    fn probe(&self) -> Result<(), Error> {
+        if self.pool.state().connections > 0 {
+            return Ok(());
+        }
+        let probe = &self.manager.probe;
+        let seen = probe.done.load(Ordering::Acquire);
+        let mut last_failure = probe.last_failure.lock().unwrap_or_else(PoisonError::into_inner);
+        if probe.done.load(Ordering::Acquire) != seen {
+            // Another probe ended while this one waited: its answer is this one's.
+            return match &*last_failure {
+                None => Ok(()),
+                Some((reason, cause)) => {
+                    Err(Error::DatabaseUnavailable { reason: reason.clone(), cause: cause.clone() })
+                }
+            };
+        }
+        let spare_ready = probe.spare.lock().unwrap_or_else(PoisonError::into_inner).is_some();
+        if spare_ready || self.pool.state().connections > 0 {
+            return Ok(());
+        }
+        let result = self.manager.establish();
+        probe.done.fetch_add(1, Ordering::Release);
+        match result {
+            Ok(conn) => {
+                *last_failure = None;
+                *probe.spare.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn);
+                Ok(())
+            }
+            Err(e) => {
+                let error = connect_error(self.backend, &self.manager.target, &e.to_string());
+                if let Error::DatabaseUnavailable { reason, cause } = &error {
+                    *last_failure = Some((reason.clone(), cause.clone()));
+                }
+                Err(error)
+            }
+        }
     }
 
     /// Takes the in-process writer lock (SQLite only; `None` for PostgreSQL, whose row locks
@@ -327,6 +436,18 @@ fn parse_url(url: &str) -> Result<(Backend, String), Error> {
         ));
     }
     compiled_in(Backend::Sqlite, path.to_owned())
+}
+
+/// `url` with libpq's `connect_timeout` (whole seconds, at least libpq's minimum of 2) added,
+/// unless it or the environment (`PGCONNECT_TIMEOUT`) sets one: without it, a host that drops
+/// packets keeps the connection attempt waiting for the operating system's TCP timeout.
+fn with_connect_timeout(url: &str, timeout: Duration) -> String {
+    if url_parameter(url, "connect_timeout").is_some() || std::env::var_os("PGCONNECT_TIMEOUT").is_some() {
+        return url.to_owned();
+    }
+    let seconds = timeout.as_secs_f64().ceil().max(2.0) as u64;
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}connect_timeout={seconds}")
 }
 
 /// `(backend, target)` when this build has the backend's cargo feature, else the error naming it.
@@ -395,5 +516,21 @@ mod tests {
         assert!(parse_url("").unwrap_err().to_string().contains("DATABASE_URL"));
         assert!(parse_url("mysql://x").unwrap_err().to_string().contains("`mysql`"));
         assert!(parse_url("sqlite://:memory:").is_err());
+    }
+}
+
+#[cfg(test)]
+mod connect_timeout_tests {
+    use super::*;
+
+    #[test]
+    fn connect_timeout_is_added_unless_set() {
+        let ten = Duration::from_secs(10);
+        assert_eq!(with_connect_timeout("postgres://h/d", ten), "postgres://h/d?connect_timeout=10");
+        assert_eq!(
+            with_connect_timeout("postgres://h/d?sslmode=require", Duration::from_millis(500)),
+            "postgres://h/d?sslmode=require&connect_timeout=2"
+        );
+        assert_eq!(with_connect_timeout("postgres://h/d?connect_timeout=30", ten), "postgres://h/d?connect_timeout=30");
     }
 }

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `cache.rs` | a one-second cache of endpoint lookups for the hot path |
 //! | `database.rs` | [`Database`]: URL parsing, the connection pool, SQLite pragmas, migrations |
+//! | `diagnose.rs` | what a failed connection means: the driver's message and its [`crate::error::ConnectFailure`] |
 //! | `schema.rs` | diesel `table!`s |
 //! | `models.rs` | row structs |
 //! | `outcome.rs` | [`Outcome`]: what became of a trigger, stored as its word |
@@ -14,6 +15,7 @@
 
 mod cache;
 mod database;
+mod diagnose;
 mod keys;
 mod models;
 mod outcome;

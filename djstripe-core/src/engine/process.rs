@@ -394,7 +394,9 @@ pub(super) fn run_batch(
 fn same_error(error: &Error) -> Error {
     match error {
         Error::NotFound { resource, id } => Error::NotFound { resource: *resource, id: id.clone() },
-        Error::DatabaseUnavailable { reason } => Error::unavailable(reason),
+        Error::DatabaseUnavailable { reason, cause } => {
+            Error::DatabaseUnavailable { reason: reason.clone(), cause: cause.clone() }
+        }
         other => Error::unavailable(other),
     }
 }
