@@ -11,7 +11,9 @@
 //! | `queries.rs` | the reads and writes operators and the engine need |
 //! | `unnest.rs` | PostgreSQL batch inserts as one prepared statement, whatever the batch size |
 //! | `keys.rs` | connected accounts' own API keys ([`AccountKey`]) |
+//! | `admin_users.rs` | the admin pages' users and their password hashes ([`AdminUser`]) |
 
+mod admin_users;
 mod cache;
 mod database;
 mod keys;
@@ -22,6 +24,7 @@ pub mod schema;
 #[cfg(feature = "postgres")]
 mod unnest;
 
+pub use admin_users::{AdminUser, PasswordChange, check_username};
 pub use cache::TTL as ENDPOINT_CACHE_TTL;
 pub use database::{Backend, Database, DatabaseOptions, PooledConnection, SqliteSync};
 pub(crate) use database::{classify, classify_error};
