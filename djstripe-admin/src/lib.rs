@@ -39,7 +39,7 @@
 //! | `lib.rs` | [`Admin`] and [`Admin::handle`]: the login check, the page, the headers every answer gets |
 //! | `http.rs` | [`AdminRequest`], [`AdminResponse`], [`Method`] |
 //! | `config.rs` | [`AdminConfig`] |
-//! | `auth.rs` | the credential check (constant time), the signed session cookie |
+//! | `auth.rs` | argon2 password hashes (environment and database users), the bounded verification, the signed session cookie |
 //! | `csrf.rs` | the double-submit CSRF token and the form check |
 //! | `render.rs` | the minijinja environment, HTML error pages |
 //! | `stripe.rs` | base-URL validation, creating and deleting endpoints at Stripe |
@@ -47,7 +47,10 @@
 //! | `pages/` | the routes, one file per section: login, endpoints, triggers, events, handlers |
 //! | `testing.rs` | feature `testing`: the HTTP suite every adapter runs against its server |
 //!
-//! Security notes: every state-changing form is a POST checked against the CSRF cookie; secrets
+//! Security notes: passwords are argon2id hashes (the environment's `DJSTRIPE_ADMIN_PASSWORD_HASH`
+//! and the database's `djstripe_admin_user` rows that the command line's `admin set-password`
+//! writes), verified on the blocking pool, at most [`AdminConfig::max_concurrent_logins`] at once
+//! (beyond that: 429 at once); every state-changing form is a POST checked against the CSRF cookie; secrets
 //! are never rendered (only whether one is set and when previous ones expire); cookies are
 //! `HttpOnly`, `SameSite=Strict`, limited to the admin's path and `Secure` over https; every
 //! answer past the login check is `Cache-Control: no-store` and `X-Frame-Options: DENY`.
@@ -65,6 +68,8 @@ mod stripe;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+use std::sync::Arc;
+
 use djstripe_core::app::{Blocking, Djstripe};
 
 pub use auth::hash_password;
@@ -80,18 +85,27 @@ use auth::Access;
 pub struct Admin {
     djstripe: Djstripe,
     config: AdminConfig,
+    guard: Arc<auth::Guard>,
 }
 
 impl Admin {
     /// The admin of `djstripe`, for the logins `config` allows.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let djstripe = djstripe_core::app::Djstripe::start(djstripe_core::app::Settings::new(dir.path().join("a.sqlite3").to_str().unwrap())).unwrap();
+    /// let admin = djstripe_admin::Admin::new(djstripe, djstripe_admin::AdminConfig::database_users());
+    /// # let _ = admin;
+    /// ```
     pub fn new(djstripe: Djstripe, config: AdminConfig) -> Self {
-        Self { djstripe, config }
+        Self { djstripe, config, guard: Arc::default() }
     }
 
     /// Answers one request: the login check (a valid session, HTTP basic or bearer token; an
     /// anonymous `GET` is sent to the login form, anything else without a good credential is a
-    /// 401), then the page. Database and Stripe calls run on `blocking`. A client without a CSRF
-    /// cookie gets one with the page.
+    /// 401; a password check beyond [`AdminConfig::max_concurrent_logins`] is a 429), then the
+    /// page. Database and Stripe calls, and password verification, run on `blocking`. A client
+    /// without a CSRF cookie gets one with the page.
     ///
     /// ```
     /// # use djstripe_admin::{Admin, AdminConfig, AdminRequest, Method};
@@ -112,19 +126,21 @@ impl Admin {
         let fresh = cookie.is_none().then(csrf::new_token);
         let public = matches!(request.path.as_str(), "/login" | "/login/");
         if !public {
-            match auth::access(&self.config, &request) {
-                Access::Granted => {}
-                Access::Anonymous if request.method.is_read() => {
+            let db = self.djstripe.engine().database();
+            match auth::access(&self.config, &self.guard, db, &request, blocking).await {
+                Ok(Access::Granted) => {}
+                Ok(Access::Anonymous) if request.method.is_read() => {
                     let next = auth::percent_encode(&request.full_path());
                     return AdminResponse::redirect(303, format!("{}/login?next={next}", request.prefix));
                 }
-                Access::Anonymous | Access::Denied => {
+                Ok(Access::Anonymous | Access::Denied) => {
                     return AdminResponse::text(
                         401,
                         "authentication required: log in, or send the configured credential",
                     )
                     .header("WWW-Authenticate", r#"Basic realm="djstripe admin", charset="UTF-8""#);
                 }
+                Err(e) => return render::error_response(&e).header("Cache-Control", "no-store"),
             }
         }
         let csrf_token = fresh.clone().or(cookie).unwrap_or_default();

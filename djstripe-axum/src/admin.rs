@@ -10,8 +10,9 @@
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     let djstripe = Djstripe::start(Settings::from_env("sqlite://app.sqlite3")?)?;
 //!     let mut app = axum::Router::new().nest("/stripe", djstripe_axum::router(djstripe.clone()));
-//!     // DJSTRIPE_ADMIN_PASSWORD_HASH=sha256:<hex> (and DJSTRIPE_ADMIN_USER) or DJSTRIPE_ADMIN_TOKEN.
-//!     if let Some(config) = AdminConfig::from_env()? {
+//!     // Users from `app admin set-password`, DJSTRIPE_ADMIN_PASSWORD_HASH=$argon2id$... (and
+//!     // DJSTRIPE_ADMIN_USER) or DJSTRIPE_ADMIN_TOKEN; None when there is none of them.
+//!     if let Some(config) = AdminConfig::load(&djstripe)? {
 //!         app = app.nest_service("/stripe/admin", admin::router(djstripe, config));
 //!     }
 //!     let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;

@@ -147,7 +147,7 @@ pub(crate) async fn respond<B: Blocking>(p: &Page<'_, B>) -> Result<AdminRespons
     match route {
         Route::Index if read => Ok(p.see_other("/triggers/")),
         Route::Login if read => login::form(p),
-        Route::Login if post => login::submit(p),
+        Route::Login if post => login::submit(p).await,
         Route::Logout if post => login::logout(p),
         Route::Endpoints if read => endpoints::list(p).await,
         Route::Endpoints if post => endpoints::create(p).await,
