@@ -4,7 +4,7 @@
 
 use djstripe_core::testing::{self, EventBuilder};
 
-use super::Cli;
+use super::{Cli, Open};
 use crate::{Error, Result};
 
 /// Arguments of `trigger`.
@@ -51,7 +51,7 @@ fn destination(cli: &Cli, args: &TriggerArgs) -> Result<Destination> {
     let secret = match &args.secret {
         Some(secret) => secret.clone(),
         None => {
-            let endpoint = cli.start()?.engine().database().endpoint_by_uuid(uuid)?.ok_or_else(|| Error::Argument {
+            let endpoint = cli.start(Open::Existing)?.engine().database().endpoint_by_uuid(uuid)?.ok_or_else(|| Error::Argument {
                 flag: "--endpoint",
                 message: format!("no webhook endpoint with uuid {uuid} in the database"),
             })?;
@@ -95,7 +95,7 @@ pub(super) fn run(cli: &Cli, args: TriggerArgs) -> Result<()> {
             .map_err(|e| Error::Send { url: url.clone(), reason: format!("got no answer: {e}") })?;
         let status = response.status().as_u16();
         let answer = response.body_mut().with_config().limit(64 * 1024).read_to_string().unwrap_or_default();
-        println!("{status} {} {}", signed.event.id, answer.trim());
+        say!("{status} {} {}", signed.event.id, answer.trim())?;
         if !(200..300).contains(&status) {
             failed += 1;
         }
