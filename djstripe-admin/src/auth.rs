@@ -66,8 +66,8 @@ pub fn hash_password(password: &str) -> String {
 pub(crate) fn parse_hash(setting: &'static str, hash: &str) -> std::result::Result<String, djstripe_core::Error> {
     let hash = hash.trim();
     let bad = |message: String| djstripe_core::Error::InvalidSetting { setting, message };
-    let advice = "run `<app> admin set-password` (it stores an argon2 hash in the database; then unset this \
-                  variable), or set an argon2 PHC string here: `<app> admin hash-password` prints one";
+    let advice = "run `admin set-password` of the app's command line (it stores an argon2 hash in the database; \
+                  then unset this variable), or set an argon2 PHC string here (`admin hash-password` prints one)";
     let legacy_hex = |h: &str| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit());
     if hash.starts_with("sha256:") || legacy_hex(hash) {
         return Err(bad(format!(

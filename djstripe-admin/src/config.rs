@@ -158,13 +158,13 @@ impl AdminConfig {
     ///
     /// | variable | meaning |
     /// |---|---|
-    /// | `DJSTRIPE_ADMIN_PASSWORD_HASH` | the argon2 PHC string of a password (`$argon2id$...`, from `<app> admin hash-password`); `sha256:` values are refused |
+    /// | `DJSTRIPE_ADMIN_PASSWORD_HASH` | the argon2 PHC string of a password (`$argon2id$...`, from the command line's `admin hash-password`); `sha256:` values are refused |
     /// | `DJSTRIPE_ADMIN_USER` | the user name for that password (default `admin`) |
     /// | `DJSTRIPE_ADMIN_TOKEN` | a bearer token (at least 16 characters) |
     /// | `DJSTRIPE_ADMIN_PAGE_SIZE` | rows per page (default 50) |
     /// | `DJSTRIPE_ADMIN_MAX_LOGINS` | password verifications at once, beyond which a login is answered 429 (default 2) |
     ///
-    /// Users stored in the database by `<app> admin set-password` need no variable.
+    /// Users stored in the database by the command line's `admin set-password` need no variable.
     ///
     /// ```
     /// // Nothing configured: no credential from the environment.
@@ -192,7 +192,7 @@ impl AdminConfig {
     }
 
     /// What the adapters' `serve` mounts: the environment's settings, on when they set a
-    /// credential or when the database has an admin user (`<app> admin set-password`);
+    /// credential or when the database has an admin user (the command line's `admin set-password`);
     /// `Ok(None)` (no admin pages) otherwise. A user added later counts after a restart.
     ///
     /// ```

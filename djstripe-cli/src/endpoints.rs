@@ -232,7 +232,8 @@ pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<()> {
                 rows.add_row([
                     e.id.to_string(),
                     e.djstripe_uuid.clone(),
-                    cell(Some(&e.url)),
+                    // A local endpoint has no public URL: its path, under the server's base URL.
+                    if e.url.is_empty() { format!("{}/webhook/{}/", cli.prefix, e.djstripe_uuid) } else { e.url.clone() },
                     cell(e.stripe_id.as_deref()),
                     mode_name(e.livemode).to_owned(),
                     e.status.clone(),

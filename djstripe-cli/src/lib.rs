@@ -197,7 +197,13 @@ impl Cli {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        let command = Args::command().name(self.name).bin_name(self.name);
+        let default_url = self.default_database_url.clone();
+        let command = Args::command().name(self.name).bin_name(self.name).mut_arg("database_url", |arg| {
+            arg.help(format!(
+                "The database: a SQLite file (path or sqlite://path) or postgres://user@host/db [default: \
+                 {default_url}]. Only `serve` and `migrate` create a SQLite file that is not there"
+            ))
+        });
         let parsed = command.try_get_matches_from(args).and_then(|m| {
             let from_flag = m.value_source("database_url") == Some(ValueSource::CommandLine);
             Args::from_arg_matches(&m).map(|args| (args, from_flag))
@@ -319,9 +325,7 @@ fn init_tracing() {
 #[derive(Parser)]
 #[command(version, about = "Stripe webhooks, done the dj-stripe way", propagate_version = true)]
 struct Args {
-    /// The database: a SQLite file (`path` or `sqlite://path`) or `postgres://user@host/db`.
-    /// Default: the app's own (`sqlite://{name}.sqlite3`); only `serve` and `migrate` create a
-    /// SQLite file that is not there.
+    /// The database (the help text names the app's default: see `Cli::run_from`).
     #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
     database_url: Option<String>,
     #[command(subcommand)]
