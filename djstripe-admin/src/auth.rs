@@ -241,6 +241,12 @@ impl Guard {
         Some(Slot(self.clone()))
     }
 
+    /// Takes a slot as a login would (tests fill the slots with it).
+    #[cfg(test)]
+    pub(crate) fn take_for_test(self: &Arc<Self>, max: usize) -> Option<impl Drop> {
+        self.take(max)
+    }
+
     fn is_remembered(&self, key: &[u8; 32]) -> bool {
         let memory = self.remembered.lock().unwrap_or_else(|p| p.into_inner());
         memory.get(key).is_some_and(|at| at.elapsed() < REMEMBER)

@@ -153,3 +153,59 @@ impl Admin {
         response.header("Cache-Control", "no-store").header("X-Frame-Options", "DENY")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use djstripe_core::app::{Blocking, Djstripe, Settings};
+
+    use super::*;
+
+    /// Runs blocking work right here.
+    struct Inline;
+    impl Blocking for Inline {
+        async fn run<T, F>(&self, work: F) -> std::result::Result<T, djstripe_core::Error>
+        where
+            F: FnOnce() -> T + Send + 'static,
+            T: Send + 'static,
+        {
+            Ok(work())
+        }
+    }
+
+    fn basic(user: &str, password: &str) -> AdminRequest {
+        use base64::Engine as _;
+        let value = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")));
+        AdminRequest::new(Method::Get, "/stripe/admin", "/triggers/", "").headers([("authorization", value.as_bytes())])
+    }
+
+    /// Every verification slot taken: a password login is answered 429 at once (no hashing, no
+    /// login), a token still works; the slot given back, the password is checked again.
+    #[test]
+    fn logins_beyond_the_verification_limit_are_429() {
+        let dir = tempfile::tempdir().unwrap();
+        let djstripe = Djstripe::start(Settings::new(dir.path().join("a.sqlite3").to_str().unwrap())).unwrap();
+        djstripe.engine().database().set_admin_password("clerk", &hash_password("a passphrase")).unwrap();
+        let config = AdminConfig::token("a-long-random-token").max_concurrent_logins(2);
+        let admin = Admin::new(djstripe, config);
+        let run = |request| futures_executor::block_on(admin.handle(request, &Inline));
+        assert_eq!(run(basic("clerk", "a passphrase")).status, 200);
+
+        let busy = (admin.guard.take_for_test(2), admin.guard.take_for_test(2));
+        assert!(busy.0.is_some() && busy.1.is_some());
+        let refused = run(basic("clerk", "another passphrase"));
+        assert_eq!((refused.status, refused.header_value("retry-after")), (429, Some("1")));
+        assert!(String::from_utf8_lossy(&refused.body).contains("Too many logins"));
+        let form = AdminRequest::new(Method::Post, "/stripe/admin", "/login", "")
+            .headers([("cookie", &b"djstripe_admin_csrf=t"[..]), ("content-type", b"application/x-www-form-urlencoded")])
+            .body(djstripe_core::app::Body::Complete(b"csrf_token=t&user=clerk&password=x".to_vec()));
+        assert_eq!(run(form).status, 429, "the login form too");
+        let bearer = AdminRequest::new(Method::Get, "/stripe/admin", "/triggers/", "")
+            .headers([("authorization", &b"Bearer a-long-random-token"[..])]);
+        assert_eq!(run(bearer).status, 200, "a token needs no verification slot");
+        // A remembered good credential needs no slot either.
+        assert_eq!(run(basic("clerk", "a passphrase")).status, 200);
+
+        drop(busy);
+        assert_eq!(run(basic("clerk", "another passphrase")).status, 401);
+    }
+}
