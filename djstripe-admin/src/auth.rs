@@ -293,9 +293,9 @@ pub(crate) async fn verify_login(
     blocking
         .run(move || {
             let stored = stored_credential(&config, &db, &user)?;
-            let key = stored
-                .as_ref()
-                .map(|(_, hash)| keyed(&[b"djstripe-admin-basic", user.as_bytes(), password.as_bytes(), hash.as_bytes()]));
+            let key = stored.as_ref().map(|(_, hash)| {
+                keyed(&[b"djstripe-admin-basic", user.as_bytes(), password.as_bytes(), hash.as_bytes()])
+            });
             if remember && key.as_ref().is_some_and(|k| guard.is_remembered(k)) {
                 let (source, fingerprint) = stored.expect("a key only for a stored credential");
                 return Ok(Some(Login { source, user, fingerprint }));
@@ -361,11 +361,11 @@ pub(crate) async fn access(
     let Some(claims) = req.cookie(SESSION_COOKIE).and_then(claims) else { return Ok(Access::Anonymous) };
     let login = match claims.source {
         Source::Token => Some(Login::token(config)).filter(|_| config.token.is_some()),
-        Source::Setting => config
-            .password
-            .clone()
-            .filter(|_| config.user == claims.user)
-            .map(|fingerprint| Login { source: Source::Setting, user: claims.user.clone(), fingerprint }),
+        Source::Setting => config.password.clone().filter(|_| config.user == claims.user).map(|fingerprint| Login {
+            source: Source::Setting,
+            user: claims.user.clone(),
+            fingerprint,
+        }),
         Source::Database if config.database_users => {
             let (db, user) = (db.clone(), claims.user.clone());
             let row = blocking.run(move || db.admin_user(&user)).await??;

@@ -196,7 +196,10 @@ mod tests {
         assert_eq!((refused.status, refused.header_value("retry-after")), (429, Some("1")));
         assert!(String::from_utf8_lossy(&refused.body).contains("Too many logins"));
         let form = AdminRequest::new(Method::Post, "/stripe/admin", "/login", "")
-            .headers([("cookie", &b"djstripe_admin_csrf=t"[..]), ("content-type", b"application/x-www-form-urlencoded")])
+            .headers([
+                ("cookie", &b"djstripe_admin_csrf=t"[..]),
+                ("content-type", b"application/x-www-form-urlencoded"),
+            ])
             .body(djstripe_core::app::Body::Complete(b"csrf_token=t&user=clerk&password=x".to_vec()));
         assert_eq!(run(form).status, 429, "the login form too");
         let bearer = AdminRequest::new(Method::Get, "/stripe/admin", "/triggers/", "")

@@ -206,11 +206,7 @@ pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<()> {
             };
             let created = manager.create(&request)?;
             let e = &created.endpoint;
-            say!(
-                "created {} ({} mode) at Stripe",
-                e.stripe_id.as_deref().unwrap_or_default(),
-                mode_name(e.livemode)
-            )?;
+            say!("created {} ({} mode) at Stripe", e.stripe_id.as_deref().unwrap_or_default(), mode_name(e.livemode))?;
             say!("url: {}", e.url)?;
             say!("local id: {}  uuid: {}", e.id, e.djstripe_uuid)?;
             if show_secret {
@@ -224,16 +220,19 @@ pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<()> {
             if listed.is_empty() {
                 return say!("no webhook endpoints (create one with `endpoints create --base-url https://...`)");
             }
-            let mut rows = table([
-                "id", "uuid", "url", "stripe id", "mode", "status", "at stripe", "secret", "account", "events",
-            ]);
+            let mut rows =
+                table(["id", "uuid", "url", "stripe id", "mode", "status", "at stripe", "secret", "account", "events"]);
             for row in listed {
                 let e = &row.endpoint;
                 rows.add_row([
                     e.id.to_string(),
                     e.djstripe_uuid.clone(),
                     // A local endpoint has no public URL: its path, under the server's base URL.
-                    if e.url.is_empty() { format!("{}/webhook/{}/", cli.prefix, e.djstripe_uuid) } else { e.url.clone() },
+                    if e.url.is_empty() {
+                        format!("{}/webhook/{}/", cli.prefix, e.djstripe_uuid)
+                    } else {
+                        e.url.clone()
+                    },
                     cell(e.stripe_id.as_deref()),
                     mode_name(e.livemode).to_owned(),
                     e.status.clone(),

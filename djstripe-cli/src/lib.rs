@@ -286,7 +286,8 @@ impl Cli {
         {
             use std::io::Write as _;
             let source = self.database_source();
-            let _ = writeln!(std::io::stderr(), "{}: database: {} ({source})", self.name, settings.redacted_database_url());
+            let _ =
+                writeln!(std::io::stderr(), "{}: database: {} ({source})", self.name, settings.redacted_database_url());
         }
         if open == Open::Existing
             && let Some(path) = settings.sqlite_path()

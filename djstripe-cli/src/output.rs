@@ -36,7 +36,11 @@ pub(crate) fn cell(text: Option<&str>) -> String {
 /// The first line of `text`, at most `max` characters (`…` marks a cut).
 pub(crate) fn shorten(text: &str, max: usize) -> String {
     let line = text.lines().next().unwrap_or_default();
-    if line.chars().count() > max { format!("{}…", line.chars().take(max).collect::<String>()) } else { line.to_owned() }
+    if line.chars().count() > max {
+        format!("{}…", line.chars().take(max).collect::<String>())
+    } else {
+        line.to_owned()
+    }
 }
 
 /// Prints the table: the header, then one line per row, without trailing spaces.

@@ -51,9 +51,11 @@ fn destination(cli: &Cli, args: &TriggerArgs) -> Result<Destination> {
     let secret = match &args.secret {
         Some(secret) => secret.clone(),
         None => {
-            let endpoint = cli.start(Open::Existing)?.engine().database().endpoint_by_uuid(uuid)?.ok_or_else(|| Error::Argument {
-                flag: "--endpoint",
-                message: format!("no webhook endpoint with uuid {uuid} in the database"),
+            let endpoint = cli.start(Open::Existing)?.engine().database().endpoint_by_uuid(uuid)?.ok_or_else(|| {
+                Error::Argument {
+                    flag: "--endpoint",
+                    message: format!("no webhook endpoint with uuid {uuid} in the database"),
+                }
             })?;
             if endpoint.secret.is_empty() {
                 return Err(Error::Argument {

@@ -478,31 +478,59 @@ fn admin_set_password(backend: Backend) {
     let db = TestDb::new(backend);
     let passphrase = "correct horse battery staple";
     if backend == Backend::Sqlite {
-        let refused = shop_with_stdin(&db, &[], &["admin", "set-password", "--user", "ops"], "pw
-");
+        let refused = shop_with_stdin(
+            &db,
+            &[],
+            &["admin", "set-password", "--user", "ops"],
+            "pw
+",
+        );
         assert_one_error_line(&refused, "no database at");
     }
     assert_eq!(shop(&db, &[], &["migrate"]).0, 0);
-    let short = shop_with_stdin(&db, &[], &["admin", "set-password", "--user", "ops"], "short
-");
+    let short = shop_with_stdin(
+        &db,
+        &[],
+        &["admin", "set-password", "--user", "ops"],
+        "short
+",
+    );
     assert_one_error_line(&short, "at least 8 characters");
     assert_one_error_line(&shop_with_stdin(&db, &[], &["admin", "set-password"], ""), "no password given");
     assert_one_error_line(
-        &shop_with_stdin(&db, &[], &["admin", "set-password", "--user", "a:b"], &format!("{passphrase}
-")),
+        &shop_with_stdin(
+            &db,
+            &[],
+            &["admin", "set-password", "--user", "a:b"],
+            &format!(
+                "{passphrase}
+"
+            ),
+        ),
         "not a user name",
     );
     assert_eq!(count(&db, "djstripe_admin_user"), 0);
 
-    let (code, stdout, stderr) =
-        shop_with_stdin(&db, &[], &["admin", "set-password", "--user", "ops"], &format!("{passphrase}
-"));
+    let (code, stdout, stderr) = shop_with_stdin(
+        &db,
+        &[],
+        &["admin", "set-password", "--user", "ops"],
+        &format!(
+            "{passphrase}
+"
+        ),
+    );
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.starts_with("admin user `ops` created"), "{stdout}");
     assert_eq!(count(&db, "djstripe_admin_user WHERE username = 'ops' AND password_hash LIKE '$argon2id$%'"), 1);
     assert_eq!(count(&db, &format!("djstripe_admin_user WHERE password_hash LIKE '%{passphrase}%'")), 0);
-    let (code, stdout, _) = shop_with_stdin(&db, &[], &["admin", "set-password"], "another passphrase
-");
+    let (code, stdout, _) = shop_with_stdin(
+        &db,
+        &[],
+        &["admin", "set-password"],
+        "another passphrase
+",
+    );
     assert!(code == 0 && stdout.starts_with("admin user `admin` created"), "{stdout}");
     let (code, stdout, _) = shop(&db, &[], &["admin", "users"]);
     let users: Vec<&str> = stdout.lines().skip(1).map(|l| l.split_whitespace().next().unwrap()).collect();
@@ -512,15 +540,25 @@ fn admin_set_password(backend: Backend) {
     let status = |user: &str, password: &str| {
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
         let basic = base64_basic(user, password);
-        agent.get(format!("{}/stripe/admin/triggers/", server.base)).header("Authorization", basic).call().unwrap().status()
+        agent
+            .get(format!("{}/stripe/admin/triggers/", server.base))
+            .header("Authorization", basic)
+            .call()
+            .unwrap()
+            .status()
     };
     assert_eq!(status("ops", passphrase), 200);
     assert_eq!(status("admin", "another passphrase"), 200, "\r\n is the line's end, not the password's");
     assert_eq!(status("ops", "wrong passphrase"), 401);
     assert_eq!(status("nobody", passphrase), 401);
     // A new password: the old one is refused at once.
-    let (code, stdout, _) = shop_with_stdin(&db, &[], &["admin", "set-password", "--user", "ops"], "a new passphrase
-");
+    let (code, stdout, _) = shop_with_stdin(
+        &db,
+        &[],
+        &["admin", "set-password", "--user", "ops"],
+        "a new passphrase
+",
+    );
     assert!(code == 0 && stdout.starts_with("password of admin user `ops` changed"), "{stdout}");
     assert_eq!(status("ops", passphrase), 401);
     assert_eq!(status("ops", "a new passphrase"), 200);
@@ -530,8 +568,13 @@ fn admin_set_password(backend: Backend) {
     drop(server);
 
     // hash-password prints what DJSTRIPE_ADMIN_PASSWORD_HASH takes; sha256: is refused with advice.
-    let (code, hash, _) = shop_with_stdin(&db, &[], &["admin", "hash-password"], "env passphrase
-");
+    let (code, hash, _) = shop_with_stdin(
+        &db,
+        &[],
+        &["admin", "hash-password"],
+        "env passphrase
+",
+    );
     assert!(code == 0 && hash.starts_with("$argon2id$v=19$"), "{hash}");
     let server = Server::start(&db, &[("DJSTRIPE_ADMIN_PASSWORD_HASH", hash.trim()), ("DJSTRIPE_ADMIN_USER", "env")]);
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
@@ -542,7 +585,8 @@ fn admin_set_password(backend: Backend) {
         .unwrap();
     assert_eq!(answer.status(), 200);
     drop(server);
-    let old = [("DJSTRIPE_ADMIN_PASSWORD_HASH", "sha256:30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4")];
+    let old =
+        [("DJSTRIPE_ADMIN_PASSWORD_HASH", "sha256:30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4")];
     let result = shop_within(&db, &old, &["serve", "--bind", "127.0.0.1:0"], Duration::from_secs(10)).expect("stops");
     assert_one_error_line(&result, "DJSTRIPE_ADMIN_PASSWORD_HASH: unsalted SHA-256");
     assert!(result.2.contains("admin set-password") && result.2.contains("admin hash-password"), "{result:?}");
@@ -560,7 +604,11 @@ fn serve_contradictory_environment(backend: Backend) {
     for (env, first, second) in [
         (&[("DJSTRIPE_WEBHOOK_VALIDATION", "none")][..], "DJSTRIPE_WEBHOOK_VALIDATION", "DJSTRIPE_WEBHOOK_SECRET"),
         (&[("DJSTRIPE_WEBHOOK_TOLERANCE", "60")], "DJSTRIPE_WEBHOOK_TOLERANCE", "DJSTRIPE_WEBHOOK_SECRET"),
-        (&[("DJSTRIPE_DB_POOL_SIZE", "2"), ("DJSTRIPE_DB_WRITERS", "2")], "DJSTRIPE_DB_WRITERS", "DJSTRIPE_DB_POOL_SIZE"),
+        (
+            &[("DJSTRIPE_DB_POOL_SIZE", "2"), ("DJSTRIPE_DB_WRITERS", "2")],
+            "DJSTRIPE_DB_WRITERS",
+            "DJSTRIPE_DB_POOL_SIZE",
+        ),
     ] {
         let result = shop_within(&db, env, &["serve", "--bind", "127.0.0.1:0"], Duration::from_secs(10))
             .unwrap_or_else(|| panic!("serve with {env:?} is still running after 10 s"));

@@ -161,7 +161,9 @@ fn check_pattern(pattern: &str) -> Result<()> {
     let message = if let Some(prefix) = pattern.strip_suffix(".*").filter(|p| !p.contains('*') && !p.is_empty()) {
         format!("`{pattern}`: a prefix needs no wildcard, write `{prefix}` (it matches every `{prefix}.*` event)")
     } else if pattern.contains('*') {
-        format!("`{pattern}`: `*` stands alone (every event); a prefix such as `customer` matches every `customer.*` event")
+        format!(
+            "`{pattern}`: `*` stands alone (every event); a prefix such as `customer` matches every `customer.*` event"
+        )
     } else if pattern.is_empty() {
         "an event type pattern cannot be empty; `*` matches every event".to_owned()
     } else {
