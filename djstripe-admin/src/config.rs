@@ -210,6 +210,15 @@ impl AdminConfig {
     }
 
     /// [`AdminConfig::load`] reading variables through `get`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let url = format!("sqlite://{}/app.sqlite3", dir.path().display());
+    /// let djstripe = djstripe_core::app::Djstripe::start(djstripe_core::app::Settings::new(url)).unwrap();
+    /// let token = |name: &str| (name == "DJSTRIPE_ADMIN_TOKEN").then(|| "a-long-random-token".to_owned());
+    /// let config = djstripe_admin::AdminConfig::load_with(&djstripe, token).unwrap().unwrap();
+    /// assert!(config.check_token("a-long-random-token"));
+    /// ```
     pub fn load_with(
         djstripe: &Djstripe,
         get: impl Fn(&str) -> Option<String>,

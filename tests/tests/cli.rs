@@ -592,6 +592,68 @@ fn admin_set_password(backend: Backend) {
     assert!(result.2.contains("admin set-password") && result.2.contains("admin hash-password"), "{result:?}");
 }
 
+/// On a terminal (a pseudo-terminal from util-linux's `script`), `admin set-password` asks twice
+/// and echoes neither; two different entries change nothing.
+#[test]
+fn admin_set_password_on_a_terminal_asks_twice_without_echo() {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    let db = TestDb::new(Backend::Sqlite);
+    assert_eq!(shop(&db, &[], &["migrate"]).0, 0);
+    let on_terminal = |first: &str, second: &str| -> (i32, String) {
+        let command = format!("'{}' admin set-password --user tty", shop_binary(db.adapter).display());
+        let mut child = std::process::Command::new("script")
+            .args(["-q", "-e", "-c", &command, "/dev/null"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", db.url())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("util-linux's `script` runs the command on a pseudo-terminal");
+        let screen = Arc::new(Mutex::new(String::new()));
+        let mut stdout = child.stdout.take().unwrap();
+        let reader = {
+            let screen = screen.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 256];
+                while let Ok(n @ 1..) = stdout.read(&mut buf) {
+                    screen.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            })
+        };
+        let wait_for = |needle: &str| {
+            let started = std::time::Instant::now();
+            while !screen.lock().unwrap().contains(needle) {
+                assert!(started.elapsed() < Duration::from_secs(20), "no `{needle}` in {:?}", screen.lock().unwrap());
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        let mut stdin = child.stdin.take().unwrap();
+        wait_for("Password for tty: ");
+        stdin.write_all(format!("{first}\n").as_bytes()).unwrap();
+        wait_for("Password (again): ");
+        stdin.write_all(format!("{second}\n").as_bytes()).unwrap();
+        let status = child.wait().unwrap();
+        drop(stdin);
+        reader.join().unwrap();
+        let screen = screen.lock().unwrap().clone();
+        (status.code().unwrap_or(-1), screen)
+    };
+    let (code, screen) = on_terminal("terminal passphrase", "another passphrase");
+    assert_eq!(code, 1, "{screen}");
+    assert!(screen.contains("the two passwords differ"), "{screen}");
+    assert_eq!(count(&db, "djstripe_admin_user"), 0);
+    let (code, screen) = on_terminal("terminal passphrase", "terminal passphrase");
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        screen.contains("admin user `tty` created") && !screen.contains("terminal passphrase"),
+        "no echo: {screen}"
+    );
+    assert_eq!(count(&db, "djstripe_admin_user WHERE username = 'tty'"), 1);
+}
+
 /// `Authorization: Basic ...` for `user:password`.
 fn base64_basic(user: &str, password: &str) -> String {
     use base64::Engine as _;
