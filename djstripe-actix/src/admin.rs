@@ -74,6 +74,7 @@ async fn route(req: HttpRequest, payload: web::Payload, mounted: web::Data<Mount
     let request = AdminRequest::new(Method::parse(req.method().as_str()), &mounted.prefix, path, req.query_string())
         .headers(req.headers().iter().map(|(k, v)| (k.as_str(), v.as_bytes())))
         .tls(req.app_config().secure())
+        .peer(req.peer_addr().map(|a| a.ip()))
         .body(body);
     let answer = mounted.admin.handle(request, &ACTIX_BLOCKING).await;
     let mut response =

@@ -6,11 +6,13 @@
 //! Verifying an argon2 hash costs tens of milliseconds of CPU and 19 MiB of memory on purpose,
 //! and the login form answers anyone: verifications run on the adapter's blocking pool, at most
 //! [`AdminConfig::max_concurrent_logins`] at once (a request beyond that is answered 429 at once,
-//! without hashing), and a successful HTTP basic login is remembered for a few minutes (keyed
+//! without hashing); a client address with [`AdminConfig::failed_logins_per_minute`] failures
+//! is answered 429 without a check until its minute is over; and a successful HTTP basic login is remembered for a few minutes (keyed
 //! by an HMAC of the credential and the stored hash) so that a script sending basic auth with
 //! every request does not pay for a hash each time.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -34,6 +36,10 @@ pub(crate) const SESSION_SECONDS: i64 = 12 * 3600;
 const REMEMBER: Duration = Duration::from_secs(300);
 /// The most remembered credentials (the memory is emptied when full).
 const REMEMBER_MAX: usize = 1024;
+/// Failed logins are counted per client address over this window.
+const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+/// The most client addresses counted (the oldest counts are dropped when full).
+const FAILURES_MAX: usize = 10_000;
 
 /// SHA-256 of `data`.
 pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
@@ -224,6 +230,8 @@ fn mac_matches(login: &Login, claims: &Claims) -> bool {
 pub(crate) struct Guard {
     busy: AtomicUsize,
     remembered: Mutex<HashMap<[u8; 32], Instant>>,
+    /// Failed logins per client address: how many, since when.
+    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
 }
 
 /// A verification slot, given back on drop.
@@ -245,6 +253,36 @@ impl Guard {
     #[cfg(test)]
     pub(crate) fn take_for_test(self: &Arc<Self>, max: usize) -> Option<impl Drop> {
         self.take(max)
+    }
+
+    /// Seconds until `client` may try again, when it failed `max` times this window.
+    fn locked(&self, client: Option<IpAddr>, max: u32) -> Option<u64> {
+        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let (count, since) = failures.get(&client?)?;
+        let left = FAILURE_WINDOW.checked_sub(since.elapsed())?;
+        (*count >= max).then(|| left.as_secs().max(1))
+    }
+
+    fn failed(&self, client: Option<IpAddr>) {
+        let Some(client) = client else { return };
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if failures.len() >= FAILURES_MAX && !failures.contains_key(&client) {
+            failures.retain(|_, (_, since)| since.elapsed() < FAILURE_WINDOW);
+            if failures.len() >= FAILURES_MAX {
+                failures.clear();
+            }
+        }
+        let entry = failures.entry(client).or_insert((0, Instant::now()));
+        if entry.1.elapsed() >= FAILURE_WINDOW {
+            *entry = (0, Instant::now());
+        }
+        entry.0 += 1;
+    }
+
+    fn succeeded(&self, client: Option<IpAddr>) {
+        if let Some(client) = client {
+            self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(&client);
+        }
     }
 
     fn is_remembered(&self, key: &[u8; 32]) -> bool {
@@ -278,18 +316,34 @@ fn stored_credential(config: &AdminConfig, db: &Database, user: &str) -> Result<
     })
 }
 
-/// Checks `user` / `password` on the blocking pool: `Ok(Some(login))` when right, `Ok(None)`
-/// when wrong, [`Error::TooManyLogins`] when every verification slot is taken.
+/// The client's address: the peer, or what a trusted proxy says it forwarded.
+pub(crate) fn client_of(req: &AdminRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
+    djstripe_core::app::client_ip(req.peer, req.forwarded_for.as_deref(), trusted).parse().ok()
+}
+
+/// Who asks to log in, and how.
+pub(crate) struct Attempt<'a> {
+    pub(crate) user: &'a str,
+    pub(crate) password: &'a str,
+    /// The client's address (failures are counted per address).
+    pub(crate) client: Option<IpAddr>,
+    /// Remember a good credential (HTTP basic, sent again with every request).
+    pub(crate) remember: bool,
+}
+
+/// Checks a login on the blocking pool: `Ok(Some(login))` when right, `Ok(None)` when wrong,
+/// [`Error::LoginsLocked`] for a client address that failed too often this minute,
+/// [`Error::TooManyLogins`] when every verification slot is taken.
 pub(crate) async fn verify_login(
     config: &AdminConfig,
     guard: &Arc<Guard>,
     db: Database,
     blocking: &impl Blocking,
-    user: &str,
-    password: &str,
-    remember: bool,
+    attempt: Attempt<'_>,
 ) -> Result<Option<Login>> {
-    let (config, guard, user, password) = (config.clone(), guard.clone(), user.to_owned(), password.to_owned());
+    let (config, guard) = (config.clone(), guard.clone());
+    let (user, password, client, remember) =
+        (attempt.user.to_owned(), attempt.password.to_owned(), attempt.client, attempt.remember);
     blocking
         .run(move || {
             let stored = stored_credential(&config, &db, &user)?;
@@ -300,22 +354,31 @@ pub(crate) async fn verify_login(
                 let (source, fingerprint) = stored.expect("a key only for a stored credential");
                 return Ok(Some(Login { source, user, fingerprint }));
             }
+            if let Some(seconds) = guard.locked(client, config.max_failures) {
+                return Err(Error::LoginsLocked { seconds });
+            }
             let Some(_slot) = guard.take(config.max_logins) else {
                 return Err(Error::TooManyLogins);
             };
-            match stored {
+            let login = match stored {
                 Some((source, hash)) if verify(&hash, &password) => {
                     if let (true, Some(key)) = (remember, key) {
                         guard.remember(key);
                     }
-                    Ok(Some(Login { source, user, fingerprint: hash }))
+                    Some(Login { source, user, fingerprint: hash })
                 }
-                Some(_) => Ok(None),
+                Some(_) => None,
                 None => {
                     verify(decoy_hash(), &password);
-                    Ok(None)
+                    None
                 }
+            };
+            if login.is_some() {
+                guard.succeeded(client);
+            } else {
+                guard.failed(client);
             }
+            Ok(login)
         })
         .await?
 }
@@ -336,6 +399,7 @@ pub(crate) async fn access(
     guard: &Arc<Guard>,
     db: &Database,
     req: &AdminRequest,
+    client: Option<IpAddr>,
     blocking: &impl Blocking,
 ) -> Result<Access> {
     if let Some(value) = &req.authorization {
@@ -348,7 +412,8 @@ pub(crate) async fn access(
                 .and_then(|raw| String::from_utf8(raw).ok());
             match pair.as_deref().and_then(|pair| pair.split_once(':')) {
                 Some((user, password)) => {
-                    verify_login(config, guard, db.clone(), blocking, user, password, true).await?.is_some()
+                    let attempt = Attempt { user, password, client, remember: true };
+                    verify_login(config, guard, db.clone(), blocking, attempt).await?.is_some()
                 }
                 None => false,
             }
@@ -427,6 +492,22 @@ mod tests {
         let past = chrono::Utc::now().timestamp() - 1;
         assert!(claims(&format!("{past}.{rest}")).is_none(), "expired");
         assert!(claims("1.x.b3Bz.00").is_none() && claims("garbage").is_none());
+    }
+
+    #[test]
+    fn failures_lock_a_client_address_for_the_rest_of_its_minute() {
+        let guard = Guard::default();
+        let (one, other) = (Some("192.0.2.1".parse().unwrap()), Some("192.0.2.2".parse().unwrap()));
+        for _ in 0..3 {
+            assert_eq!(guard.locked(one, 3), None);
+            guard.failed(one);
+        }
+        assert!(guard.locked(one, 3).is_some_and(|s| (1..=60).contains(&s)));
+        assert_eq!(guard.locked(other, 3), None, "per address");
+        assert_eq!(guard.locked(None, 3), None, "an unknown address is not counted");
+        guard.failed(None);
+        guard.succeeded(one);
+        assert_eq!(guard.locked(one, 3), None, "a good login clears the count");
     }
 
     #[test]

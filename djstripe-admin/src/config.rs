@@ -26,6 +26,7 @@ pub struct AdminConfig {
     pub(crate) token: Option<[u8; 32]>,
     pub(crate) database_users: bool,
     pub(crate) max_logins: usize,
+    pub(crate) max_failures: u32,
     pub(crate) webhook_prefix: String,
     pub(crate) page_size: i64,
 }
@@ -38,6 +39,7 @@ impl std::fmt::Debug for AdminConfig {
             .field("token", &self.token.map(|_| "…"))
             .field("database_users", &self.database_users)
             .field("max_concurrent_logins", &self.max_logins)
+            .field("failed_logins_per_minute", &self.max_failures)
             .field("webhook_prefix", &self.webhook_prefix)
             .field("page_size", &self.page_size)
             .finish()
@@ -59,6 +61,7 @@ impl AdminConfig {
             token: None,
             database_users: true,
             max_logins: DEFAULT_MAX_LOGINS,
+            max_failures: DEFAULT_MAX_FAILURES,
             webhook_prefix: "/stripe".into(),
             page_size: 50,
         }
@@ -142,6 +145,21 @@ impl AdminConfig {
         self
     }
 
+    /// How many failed password logins a client address may make in a minute, at least 1
+    /// (default 10): after that, its logins are answered 429 (with `Retry-After`) without a
+    /// check until the minute is over, whatever the password; a good login clears the count. The
+    /// address is the connection's peer, or what a trusted proxy (`DJSTRIPE_TRUSTED_PROXIES`)
+    /// forwarded; a request without one is not counted.
+    ///
+    /// ```
+    /// let config = djstripe_admin::AdminConfig::database_users().failed_logins_per_minute(5);
+    /// # let _ = config;
+    /// ```
+    pub fn failed_logins_per_minute(mut self, failures: u32) -> Self {
+        self.max_failures = failures.max(1);
+        self
+    }
+
     /// Rows per page of the triggers and events lists (default 50, at least 1).
     ///
     /// ```
@@ -163,6 +181,7 @@ impl AdminConfig {
     /// | `DJSTRIPE_ADMIN_TOKEN` | a bearer token (at least 16 characters) |
     /// | `DJSTRIPE_ADMIN_PAGE_SIZE` | rows per page (default 50) |
     /// | `DJSTRIPE_ADMIN_MAX_LOGINS` | password verifications at once, beyond which a login is answered 429 (default 2) |
+    /// | `DJSTRIPE_ADMIN_FAILED_LOGINS` | failed logins per client address and minute, beyond which it is answered 429 (default 10) |
     ///
     /// Users stored in the database by the command line's `admin set-password` need no variable.
     ///
@@ -262,6 +281,15 @@ impl AdminConfig {
             })?;
             config = config.max_concurrent_logins(max);
         }
+        if let Some(max) = get("DJSTRIPE_ADMIN_FAILED_LOGINS") {
+            let max = max.trim().parse::<u32>().ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(|| {
+                djstripe_core::Error::InvalidSetting {
+                    setting: "DJSTRIPE_ADMIN_FAILED_LOGINS",
+                    message: format!("`{max}` is not a number of failed logins per minute between 1 and 10000"),
+                }
+            })?;
+            config = config.failed_logins_per_minute(max);
+        }
         Ok((config, credential))
     }
 
@@ -289,6 +317,8 @@ impl AdminConfig {
 
 /// Password verifications at once, by default.
 const DEFAULT_MAX_LOGINS: usize = 2;
+/// Failed logins per client address and minute, by default.
+const DEFAULT_MAX_FAILURES: u32 = 10;
 
 /// A variable of the environment; empty counts as unset.
 fn env(name: &str) -> Option<String> {

@@ -86,6 +86,14 @@ pub enum Error {
     /// answered 429 with `Retry-After`, without hashing.
     #[error("Too many logins are being checked at once; try again in a moment.")]
     TooManyLogins,
+    /// This client address failed to log in too often
+    /// ([`AdminConfig::failed_logins_per_minute`](crate::AdminConfig::failed_logins_per_minute)):
+    /// answered 429 with `Retry-After`, without checking the password.
+    #[error("Too many failed logins from your address; try again in {seconds} seconds.")]
+    LoginsLocked {
+        /// Until the client's minute is over.
+        seconds: u64,
+    },
     /// A template failed to render (a bug: logged, answered 500).
     #[error("admin template {template}: {source}")]
     Template {
@@ -118,7 +126,7 @@ impl Error {
             | Error::SigningSecret
             | Error::KeepHours { .. }
             | Error::NoPreviousSecret { .. } => 400,
-            Error::TooManyLogins => 429,
+            Error::TooManyLogins | Error::LoginsLocked { .. } => 429,
             Error::Template { .. } => 500,
         }
     }

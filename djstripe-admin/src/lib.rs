@@ -50,7 +50,9 @@
 //! Security notes: passwords are argon2id hashes (the environment's `DJSTRIPE_ADMIN_PASSWORD_HASH`
 //! and the database's `djstripe_admin_user` rows that the command line's `admin set-password`
 //! writes), verified on the blocking pool, at most [`AdminConfig::max_concurrent_logins`] at once
-//! (beyond that: 429 at once); every state-changing form is a POST checked against the CSRF cookie; secrets
+//! (beyond that: 429 at once), and a client address that failed
+//! [`AdminConfig::failed_logins_per_minute`] times waits for the rest of its minute (429); every
+//! state-changing form is a POST checked against the CSRF cookie; secrets
 //! are never rendered (only whether one is set and when previous ones expire); cookies are
 //! `HttpOnly`, `SameSite=Strict`, limited to the admin's path and `Secure` over https; every
 //! answer past the login check is `Cache-Control: no-store` and `X-Frame-Options: DENY`.
@@ -125,9 +127,10 @@ impl Admin {
         let cookie = request.cookie(csrf::CSRF_COOKIE).map(str::to_owned);
         let fresh = cookie.is_none().then(csrf::new_token);
         let public = matches!(request.path.as_str(), "/login" | "/login/");
+        let client = auth::client_of(&request, &self.djstripe.settings().trusted_proxies);
         if !public {
             let db = self.djstripe.engine().database();
-            match auth::access(&self.config, &self.guard, db, &request, blocking).await {
+            match auth::access(&self.config, &self.guard, db, &request, client, blocking).await {
                 Ok(Access::Granted) => {}
                 Ok(Access::Anonymous) if request.method.is_read() => {
                     let next = auth::percent_encode(&request.full_path());
@@ -144,7 +147,7 @@ impl Admin {
             }
         }
         let csrf_token = fresh.clone().or(cookie).unwrap_or_default();
-        let page = pages::Page { admin: self, req: &request, blocking, csrf_token };
+        let page = pages::Page { admin: self, req: &request, blocking, csrf_token, client };
         let mut response = pages::respond(&page).await.unwrap_or_else(|e| render::error_response(&e));
         if let Some(token) = fresh {
             let cookie = csrf::set_cookie(csrf::CSRF_COOKIE, &token, &request.prefix, None, request.secure());

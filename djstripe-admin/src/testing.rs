@@ -58,6 +58,7 @@ macro_rules! admin_suite {
             off_unless_configured,
             database_users_log_in_and_a_new_password_ends_their_sessions,
             a_login_flood_is_answered_429_beyond_the_verification_limit,
+            failed_logins_lock_the_client_address_for_a_minute,
         );
     };
     (@checks $serve:expr; $($check:ident),* $(,)?) => {
@@ -614,7 +615,12 @@ pub fn database_users_log_in_and_a_new_password_ends_their_sessions(serve: Serve
 pub fn a_login_flood_is_answered_429_beyond_the_verification_limit(serve: Serve) {
     let s = site_with(
         serve,
-        Some(AdminConfig::password("ops", &hash_password(PASSWORD)).unwrap().max_concurrent_logins(1)),
+        Some(
+            AdminConfig::password("ops", &hash_password(PASSWORD))
+                .unwrap()
+                .max_concurrent_logins(1)
+                .failed_logins_per_minute(1000),
+        ),
     );
     let base = s.base.clone();
     let start = std::sync::Arc::new(std::sync::Barrier::new(16));
@@ -638,4 +644,34 @@ pub fn a_login_flood_is_answered_429_beyond_the_verification_limit(serve: Serve)
     assert!(refused.iter().all(|(_, retry)| retry.as_deref() == Some("1")), "{answers:?}");
     assert!(answers.iter().any(|(status, _)| *status == 401), "some were verified: {answers:?}");
     assert_eq!(s.get("/stripe/admin/triggers/", &[good()]).status, 200, "the slot is given back");
+}
+
+/// A client address that failed `failed_logins_per_minute` times is answered 429 for the rest
+/// of its minute, even with the right password (no check is made); a token still works, and so
+/// does a client that a trusted proxy names (another address).
+pub fn failed_logins_lock_the_client_address_for_a_minute(serve: Serve) {
+    let s = site_with(
+        serve,
+        Some(
+            AdminConfig::password("ops", &hash_password(PASSWORD))
+                .unwrap()
+                .with_token(TOKEN)
+                .failed_logins_per_minute(3),
+        ),
+    );
+    for n in 0..3 {
+        assert_eq!(s.get("/stripe/admin/triggers/", &[basic("ops", &format!("guess {n}"))]).status, 401, "{n}");
+    }
+    let reply = s.get("/stripe/admin/triggers/", &[good()]);
+    assert_eq!(reply.status, 429, "locked, whatever the password: {}", reply.body);
+    let retry: u64 = reply.header("retry-after").parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert!(reply.body.contains("Too many failed logins from your address"), "{}", reply.body);
+    let token = s.csrf_cookie();
+    let form = [("csrf_token", token.as_str()), ("user", "ops"), ("password", PASSWORD)];
+    assert_eq!(s.post("/stripe/admin/login", &[csrf(&token)], &form).status, 429, "the login form too");
+    assert_eq!(s.get("/stripe/admin/triggers/", &[("authorization", format!("Bearer {TOKEN}"))]).status, 200);
+    // X-Forwarded-For from an untrusted peer is not believed: still the locked address.
+    let spoofed = [good(), ("x-forwarded-for", "203.0.113.7".into())];
+    assert_eq!(s.get("/stripe/admin/triggers/", &spoofed).status, 429);
 }

@@ -67,6 +67,7 @@ async fn route(State(admin): State<Arc<Admin>>, request: Request) -> Response {
         AdminRequest::new(Method::parse(parts.method.as_str()), prefix, path, parts.uri.query().unwrap_or(""))
             .headers(parts.headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())))
             .tls(parts.uri.scheme_str() == Some("https"))
+            .peer(parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip()))
             .body(body);
     let answer = admin.handle(request, &TOKIO_BLOCKING).await;
     let mut response = Response::new(Body::from(answer.body));

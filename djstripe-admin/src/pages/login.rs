@@ -5,7 +5,7 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::Page;
-use crate::auth::{Login, SESSION_COOKIE, SESSION_SECONDS, check_token, new_session, verify_login};
+use crate::auth::{Attempt, Login, SESSION_COOKIE, SESSION_SECONDS, check_token, new_session, verify_login};
 use crate::csrf::set_cookie;
 use crate::{AdminRequest, AdminResponse, Result};
 
@@ -46,7 +46,8 @@ pub(crate) async fn submit<B: Blocking>(p: &Page<'_, B>) -> Result<AdminResponse
     let login = if check_token(config, &form.password) {
         Some(Login::token(config))
     } else {
-        verify_login(config, &p.admin.guard, p.db(), p.blocking, user, &form.password, false).await?
+        let attempt = Attempt { user, password: &form.password, client: p.client, remember: false };
+        verify_login(config, &p.admin.guard, p.db(), p.blocking, attempt).await?
     };
     let next = safe_next(p.req, form.next.as_deref());
     let Some(login) = login else {

@@ -32,6 +32,8 @@ pub(crate) struct Page<'a, B> {
     pub(crate) req: &'a AdminRequest,
     pub(crate) blocking: &'a B,
     pub(crate) csrf_token: String,
+    /// The client's address (the login form counts failures per address).
+    pub(crate) client: Option<std::net::IpAddr>,
 }
 
 impl<B: Blocking> Page<'_, B> {
