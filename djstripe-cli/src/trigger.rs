@@ -12,7 +12,7 @@ use crate::{Error, Result};
 pub(super) struct TriggerArgs {
     /// The event type to send, e.g. customer.created.
     event_type: String,
-    /// A local endpoint's uuid: its URL and its secret (read from DATABASE_URL) are used.
+    /// A local endpoint's uuid (see `endpoints list`): its URL and its secret, read from the database, are used.
     #[arg(long)]
     endpoint: Option<String>,
     /// The server's base URL, used with --endpoint or for the legacy endpoint.
