@@ -2,10 +2,10 @@
 //! request into an [`AdminRequest`] and writes the [`AdminResponse`](djstripe_admin::AdminResponse)
 //! back; login, CSRF and every page are djstripe-admin's, the same for every adapter.
 //!
-//! Off unless configured: build an [`AdminConfig`] with a credential (a password's SHA-256 for
-//! HTTP basic auth and the login form, or a token for `Authorization: Bearer`) and mount
-//! [`scope`] beside the webhook scope: each claims only its own paths (`{prefix}/admin/...`,
-//! `{prefix}/webhook/...`), in any order.
+//! Off unless configured: build an [`AdminConfig`] (the database's users, made by the command
+//! line's `admin set-password`; an argon2 password hash for HTTP basic auth and the login form;
+//! a token for `Authorization: Bearer`) and mount [`scope`] beside the webhook scope: each claims
+//! only its own paths (`{prefix}/admin/...`, `{prefix}/webhook/...`), in any order.
 //!
 //! ```no_run
 //! use actix_web::{App, HttpServer};
@@ -15,8 +15,9 @@
 //! #[actix_web::main]
 //! async fn main() -> Result<(), djstripe_actix::Error> {
 //!     let djstripe = Djstripe::start(Settings::from_env("sqlite://app.sqlite3")?)?;
-//!     // DJSTRIPE_ADMIN_PASSWORD_HASH=sha256:<hex> (and DJSTRIPE_ADMIN_USER) or DJSTRIPE_ADMIN_TOKEN.
-//!     let admin = AdminConfig::from_env()?;
+//!     // Users from `app admin set-password`, DJSTRIPE_ADMIN_PASSWORD_HASH=$argon2id$... (and
+//!     // DJSTRIPE_ADMIN_USER) or DJSTRIPE_ADMIN_TOKEN; None when there is none of them.
+//!     let admin = AdminConfig::load(&djstripe)?;
 //!     HttpServer::new(move || {
 //!         let mut app = App::new();
 //!         if let Some(admin) = &admin {
@@ -72,6 +73,7 @@ async fn route(req: HttpRequest, payload: web::Payload, mounted: web::Data<Mount
     let request = AdminRequest::new(Method::parse(req.method().as_str()), &mounted.prefix, path, req.query_string())
         .headers(req.headers().iter().map(|(k, v)| (k.as_str(), v.as_bytes())))
         .tls(req.app_config().secure())
+        .peer(req.peer_addr().map(|a| a.ip()))
         .body(body);
     let answer = mounted.admin.handle(request, &ACTIX_BLOCKING).await;
     let mut response =

@@ -43,7 +43,7 @@ impl djstripe_core::app::Server for Server {
         let routes = self.routes.clone();
         let prefix = options.prefix.clone();
         #[cfg(feature = "admin")]
-        let admin = crate::admin::AdminConfig::from_env()?.map(|a| a.webhook_prefix(&prefix));
+        let admin = crate::admin::AdminConfig::load(&djstripe)?.map(|a| a.webhook_prefix(&prefix));
         let bind = options.bind.clone();
         let listen = |e| djstripe_core::Error::Io { action: format!("listening on {bind}"), source: e };
         actix_web::rt::System::new().block_on(async move {

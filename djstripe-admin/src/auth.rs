@@ -1,70 +1,119 @@
-//! Who may use the admin: the configured credential checked in constant time, the signed session
-//! cookie a login sets, and the guard in front of every page but the login form.
+//! Who may use the admin: passwords hashed with argon2 (the environment's
+//! `DJSTRIPE_ADMIN_PASSWORD_HASH` and the users of `djstripe_admin_user`), the bearer token
+//! compared in constant time, the signed session cookie a login sets, and the guard in front of
+//! every page but the login form.
+//!
+//! Verifying an argon2 hash costs tens of milliseconds of CPU and 19 MiB of memory on purpose,
+//! and the login form answers anyone: verifications run on the adapter's blocking pool, at most
+//! [`AdminConfig::max_concurrent_logins`] at once (a request beyond that is answered 429 at once,
+//! without hashing); a client address with [`AdminConfig::failed_logins_per_minute`] failures
+//! is answered 429 without a check until its minute is over; and a successful HTTP basic login is remembered for a few minutes (keyed
+//! by an HMAC of the credential and the stored hash) so that a script sending basic auth with
+//! every request does not pay for a hash each time.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2};
 use base64::Engine as _;
+use djstripe_core::app::Blocking;
+use djstripe_core::db::Database;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::{AdminConfig, AdminRequest};
+use crate::{AdminConfig, AdminRequest, Error, Result};
 
 /// The session cookie's name.
 pub(crate) const SESSION_COOKIE: &str = "djstripe_admin_session";
 /// How long a login lasts.
 pub(crate) const SESSION_SECONDS: i64 = 12 * 3600;
+/// How long a verified HTTP basic credential is remembered.
+const REMEMBER: Duration = Duration::from_secs(300);
+/// The most remembered credentials (the memory is emptied when full).
+const REMEMBER_MAX: usize = 1024;
+/// Failed logins are counted per client address over this window.
+const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+/// The most client addresses counted (the oldest counts are dropped when full).
+const FAILURES_MAX: usize = 10_000;
 
 /// SHA-256 of `data`.
 pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
 }
 
-/// The value `DJSTRIPE_ADMIN_PASSWORD_HASH` expects for `password`: `sha256:<64 hex digits>`.
+/// The argon2id hash of `password` with a fresh random salt, as a PHC string
+/// (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`): the value of `DJSTRIPE_ADMIN_PASSWORD_HASH`,
+/// and what the command line's `admin set-password` stores. Slow on purpose (tens of
+/// milliseconds).
 ///
 /// ```
-/// let hash = djstripe_admin::hash_password("pw");
-/// assert_eq!(hash, "sha256:30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4");
+/// let hash = djstripe_admin::hash_password("correct horse battery staple");
+/// assert!(hash.starts_with("$argon2id$v=19$"));
+/// assert_ne!(hash, djstripe_admin::hash_password("correct horse battery staple"), "salted");
+/// let config = djstripe_admin::AdminConfig::password("ops", &hash).unwrap();
+/// assert!(config.check_password("ops", "correct horse battery staple"));
 /// ```
 pub fn hash_password(password: &str) -> String {
-    format!("sha256:{}", hex(&sha256(password.as_bytes())))
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).expect("the operating system's random number generator failed");
+    let salt = SaltString::encode_b64(&salt).expect("16 bytes are a valid salt");
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2's default parameters hash any password")
+        .to_string()
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Parses `sha256:<hex>` (or bare hex) into a digest.
-pub(crate) fn parse_hash(var: &'static str, value: &str) -> Result<[u8; 32], djstripe_core::Error> {
-    let hex_digits = value.trim();
-    let hex_digits = hex_digits.strip_prefix("sha256:").unwrap_or(hex_digits);
-    let bad = || djstripe_core::Error::InvalidSetting {
-        setting: var,
-        message: "expected `sha256:` and 64 hex digits (the SHA-256 of the password, e.g. from \
-                  `printf %s 'password' | sha256sum`)"
-            .into(),
-    };
-    if hex_digits.len() != 64 || !hex_digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(bad());
+/// Checks that `hash` is an argon2 PHC string; `setting` names where it came from.
+pub(crate) fn parse_hash(setting: &'static str, hash: &str) -> std::result::Result<String, djstripe_core::Error> {
+    let hash = hash.trim();
+    let bad = |message: String| djstripe_core::Error::InvalidSetting { setting, message };
+    let advice = "run `admin set-password` of the app's command line (it stores an argon2 hash in the database; \
+                  then unset this variable), or set an argon2 PHC string here (`admin hash-password` prints one)";
+    let legacy_hex = |h: &str| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit());
+    if hash.starts_with("sha256:") || legacy_hex(hash) {
+        return Err(bad(format!(
+            "unsalted SHA-256 hashes are no longer accepted (a stolen one is cracked in minutes): {advice}"
+        )));
     }
-    let mut digest = [0u8; 32];
-    for (i, byte) in digest.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex_digits[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    match PasswordHash::new(hash) {
+        Ok(parsed) if Algorithm::try_from(parsed.algorithm).is_ok() && parsed.hash.is_some() => Ok(hash.to_owned()),
+        _ => Err(bad(format!("expected an argon2 PHC string ($argon2id$v=19$m=...): {advice}"))),
     }
-    Ok(digest)
 }
 
+/// Whether `password` is the one `hash` (an argon2 PHC string) was made from. Slow on purpose.
+pub(crate) fn verify(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+}
+
+/// A hash of a random password, checked for unknown user names so that they take as long to
+/// refuse as known ones (no user enumeration by timing).
+fn decoy_hash() -> &'static str {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY.get_or_init(|| hash_password(&hex(&random_bytes())))
+}
+
+/// The environment's login (`DJSTRIPE_ADMIN_USER` / `DJSTRIPE_ADMIN_PASSWORD_HASH`), checked
+/// right here (slow: argon2).
 pub(crate) fn check_password(config: &AdminConfig, user: &str, password: &str) -> bool {
     let Some(expected) = &config.password else { return false };
-    // Hash both sides first so that neither comparison leaks a length.
-    let user_ok = sha256(user.as_bytes()).ct_eq(&sha256(config.user.as_bytes()));
-    let password_ok = sha256(password.as_bytes()).ct_eq(expected);
-    (user_ok & password_ok).into()
+    let user_ok: bool = sha256(user.as_bytes()).ct_eq(&sha256(config.user.as_bytes())).into();
+    // Verify even for another name: the same time either way.
+    verify(expected, password) & user_ok
 }
 
 pub(crate) fn check_token(config: &AdminConfig, token: &str) -> bool {
     let Some(expected) = &config.token else { return false };
     sha256(token.as_bytes()).ct_eq(expected).into()
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A random key drawn once per process: signs sessions.
@@ -79,31 +128,259 @@ pub(crate) fn random_bytes() -> [u8; 32] {
     bytes
 }
 
-/// The session MAC binds the expiry to the configured credential: changing it logs everyone out.
-fn session_mac(config: &AdminConfig, expires: i64) -> [u8; 32] {
+fn keyed(parts: &[&[u8]]) -> [u8; 32] {
     let mut mac = Hmac::<Sha256>::new_from_slice(process_key()).expect("HMAC takes any key length");
-    mac.update(b"djstripe-admin-session\0");
-    mac.update(config.user.as_bytes());
-    mac.update(&[0]);
-    mac.update(config.password.as_ref().map_or(&[][..], |d| &d[..]));
-    mac.update(config.token.as_ref().map_or(&[][..], |d| &d[..]));
-    mac.update(expires.to_string().as_bytes());
+    for part in parts {
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part);
+    }
     mac.finalize().into_bytes().into()
 }
 
-/// A fresh session cookie value: `{expires}.{mac}`.
-pub(crate) fn new_session(config: &AdminConfig) -> String {
-    let expires = chrono::Utc::now().timestamp() + SESSION_SECONDS;
-    format!("{expires}.{}", hex(&session_mac(config, expires)))
+/// Where a login's credential is kept: what a session is bound to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// `DJSTRIPE_ADMIN_PASSWORD_HASH`.
+    Setting,
+    /// A `djstripe_admin_user` row.
+    Database,
+    /// `DJSTRIPE_ADMIN_TOKEN`.
+    Token,
 }
 
-fn session_is_valid(config: &AdminConfig, value: &str) -> bool {
-    let Some((expires, mac)) = value.split_once('.') else { return false };
-    let Ok(expires) = expires.parse::<i64>() else { return false };
-    if expires <= chrono::Utc::now().timestamp() {
-        return false;
+impl Source {
+    fn letter(self) -> &'static str {
+        match self {
+            Source::Setting => "s",
+            Source::Database => "d",
+            Source::Token => "t",
+        }
     }
-    hex(&session_mac(config, expires)).as_bytes().ct_eq(mac.as_bytes()).into()
+
+    fn parse(letter: &str) -> Option<Self> {
+        Some(match letter {
+            "s" => Source::Setting,
+            "d" => Source::Database,
+            "t" => Source::Token,
+            _ => return None,
+        })
+    }
+}
+
+/// Who logged in: the session is bound to the credential as it is now (its hash, or the token's
+/// digest), so a new password or token ends every session made with the old one.
+#[derive(Debug, Clone)]
+pub(crate) struct Login {
+    pub(crate) source: Source,
+    pub(crate) user: String,
+    fingerprint: String,
+}
+
+impl Login {
+    pub(crate) fn token(config: &AdminConfig) -> Self {
+        let fingerprint = config.token.as_ref().map(|d| hex(d)).unwrap_or_default();
+        Login { source: Source::Token, user: String::new(), fingerprint }
+    }
+}
+
+fn session_mac(login: &Login, expires: i64) -> [u8; 32] {
+    keyed(&[
+        b"djstripe-admin-session",
+        login.source.letter().as_bytes(),
+        login.user.as_bytes(),
+        login.fingerprint.as_bytes(),
+        expires.to_string().as_bytes(),
+    ])
+}
+
+/// A fresh session cookie value: `{expires}.{source}.{user, base64url}.{mac}`.
+pub(crate) fn new_session(login: &Login) -> String {
+    let expires = chrono::Utc::now().timestamp() + SESSION_SECONDS;
+    let user = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&login.user);
+    format!("{expires}.{}.{user}.{}", login.source.letter(), hex(&session_mac(login, expires)))
+}
+
+/// A session cookie's claims, before its MAC is checked.
+struct Claims {
+    expires: i64,
+    source: Source,
+    user: String,
+    mac: String,
+}
+
+fn claims(value: &str) -> Option<Claims> {
+    let mut parts = value.split('.');
+    let expires = parts.next()?.parse::<i64>().ok()?;
+    let source = Source::parse(parts.next()?)?;
+    let user = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts.next()?).ok()?;
+    let user = String::from_utf8(user).ok()?;
+    let mac = parts.next()?.to_owned();
+    if parts.next().is_some() || expires <= chrono::Utc::now().timestamp() {
+        return None;
+    }
+    Some(Claims { expires, source, user, mac })
+}
+
+fn mac_matches(login: &Login, claims: &Claims) -> bool {
+    hex(&session_mac(login, claims.expires)).as_bytes().ct_eq(claims.mac.as_bytes()).into()
+}
+
+/// How many argon2 verifications run at once, and the memory of recent good credentials.
+#[derive(Debug, Default)]
+pub(crate) struct Guard {
+    busy: AtomicUsize,
+    remembered: Mutex<HashMap<[u8; 32], Instant>>,
+    /// Failed logins per client address: how many, since when.
+    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+}
+
+/// A verification slot, given back on drop.
+struct Slot(Arc<Guard>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Guard {
+    fn take(self: &Arc<Self>, max: usize) -> Option<Slot> {
+        self.busy.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < max).then_some(n + 1)).ok()?;
+        Some(Slot(self.clone()))
+    }
+
+    /// Takes a slot as a login would (tests fill the slots with it).
+    #[cfg(test)]
+    pub(crate) fn take_for_test(self: &Arc<Self>, max: usize) -> Option<impl Drop> {
+        self.take(max)
+    }
+
+    /// Seconds until `client` may try again, when it failed `max` times this window.
+    fn locked(&self, client: Option<IpAddr>, max: u32) -> Option<u64> {
+        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let (count, since) = failures.get(&client?)?;
+        let left = FAILURE_WINDOW.checked_sub(since.elapsed())?;
+        (*count >= max).then(|| left.as_secs().max(1))
+    }
+
+    fn failed(&self, client: Option<IpAddr>) {
+        let Some(client) = client else { return };
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if failures.len() >= FAILURES_MAX && !failures.contains_key(&client) {
+            failures.retain(|_, (_, since)| since.elapsed() < FAILURE_WINDOW);
+            if failures.len() >= FAILURES_MAX {
+                failures.clear();
+            }
+        }
+        let entry = failures.entry(client).or_insert((0, Instant::now()));
+        if entry.1.elapsed() >= FAILURE_WINDOW {
+            *entry = (0, Instant::now());
+        }
+        entry.0 += 1;
+    }
+
+    fn succeeded(&self, client: Option<IpAddr>) {
+        if let Some(client) = client {
+            self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(&client);
+        }
+    }
+
+    fn is_remembered(&self, key: &[u8; 32]) -> bool {
+        let memory = self.remembered.lock().unwrap_or_else(|p| p.into_inner());
+        memory.get(key).is_some_and(|at| at.elapsed() < REMEMBER)
+    }
+
+    fn remember(&self, key: [u8; 32]) {
+        let mut memory = self.remembered.lock().unwrap_or_else(|p| p.into_inner());
+        if memory.len() >= REMEMBER_MAX {
+            memory.retain(|_, at| at.elapsed() < REMEMBER);
+            if memory.len() >= REMEMBER_MAX {
+                memory.clear();
+            }
+        }
+        memory.insert(key, Instant::now());
+    }
+}
+
+/// What a user name's password is checked against: the database's user of that name, else the
+/// environment's login when the name is its user.
+fn stored_credential(config: &AdminConfig, db: &Database, user: &str) -> Result<Option<(Source, String)>> {
+    if config.database_users && djstripe_core::db::check_username(user).is_ok() {
+        if let Some(row) = db.admin_user(user)? {
+            return Ok(Some((Source::Database, row.password_hash)));
+        }
+    }
+    Ok(match &config.password {
+        Some(hash) if config.user == user => Some((Source::Setting, hash.clone())),
+        _ => None,
+    })
+}
+
+/// The client's address: the peer, or what a trusted proxy says it forwarded.
+pub(crate) fn client_of(req: &AdminRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
+    djstripe_core::app::client_ip(req.peer, req.forwarded_for.as_deref(), trusted).parse().ok()
+}
+
+/// Who asks to log in, and how.
+pub(crate) struct Attempt<'a> {
+    pub(crate) user: &'a str,
+    pub(crate) password: &'a str,
+    /// The client's address (failures are counted per address).
+    pub(crate) client: Option<IpAddr>,
+    /// Remember a good credential (HTTP basic, sent again with every request).
+    pub(crate) remember: bool,
+}
+
+/// Checks a login on the blocking pool: `Ok(Some(login))` when right, `Ok(None)` when wrong,
+/// [`Error::LoginsLocked`] for a client address that failed too often this minute,
+/// [`Error::TooManyLogins`] when every verification slot is taken.
+pub(crate) async fn verify_login(
+    config: &AdminConfig,
+    guard: &Arc<Guard>,
+    db: Database,
+    blocking: &impl Blocking,
+    attempt: Attempt<'_>,
+) -> Result<Option<Login>> {
+    let (config, guard) = (config.clone(), guard.clone());
+    let (user, password, client, remember) =
+        (attempt.user.to_owned(), attempt.password.to_owned(), attempt.client, attempt.remember);
+    blocking
+        .run(move || {
+            let stored = stored_credential(&config, &db, &user)?;
+            let key = stored.as_ref().map(|(_, hash)| {
+                keyed(&[b"djstripe-admin-basic", user.as_bytes(), password.as_bytes(), hash.as_bytes()])
+            });
+            if remember && key.as_ref().is_some_and(|k| guard.is_remembered(k)) {
+                let (source, fingerprint) = stored.expect("a key only for a stored credential");
+                return Ok(Some(Login { source, user, fingerprint }));
+            }
+            if let Some(seconds) = guard.locked(client, config.max_failures) {
+                return Err(Error::LoginsLocked { seconds });
+            }
+            let Some(_slot) = guard.take(config.max_logins) else {
+                return Err(Error::TooManyLogins);
+            };
+            let login = match stored {
+                Some((source, hash)) if verify(&hash, &password) => {
+                    if let (true, Some(key)) = (remember, key) {
+                        guard.remember(key);
+                    }
+                    Some(Login { source, user, fingerprint: hash })
+                }
+                Some(_) => None,
+                None => {
+                    verify(decoy_hash(), &password);
+                    None
+                }
+            };
+            if login.is_some() {
+                guard.succeeded(client);
+            } else {
+                guard.failed(client);
+            }
+            Ok(login)
+        })
+        .await?
 }
 
 /// What the request proves.
@@ -117,27 +394,54 @@ pub(crate) enum Access {
 }
 
 /// Checks `Authorization` (bearer token or HTTP basic), else the session cookie.
-pub(crate) fn access(config: &AdminConfig, req: &AdminRequest) -> Access {
+pub(crate) async fn access(
+    config: &AdminConfig,
+    guard: &Arc<Guard>,
+    db: &Database,
+    req: &AdminRequest,
+    client: Option<IpAddr>,
+    blocking: &impl Blocking,
+) -> Result<Access> {
     if let Some(value) = &req.authorization {
         let ok = if let Some(token) = value.strip_prefix("Bearer ") {
             check_token(config, token.trim())
         } else if let Some(encoded) = value.strip_prefix("Basic ") {
-            base64::engine::general_purpose::STANDARD
+            let pair = base64::engine::general_purpose::STANDARD
                 .decode(encoded.trim())
                 .ok()
-                .and_then(|raw| String::from_utf8(raw).ok())
-                .and_then(|pair| pair.split_once(':').map(|(u, p)| check_password(config, u, p)))
-                .unwrap_or(false)
+                .and_then(|raw| String::from_utf8(raw).ok());
+            match pair.as_deref().and_then(|pair| pair.split_once(':')) {
+                Some((user, password)) => {
+                    let attempt = Attempt { user, password, client, remember: true };
+                    verify_login(config, guard, db.clone(), blocking, attempt).await?.is_some()
+                }
+                None => false,
+            }
         } else {
             false
         };
-        return if ok { Access::Granted } else { Access::Denied };
+        return Ok(if ok { Access::Granted } else { Access::Denied });
     }
-    match req.cookie(SESSION_COOKIE) {
-        Some(session) if session_is_valid(config, session) => Access::Granted,
-        // Expired or signed before a restart: log in again.
-        Some(_) | None => Access::Anonymous,
-    }
+    // Expired, forged, signed before a restart or for an old password: log in again.
+    let Some(claims) = req.cookie(SESSION_COOKIE).and_then(claims) else { return Ok(Access::Anonymous) };
+    let login = match claims.source {
+        Source::Token => Some(Login::token(config)).filter(|_| config.token.is_some()),
+        Source::Setting => config.password.clone().filter(|_| config.user == claims.user).map(|fingerprint| Login {
+            source: Source::Setting,
+            user: claims.user.clone(),
+            fingerprint,
+        }),
+        Source::Database if config.database_users => {
+            let (db, user) = (db.clone(), claims.user.clone());
+            let row = blocking.run(move || db.admin_user(&user)).await??;
+            row.map(|row| Login { source: Source::Database, user: row.username, fingerprint: row.password_hash })
+        }
+        Source::Database => None,
+    };
+    Ok(match login {
+        Some(login) if mac_matches(&login, &claims) => Access::Granted,
+        _ => Access::Anonymous,
+    })
 }
 
 /// Percent-encodes everything but unreserved characters and `/`.
@@ -158,22 +462,61 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hashes_parse() {
-        let digest = parse_hash("X", &hash_password("pw")).unwrap();
-        assert_eq!(digest, sha256(b"pw"));
-        assert!(parse_hash("X", "sha256:zz").is_err());
-        assert!(parse_hash("X", &hex(&sha256(b"pw"))).is_ok(), "bare hex is accepted");
+    fn hashes_are_argon2_and_old_ones_are_refused_with_advice() {
+        let hash = hash_password("pw");
+        assert_eq!(parse_hash("X", &hash).unwrap(), hash);
+        assert!(verify(&hash, "pw") && !verify(&hash, "pw2"));
+        for old in ["sha256:30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4", &"ab".repeat(32)] {
+            let err = parse_hash("DJSTRIPE_ADMIN_PASSWORD_HASH", old).unwrap_err().to_string();
+            assert!(err.contains("no longer accepted") && err.contains("admin set-password"), "{err}");
+        }
+        let err = parse_hash("X", "$pbkdf2-sha256$i=1000$c2FsdA$aGFzaA").unwrap_err().to_string();
+        assert!(err.contains("argon2 PHC string"), "{err}");
+        assert!(parse_hash("X", "hunter2").is_err());
     }
 
     #[test]
     fn sessions_expire_and_are_bound_to_the_credential() {
-        let config = AdminConfig::token("token-one-token-one");
-        let session = new_session(&config);
-        assert!(session_is_valid(&config, &session));
-        assert!(!session_is_valid(&AdminConfig::token("token-two-token-two"), &session));
-        let (expires, mac) = session.split_once('.').unwrap();
-        assert!(!session_is_valid(&config, &format!("{}.{mac}", expires.parse::<i64>().unwrap() + 1)));
+        let login = Login { source: Source::Database, user: "ops".into(), fingerprint: "$argon2id$one".into() };
+        let session = new_session(&login);
+        let c = claims(&session).unwrap();
+        assert_eq!((c.source, c.user.as_str()), (Source::Database, "ops"));
+        assert!(mac_matches(&login, &c));
+        let changed = Login { fingerprint: "$argon2id$two".into(), ..login.clone() };
+        assert!(!mac_matches(&changed, &c), "a new password ends the session");
+        let other = Login { user: "ops2".into(), ..login.clone() };
+        assert!(!mac_matches(&other, &c));
+        let (expires, rest) = session.split_once('.').unwrap();
+        let later = claims(&format!("{}.{rest}", expires.parse::<i64>().unwrap() + 1)).unwrap();
+        assert!(!mac_matches(&login, &later), "the expiry is signed");
         let past = chrono::Utc::now().timestamp() - 1;
-        assert!(!session_is_valid(&config, &format!("{past}.{}", hex(&session_mac(&config, past)))));
+        assert!(claims(&format!("{past}.{rest}")).is_none(), "expired");
+        assert!(claims("1.x.b3Bz.00").is_none() && claims("garbage").is_none());
+    }
+
+    #[test]
+    fn failures_lock_a_client_address_for_the_rest_of_its_minute() {
+        let guard = Guard::default();
+        let (one, other) = (Some("192.0.2.1".parse().unwrap()), Some("192.0.2.2".parse().unwrap()));
+        for _ in 0..3 {
+            assert_eq!(guard.locked(one, 3), None);
+            guard.failed(one);
+        }
+        assert!(guard.locked(one, 3).is_some_and(|s| (1..=60).contains(&s)));
+        assert_eq!(guard.locked(other, 3), None, "per address");
+        assert_eq!(guard.locked(None, 3), None, "an unknown address is not counted");
+        guard.failed(None);
+        guard.succeeded(one);
+        assert_eq!(guard.locked(one, 3), None, "a good login clears the count");
+    }
+
+    #[test]
+    fn slots_are_limited_and_given_back() {
+        let guard = Arc::new(Guard::default());
+        let first = guard.take(2).unwrap();
+        let _second = guard.take(2).unwrap();
+        assert!(guard.take(2).is_none());
+        drop(first);
+        assert!(guard.take(2).is_some());
     }
 }

@@ -1,8 +1,16 @@
 //! [`AdminConfig`]: who may log in, where new endpoints point, rows per page.
 
+use djstripe_core::app::Djstripe;
+
 use crate::auth;
 
 /// The admin's settings: who may log in, and how pages look.
+///
+/// Who may log in: the users of the database's `djstripe_admin_user` table (made by the
+/// command line's `admin set-password`, like Django's `createsuperuser`), plus, when set, one
+/// user from the environment (`DJSTRIPE_ADMIN_USER` with the argon2 hash
+/// `DJSTRIPE_ADMIN_PASSWORD_HASH`) and a bearer token (`DJSTRIPE_ADMIN_TOKEN`). A name that is in
+/// the database is checked against the database's hash only.
 ///
 /// ```
 /// use djstripe_admin::{AdminConfig, hash_password};
@@ -13,8 +21,12 @@ use crate::auth;
 #[derive(Clone)]
 pub struct AdminConfig {
     pub(crate) user: String,
-    pub(crate) password: Option<[u8; 32]>,
+    /// The argon2 PHC string of the environment's user.
+    pub(crate) password: Option<String>,
     pub(crate) token: Option<[u8; 32]>,
+    pub(crate) database_users: bool,
+    pub(crate) max_logins: usize,
+    pub(crate) max_failures: u32,
     pub(crate) webhook_prefix: String,
     pub(crate) page_size: i64,
 }
@@ -23,8 +35,11 @@ impl std::fmt::Debug for AdminConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AdminConfig")
             .field("user", &self.user)
-            .field("password", &self.password.map(|_| "sha256:…"))
+            .field("password", &self.password.as_ref().map(|_| "$argon2…"))
             .field("token", &self.token.map(|_| "…"))
+            .field("database_users", &self.database_users)
+            .field("max_concurrent_logins", &self.max_logins)
+            .field("failed_logins_per_minute", &self.max_failures)
             .field("webhook_prefix", &self.webhook_prefix)
             .field("page_size", &self.page_size)
             .finish()
@@ -32,20 +47,43 @@ impl std::fmt::Debug for AdminConfig {
 }
 
 impl AdminConfig {
-    fn empty() -> Self {
-        Self { user: "admin".into(), password: None, token: None, webhook_prefix: "/stripe".into(), page_size: 50 }
+    /// Only the database's users (`djstripe_admin_user`, made by `admin set-password`) may log
+    /// in: the configuration an app gets when the environment sets no credential.
+    ///
+    /// ```
+    /// let config = djstripe_admin::AdminConfig::database_users().page_size(20);
+    /// assert!(!config.check_password("admin", ""), "no login of the environment");
+    /// ```
+    pub fn database_users() -> Self {
+        Self {
+            user: "admin".into(),
+            password: None,
+            token: None,
+            database_users: true,
+            max_logins: DEFAULT_MAX_LOGINS,
+            max_failures: DEFAULT_MAX_FAILURES,
+            webhook_prefix: "/stripe".into(),
+            page_size: 50,
+        }
     }
 
-    /// Log in as `user` with the password whose hash is `hash` (`sha256:<64 hex digits>`, see
-    /// [`hash_password`]): HTTP basic auth or the login form.
+    /// Log in as `user` with the password whose argon2 hash is `hash` (a PHC string
+    /// `$argon2id$...`, see [`hash_password`]), by HTTP basic auth or the login form; the
+    /// database's users may log in too.
+    ///
+    /// # Errors
+    /// [`djstripe_core::Error::InvalidSetting`] (`DJSTRIPE_ADMIN_PASSWORD_HASH`) for anything but
+    /// an argon2 PHC string; an old unsalted `sha256:` hash is refused with what to do instead.
     ///
     /// ```
     /// let err = djstripe_admin::AdminConfig::password("admin", "hunter2").unwrap_err();
-    /// assert!(err.to_string().contains("sha256:"));
+    /// assert!(err.to_string().contains("argon2"));
+    /// let err = djstripe_admin::AdminConfig::password("admin", &format!("sha256:{}", "0".repeat(64))).unwrap_err();
+    /// assert!(err.to_string().contains("admin set-password"));
     /// ```
     pub fn password(user: impl Into<String>, hash: &str) -> Result<Self, djstripe_core::Error> {
-        let digest = auth::parse_hash("DJSTRIPE_ADMIN_PASSWORD_HASH", hash)?;
-        Ok(Self { user: user.into(), password: Some(digest), ..Self::empty() })
+        let hash = auth::parse_hash("DJSTRIPE_ADMIN_PASSWORD_HASH", hash)?;
+        Ok(Self { user: user.into(), password: Some(hash), ..Self::database_users() })
     }
 
     /// Log in with a token: `Authorization: Bearer <token>`, or the token as the login form's
@@ -56,7 +94,7 @@ impl AdminConfig {
     /// assert!(config.check_token("s3cr3t-token-of-enough-length"));
     /// ```
     pub fn token(token: &str) -> Self {
-        Self { token: Some(auth::sha256(token.as_bytes())), ..Self::empty() }
+        Self { token: Some(auth::sha256(token.as_bytes())), ..Self::database_users() }
     }
 
     /// Also accept a token (see [`AdminConfig::token`]).
@@ -83,6 +121,45 @@ impl AdminConfig {
         self
     }
 
+    /// Whether the database's users (`djstripe_admin_user`) may log in (default yes).
+    ///
+    /// ```
+    /// let config = djstripe_admin::AdminConfig::token("a-token-for-scripts-only").with_database_users(false);
+    /// # let _ = config;
+    /// ```
+    pub fn with_database_users(mut self, on: bool) -> Self {
+        self.database_users = on;
+        self
+    }
+
+    /// How many password verifications (argon2: tens of milliseconds of CPU and 19 MiB each)
+    /// run at once, at least 1 (default 2). A login beyond that is answered 429 at once: the
+    /// login form answers anyone, and this bounds what anonymous clients can make the server do.
+    ///
+    /// ```
+    /// let config = djstripe_admin::AdminConfig::database_users().max_concurrent_logins(1);
+    /// # let _ = config;
+    /// ```
+    pub fn max_concurrent_logins(mut self, verifications: usize) -> Self {
+        self.max_logins = verifications.max(1);
+        self
+    }
+
+    /// How many failed password logins a client address may make in a minute, at least 1
+    /// (default 10): after that, its logins are answered 429 (with `Retry-After`) without a
+    /// check until the minute is over, whatever the password; a good login clears the count. The
+    /// address is the connection's peer, or what a trusted proxy (`DJSTRIPE_TRUSTED_PROXIES`)
+    /// forwarded; a request without one is not counted.
+    ///
+    /// ```
+    /// let config = djstripe_admin::AdminConfig::database_users().failed_logins_per_minute(5);
+    /// # let _ = config;
+    /// ```
+    pub fn failed_logins_per_minute(mut self, failures: u32) -> Self {
+        self.max_failures = failures.max(1);
+        self
+    }
+
     /// Rows per page of the triggers and events lists (default 50, at least 1).
     ///
     /// ```
@@ -94,21 +171,26 @@ impl AdminConfig {
         self
     }
 
-    /// From the environment; `Ok(None)` (the admin stays off) when no credential is set.
+    /// From the environment; `Ok(None)` when it sets no credential (see [`AdminConfig::load`],
+    /// which also turns the admin on for the database's users).
     ///
     /// | variable | meaning |
     /// |---|---|
-    /// | `DJSTRIPE_ADMIN_PASSWORD_HASH` | `sha256:<hex>` of the password (`printf %s 'pw' \| sha256sum`) |
+    /// | `DJSTRIPE_ADMIN_PASSWORD_HASH` | the argon2 PHC string of a password (`$argon2id$...`, from the command line's `admin hash-password`); `sha256:` values are refused |
     /// | `DJSTRIPE_ADMIN_USER` | the user name for that password (default `admin`) |
     /// | `DJSTRIPE_ADMIN_TOKEN` | a bearer token (at least 16 characters) |
     /// | `DJSTRIPE_ADMIN_PAGE_SIZE` | rows per page (default 50) |
+    /// | `DJSTRIPE_ADMIN_MAX_LOGINS` | password verifications at once, beyond which a login is answered 429 (default 2) |
+    /// | `DJSTRIPE_ADMIN_FAILED_LOGINS` | failed logins per client address and minute, beyond which it is answered 429 (default 10) |
+    ///
+    /// Users stored in the database by the command line's `admin set-password` need no variable.
     ///
     /// ```
-    /// // Nothing configured: no admin.
+    /// // Nothing configured: no credential from the environment.
     /// assert!(djstripe_admin::AdminConfig::from_lookup(|_| None).unwrap().is_none());
     /// ```
     pub fn from_env() -> Result<Option<Self>, djstripe_core::Error> {
-        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+        Self::from_lookup(env)
     }
 
     /// [`AdminConfig::from_env`] reading variables through `get` (for tests and other sources).
@@ -124,14 +206,55 @@ impl AdminConfig {
     /// assert!(config.check_password("ops", "pw"));
     /// ```
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, djstripe_core::Error> {
+        let (config, credential) = Self::read(get)?;
+        Ok(credential.then_some(config))
+    }
+
+    /// What the adapters' `serve` mounts: the environment's settings, on when they set a
+    /// credential or when the database has an admin user (the command line's `admin set-password`);
+    /// `Ok(None)` (no admin pages) otherwise. A user added later counts after a restart.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let url = format!("sqlite://{}/app.sqlite3", dir.path().display());
+    /// use djstripe_core::app::{Djstripe, Settings};
+    /// let djstripe = Djstripe::start(Settings::new(url)).unwrap();
+    /// let lookup = |_: &str| None; // an environment without DJSTRIPE_ADMIN_*
+    /// assert!(djstripe_admin::AdminConfig::load_with(&djstripe, lookup).unwrap().is_none());
+    /// djstripe.engine().database().set_admin_password("ops", &djstripe_admin::hash_password("a passphrase")).unwrap();
+    /// assert!(djstripe_admin::AdminConfig::load_with(&djstripe, lookup).unwrap().is_some());
+    /// ```
+    pub fn load(djstripe: &Djstripe) -> Result<Option<Self>, djstripe_core::Error> {
+        Self::load_with(djstripe, env)
+    }
+
+    /// [`AdminConfig::load`] reading variables through `get`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let url = format!("sqlite://{}/app.sqlite3", dir.path().display());
+    /// let djstripe = djstripe_core::app::Djstripe::start(djstripe_core::app::Settings::new(url)).unwrap();
+    /// let token = |name: &str| (name == "DJSTRIPE_ADMIN_TOKEN").then(|| "a-long-random-token".to_owned());
+    /// let config = djstripe_admin::AdminConfig::load_with(&djstripe, token).unwrap().unwrap();
+    /// assert!(config.check_token("a-long-random-token"));
+    /// ```
+    pub fn load_with(
+        djstripe: &Djstripe,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, djstripe_core::Error> {
+        let (config, credential) = Self::read(get)?;
+        let on = credential || (config.database_users && !djstripe.engine().database().admin_users()?.is_empty());
+        Ok(on.then_some(config))
+    }
+
+    /// The settings, and whether they name a credential.
+    fn read(get: impl Fn(&str) -> Option<String>) -> Result<(Self, bool), djstripe_core::Error> {
         let hash = get("DJSTRIPE_ADMIN_PASSWORD_HASH");
         let token = get("DJSTRIPE_ADMIN_TOKEN");
-        if hash.is_none() && token.is_none() {
-            return Ok(None);
-        }
+        let credential = hash.is_some() || token.is_some();
         let mut config = match &hash {
             Some(hash) => Self::password(get("DJSTRIPE_ADMIN_USER").unwrap_or_else(|| "admin".into()), hash)?,
-            None => Self::empty(),
+            None => Self::database_users(),
         };
         if let Some(token) = token {
             if token.trim().len() < 16 {
@@ -149,10 +272,29 @@ impl AdminConfig {
             })?;
             config = config.page_size(rows);
         }
-        Ok(Some(config))
+        if let Some(max) = get("DJSTRIPE_ADMIN_MAX_LOGINS") {
+            let max = max.trim().parse::<usize>().ok().filter(|n| (1..=64).contains(n)).ok_or_else(|| {
+                djstripe_core::Error::InvalidSetting {
+                    setting: "DJSTRIPE_ADMIN_MAX_LOGINS",
+                    message: format!("`{max}` is not a number of verifications between 1 and 64"),
+                }
+            })?;
+            config = config.max_concurrent_logins(max);
+        }
+        if let Some(max) = get("DJSTRIPE_ADMIN_FAILED_LOGINS") {
+            let max = max.trim().parse::<u32>().ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(|| {
+                djstripe_core::Error::InvalidSetting {
+                    setting: "DJSTRIPE_ADMIN_FAILED_LOGINS",
+                    message: format!("`{max}` is not a number of failed logins per minute between 1 and 10000"),
+                }
+            })?;
+            config = config.failed_logins_per_minute(max);
+        }
+        Ok((config, credential))
     }
 
-    /// Whether `user` / `password` is the configured login (constant-time comparison).
+    /// Whether `user` / `password` is the environment's login (argon2: slow on purpose, run it
+    /// off the async executor). The database's users are checked by [`crate::Admin::handle`].
     ///
     /// ```
     /// let config = djstripe_admin::AdminConfig::token("a-token-for-scripts");
@@ -171,4 +313,14 @@ impl AdminConfig {
     pub fn check_token(&self, token: &str) -> bool {
         auth::check_token(self, token)
     }
+}
+
+/// Password verifications at once, by default.
+const DEFAULT_MAX_LOGINS: usize = 2;
+/// Failed logins per client address and minute, by default.
+const DEFAULT_MAX_FAILURES: u32 = 10;
+
+/// A variable of the environment; empty counts as unset.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }

@@ -81,6 +81,19 @@ pub enum Error {
         /// The index sent.
         index: usize,
     },
+    /// Every password verification slot is taken
+    /// ([`AdminConfig::max_concurrent_logins`](crate::AdminConfig::max_concurrent_logins)):
+    /// answered 429 with `Retry-After`, without hashing.
+    #[error("Too many logins are being checked at once; try again in a moment.")]
+    TooManyLogins,
+    /// This client address failed to log in too often
+    /// ([`AdminConfig::failed_logins_per_minute`](crate::AdminConfig::failed_logins_per_minute)):
+    /// answered 429 with `Retry-After`, without checking the password.
+    #[error("Too many failed logins from your address; try again in {seconds} seconds.")]
+    LoginsLocked {
+        /// Until the client's minute is over.
+        seconds: u64,
+    },
     /// A template failed to render (a bug: logged, answered 500).
     #[error("admin template {template}: {source}")]
     Template {
@@ -113,6 +126,7 @@ impl Error {
             | Error::SigningSecret
             | Error::KeepHours { .. }
             | Error::NoPreviousSecret { .. } => 400,
+            Error::TooManyLogins | Error::LoginsLocked { .. } => 429,
             Error::Template { .. } => 500,
         }
     }
@@ -124,7 +138,7 @@ impl Error {
             404 => "Not found.".to_owned(),
             405 => "This page does not answer that method.".to_owned(),
             503 => "The database is unavailable; try again in a moment.".to_owned(),
-            400 | 403 | 413 => self.to_string(),
+            400 | 403 | 413 | 429 => self.to_string(),
             _ => {
                 tracing::error!(error = %self, "admin page failed");
                 "Internal error (logged).".to_owned()

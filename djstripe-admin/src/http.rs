@@ -85,6 +85,12 @@ pub struct AdminRequest {
     pub forwarded_host: Option<String>,
     /// `X-Forwarded-Proto`.
     pub forwarded_proto: Option<String>,
+    /// `X-Forwarded-For` (believed only from `DJSTRIPE_TRUSTED_PROXIES`, see
+    /// [`djstripe_core::app::client_ip`]).
+    pub forwarded_for: Option<String>,
+    /// The connection's peer address, when the adapter knows it: failed logins are counted per
+    /// client address.
+    pub peer: Option<std::net::IpAddr>,
     /// The connection itself is TLS (when no header says otherwise, the scheme is `https`).
     pub tls: bool,
     /// The body, read within [`MAX_FORM_BODY`].
@@ -105,6 +111,8 @@ impl AdminRequest {
             forwarded: None,
             forwarded_host: None,
             forwarded_proto: None,
+            forwarded_for: None,
+            peer: None,
             tls: false,
             body: Body::Complete(Vec::new()),
         }
@@ -128,10 +136,29 @@ impl AdminRequest {
                 "forwarded" => &mut self.forwarded,
                 "x-forwarded-host" => &mut self.forwarded_host,
                 "x-forwarded-proto" => &mut self.forwarded_proto,
+                "x-forwarded-for" => {
+                    self.forwarded_for = Some(match self.forwarded_for.take() {
+                        Some(before) => format!("{before}, {value}"),
+                        None => value.to_owned(),
+                    });
+                    continue;
+                }
                 _ => continue,
             };
             slot.get_or_insert_with(|| value.to_owned());
         }
+        self
+    }
+
+    /// The connection's peer address (failed logins are limited per client address).
+    ///
+    /// ```
+    /// let request = djstripe_admin::AdminRequest::new(djstripe_admin::Method::Get, "/a", "/", "")
+    ///     .peer(Some("127.0.0.1".parse().unwrap()));
+    /// assert!(request.peer.is_some());
+    /// ```
+    pub fn peer(mut self, peer: Option<std::net::IpAddr>) -> Self {
+        self.peer = peer;
         self
     }
 

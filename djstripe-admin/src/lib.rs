@@ -39,7 +39,7 @@
 //! | `lib.rs` | [`Admin`] and [`Admin::handle`]: the login check, the page, the headers every answer gets |
 //! | `http.rs` | [`AdminRequest`], [`AdminResponse`], [`Method`] |
 //! | `config.rs` | [`AdminConfig`] |
-//! | `auth.rs` | the credential check (constant time), the signed session cookie |
+//! | `auth.rs` | argon2 password hashes (environment and database users), the bounded verification, the signed session cookie |
 //! | `csrf.rs` | the double-submit CSRF token and the form check |
 //! | `render.rs` | the minijinja environment, HTML error pages |
 //! | `stripe.rs` | base-URL validation, creating and deleting endpoints at Stripe |
@@ -47,7 +47,12 @@
 //! | `pages/` | the routes, one file per section: login, endpoints, triggers, events, handlers |
 //! | `testing.rs` | feature `testing`: the HTTP suite every adapter runs against its server |
 //!
-//! Security notes: every state-changing form is a POST checked against the CSRF cookie; secrets
+//! Security notes: passwords are argon2id hashes (the environment's `DJSTRIPE_ADMIN_PASSWORD_HASH`
+//! and the database's `djstripe_admin_user` rows that the command line's `admin set-password`
+//! writes), verified on the blocking pool, at most [`AdminConfig::max_concurrent_logins`] at once
+//! (beyond that: 429 at once), and a client address that failed
+//! [`AdminConfig::failed_logins_per_minute`] times waits for the rest of its minute (429); every
+//! state-changing form is a POST checked against the CSRF cookie; secrets
 //! are never rendered (only whether one is set and when previous ones expire); cookies are
 //! `HttpOnly`, `SameSite=Strict`, limited to the admin's path and `Secure` over https; every
 //! answer past the login check is `Cache-Control: no-store` and `X-Frame-Options: DENY`.
@@ -65,6 +70,8 @@ mod stripe;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+use std::sync::Arc;
+
 use djstripe_core::app::{Blocking, Djstripe};
 
 pub use auth::hash_password;
@@ -80,18 +87,27 @@ use auth::Access;
 pub struct Admin {
     djstripe: Djstripe,
     config: AdminConfig,
+    guard: Arc<auth::Guard>,
 }
 
 impl Admin {
     /// The admin of `djstripe`, for the logins `config` allows.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let djstripe = djstripe_core::app::Djstripe::start(djstripe_core::app::Settings::new(dir.path().join("a.sqlite3").to_str().unwrap())).unwrap();
+    /// let admin = djstripe_admin::Admin::new(djstripe, djstripe_admin::AdminConfig::database_users());
+    /// # let _ = admin;
+    /// ```
     pub fn new(djstripe: Djstripe, config: AdminConfig) -> Self {
-        Self { djstripe, config }
+        Self { djstripe, config, guard: Arc::default() }
     }
 
     /// Answers one request: the login check (a valid session, HTTP basic or bearer token; an
     /// anonymous `GET` is sent to the login form, anything else without a good credential is a
-    /// 401), then the page. Database and Stripe calls run on `blocking`. A client without a CSRF
-    /// cookie gets one with the page.
+    /// 401; a password check beyond [`AdminConfig::max_concurrent_logins`] is a 429), then the
+    /// page. Database and Stripe calls, and password verification, run on `blocking`. A client
+    /// without a CSRF cookie gets one with the page.
     ///
     /// ```
     /// # use djstripe_admin::{Admin, AdminConfig, AdminRequest, Method};
@@ -111,29 +127,91 @@ impl Admin {
         let cookie = request.cookie(csrf::CSRF_COOKIE).map(str::to_owned);
         let fresh = cookie.is_none().then(csrf::new_token);
         let public = matches!(request.path.as_str(), "/login" | "/login/");
+        let client = auth::client_of(&request, &self.djstripe.settings().trusted_proxies);
         if !public {
-            match auth::access(&self.config, &request) {
-                Access::Granted => {}
-                Access::Anonymous if request.method.is_read() => {
+            let db = self.djstripe.engine().database();
+            match auth::access(&self.config, &self.guard, db, &request, client, blocking).await {
+                Ok(Access::Granted) => {}
+                Ok(Access::Anonymous) if request.method.is_read() => {
                     let next = auth::percent_encode(&request.full_path());
                     return AdminResponse::redirect(303, format!("{}/login?next={next}", request.prefix));
                 }
-                Access::Anonymous | Access::Denied => {
+                Ok(Access::Anonymous | Access::Denied) => {
                     return AdminResponse::text(
                         401,
                         "authentication required: log in, or send the configured credential",
                     )
                     .header("WWW-Authenticate", r#"Basic realm="djstripe admin", charset="UTF-8""#);
                 }
+                Err(e) => return render::error_response(&e).header("Cache-Control", "no-store"),
             }
         }
         let csrf_token = fresh.clone().or(cookie).unwrap_or_default();
-        let page = pages::Page { admin: self, req: &request, blocking, csrf_token };
+        let page = pages::Page { admin: self, req: &request, blocking, csrf_token, client };
         let mut response = pages::respond(&page).await.unwrap_or_else(|e| render::error_response(&e));
         if let Some(token) = fresh {
             let cookie = csrf::set_cookie(csrf::CSRF_COOKIE, &token, &request.prefix, None, request.secure());
             response = response.header("Set-Cookie", cookie);
         }
         response.header("Cache-Control", "no-store").header("X-Frame-Options", "DENY")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use djstripe_core::app::{Blocking, Djstripe, Settings};
+
+    use super::*;
+
+    /// Runs blocking work right here.
+    struct Inline;
+    impl Blocking for Inline {
+        async fn run<T, F>(&self, work: F) -> std::result::Result<T, djstripe_core::Error>
+        where
+            F: FnOnce() -> T + Send + 'static,
+            T: Send + 'static,
+        {
+            Ok(work())
+        }
+    }
+
+    fn basic(user: &str, password: &str) -> AdminRequest {
+        use base64::Engine as _;
+        let value = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")));
+        AdminRequest::new(Method::Get, "/stripe/admin", "/triggers/", "").headers([("authorization", value.as_bytes())])
+    }
+
+    /// Every verification slot taken: a password login is answered 429 at once (no hashing, no
+    /// login), a token still works; the slot given back, the password is checked again.
+    #[test]
+    fn logins_beyond_the_verification_limit_are_429() {
+        let dir = tempfile::tempdir().unwrap();
+        let djstripe = Djstripe::start(Settings::new(dir.path().join("a.sqlite3").to_str().unwrap())).unwrap();
+        djstripe.engine().database().set_admin_password("clerk", &hash_password("a passphrase")).unwrap();
+        let config = AdminConfig::token("a-long-random-token").max_concurrent_logins(2);
+        let admin = Admin::new(djstripe, config);
+        let run = |request| futures_executor::block_on(admin.handle(request, &Inline));
+        assert_eq!(run(basic("clerk", "a passphrase")).status, 200);
+
+        let busy = (admin.guard.take_for_test(2), admin.guard.take_for_test(2));
+        assert!(busy.0.is_some() && busy.1.is_some());
+        let refused = run(basic("clerk", "another passphrase"));
+        assert_eq!((refused.status, refused.header_value("retry-after")), (429, Some("1")));
+        assert!(String::from_utf8_lossy(&refused.body).contains("Too many logins"));
+        let form = AdminRequest::new(Method::Post, "/stripe/admin", "/login", "")
+            .headers([
+                ("cookie", &b"djstripe_admin_csrf=t"[..]),
+                ("content-type", b"application/x-www-form-urlencoded"),
+            ])
+            .body(djstripe_core::app::Body::Complete(b"csrf_token=t&user=clerk&password=x".to_vec()));
+        assert_eq!(run(form).status, 429, "the login form too");
+        let bearer = AdminRequest::new(Method::Get, "/stripe/admin", "/triggers/", "")
+            .headers([("authorization", &b"Bearer a-long-random-token"[..])]);
+        assert_eq!(run(bearer).status, 200, "a token needs no verification slot");
+        // A remembered good credential needs no slot either.
+        assert_eq!(run(basic("clerk", "a passphrase")).status, 200);
+
+        drop(busy);
+        assert_eq!(run(basic("clerk", "another passphrase")).status, 401);
     }
 }

@@ -1,7 +1,8 @@
 //! The admin's HTTP test suite, the same for every web adapter (feature `testing`): each check
 //! starts the adapter's server on `127.0.0.1` (port 0) with a fresh SQLite database and talks to
 //! it over real HTTP (`ureq`, no redirects followed, no cookie jar): authentication (none,
-//! wrong, right; basic, bearer, login form), CSRF rejection, pagination and filters, secrets
+//! wrong, right; basic, bearer, login form; the database's users; the bound on concurrent
+//! password verifications), CSRF rejection, pagination and filters, secrets
 //! never rendered, reprocessing.
 //!
 //! An adapter's `tests/admin_http.rs` gives a [`Serve`] function and invokes
@@ -55,6 +56,9 @@ macro_rules! admin_suite {
             secrets_are_rotated_and_dropped_without_being_shown,
             the_add_form_refuses_what_stripe_would_refuse,
             off_unless_configured,
+            database_users_log_in_and_a_new_password_ends_their_sessions,
+            a_login_flood_is_answered_429_beyond_the_verification_limit,
+            failed_logins_lock_the_client_address_for_a_minute,
         );
     };
     (@checks $serve:expr; $($check:ident),* $(,)?) => {
@@ -558,7 +562,116 @@ pub fn off_unless_configured(serve: Serve) {
     let err = AdminConfig::from_lookup(|n| (n == "DJSTRIPE_ADMIN_PASSWORD_HASH").then(|| "plaintext".to_owned()))
         .unwrap_err();
     assert!(err.to_string().contains("DJSTRIPE_ADMIN_PASSWORD_HASH"));
+    // The old unsalted format: refused, with the way out.
+    let old = "sha256:30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4".to_owned();
+    let err = AdminConfig::from_lookup(|n| (n == "DJSTRIPE_ADMIN_PASSWORD_HASH").then(|| old.clone())).unwrap_err();
+    let err = err.to_string();
+    assert!(err.contains("admin set-password") && err.contains("admin hash-password"), "{err}");
     let s = site_with(serve, None);
     assert_eq!(s.get("/stripe/admin/triggers/", &[good()]).status, 404);
     assert_eq!(s.deliver(EventBuilder::new("customer.created")), 200, "the webhook is served");
+}
+
+/// The database's users (`admin set-password`) log in by form and HTTP basic; a new password
+/// ends their sessions and refuses the old one; the environment's user still logs in.
+pub fn database_users_log_in_and_a_new_password_ends_their_sessions(serve: Serve) {
+    let s = site(serve);
+    let db = s.djstripe.engine().database();
+    db.set_admin_password("clerk", &hash_password("first passphrase")).unwrap();
+    assert_eq!(s.get("/stripe/admin/triggers/", &[basic("clerk", "first passphrase")]).status, 200);
+    assert_eq!(s.get("/stripe/admin/triggers/", &[basic("clerk", "wrong passphrase")]).status, 401);
+    assert_eq!(s.get("/stripe/admin/triggers/", &[good()]).status, 200, "the environment's user too");
+
+    let token = s.csrf_cookie();
+    let form = [("csrf_token", token.as_str()), ("user", "clerk"), ("password", "first passphrase")];
+    let reply = s.post("/stripe/admin/login", &[csrf(&token)], &form);
+    assert_eq!(reply.status, 303, "{}", reply.body);
+    let session = reply.header("set-cookie").split(';').next().unwrap().to_owned();
+    let with_session = [("cookie", session.clone())];
+    assert_eq!(s.get("/stripe/admin/events/", &with_session).status, 200);
+    // A forged user name in the cookie is no login.
+    let mut parts: Vec<&str> = session.trim_start_matches("djstripe_admin_session=").split('.').collect();
+    parts[2] = "b3Bz"; // base64url("ops")
+    let forged = [("cookie", format!("djstripe_admin_session={}", parts.join(".")))];
+    assert_eq!(s.get("/stripe/admin/events/", &forged).status, 303);
+
+    db.set_admin_password("clerk", &hash_password("second passphrase")).unwrap();
+    assert_eq!(s.get("/stripe/admin/events/", &with_session).status, 303, "the old session ended");
+    assert_eq!(s.get("/stripe/admin/triggers/", &[basic("clerk", "first passphrase")]).status, 401);
+    assert_eq!(s.get("/stripe/admin/triggers/", &[basic("clerk", "second passphrase")]).status, 200);
+    db.delete_admin_user("clerk").unwrap();
+    assert_eq!(s.get("/stripe/admin/triggers/", &[basic("clerk", "second passphrase")]).status, 401);
+
+    // Only database users: no credential in the environment at all.
+    let only_db = site_with(serve, Some(AdminConfig::database_users()));
+    only_db.djstripe.engine().database().set_admin_password("ops", &hash_password(PASSWORD)).unwrap();
+    assert_eq!(only_db.get("/stripe/admin/triggers/", &[good()]).status, 200);
+    assert_eq!(only_db.get("/stripe/admin/triggers/", &[("authorization", format!("Bearer {TOKEN}"))]).status, 401);
+}
+
+/// Many wrong passwords at once: at most `max_concurrent_logins` are verified together, the
+/// others are answered 429 at once (with `Retry-After`), none is let in; afterwards a right
+/// password works.
+pub fn a_login_flood_is_answered_429_beyond_the_verification_limit(serve: Serve) {
+    let s = site_with(
+        serve,
+        Some(
+            AdminConfig::password("ops", &hash_password(PASSWORD))
+                .unwrap()
+                .max_concurrent_logins(1)
+                .failed_logins_per_minute(1000),
+        ),
+    );
+    let base = s.base.clone();
+    let start = std::sync::Arc::new(std::sync::Barrier::new(16));
+    let clients: Vec<_> = (0..16)
+        .map(|n| {
+            let (base, start) = (base.clone(), start.clone());
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+                let (name, value) = basic("ops", &format!("wrong {n}"));
+                start.wait();
+                let response = agent.get(format!("{base}/stripe/admin/triggers/")).header(name, value).call().unwrap();
+                let retry = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+                (response.status().as_u16(), retry)
+            })
+        })
+        .collect();
+    let answers: Vec<(u16, Option<String>)> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    assert!(answers.iter().all(|(status, _)| [401, 429].contains(status)), "{answers:?}");
+    let refused: Vec<_> = answers.iter().filter(|(status, _)| *status == 429).collect();
+    assert!(!refused.is_empty(), "16 at once, 1 verified at a time: {answers:?}");
+    assert!(refused.iter().all(|(_, retry)| retry.as_deref() == Some("1")), "{answers:?}");
+    assert!(answers.iter().any(|(status, _)| *status == 401), "some were verified: {answers:?}");
+    assert_eq!(s.get("/stripe/admin/triggers/", &[good()]).status, 200, "the slot is given back");
+}
+
+/// A client address that failed `failed_logins_per_minute` times is answered 429 for the rest
+/// of its minute, even with the right password (no check is made); a token still works, and so
+/// does a client that a trusted proxy names (another address).
+pub fn failed_logins_lock_the_client_address_for_a_minute(serve: Serve) {
+    let s = site_with(
+        serve,
+        Some(
+            AdminConfig::password("ops", &hash_password(PASSWORD))
+                .unwrap()
+                .with_token(TOKEN)
+                .failed_logins_per_minute(3),
+        ),
+    );
+    for n in 0..3 {
+        assert_eq!(s.get("/stripe/admin/triggers/", &[basic("ops", &format!("guess {n}"))]).status, 401, "{n}");
+    }
+    let reply = s.get("/stripe/admin/triggers/", &[good()]);
+    assert_eq!(reply.status, 429, "locked, whatever the password: {}", reply.body);
+    let retry: u64 = reply.header("retry-after").parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert!(reply.body.contains("Too many failed logins from your address"), "{}", reply.body);
+    let token = s.csrf_cookie();
+    let form = [("csrf_token", token.as_str()), ("user", "ops"), ("password", PASSWORD)];
+    assert_eq!(s.post("/stripe/admin/login", &[csrf(&token)], &form).status, 429, "the login form too");
+    assert_eq!(s.get("/stripe/admin/triggers/", &[("authorization", format!("Bearer {TOKEN}"))]).status, 200);
+    // X-Forwarded-For from an untrusted peer is not believed: still the locked address.
+    let spoofed = [good(), ("x-forwarded-for", "203.0.113.7".into())];
+    assert_eq!(s.get("/stripe/admin/triggers/", &spoofed).status, 429);
 }

@@ -10,8 +10,9 @@
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     let djstripe = Djstripe::start(Settings::from_env("sqlite://app.sqlite3")?)?;
 //!     let mut app = axum::Router::new().nest("/stripe", djstripe_axum::router(djstripe.clone()));
-//!     // DJSTRIPE_ADMIN_PASSWORD_HASH=sha256:<hex> (and DJSTRIPE_ADMIN_USER) or DJSTRIPE_ADMIN_TOKEN.
-//!     if let Some(config) = AdminConfig::from_env()? {
+//!     // Users from `app admin set-password`, DJSTRIPE_ADMIN_PASSWORD_HASH=$argon2id$... (and
+//!     // DJSTRIPE_ADMIN_USER) or DJSTRIPE_ADMIN_TOKEN; None when there is none of them.
+//!     if let Some(config) = AdminConfig::load(&djstripe)? {
 //!         app = app.nest_service("/stripe/admin", admin::router(djstripe, config));
 //!     }
 //!     let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
@@ -66,6 +67,7 @@ async fn route(State(admin): State<Arc<Admin>>, request: Request) -> Response {
         AdminRequest::new(Method::parse(parts.method.as_str()), prefix, path, parts.uri.query().unwrap_or(""))
             .headers(parts.headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())))
             .tls(parts.uri.scheme_str() == Some("https"))
+            .peer(parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip()))
             .body(body);
     let answer = admin.handle(request, &TOKIO_BLOCKING).await;
     let mut response = Response::new(Body::from(answer.body));

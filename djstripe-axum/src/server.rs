@@ -46,7 +46,7 @@ impl djstripe_core::app::Server for Server {
         }
         let runtime = runtime.enable_all().build().map_err(io("starting the tokio runtime"))?;
         #[cfg(feature = "admin")]
-        let admin = crate::admin::AdminConfig::from_env()?.map(|a| a.webhook_prefix(&options.prefix));
+        let admin = crate::admin::AdminConfig::load(&djstripe)?.map(|a| a.webhook_prefix(&options.prefix));
         let mut app = Router::new().nest(&options.prefix, crate::router(djstripe.clone()));
         #[cfg(feature = "admin")]
         if let Some(config) = &admin {

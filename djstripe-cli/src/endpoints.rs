@@ -7,7 +7,8 @@ use std::time::Duration;
 use djstripe_core::db::WebhookEndpoint;
 use djstripe_core::endpoints::{CreateEndpoint, EndpointManager, EndpointStatus, UpdateEndpoint};
 
-use super::Cli;
+use super::{Cli, Open};
+use crate::output::{cell, print, table};
 use crate::{Error, Result};
 
 /// Live or test mode; default `STRIPE_LIVE_MODE`.
@@ -61,7 +62,8 @@ pub(super) enum EndpointsCommand {
         #[arg(long)]
         show_secret: bool,
     },
-    /// The local endpoints, with their status at Stripe.
+    /// The local endpoints: id, UUID and URL (what `trigger --endpoint` takes), Stripe id, mode,
+    /// status here and at Stripe, secret, account, enabled events.
     List,
     /// Pull the endpoints of a mode and account from Stripe into the local table (without secrets).
     Sync {
@@ -138,7 +140,7 @@ pub(super) enum AccountsCommand {
 }
 
 fn manager(cli: &Cli) -> Result<(EndpointManager, djstripe_core::app::Djstripe)> {
-    let djstripe = cli.start()?;
+    let djstripe = cli.start(Open::Existing)?;
     Ok((djstripe.endpoint_manager(&cli.prefix), djstripe))
 }
 
@@ -146,12 +148,21 @@ fn mode_name(livemode: bool) -> &'static str {
     if livemode { "live" } else { "test" }
 }
 
-fn describe(e: &WebhookEndpoint) -> String {
-    let secret = match (e.secret.is_empty(), e.previous().len()) {
+fn secret_state(e: &WebhookEndpoint) -> String {
+    match (e.secret.is_empty(), e.previous().len()) {
         (true, _) => "NO SECRET (cannot verify: add-secret)".to_owned(),
         (false, 0) => "secret stored".to_owned(),
         (false, n) => format!("secret stored, {n} previous still valid"),
-    };
+    }
+}
+
+/// The enabled events as a list (`*`, `customer.created,invoice.paid`), not their JSON.
+fn events_of(e: &WebhookEndpoint) -> String {
+    serde_json::from_str::<Vec<String>>(&e.enabled_events).map_or_else(|_| e.enabled_events.clone(), |v| v.join(","))
+}
+
+fn describe(e: &WebhookEndpoint) -> String {
+    let secret = secret_state(e);
     format!(
         "#{} {} {} {} [{}] account={} events={} {}",
         e.id,
@@ -160,7 +171,7 @@ fn describe(e: &WebhookEndpoint) -> String {
         e.status,
         secret,
         e.account.as_deref().unwrap_or("-"),
-        e.enabled_events,
+        events_of(e),
         e.url
     )
 }
@@ -195,49 +206,65 @@ pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<()> {
             };
             let created = manager.create(&request)?;
             let e = &created.endpoint;
-            println!(
-                "created {} ({} mode) at Stripe",
-                e.stripe_id.as_deref().unwrap_or_default(),
-                mode_name(e.livemode)
-            );
-            println!("url: {}", e.url);
-            println!("local id: {}  uuid: {}", e.id, e.djstripe_uuid);
+            say!("created {} ({} mode) at Stripe", e.stripe_id.as_deref().unwrap_or_default(), mode_name(e.livemode))?;
+            say!("url: {}", e.url)?;
+            say!("local id: {}  uuid: {}", e.id, e.djstripe_uuid)?;
             if show_secret {
-                println!("signing secret (stored): {}", created.secret);
+                say!("signing secret (stored): {}", created.secret)?;
             } else {
-                println!("signing secret: stored (not shown; --show-secret prints it)");
+                say!("signing secret: stored (not shown; --show-secret prints it)")?;
             }
         }
         EndpointsCommand::List => {
             let listed = manager.list()?;
             if listed.is_empty() {
-                println!("no webhook endpoints (create one with `endpoints create --base-url https://...`)");
+                return say!("no webhook endpoints (create one with `endpoints create --base-url https://...`)");
             }
+            let mut rows =
+                table(["id", "uuid", "url", "stripe id", "mode", "status", "at stripe", "secret", "account", "events"]);
             for row in listed {
-                println!("{} ({})", describe(&row.endpoint), row.at_stripe);
+                let e = &row.endpoint;
+                rows.add_row([
+                    e.id.to_string(),
+                    e.djstripe_uuid.clone(),
+                    // A local endpoint has no public URL: its path, under the server's base URL.
+                    if e.url.is_empty() {
+                        format!("{}/webhook/{}/", cli.prefix, e.djstripe_uuid)
+                    } else {
+                        e.url.clone()
+                    },
+                    cell(e.stripe_id.as_deref()),
+                    mode_name(e.livemode).to_owned(),
+                    e.status.clone(),
+                    row.at_stripe.to_string(),
+                    secret_state(e),
+                    cell(e.account.as_deref()),
+                    events_of(e),
+                ]);
             }
+            print(&rows)?;
         }
         EndpointsCommand::Sync { account, mode } => {
             let report = manager.sync(mode.livemode(default_live), account.as_deref())?;
             for e in &report.created {
-                println!("new: {}", describe(e));
+                say!("new: {}", describe(e))?;
             }
             for e in &report.updated {
-                println!("updated: {}", describe(e));
+                say!("updated: {}", describe(e))?;
             }
             for e in &report.missing {
-                println!("missing at Stripe (kept locally; `endpoints delete {}` removes it): {}", e.id, describe(e));
+                say!("missing at Stripe (kept locally; `endpoints delete {}` removes it): {}", e.id, describe(e))?;
             }
-            println!(
+            say!(
                 "{} new, {} updated, {} missing at Stripe",
                 report.created.len(),
                 report.updated.len(),
                 report.missing.len()
-            );
+            )?;
             if !report.created.is_empty() {
-                println!(
+                say!(
                     "Stripe does not return secrets here: new endpoints answer 400 until `endpoints add-secret <id> --secret whsec_...`"
-                );
+                )?;
             }
         }
         EndpointsCommand::Update { endpoint, events, disable, enable, description } => {
@@ -255,51 +282,58 @@ pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<()> {
                 });
             }
             let updated = manager.update(&endpoint, &UpdateEndpoint { enabled_events: events, status, description })?;
-            println!("updated: {}", describe(&updated));
+            say!("updated: {}", describe(&updated))?;
         }
         EndpointsCommand::Delete { endpoint, local_only } => {
             let gone = if local_only { manager.forget(&endpoint)? } else { manager.delete(&endpoint)? };
             let place = if local_only || gone.stripe_id.is_none() { "locally" } else { "at Stripe and locally" };
-            println!("deleted {place}: {}", gone.url);
+            say!("deleted {place}: {}", gone.url)?;
         }
         EndpointsCommand::AddSecret { endpoint, secret, keep_hours } => {
             if !(0.0..=24.0 * 365.0).contains(&keep_hours) {
                 return Err(Error::Argument { flag: "--keep-hours", message: "must be between 0 and 8760".into() });
             }
             let updated = manager.add_secret(&endpoint, &secret, Duration::from_secs_f64(keep_hours * 3600.0))?;
-            println!("new secret stored; {}", describe(&updated));
+            say!("new secret stored; {}", describe(&updated))?;
         }
         EndpointsCommand::DropSecret { endpoint } => {
             let dropped = manager.drop_secret(&endpoint)?;
-            println!("{dropped} previous secret(s) dropped: only the current secret verifies now");
+            say!("{dropped} previous secret(s) dropped: only the current secret verifies now")?;
         }
     }
     Ok(())
 }
 
 pub(super) fn accounts(cli: &Cli, command: AccountsCommand) -> Result<()> {
-    let djstripe = cli.start()?;
+    let djstripe = cli.start(Open::Existing)?;
     let db = djstripe.engine().database();
     let default_live = djstripe.settings().live_mode;
     match command {
         AccountsCommand::SetKey { account, mode, key } => {
             let livemode = mode.livemode(default_live);
             db.set_account_key(&account, livemode, key.trim())?;
-            println!("{} key stored for {account}", mode_name(livemode));
+            say!("{} key stored for {account}", mode_name(livemode))?;
         }
         AccountsCommand::List => {
             let keys = db.account_keys()?;
             if keys.is_empty() {
-                println!("no account keys: calls for an account use the platform key with Stripe-Account");
+                return say!("no account keys: calls for an account use the platform key with Stripe-Account");
             }
+            let mut rows = table(["account", "mode", "key", "updated"]);
             for key in keys {
-                println!("{} {} {}", key.account, mode_name(key.livemode), key.redacted());
+                rows.add_row([
+                    key.account.clone(),
+                    mode_name(key.livemode).to_owned(),
+                    key.redacted(),
+                    key.updated.format("%Y-%m-%d %H:%M:%S").to_string(),
+                ]);
             }
+            print(&rows)?;
         }
         AccountsCommand::RemoveKey { account, mode } => {
             let livemode = mode.livemode(default_live);
             db.delete_account_key(&account, livemode)?;
-            println!("{} key of {account} removed", mode_name(livemode));
+            say!("{} key of {account} removed", mode_name(livemode))?;
         }
     }
     Ok(())

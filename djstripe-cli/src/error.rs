@@ -31,6 +31,27 @@ pub enum Error {
         /// How many were reprocessed.
         total: usize,
     },
+    /// A command other than `serve` and `migrate` was pointed at a SQLite file that is not there
+    /// (it would have created an empty database).
+    #[error(
+        "no database at {}: run `{program} migrate` first (or `{program} serve`), or set DATABASE_URL / --database-url to your database",
+        shown_path(path)
+    )]
+    NoDatabase {
+        /// The SQLite file.
+        path: std::path::PathBuf,
+        /// The command line's name (`shop`).
+        program: &'static str,
+    },
+    /// Writing to stdout failed; a closed pipe (`| head`) ends the command quietly.
+    #[error("writing to stdout: {0}")]
+    Stdout(#[source] std::io::Error),
+    /// Reading the password from the terminal or stdin failed.
+    #[error("reading the password: {0}")]
+    Stdin(#[source] std::io::Error),
+    /// The new password is not acceptable (`admin set-password`).
+    #[error("{0}")]
+    Password(PasswordProblem),
     /// A test event could not be sent, or was not answered 2xx (`trigger`).
     #[error("POST {url}: {reason}")]
     Send {
@@ -39,6 +60,38 @@ pub enum Error {
         /// What happened.
         reason: String,
     },
+}
+
+/// What is wrong with a new admin password.
+///
+/// ```
+/// use djstripe_cli::{Error, PasswordProblem};
+/// assert_eq!(Error::Password(PasswordProblem::Mismatch).to_string(), "the two passwords differ: nothing was changed");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PasswordProblem {
+    /// Nothing was typed (or stdin was empty).
+    #[error("no password given: nothing was changed")]
+    Empty,
+    /// Shorter than [`MIN_PASSWORD`](crate::MIN_PASSWORD) characters.
+    #[error("the password is too short: use at least {min} characters (a passphrase is best)")]
+    TooShort {
+        /// The least length.
+        min: usize,
+    },
+    /// The confirmation differs from the first entry.
+    #[error("the two passwords differ: nothing was changed")]
+    Mismatch,
+}
+
+/// `./shop.sqlite3` for a bare relative file name, so that it reads as a path.
+fn shown_path(path: &std::path::Path) -> String {
+    if path.is_relative() && !path.starts_with(".") && !path.starts_with("..") {
+        format!("./{}", path.display())
+    } else {
+        path.display().to_string()
+    }
 }
 
 /// `Result` with [`Error`].

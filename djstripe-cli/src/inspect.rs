@@ -4,7 +4,8 @@ use djstripe_core::app::{Djstripe, ReprocessTarget};
 use djstripe_core::db::TriggerFilter;
 use djstripe_core::registry;
 
-use super::Cli;
+use super::{Cli, Open};
+use crate::output::{cell, print, shorten, table};
 use crate::{Error, Result};
 
 #[derive(clap::Subcommand, Debug)]
@@ -27,8 +28,10 @@ pub(super) enum TriggersCommand {
 pub(super) enum EventsCommand {
     /// Stored events, newest first.
     List {
-        /// Only this event type.
-        #[arg(long = "type")]
+        /// Only events of these types, by the rule of #[webhook_handler] patterns: an exact type
+        /// (invoice.paid), a prefix on dot boundaries (`customer` matches customer.created and
+        /// customer.subscription.updated, not customer_cash_balance_transaction.created) or `*`.
+        #[arg(long = "type", value_name = "PATTERN")]
         event_type: Option<String>,
         /// How many.
         #[arg(long, default_value_t = 20)]
@@ -51,37 +54,33 @@ pub(super) enum EventsCommand {
     },
 }
 
-/// Connects without serving; `triggers`/`events` need the schema, so migrate too.
+/// Connects without serving to a database that exists; `triggers`/`events` need the schema, so
+/// migrate too.
 fn connect(cli: &Cli) -> Result<Djstripe> {
-    cli.start()
+    cli.start(Open::Existing)
 }
 
 pub(super) fn migrate(cli: &Cli) -> Result<()> {
-    let djstripe = Djstripe::connect(cli.load_settings()?)?;
+    let djstripe = Djstripe::connect(cli.database_settings(Open::Create)?)?;
     let applied = djstripe.engine().database().migrate()?;
     cli.app_migrations(&djstripe)?;
-    println!("{applied} migration(s) applied");
-    Ok(())
+    say!("{applied} migration(s) applied")
 }
 
 pub(super) fn handlers() -> Result<()> {
     let all = registry::all();
     if all.is_empty() {
-        println!("no #[webhook_handler] registered (see the linker note in djstripe_core::registry)");
+        return say!("no #[webhook_handler] registered (see the linker note in djstripe_core::registry)");
     }
+    let mut rows = table(["patterns", "handler", "defined at"]);
     for handler in all {
-        println!("{:<40} {:<50} {}:{}", handler.patterns().join(", "), handler.path(), handler.file(), handler.line());
+        rows.add_row([
+            handler.patterns().join(", "),
+            handler.path().to_owned(),
+            format!("{}:{}", handler.file(), handler.line()),
+        ]);
     }
-    Ok(())
-}
-
-fn shorten(text: &str, max: usize) -> String {
-    let line = text.lines().next().unwrap_or_default();
-    if line.chars().count() > max {
-        format!("{}…", line.chars().take(max).collect::<String>())
-    } else {
-        line.to_owned()
-    }
+    print(&rows)
 }
 
 pub(super) fn triggers(cli: &Cli, command: TriggersCommand) -> Result<()> {
@@ -89,47 +88,43 @@ pub(super) fn triggers(cli: &Cli, command: TriggersCommand) -> Result<()> {
     let djstripe = connect(cli)?;
     let filter = TriggerFilter { failed, valid: invalid.then_some(false), ..Default::default() };
     let rows = djstripe.triggers(&filter, 0, limit)?;
-    println!(
-        "{:>6}  {:<19}  {:<15}  {:<28}  {:<34}  {:<11}  error",
-        "id", "created", "remote ip", "event", "type", "outcome"
-    );
+    let mut listing = table(["id", "created", "remote ip", "event", "type", "outcome", "error"]);
     for t in rows {
-        println!(
-            "{:>6}  {:<19}  {:<15}  {:<28}  {:<34}  {:<11}  {}",
-            t.id,
-            t.created.format("%Y-%m-%d %H:%M:%S"),
-            shorten(&t.remote_ip, 15),
-            t.event_id.as_deref().unwrap_or("-"),
-            shorten(t.event_type.as_deref().unwrap_or("-"), 34),
-            t.outcome.as_str(),
-            shorten(&t.exception, 80)
-        );
+        listing.add_row([
+            t.id.to_string(),
+            t.created.format("%Y-%m-%d %H:%M:%S").to_string(),
+            cell(Some(&t.remote_ip)),
+            cell(t.event_id.as_deref()),
+            cell(t.event_type.as_deref()),
+            t.outcome.as_str().to_owned(),
+            cell(Some(&shorten(&t.exception, 80))),
+        ]);
     }
-    Ok(())
+    print(&listing)
 }
 
 pub(super) fn events(cli: &Cli, command: EventsCommand) -> Result<()> {
     let djstripe = connect(cli)?;
     match command {
         EventsCommand::List { event_type, limit } => {
-            println!("{:<30}  {:<40}  {:<19}  {:>5}", "id", "type", "received", "times");
+            let mut listing = table(["id", "type", "received", "times"]);
             for e in djstripe.events(event_type.as_deref(), 0, limit)? {
-                println!(
-                    "{:<30}  {:<40}  {:<19}  {:>5}",
+                listing.add_row([
                     e.id,
                     e.type_,
-                    e.received.format("%Y-%m-%d %H:%M:%S"),
-                    e.times_processed
-                );
+                    e.received.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    e.times_processed.to_string(),
+                ]);
             }
+            print(&listing)?;
         }
         EventsCommand::Show { id } => {
             let shown = djstripe.event(&id)?;
             let json = serde_json::to_string_pretty(&shown.event).expect("an Event serializes");
-            println!("{json}");
-            println!("handlers for {}:", shown.event.event_type());
+            say!("{json}")?;
+            say!("handlers for {}:", shown.event.event_type())?;
             for h in shown.handlers {
-                println!("  {} ({})", h.path(), h.patterns().join(", "));
+                say!("  {} ({})", h.path(), h.patterns().join(", "))?;
             }
         }
         EventsCommand::Reprocess { id, failed } => {
@@ -146,15 +141,15 @@ pub(super) fn events(cli: &Cli, command: EventsCommand) -> Result<()> {
             let receipts = djstripe.reprocess(&target)?;
             for receipt in &receipts {
                 let detail = receipt.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default();
-                println!(
+                say!(
                     "trigger {} {} {}{detail}",
                     receipt.trigger_id,
                     receipt.event_id.as_deref().unwrap_or("-"),
                     receipt.outcome
-                );
+                )?;
             }
             if receipts.is_empty() {
-                println!("nothing to reprocess");
+                say!("nothing to reprocess")?;
             }
             let failed = receipts.iter().filter(|r| !r.is_success()).count();
             if failed > 0 {

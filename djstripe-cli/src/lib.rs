@@ -2,7 +2,7 @@
 //!
 //! The manage.py-style command line of a djstripe-rs app, whatever its web framework: `serve`
 //! (through the adapter's [`Server`]), `migrate`, `handlers`, `triggers`, `events`, `trigger`,
-//! `endpoints`, `accounts`.
+//! `endpoints`, `accounts`, `admin` (the admin pages' users).
 //!
 //! ```no_run
 //! # struct MyAdapterServer;
@@ -23,8 +23,26 @@
 //! | `inspect.rs` | `migrate`, `handlers`, `triggers list`, `events list/show/reprocess` |
 //! | `trigger.rs` | `trigger`: sign Stripe-shaped test events and POST them, like `stripe trigger` (feature `trigger`, default) |
 //! | `endpoints.rs` | `endpoints create/list/sync/update/delete/add-secret/drop-secret`, `accounts set-key/list/remove-key` |
+//! | `admin.rs` | `admin set-password/users/delete-user/hash-password`: the admin pages' users |
+//! | `output.rs` | tables (`comfy-table`), `say!` (stdout that a closed pipe ends quietly) |
 //! | `error.rs` | [`Error`] |
+//!
+//! # Which database
+//! Every command that uses the database names it on stderr (`shop: database: ...`, password
+//! hidden): `--database-url`, else `DATABASE_URL`, else the app's default (`sqlite://shop.sqlite3`
+//! for `Cli::new("shop")`). `serve` and `migrate` create a SQLite file that is not there yet and
+//! migrate it; every other command refuses to, so that a typo or another working directory is an
+//! error ("no database at ./shop.sqlite3: run `shop migrate` first ...") instead of a new, empty
+//! database.
+//!
+//! # Output
+//! Listings are tables whose columns fit their content (one header line, then one line per
+//! row; `-` for an empty cell), for people and for `awk`. A closed stdout (`shop events show
+//! evt_1 | head`) ends the command quietly, with exit code 0.
 
+#[macro_use]
+mod output;
+mod admin;
 mod endpoints;
 mod error;
 mod inspect;
@@ -35,10 +53,12 @@ mod trigger;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use djstripe_core::app::{AppMigrations, Djstripe, Server, Settings};
 
-pub use error::{Error, Result};
+pub use admin::MIN_PASSWORD;
+pub use error::{Error, PasswordProblem, Result};
 
 /// The command line of an app. Build it in `main` and call [`Cli::run`].
 ///
@@ -57,6 +77,17 @@ pub struct Cli {
     dev_endpoint: bool,
     settings: Option<Settings>,
     server: Option<Arc<dyn Server>>,
+    /// `--database-url` as typed on the command line (the variable is read with the settings).
+    database_url_flag: Option<String>,
+}
+
+/// Whether a command may create the SQLite file it is pointed at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Open {
+    /// `serve`, `migrate`: create and migrate it.
+    Create,
+    /// Every other command: the database must exist.
+    Existing,
 }
 
 impl Cli {
@@ -75,10 +106,12 @@ impl Cli {
             dev_endpoint: false,
             settings: None,
             server: None,
+            database_url_flag: None,
         }
     }
 
-    /// `DATABASE_URL` when the environment does not set one (default `sqlite://{name}.sqlite3`).
+    /// The database when neither `--database-url` nor `DATABASE_URL` names one (default
+    /// `sqlite://{name}.sqlite3`).
     ///
     /// ```
     /// let cli = djstripe_cli::Cli::new("shop").default_database_url("sqlite://data/shop.sqlite3");
@@ -160,24 +193,40 @@ impl Cli {
     /// let code = djstripe_cli::Cli::new("shop").run_from(["shop", "--version"]);
     /// # let _ = code;
     /// ```
-    pub fn run_from<I, T>(self, args: I) -> ExitCode
+    pub fn run_from<I, T>(mut self, args: I) -> ExitCode
     where
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        let command = Args::command().name(self.name).bin_name(self.name);
-        let args = match command.try_get_matches_from(args).and_then(|m| Args::from_arg_matches(&m)) {
-            Ok(args) => args,
+        let default_url = self.default_database_url.clone();
+        let command = Args::command().name(self.name).bin_name(self.name).mut_arg("database_url", |arg| {
+            arg.help(format!(
+                "The database: a SQLite file (path or sqlite://path) or postgres://user@host/db [default: \
+                 {default_url}]. Only `serve` and `migrate` create a SQLite file that is not there"
+            ))
+        });
+        let parsed = command.try_get_matches_from(args).and_then(|m| {
+            let from_flag = m.value_source("database_url") == Some(ValueSource::CommandLine);
+            Args::from_arg_matches(&m).map(|args| (args, from_flag))
+        });
+        let (args, from_flag) = match parsed {
+            Ok(parsed) => parsed,
             Err(e) => {
                 let _ = e.print();
                 return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
             }
         };
+        if from_flag {
+            self.database_url_flag = args.database_url;
+        }
         init_tracing();
         match self.dispatch(args.command.unwrap_or(Command::Serve(serve::ServeArgs::default()))) {
             Ok(()) => ExitCode::SUCCESS,
+            // `shop events show evt_1 | head`: the reader is gone, so is the point of going on.
+            Err(Error::Stdout(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("{}: error: {e}", self.name);
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stderr(), "{}: error: {e}", self.name);
                 ExitCode::FAILURE
             }
         }
@@ -194,20 +243,65 @@ impl Cli {
             Command::Trigger(args) => trigger::run(self, args),
             Command::Endpoints { command } => endpoints::endpoints(self, command),
             Command::Accounts { command } => endpoints::accounts(self, command),
+            Command::Admin { command } => admin::admin(self, command),
         }
     }
 
-    /// The settings: given, or read from the environment (failing on a bad value).
+    /// The settings: given, or read from the environment (failing on a bad value), with
+    /// `--database-url` over either.
     fn load_settings(&self) -> Result<Settings> {
+        let flag = self.database_url_flag.clone();
         match &self.settings {
-            Some(settings) => Ok(settings.clone()),
-            None => Ok(Settings::from_env(&self.default_database_url)?),
+            Some(settings) => {
+                let mut settings = settings.clone();
+                if let Some(url) = flag {
+                    settings.database_url = url;
+                }
+                settings.check()?;
+                Ok(settings)
+            }
+            None => Ok(Settings::from_lookup(&self.default_database_url, |name| match (name, &flag) {
+                ("DATABASE_URL", Some(url)) => Some(url.clone()),
+                _ => std::env::var(name).ok(),
+            })?),
         }
+    }
+
+    /// Where the database URL came from, for the `database:` line.
+    fn database_source(&self) -> &'static str {
+        if self.database_url_flag.is_some() {
+            "--database-url"
+        } else if self.settings.is_some() {
+            "set by the app"
+        } else if std::env::var("DATABASE_URL").is_ok_and(|v| !v.trim().is_empty()) {
+            "DATABASE_URL"
+        } else {
+            "the default; set DATABASE_URL or --database-url for another"
+        }
+    }
+
+    /// The settings of a command that uses the database: names the database on stderr, and
+    /// refuses a SQLite file that is not there unless the command may create it.
+    fn database_settings(&self, open: Open) -> Result<Settings> {
+        let settings = self.load_settings()?;
+        {
+            use std::io::Write as _;
+            let source = self.database_source();
+            let _ =
+                writeln!(std::io::stderr(), "{}: database: {} ({source})", self.name, settings.redacted_database_url());
+        }
+        if open == Open::Existing
+            && let Some(path) = settings.sqlite_path()
+            && !path.exists()
+        {
+            return Err(Error::NoDatabase { path: path.to_owned(), program: self.name });
+        }
+        Ok(settings)
     }
 
     /// Connects and applies djstripe's and the app's migrations.
-    fn start(&self) -> Result<Djstripe> {
-        let djstripe = Djstripe::start(self.load_settings()?)?;
+    fn start(&self, open: Open) -> Result<Djstripe> {
+        let djstripe = Djstripe::start(self.database_settings(open)?)?;
         self.app_migrations(&djstripe)?;
         Ok(djstripe)
     }
@@ -233,6 +327,9 @@ fn init_tracing() {
 #[derive(Parser)]
 #[command(version, about = "Stripe webhooks, done the dj-stripe way", propagate_version = true)]
 struct Args {
+    /// The database (the help text names the app's default: see `Cli::run_from`).
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    database_url: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -267,5 +364,10 @@ enum Command {
     Accounts {
         #[command(subcommand)]
         command: endpoints::AccountsCommand,
+    },
+    /// The admin pages' users (like Django's createsuperuser / changepassword).
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
     },
 }

@@ -4,7 +4,7 @@
 
 use djstripe_core::testing::{self, EventBuilder};
 
-use super::Cli;
+use super::{Cli, Open};
 use crate::{Error, Result};
 
 /// Arguments of `trigger`.
@@ -12,7 +12,7 @@ use crate::{Error, Result};
 pub(super) struct TriggerArgs {
     /// The event type to send, e.g. customer.created.
     event_type: String,
-    /// A local endpoint's uuid: its URL and its secret (read from DATABASE_URL) are used.
+    /// A local endpoint's uuid (see `endpoints list`): its URL and its secret, read from the database, are used.
     #[arg(long)]
     endpoint: Option<String>,
     /// The server's base URL, used with --endpoint or for the legacy endpoint.
@@ -51,9 +51,11 @@ fn destination(cli: &Cli, args: &TriggerArgs) -> Result<Destination> {
     let secret = match &args.secret {
         Some(secret) => secret.clone(),
         None => {
-            let endpoint = cli.start()?.engine().database().endpoint_by_uuid(uuid)?.ok_or_else(|| Error::Argument {
-                flag: "--endpoint",
-                message: format!("no webhook endpoint with uuid {uuid} in the database"),
+            let endpoint = cli.start(Open::Existing)?.engine().database().endpoint_by_uuid(uuid)?.ok_or_else(|| {
+                Error::Argument {
+                    flag: "--endpoint",
+                    message: format!("no webhook endpoint with uuid {uuid} in the database"),
+                }
             })?;
             if endpoint.secret.is_empty() {
                 return Err(Error::Argument {
@@ -95,7 +97,7 @@ pub(super) fn run(cli: &Cli, args: TriggerArgs) -> Result<()> {
             .map_err(|e| Error::Send { url: url.clone(), reason: format!("got no answer: {e}") })?;
         let status = response.status().as_u16();
         let answer = response.body_mut().with_config().limit(64 * 1024).read_to_string().unwrap_or_default();
-        println!("{status} {} {}", signed.event.id, answer.trim());
+        say!("{status} {} {}", signed.event.id, answer.trim())?;
         if !(200..300).contains(&status) {
             failed += 1;
         }

@@ -361,6 +361,8 @@ pub enum Resource {
     Event,
     /// A connected account's stored API key.
     AccountKey,
+    /// A user of the admin pages (`djstripe_admin_user`).
+    AdminUser,
     /// A path under the webhook prefix that is no endpoint.
     WebhookPath,
 }
@@ -372,6 +374,7 @@ impl std::fmt::Display for Resource {
             Resource::Trigger => "trigger",
             Resource::Event => "event",
             Resource::AccountKey => "account key",
+            Resource::AdminUser => "admin user",
             Resource::WebhookPath => "webhook path",
         })
     }

@@ -99,6 +99,48 @@ pub fn shop(db: &TestDb, env: &[(&str, &str)], args: &[&str]) -> (i32, String, S
     )
 }
 
+/// Like [`shop`], with `input` written to the command's stdin (a pipe, not a terminal: what
+/// `admin set-password` reads the password from in scripts).
+pub fn shop_with_stdin(db: &TestDb, env: &[(&str, &str)], args: &[&str], input: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(shop_binary(db.adapter))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", db.url())
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The command may stop before reading (an error): a closed pipe is no failure here.
+    let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs a shop command in the directory `cwd` without `DATABASE_URL`, so that the app's default
+/// database (`sqlite://shop.sqlite3`, relative to `cwd`) applies: (exit code, stdout, stderr).
+pub fn shop_in(cwd: &std::path::Path, adapter: Adapter, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(shop_binary(adapter))
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// The example app serving on a free loopback port; killed on drop.
 pub struct Server {
     child: Child,

@@ -1,19 +1,23 @@
 #![allow(missing_docs)]
 //! The shop's command line as a process: `migrate`, `handlers`, `triggers`, `events`, `trigger`,
-//! and `serve` refusing a bad configuration. On SQLite and on PostgreSQL.
+//! `admin`, which database a command uses, and `serve` refusing a bad configuration. On SQLite
+//! and on PostgreSQL.
 
 use std::time::Duration;
 
 use djstripe_core::testing::EventBuilder;
-use djstripe_tests::{Backend, Server, TestDb, both_backends, post, shop, shop_within};
+use djstripe_tests::{
+    Adapter, Backend, Server, TestDb, both_backends, post, shop, shop_binary, shop_in, shop_with_stdin, shop_within,
+};
 
 fn count(db: &TestDb, table_and_filter: &str) -> i64 {
     db.count(&format!("SELECT COUNT(*) AS n FROM {table_and_filter}"))
 }
 
-/// The non-empty lines of stderr.
+/// The non-empty lines of stderr, but the `shop: database: ...` line every database command
+/// prints first.
 fn error_lines(stderr: &str) -> Vec<&str> {
-    stderr.lines().filter(|l| !l.trim().is_empty()).collect()
+    stderr.lines().filter(|l| !l.trim().is_empty() && !l.starts_with("shop: database: ")).collect()
 }
 
 /// A failed command: exit code 1 and exactly one `shop: error: ...` line on stderr, mentioning `needle`.
@@ -53,7 +57,8 @@ fn handlers_lists_the_three_shop_handlers() {
     assert_eq!(code, 0, "{stderr}");
     let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/shop/src/lib.rs")).unwrap();
     let line_of = |f: &str| source.lines().position(|l| l.starts_with(&format!("pub fn {f}("))).unwrap() + 1;
-    let lines: Vec<Vec<&str>> = stdout.lines().map(|l| l.split_whitespace().collect()).collect();
+    let mut lines: Vec<Vec<&str>> = stdout.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(lines.remove(0), ["patterns", "handler", "defined", "at"], "a header: {stdout}");
     let expected = [
         (vec!["price,", "product"], "catalog_changed"),
         (vec!["customer"], "record_customer_event"),
@@ -300,7 +305,385 @@ fn banner_trigger_line(backend: Backend) {
     assert_eq!(count(&db, "djstripe_event"), sent as i64);
 }
 
+/// Every database command names its database on stderr; only `serve` and `migrate` create a
+/// SQLite file: the others refuse, with the fix, and leave no file behind. `--database-url` wins
+/// over `DATABASE_URL`, and `--help` names both.
+#[test]
+fn the_database_is_named_and_never_created_by_mistake() {
+    let dir = tempfile::tempdir().unwrap();
+    let default_file = dir.path().join("shop.sqlite3");
+    for args in [
+        &["events", "list"][..],
+        &["triggers", "list"],
+        &["endpoints", "list"],
+        &["accounts", "list"],
+        &["admin", "users"],
+        &["events", "show", "evt_1"],
+        &["trigger", "customer.created", "--endpoint", "6f1c1d0e-8a4b-4c43-9d7e-2f0a6f1c1d0e"],
+    ] {
+        let (code, stdout, stderr) = shop_in(dir.path(), Adapter::Actix, args);
+        assert_eq!((code, stdout.as_str()), (1, ""), "{args:?}: {stderr}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "shop: database: sqlite://shop.sqlite3 (the default; set DATABASE_URL or --database-url for another)",
+                "shop: error: no database at ./shop.sqlite3: run `shop migrate` first (or `shop serve`), or set \
+                 DATABASE_URL / --database-url to your database",
+            ],
+            "{args:?}"
+        );
+        assert!(!default_file.exists(), "{args:?} created {}", default_file.display());
+    }
+    // `handlers` needs no database, and says nothing about one.
+    let (code, _, stderr) = shop_in(dir.path(), Adapter::Actix, &["handlers"]);
+    assert_eq!((code, stderr.as_str()), (0, ""));
+
+    // migrate creates it; then the others use it.
+    let (code, stdout, stderr) = shop_in(dir.path(), Adapter::Actix, &["migrate"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.ends_with("migration(s) applied\n") && default_file.exists(), "{stdout}");
+    let (code, stdout, _) = shop_in(dir.path(), Adapter::Actix, &["events", "list"]);
+    assert_eq!((code, stdout.split_whitespace().collect::<Vec<_>>()), (0, vec!["id", "type", "received", "times"]));
+
+    // --database-url over DATABASE_URL (set by `shop`): the flag's missing file is refused.
+    let db = TestDb::new(Backend::Sqlite);
+    assert_eq!(shop(&db, &[], &["migrate"]).0, 0);
+    let other = dir.path().join("other.sqlite3");
+    let other_url = format!("sqlite://{}", other.display());
+    let (code, _, stderr) = shop(&db, &[], &["events", "list", "--database-url", &other_url]);
+    assert_eq!(code, 1);
+    assert!(stderr.starts_with(&format!("shop: database: {other_url} (--database-url)\n")), "{stderr}");
+    assert!(stderr.contains(&format!("no database at {}", other.display())) && !other.exists(), "{stderr}");
+    let (code, _, stderr) = shop(&db, &[], &["--database-url", &other_url, "migrate"]);
+    assert_eq!(code, 0, "a global flag, before the command too: {stderr}");
+    assert!(other.exists());
+    let (code, _, stderr) = shop(&db, &[], &["events", "list"]);
+    assert_eq!(code, 0);
+    assert_eq!(stderr, format!("shop: database: {} (DATABASE_URL)\n", db.url()));
+
+    let (code, help, _) = shop_in(dir.path(), Adapter::Actix, &["--help"]);
+    assert_eq!(code, 0);
+    assert!(
+        help.contains("--database-url <URL>")
+            && help.contains("[env: DATABASE_URL")
+            && help.contains("sqlite://shop.sqlite3"),
+        "{help}"
+    );
+    let (_, help, _) = shop_in(dir.path(), Adapter::Actix, &["events", "list", "--help"]);
+    assert!(help.contains("--database-url") && help.contains("customer_cash_balance_transaction"), "{help}");
+}
+
+/// On PostgreSQL nothing is created by a command (the server has the database or not); the
+/// password never reaches the `database:` line.
+#[test]
+fn the_postgres_url_is_named_without_its_password() {
+    let db = TestDb::new(Backend::Postgres);
+    let with_password = db.url().replacen("postgres://postgres@", "postgres://postgres:hunter2@", 1);
+    assert_ne!(with_password, db.url(), "the test server's URL names the user postgres: {}", db.url());
+    let (code, stdout, stderr) = shop(&db, &[("DATABASE_URL", &with_password)], &["migrate"]);
+    assert_eq!(code, 0, "trust authentication ignores the password: {stderr}");
+    assert!(stdout.ends_with("migration(s) applied\n"));
+    assert!(stderr.contains("postgres:***@") && !stderr.contains("hunter2"), "{stderr}");
+}
+
+/// `shop events show ... | head`: a reader that goes away ends the command quietly (exit 0, no
+/// panic), like other Unix tools.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let db = TestDb::new(Backend::Sqlite);
+    let server = Server::start(&db, &[]);
+    let signed = EventBuilder::new("customer.created").signed(&server.secret(&db));
+    assert_eq!(post(&server.endpoint_url(), &signed.body, Some(&signed.header)).status, 200);
+    for args in [&["events", "show", signed.event.id.as_str()][..], &["events", "list"], &["triggers", "list"]] {
+        let mut child = std::process::Command::new(shop_binary(db.adapter))
+            .args(args)
+            .env_clear()
+            .env("DATABASE_URL", db.url())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader is gone before the first line is written
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked") && !stderr.contains("error"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
+
+/// `events list --type` matches like `#[webhook_handler]`: `customer` is every `customer.*`
+/// event (not `customer_cash_balance_transaction.*`), a dotted prefix, an exact type, `*`.
+fn events_list_type_matches_like_handlers(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db, &[]);
+    let secret = server.secret(&db);
+    let types = [
+        "customer.created",
+        "customer.subscription.updated",
+        "customer_cash_balance_transaction.created",
+        "price.created",
+    ];
+    for (n, event_type) in types.iter().enumerate() {
+        let signed = EventBuilder::new(*event_type).id(format!("evt_type_{n}")).signed(&secret);
+        assert_eq!(post(&server.endpoint_url(), &signed.body, Some(&signed.header)).status, 200, "{event_type}");
+    }
+    let listed = |pattern: &str| {
+        let (code, stdout, stderr) = shop(&db, &[], &["events", "list", "--type", pattern]);
+        assert_eq!(code, 0, "{pattern}: {stderr}");
+        let mut lines = stdout.lines();
+        assert_eq!(lines.next().unwrap().split_whitespace().collect::<Vec<_>>(), ["id", "type", "received", "times"]);
+        let mut found: Vec<String> = lines.map(|l| l.split_whitespace().nth(1).unwrap().to_owned()).collect();
+        found.sort();
+        found
+    };
+    assert_eq!(listed("customer"), ["customer.created", "customer.subscription.updated"]);
+    assert_eq!(listed("customer.subscription"), ["customer.subscription.updated"]);
+    assert_eq!(listed("customer.created"), ["customer.created"]);
+    assert_eq!(listed("customer_cash_balance_transaction"), ["customer_cash_balance_transaction.created"]);
+    assert_eq!(listed("cust"), Vec::<String>::new(), "not a prefix on a dot boundary");
+    assert_eq!(listed("*").len(), 4);
+    assert_one_error_line(&shop(&db, &[], &["events", "list", "--type", "customer.*"]), "write `customer`");
+}
+
+/// `endpoints list`: one header, one row per endpoint with its id, UUID and URL (what `trigger
+/// --endpoint` takes) in columns that fit them.
+#[test]
+fn endpoints_list_shows_id_uuid_and_url_in_columns() {
+    let db = TestDb::new(Backend::Sqlite);
+    let server = Server::start(&db, &[]);
+    let (code, stdout, stderr) = shop(&db, &[], &["endpoints", "list"]);
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["id", "uuid", "url", "stripe", "id", "mode", "status", "at", "stripe", "secret", "account", "events"]
+    );
+    let row: Vec<&str> = lines[1].split_whitespace().collect();
+    let path = format!("/stripe/webhook/{}/", server.uuid);
+    assert_eq!(&row[..6], ["1", server.uuid.as_str(), path.as_str(), "-", "test", "enabled"], "{stdout}");
+    // Each value starts under its title.
+    for (title, value) in [("uuid", server.uuid.as_str()), ("url", path.as_str()), ("mode", "test")] {
+        assert_eq!(lines[0].find(&format!("  {title} ")), lines[1].find(&format!("  {value} ")), "{title}: {stdout}");
+    }
+}
+
+/// `admin set-password` (Django's createsuperuser / changepassword): the password from stdin,
+/// stored as an argon2 hash in `djstripe_admin_user`; `serve` then mounts the admin pages, which
+/// let that user in (HTTP basic) and no one else. An old `sha256:` setting stops `serve` with
+/// the way out.
+fn admin_set_password(backend: Backend) {
+    let db = TestDb::new(backend);
+    let passphrase = "correct horse battery staple";
+    if backend == Backend::Sqlite {
+        let refused = shop_with_stdin(
+            &db,
+            &[],
+            &["admin", "set-password", "--user", "ops"],
+            "pw
+",
+        );
+        assert_one_error_line(&refused, "no database at");
+    }
+    assert_eq!(shop(&db, &[], &["migrate"]).0, 0);
+    let short = shop_with_stdin(
+        &db,
+        &[],
+        &["admin", "set-password", "--user", "ops"],
+        "short
+",
+    );
+    assert_one_error_line(&short, "at least 8 characters");
+    assert_one_error_line(&shop_with_stdin(&db, &[], &["admin", "set-password"], ""), "no password given");
+    assert_one_error_line(
+        &shop_with_stdin(
+            &db,
+            &[],
+            &["admin", "set-password", "--user", "a:b"],
+            &format!(
+                "{passphrase}
+"
+            ),
+        ),
+        "not a user name",
+    );
+    assert_eq!(count(&db, "djstripe_admin_user"), 0);
+
+    let (code, stdout, stderr) = shop_with_stdin(
+        &db,
+        &[],
+        &["admin", "set-password", "--user", "ops"],
+        &format!(
+            "{passphrase}
+"
+        ),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("admin user `ops` created"), "{stdout}");
+    assert_eq!(count(&db, "djstripe_admin_user WHERE username = 'ops' AND password_hash LIKE '$argon2id$%'"), 1);
+    assert_eq!(count(&db, &format!("djstripe_admin_user WHERE password_hash LIKE '%{passphrase}%'")), 0);
+    let (code, stdout, _) = shop_with_stdin(
+        &db,
+        &[],
+        &["admin", "set-password"],
+        "another passphrase
+",
+    );
+    assert!(code == 0 && stdout.starts_with("admin user `admin` created"), "{stdout}");
+    let (code, stdout, _) = shop(&db, &[], &["admin", "users"]);
+    let users: Vec<&str> = stdout.lines().skip(1).map(|l| l.split_whitespace().next().unwrap()).collect();
+    assert_eq!((code, users), (0, vec!["admin", "ops"]), "{stdout}");
+
+    let server = Server::start(&db, &[]);
+    let status = |user: &str, password: &str| {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let basic = base64_basic(user, password);
+        agent
+            .get(format!("{}/stripe/admin/triggers/", server.base))
+            .header("Authorization", basic)
+            .call()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(status("ops", passphrase), 200);
+    assert_eq!(status("admin", "another passphrase"), 200, "\r\n is the line's end, not the password's");
+    assert_eq!(status("ops", "wrong passphrase"), 401);
+    assert_eq!(status("nobody", passphrase), 401);
+    // A new password: the old one is refused at once.
+    let (code, stdout, _) = shop_with_stdin(
+        &db,
+        &[],
+        &["admin", "set-password", "--user", "ops"],
+        "a new passphrase
+",
+    );
+    assert!(code == 0 && stdout.starts_with("password of admin user `ops` changed"), "{stdout}");
+    assert_eq!(status("ops", passphrase), 401);
+    assert_eq!(status("ops", "a new passphrase"), 200);
+    let (code, stdout, _) = shop(&db, &[], &["admin", "delete-user", "ops"]);
+    assert!(code == 0 && stdout.contains("deleted"), "{stdout}");
+    assert_eq!(status("ops", "a new passphrase"), 401);
+    drop(server);
+
+    // hash-password prints what DJSTRIPE_ADMIN_PASSWORD_HASH takes; sha256: is refused with advice.
+    let (code, hash, _) = shop_with_stdin(
+        &db,
+        &[],
+        &["admin", "hash-password"],
+        "env passphrase
+",
+    );
+    assert!(code == 0 && hash.starts_with("$argon2id$v=19$"), "{hash}");
+    let server = Server::start(&db, &[("DJSTRIPE_ADMIN_PASSWORD_HASH", hash.trim()), ("DJSTRIPE_ADMIN_USER", "env")]);
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let answer = agent
+        .get(format!("{}/stripe/admin/triggers/", server.base))
+        .header("Authorization", base64_basic("env", "env passphrase"))
+        .call()
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    drop(server);
+    let old =
+        [("DJSTRIPE_ADMIN_PASSWORD_HASH", "sha256:30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4")];
+    let result = shop_within(&db, &old, &["serve", "--bind", "127.0.0.1:0"], Duration::from_secs(10)).expect("stops");
+    assert_one_error_line(&result, "DJSTRIPE_ADMIN_PASSWORD_HASH: unsalted SHA-256");
+    assert!(result.2.contains("admin set-password") && result.2.contains("admin hash-password"), "{result:?}");
+}
+
+/// On a terminal (a pseudo-terminal from util-linux's `script`), `admin set-password` asks twice
+/// and echoes neither; two different entries change nothing.
+#[test]
+fn admin_set_password_on_a_terminal_asks_twice_without_echo() {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    let db = TestDb::new(Backend::Sqlite);
+    assert_eq!(shop(&db, &[], &["migrate"]).0, 0);
+    let on_terminal = |first: &str, second: &str| -> (i32, String) {
+        let command = format!("'{}' admin set-password --user tty", shop_binary(db.adapter).display());
+        let mut child = std::process::Command::new("script")
+            .args(["-q", "-e", "-c", &command, "/dev/null"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", db.url())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("util-linux's `script` runs the command on a pseudo-terminal");
+        let screen = Arc::new(Mutex::new(String::new()));
+        let mut stdout = child.stdout.take().unwrap();
+        let reader = {
+            let screen = screen.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 256];
+                while let Ok(n @ 1..) = stdout.read(&mut buf) {
+                    screen.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            })
+        };
+        let wait_for = |needle: &str| {
+            let started = std::time::Instant::now();
+            while !screen.lock().unwrap().contains(needle) {
+                assert!(started.elapsed() < Duration::from_secs(20), "no `{needle}` in {:?}", screen.lock().unwrap());
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        let mut stdin = child.stdin.take().unwrap();
+        wait_for("Password for tty: ");
+        stdin.write_all(format!("{first}\n").as_bytes()).unwrap();
+        wait_for("Password (again): ");
+        stdin.write_all(format!("{second}\n").as_bytes()).unwrap();
+        let status = child.wait().unwrap();
+        drop(stdin);
+        reader.join().unwrap();
+        let screen = screen.lock().unwrap().clone();
+        (status.code().unwrap_or(-1), screen)
+    };
+    let (code, screen) = on_terminal("terminal passphrase", "another passphrase");
+    assert_eq!(code, 1, "{screen}");
+    assert!(screen.contains("the two passwords differ"), "{screen}");
+    assert_eq!(count(&db, "djstripe_admin_user"), 0);
+    let (code, screen) = on_terminal("terminal passphrase", "terminal passphrase");
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        screen.contains("admin user `tty` created") && !screen.contains("terminal passphrase"),
+        "no echo: {screen}"
+    );
+    assert_eq!(count(&db, "djstripe_admin_user WHERE username = 'tty'"), 1);
+}
+
+/// `Authorization: Basic ...` for `user:password`.
+fn base64_basic(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+}
+
+/// Settings that contradict each other stop `serve`, naming both.
+fn serve_contradictory_environment(backend: Backend) {
+    let db = TestDb::new(backend);
+    for (env, first, second) in [
+        (&[("DJSTRIPE_WEBHOOK_VALIDATION", "none")][..], "DJSTRIPE_WEBHOOK_VALIDATION", "DJSTRIPE_WEBHOOK_SECRET"),
+        (&[("DJSTRIPE_WEBHOOK_TOLERANCE", "60")], "DJSTRIPE_WEBHOOK_TOLERANCE", "DJSTRIPE_WEBHOOK_SECRET"),
+        (
+            &[("DJSTRIPE_DB_POOL_SIZE", "2"), ("DJSTRIPE_DB_WRITERS", "2")],
+            "DJSTRIPE_DB_WRITERS",
+            "DJSTRIPE_DB_POOL_SIZE",
+        ),
+    ] {
+        let result = shop_within(&db, env, &["serve", "--bind", "127.0.0.1:0"], Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("serve with {env:?} is still running after 10 s"));
+        assert_one_error_line(&result, &format!("shop: error: {first}: "));
+        assert!(result.2.contains(second), "{env:?}: {}", result.2);
+        assert_eq!(result.1, "", "{env:?}: no banner");
+    }
+}
+
 both_backends!(
+    events_list_type_matches_like_handlers,
+    admin_set_password,
+    serve_contradictory_environment,
     migrate_twice,
     inspect_and_reprocess,
     reprocess_failed,

@@ -13,6 +13,7 @@ fn endpoints_from_the_command_line() {
     let env =
         [("STRIPE_API_BASE", fake.base_url()), ("STRIPE_TEST_SECRET_KEY", FakeStripe::TEST_KEY), ("RUST_LOG", "warn")];
     let run = |args: &[&str]| shop(&db, &env, args);
+    assert_eq!(run(&["migrate"]).0, 0, "the commands below need a database");
 
     // Refused before any call, with the reason and what to do instead.
     let (code, _, err) = run(&["endpoints", "create", "--base-url", "http://localhost:8000"]);
@@ -49,6 +50,14 @@ fn endpoints_from_the_command_line() {
     assert_eq!(code, 0);
     assert_eq!(out.matches("enabled at Stripe").count(), 2, "{out}");
     assert!(!out.contains("whsec_"), "{out}");
+    // Every endpoint's id, UUID and full URL, one row each under the header.
+    let stored = djstripe_core::db::Database::connect(db.url()).unwrap().endpoints().unwrap();
+    let rows: Vec<Vec<&str>> = out.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    for (row, e) in rows.iter().zip(&stored) {
+        assert_eq!(&row[..4], [e.id.to_string().as_str(), &e.djstripe_uuid, &e.url, e.stripe_id.as_deref().unwrap()]);
+        assert!(e.url.starts_with("https://") && e.url.ends_with(&format!("/webhook/{}/", e.djstripe_uuid)));
+    }
 
     let (code, out, err) = run(&["endpoints", "update", "we_fake1", "--disable"]);
     assert_eq!(code, 0, "{err}");
@@ -70,7 +79,9 @@ fn endpoints_from_the_command_line() {
     let (code, _, err) = run(&["accounts", "set-key", "acct_cli", "--test", "--key", "sk_test_account_own_key"]);
     assert_eq!(code, 0, "{err}");
     let (_, out, _) = run(&["accounts", "list"]);
-    assert!(out.contains("acct_cli test sk_test_…_key") && !out.contains("own_key"), "{out}");
+    let row: Vec<&str> = out.lines().nth(1).unwrap_or_default().split_whitespace().collect();
+    assert_eq!(&row[..3], ["acct_cli", "test", "sk_test_…_key"], "{out}");
+    assert!(!out.contains("own_key"), "{out}");
     let (code, _, err) = run(&["accounts", "set-key", "acct_cli", "--live", "--key", "sk_test_wrong_mode"]);
     assert_eq!(code, 1);
     assert!(err.contains("live key"), "{err}");

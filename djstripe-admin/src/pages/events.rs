@@ -33,9 +33,10 @@ pub(crate) async fn list<B: Blocking>(p: &Page<'_, B>) -> Result<AdminResponse> 
     let size = p.admin.config.page_size;
     let (offset, page_number) = page_window(query.page, size);
     let event_type = non_empty(&query.event_type).map(str::to_owned);
-    let db = p.db();
+    let djstripe = p.admin.djstripe.clone();
     let filter = event_type.clone();
-    let mut events = p.run(move || db.events(filter.as_deref(), offset, size + 1)).await?;
+    // The handlers' matching rule: `customer` lists every customer.* event.
+    let mut events = p.run(move || djstripe.events(filter.as_deref(), offset, size + 1)).await?;
     let has_next = events.len() as i64 > size;
     events.truncate(size as usize);
     let rows: Vec<Row> = events

@@ -5,7 +5,7 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::Page;
-use crate::auth::{SESSION_COOKIE, SESSION_SECONDS, check_password, check_token, new_session};
+use crate::auth::{Attempt, Login, SESSION_COOKIE, SESSION_SECONDS, check_token, new_session, verify_login};
 use crate::csrf::set_cookie;
 use crate::{AdminRequest, AdminResponse, Result};
 
@@ -39,17 +39,24 @@ pub(crate) fn form<B: Blocking>(p: &Page<'_, B>) -> Result<AdminResponse> {
     p.page("login.html", context! { next, notice, user => "admin" })
 }
 
-pub(crate) fn submit<B: Blocking>(p: &Page<'_, B>) -> Result<AdminResponse> {
+pub(crate) async fn submit<B: Blocking>(p: &Page<'_, B>) -> Result<AdminResponse> {
     let form: LoginForm = p.form()?;
     let config = &p.admin.config;
-    let ok = check_password(config, form.user.trim(), &form.password) | check_token(config, &form.password);
+    let user = form.user.trim();
+    let login = if check_token(config, &form.password) {
+        Some(Login::token(config))
+    } else {
+        let attempt = Attempt { user, password: &form.password, client: p.client, remember: false };
+        verify_login(config, &p.admin.guard, p.db(), p.blocking, attempt).await?
+    };
     let next = safe_next(p.req, form.next.as_deref());
-    if !ok {
-        tracing::warn!(user = %form.user, "admin login failed");
+    let Some(login) = login else {
+        tracing::warn!(user = %user.escape_debug(), "admin login failed");
         let error = "Wrong user name or password.";
         return p.render(401, "login.html", context! { next, error, user => form.user });
-    }
-    let cookie = set_cookie(SESSION_COOKIE, &new_session(config), &p.req.prefix, Some(SESSION_SECONDS), p.req.secure());
+    };
+    tracing::info!(user = %login.user, source = ?login.source, "admin login");
+    let cookie = set_cookie(SESSION_COOKIE, &new_session(&login), &p.req.prefix, Some(SESSION_SECONDS), p.req.secure());
     Ok(AdminResponse::redirect(303, next).header("Set-Cookie", cookie))
 }
 

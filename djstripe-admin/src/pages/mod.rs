@@ -32,6 +32,8 @@ pub(crate) struct Page<'a, B> {
     pub(crate) req: &'a AdminRequest,
     pub(crate) blocking: &'a B,
     pub(crate) csrf_token: String,
+    /// The client's address (the login form counts failures per address).
+    pub(crate) client: Option<std::net::IpAddr>,
 }
 
 impl<B: Blocking> Page<'_, B> {
@@ -147,7 +149,7 @@ pub(crate) async fn respond<B: Blocking>(p: &Page<'_, B>) -> Result<AdminRespons
     match route {
         Route::Index if read => Ok(p.see_other("/triggers/")),
         Route::Login if read => login::form(p),
-        Route::Login if post => login::submit(p),
+        Route::Login if post => login::submit(p).await,
         Route::Logout if post => login::logout(p),
         Route::Endpoints if read => endpoints::list(p).await,
         Route::Endpoints if post => endpoints::create(p).await,

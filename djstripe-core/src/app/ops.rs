@@ -76,14 +76,30 @@ impl Djstripe {
         self.engine().database().triggers(filter, offset, limit)
     }
 
-    /// Stored events, newest first, optionally of one type.
+    /// Stored events, newest first; with a `pattern`, only those whose type it matches by the
+    /// rule of `#[webhook_handler]` patterns ([`registry::pattern_matches`]): `*` (every event),
+    /// an exact type (`invoice.paid`) or a prefix on dot boundaries (`customer` matches
+    /// `customer.created` and `customer.subscription.updated`, not
+    /// `customer_cash_balance_transaction.created`).
     ///
-    /// ```no_run
-    /// # let djstripe = djstripe_core::app::Djstripe::start(djstripe_core::app::Settings::new("app.sqlite3")).unwrap();
-    /// let invoices = djstripe.events(Some("invoice.paid"), 0, 20).unwrap();
+    /// # Errors
+    /// [`Error::InvalidInput`] (field `type`) for a pattern no handler could have, such as
+    /// `customer.*` (write `customer`) or `Customer.Created`.
+    ///
     /// ```
-    pub fn events(&self, event_type: Option<&str>, offset: i64, limit: i64) -> Result<Vec<StoredEvent>> {
-        self.engine().database().events(event_type, offset, limit)
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let url = format!("sqlite://{}/app.sqlite3", dir.path().display());
+    /// # let djstripe = djstripe_core::app::Djstripe::start(djstripe_core::app::Settings::new(url)).unwrap();
+    /// let invoices = djstripe.events(Some("invoice"), 0, 20).unwrap(); // invoice.paid, invoice.created, ...
+    /// assert!(invoices.is_empty());
+    /// let err = djstripe.events(Some("invoice.*"), 0, 20).unwrap_err();
+    /// assert!(err.to_string().contains("write `invoice`"));
+    /// ```
+    pub fn events(&self, pattern: Option<&str>, offset: i64, limit: i64) -> Result<Vec<StoredEvent>> {
+        if let Some(pattern) = pattern {
+            check_pattern(pattern)?;
+        }
+        self.engine().database().events(pattern, offset, limit)
     }
 
     /// One stored event, rebuilt, with the handlers its type matches.
@@ -130,6 +146,54 @@ impl Djstripe {
             ReprocessTarget::Trigger(id) => Ok(vec![engine.process_trigger(*id)?]),
             ReprocessTarget::Event(id) => Ok(vec![engine.replay_event(id)?]),
             ReprocessTarget::Failed => engine.reprocess_failed(),
+        }
+    }
+}
+
+/// Refuses a pattern that matches no event type by the registry's rule: what `#[webhook_handler]`
+/// refuses at compile time (lower-case letters, digits, `_` and non-empty dotted segments, or
+/// `*` alone).
+fn check_pattern(pattern: &str) -> Result<()> {
+    let valid_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.';
+    if pattern == "*" || (pattern.chars().all(valid_char) && !pattern.split('.').any(str::is_empty)) {
+        return Ok(());
+    }
+    let message = if let Some(prefix) = pattern.strip_suffix(".*").filter(|p| !p.contains('*') && !p.is_empty()) {
+        format!("`{pattern}`: a prefix needs no wildcard, write `{prefix}` (it matches every `{prefix}.*` event)")
+    } else if pattern.contains('*') {
+        format!(
+            "`{pattern}`: `*` stands alone (every event); a prefix such as `customer` matches every `customer.*` event"
+        )
+    } else if pattern.is_empty() {
+        "an event type pattern cannot be empty; `*` matches every event".to_owned()
+    } else {
+        format!(
+            "`{pattern}` is not an event type pattern: Stripe's types are lower case, dotted (`invoice.paid`); \
+             a prefix such as `invoice` matches every `invoice.*` event"
+        )
+    };
+    Err(Error::input("type", message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_pattern;
+
+    #[test]
+    fn patterns_are_the_handlers_patterns() {
+        for good in ["*", "customer", "customer.subscription", "invoice.paid", "v2.core.account"] {
+            assert!(check_pattern(good).is_ok(), "{good}");
+        }
+        for (bad, needle) in [
+            ("customer.*", "write `customer`"),
+            ("cus*", "stands alone"),
+            ("", "cannot be empty"),
+            ("Invoice.Paid", "lower case"),
+            ("invoice..paid", "not an event type pattern"),
+            ("invoice.", "not an event type pattern"),
+        ] {
+            let err = check_pattern(bad).unwrap_err().to_string();
+            assert!(err.starts_with("type: ") && err.contains(needle), "{bad}: {err}");
         }
     }
 }

@@ -11,7 +11,8 @@ use crate::stripe_api::DEFAULT_API_BASE;
 
 /// Everything an app needs to receive webhooks, whatever its web framework. Build it in code,
 /// or read it from the environment with [`Settings::from_env`]; a bad value fails there, at
-/// startup, as [`Error::InvalidSetting`] naming the variable. The two HTTP settings
+/// startup, as [`Error::InvalidSetting`] naming the variable, and so does a combination that
+/// contradicts itself (see [`Settings::check`]). The two HTTP settings
 /// (`max_body`, `trusted_proxies`) are read here too so that every adapter applies them the
 /// same way.
 ///
@@ -19,8 +20,8 @@ use crate::stripe_api::DEFAULT_API_BASE;
 /// |---|---|---|
 /// | `DATABASE_URL` | a SQLite path / `sqlite://path`, or `postgres://...` | the app's default |
 /// | `DJSTRIPE_WEBHOOK_SECRET` | legacy endpoint secret(s), comma-separated | legacy endpoint off |
-/// | `DJSTRIPE_WEBHOOK_VALIDATION` | `verify_signature`, `retrieve_event` or `none` | `verify_signature` |
-/// | `DJSTRIPE_WEBHOOK_TOLERANCE` | signature timestamp tolerance, seconds (0 = off) | 300 |
+/// | `DJSTRIPE_WEBHOOK_VALIDATION` | the legacy endpoint's `verify_signature`, `retrieve_event` or `none` (needs `DJSTRIPE_WEBHOOK_SECRET`) | `verify_signature` |
+/// | `DJSTRIPE_WEBHOOK_TOLERANCE` | the legacy endpoint's signature timestamp tolerance, seconds (0 = off; needs `DJSTRIPE_WEBHOOK_SECRET`) | 300 |
 /// | `STRIPE_LIVE_MODE` | `true`/`false`: which key is the default | false |
 /// | `STRIPE_TEST_SECRET_KEY`, `STRIPE_LIVE_SECRET_KEY` | API keys (`sk_test_`/`rk_test_`, `sk_live_`/`rk_live_`) | none |
 /// | `STRIPE_API_BASE` | Stripe's API base URL | `https://api.stripe.com` |
@@ -29,7 +30,7 @@ use crate::stripe_api::DEFAULT_API_BASE;
 /// | `DJSTRIPE_DB_POOL_SIZE` | database connections | 8 |
 /// | `DJSTRIPE_DB_WRITERS` | writer threads doing group commit (at most half the pool) | 1 on SQLite; on PostgreSQL one per core, at least 2 |
 /// | `DJSTRIPE_DB_TIMEOUT` | seconds to wait for a pooled connection or the SQLite write lock before answering 503; libpq's `connect_timeout` unless the URL sets one | 10 |
-/// | `DJSTRIPE_SQLITE_SYNCHRONOUS` | `FULL` (durable) or `NORMAL` (may lose the last commits on power loss) | `FULL` |
+/// | `DJSTRIPE_SQLITE_SYNCHRONOUS` | SQLite only: `FULL` (durable) or `NORMAL` (may lose the last commits on power loss) | `FULL` |
 /// | `DJSTRIPE_TRUSTED_PROXIES` | comma-separated proxy IPs whose `X-Forwarded-For` is believed | none |
 ///
 /// ```
@@ -166,6 +167,7 @@ impl Settings {
                 )
             })?;
         }
+        let tolerance_set = get("DJSTRIPE_WEBHOOK_TOLERANCE").is_some();
         if let Some(v) = get("DJSTRIPE_WEBHOOK_TOLERANCE") {
             let secs: u64 = v.parse().map_err(|_| {
                 config_error(
@@ -232,6 +234,12 @@ impl Settings {
             config.database.busy_timeout = Duration::from_secs_f64(secs);
         }
         if let Some(v) = get("DJSTRIPE_SQLITE_SYNCHRONOUS") {
+            if config.sqlite_path().is_none() {
+                return Err(config_error(
+                    "DJSTRIPE_SQLITE_SYNCHRONOUS",
+                    "it applies to SQLite only, and DATABASE_URL names another database: remove it".into(),
+                ));
+            }
             config.database.sqlite_sync = match v.to_ascii_uppercase().as_str() {
                 "FULL" => SqliteSync::Full,
                 "NORMAL" => SqliteSync::Normal,
@@ -249,16 +257,62 @@ impl Settings {
                 .collect::<Result<_, _>>()?;
         }
         config.check()?;
+        if tolerance_set {
+            // Only the legacy endpoint verifies with this tolerance (endpoints made by `endpoints
+            // create` keep their own): a tolerance it never applies is a mistake to report.
+            if !config.legacy_enabled() {
+                return Err(config_error(
+                    "DJSTRIPE_WEBHOOK_TOLERANCE",
+                    "it applies to the legacy endpoint only, which is off because DJSTRIPE_WEBHOOK_SECRET is \
+                     unset: set DJSTRIPE_WEBHOOK_SECRET, or remove DJSTRIPE_WEBHOOK_TOLERANCE"
+                        .into(),
+                ));
+            }
+            if config.validation != ValidationMethod::VerifySignature {
+                return Err(config_error(
+                    "DJSTRIPE_WEBHOOK_TOLERANCE",
+                    format!(
+                        "it applies to signature verification only, and DJSTRIPE_WEBHOOK_VALIDATION is `{}`: \
+                         remove one of them",
+                        config.validation.as_str()
+                    ),
+                ));
+            }
+        }
         Ok(config)
     }
 
-    /// Checks combinations that no single variable shows.
+    /// Checks combinations that no single variable shows; each is fatal, naming both settings:
+    ///
+    /// - `DJSTRIPE_WEBHOOK_VALIDATION` other than `verify_signature` without
+    ///   `DJSTRIPE_WEBHOOK_SECRET`: it would apply to the legacy endpoint, which is off;
+    /// - `retrieve_event` for the legacy endpoint without the mode's secret key;
+    /// - `DJSTRIPE_DB_WRITERS` above half of `DJSTRIPE_DB_POOL_SIZE` (each writer keeps a
+    ///   connection; the engine would silently use fewer).
+    ///
+    /// [`Settings::from_lookup`] also refuses `DJSTRIPE_WEBHOOK_TOLERANCE` where no signature is
+    /// checked with it, and `DJSTRIPE_SQLITE_SYNCHRONOUS` with a PostgreSQL `DATABASE_URL`.
     ///
     /// ```
-    /// let config = djstripe_core::app::Settings::new("app.sqlite3").validation(djstripe_core::db::ValidationMethod::RetrieveEvent).webhook_secrets(["whsec_1"]);
+    /// use djstripe_core::app::Settings;
+    /// use djstripe_core::db::ValidationMethod;
+    /// let config = Settings::new("app.sqlite3").validation(ValidationMethod::RetrieveEvent).webhook_secrets(["whsec_1"]);
     /// assert!(config.check().unwrap_err().to_string().contains("STRIPE_TEST_SECRET_KEY"));
+    /// let err = Settings::new("app.sqlite3").validation(ValidationMethod::None).check().unwrap_err().to_string();
+    /// assert!(err.starts_with("DJSTRIPE_WEBHOOK_VALIDATION") && err.contains("DJSTRIPE_WEBHOOK_SECRET"), "{err}");
     /// ```
     pub fn check(&self) -> Result<(), Error> {
+        if self.validation != ValidationMethod::VerifySignature && !self.legacy_enabled() {
+            return Err(config_error(
+                "DJSTRIPE_WEBHOOK_VALIDATION",
+                format!(
+                    "`{}` applies to the legacy endpoint only, which is off because DJSTRIPE_WEBHOOK_SECRET is \
+                     unset: set DJSTRIPE_WEBHOOK_SECRET to turn it on, or remove DJSTRIPE_WEBHOOK_VALIDATION \
+                     (endpoints made by `endpoints create` have their own validation)",
+                    self.validation.as_str()
+                ),
+            ));
+        }
         if self.validation == ValidationMethod::RetrieveEvent && self.legacy_enabled() && self.stripe_key().is_none() {
             return Err(config_error(
                 "DJSTRIPE_WEBHOOK_VALIDATION",
@@ -268,7 +322,50 @@ impl Settings {
                 ),
             ));
         }
+        if let Some(writers) = self.writers {
+            let pool = self.database.pool_size as usize;
+            let most = (pool / 2).max(1);
+            if writers > most {
+                return Err(config_error(
+                    "DJSTRIPE_DB_WRITERS",
+                    format!(
+                        "{writers} writer threads need DJSTRIPE_DB_POOL_SIZE of at least {} (each writer keeps a \
+                         connection, half the pool stays for reads), and it is {pool}: raise \
+                         DJSTRIPE_DB_POOL_SIZE or lower DJSTRIPE_DB_WRITERS to {most}",
+                        writers * 2
+                    ),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The SQLite file `database_url` names (read as [`crate::db::Database::connect`] reads it),
+    /// or `None` for PostgreSQL or a URL that is no SQLite file.
+    ///
+    /// ```
+    /// use djstripe_core::app::Settings;
+    /// assert_eq!(Settings::new("sqlite://shop.sqlite3").sqlite_path(), Some(std::path::Path::new("shop.sqlite3")));
+    /// assert_eq!(Settings::new("/var/lib/shop.db").sqlite_path(), Some(std::path::Path::new("/var/lib/shop.db")));
+    /// assert_eq!(Settings::new("postgres://localhost/shop").sqlite_path(), None);
+    /// ```
+    pub fn sqlite_path(&self) -> Option<&std::path::Path> {
+        let url = self.database_url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return None;
+        }
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+        (!path.is_empty() && path != ":memory:" && !path.contains("://")).then(|| std::path::Path::new(path))
+    }
+
+    /// `database_url` without its password, for messages and logs.
+    ///
+    /// ```
+    /// let config = djstripe_core::app::Settings::new("postgres://shop:secret@db.internal/shop");
+    /// assert_eq!(config.redacted_database_url(), "postgres://shop:***@db.internal/shop");
+    /// ```
+    pub fn redacted_database_url(&self) -> String {
+        redact_url(&self.database_url)
     }
 
     /// The default key for the configured mode.
@@ -276,8 +373,8 @@ impl Settings {
         if self.live_mode { self.live_secret_key.as_deref() } else { self.test_secret_key.as_deref() }
     }
 
-    /// Whether the legacy `POST {prefix}/webhook/` endpoint is on (a secret is configured, or
-    /// validation is not by signature).
+    /// Whether the legacy `POST {prefix}/webhook/` endpoint is on: a secret is configured
+    /// (`DJSTRIPE_WEBHOOK_SECRET`), whatever `DJSTRIPE_WEBHOOK_VALIDATION` says.
     ///
     /// ```
     /// assert!(!djstripe_core::app::Settings::new("app.sqlite3").legacy_enabled());
@@ -472,6 +569,7 @@ mod tests {
             ("DJSTRIPE_WEBHOOK_TOLERANCE", "0"),
             ("STRIPE_LIVE_MODE", "true"),
             ("DJSTRIPE_TRUSTED_PROXIES", "10.0.0.1,::1"),
+            ("DJSTRIPE_DB_POOL_SIZE", "16"),
             ("DJSTRIPE_DB_WRITERS", "8"),
         ])
         .unwrap();
@@ -480,6 +578,52 @@ mod tests {
         assert!(c.tolerance.is_zero() && c.live_mode);
         assert_eq!(c.trusted_proxies.len(), 2);
         assert!(!format!("{c:?}").contains("pw"), "the password is not logged");
+    }
+
+    #[test]
+    fn contradictions_are_fatal_and_name_both_settings() {
+        for (pairs, first, second) in [
+            (vec![("DJSTRIPE_WEBHOOK_VALIDATION", "none")], "DJSTRIPE_WEBHOOK_VALIDATION", "DJSTRIPE_WEBHOOK_SECRET"),
+            (
+                vec![("DJSTRIPE_WEBHOOK_VALIDATION", "retrieve_event"), ("STRIPE_TEST_SECRET_KEY", "sk_test_1")],
+                "DJSTRIPE_WEBHOOK_VALIDATION",
+                "DJSTRIPE_WEBHOOK_SECRET",
+            ),
+            (vec![("DJSTRIPE_WEBHOOK_TOLERANCE", "60")], "DJSTRIPE_WEBHOOK_TOLERANCE", "DJSTRIPE_WEBHOOK_SECRET"),
+            (
+                vec![
+                    ("DJSTRIPE_WEBHOOK_SECRET", "whsec_a"),
+                    ("DJSTRIPE_WEBHOOK_VALIDATION", "none"),
+                    ("DJSTRIPE_WEBHOOK_TOLERANCE", "60"),
+                ],
+                "DJSTRIPE_WEBHOOK_TOLERANCE",
+                "DJSTRIPE_WEBHOOK_VALIDATION",
+            ),
+            (
+                vec![("DJSTRIPE_DB_POOL_SIZE", "4"), ("DJSTRIPE_DB_WRITERS", "3")],
+                "DJSTRIPE_DB_WRITERS",
+                "DJSTRIPE_DB_POOL_SIZE",
+            ),
+            (
+                vec![("DATABASE_URL", "postgres://localhost/x"), ("DJSTRIPE_SQLITE_SYNCHRONOUS", "NORMAL")],
+                "DJSTRIPE_SQLITE_SYNCHRONOUS",
+                "DATABASE_URL",
+            ),
+        ] {
+            let err = env(&pairs).unwrap_err().to_string();
+            assert!(err.starts_with(first) && err.contains(second), "{pairs:?}: {err}");
+        }
+        // The same settings without the contradiction are fine.
+        let ok = env(&[
+            ("DJSTRIPE_WEBHOOK_SECRET", "whsec_a"),
+            ("DJSTRIPE_WEBHOOK_VALIDATION", "none"),
+            ("DJSTRIPE_DB_POOL_SIZE", "6"),
+            ("DJSTRIPE_DB_WRITERS", "3"),
+            ("DJSTRIPE_SQLITE_SYNCHRONOUS", "NORMAL"),
+        ])
+        .unwrap();
+        assert_eq!((ok.validation, ok.writers), (ValidationMethod::None, Some(3)));
+        assert!(env(&[("DJSTRIPE_WEBHOOK_SECRET", "whsec_a"), ("DJSTRIPE_WEBHOOK_TOLERANCE", "60")]).is_ok());
     }
 
     #[test]

@@ -12,7 +12,9 @@
 //! | `queries.rs` | the reads and writes operators and the engine need |
 //! | `unnest.rs` | PostgreSQL batch inserts as one prepared statement, whatever the batch size |
 //! | `keys.rs` | connected accounts' own API keys ([`AccountKey`]) |
+//! | `admin_users.rs` | the admin pages' users and their password hashes ([`AdminUser`]) |
 
+mod admin_users;
 mod cache;
 mod database;
 mod diagnose;
@@ -24,6 +26,7 @@ pub mod schema;
 #[cfg(feature = "postgres")]
 mod unnest;
 
+pub use admin_users::{AdminUser, PasswordChange, check_username};
 pub use cache::TTL as ENDPOINT_CACHE_TTL;
 #[cfg(feature = "postgres")]
 pub(crate) use database::POSTGRES_MIGRATIONS;

@@ -9,6 +9,12 @@ use super::{Database, DbConnection, Outcome};
 use crate::Error;
 use crate::error::Resource;
 
+diesel::define_sql_function! {
+    /// SQL's `substr(text, start, length)`: `length` characters from `start` (1-based), the same
+    /// on SQLite and PostgreSQL.
+    fn substr(text: diesel::sql_types::Text, start: diesel::sql_types::Integer, length: diesel::sql_types::Integer) -> diesel::sql_types::Text;
+}
+
 /// Which deliveries to list.
 ///
 /// ```
@@ -318,18 +324,27 @@ impl Database {
             .ok_or_else(|| Error::not_found(Resource::Trigger, id))
     }
 
-    /// Stored events, newest first, optionally of one type.
+    /// Stored events, newest first, optionally those whose type matches `pattern` by the handler
+    /// registry's rule ([`crate::registry::pattern_matches`]): `*` (every event), an exact type
+    /// (`invoice.paid`) or a prefix on dot boundaries (`customer` matches `customer.created` and
+    /// `customer.subscription.updated`, not `customer_cash_balance_transaction.created`).
     ///
-    /// ```no_run
-    /// # let db = djstripe_core::db::Database::connect("app.sqlite3").unwrap();
-    /// let invoices = db.events(Some("invoice.paid"), 0, 20).unwrap();
-    /// # let _ = invoices;
     /// ```
-    pub fn events(&self, event_type: Option<&str>, offset: i64, limit: i64) -> Result<Vec<StoredEvent>, Error> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = djstripe_core::db::Database::connect(dir.path().join("e.sqlite3").to_str().unwrap()).unwrap();
+    /// # db.migrate().unwrap();
+    /// let invoices = db.events(Some("invoice"), 0, 20).unwrap();
+    /// assert!(invoices.is_empty());
+    /// ```
+    pub fn events(&self, pattern: Option<&str>, offset: i64, limit: i64) -> Result<Vec<StoredEvent>, Error> {
         self.read(|c| {
             let mut q = ev::table.into_boxed();
-            if let Some(t) = event_type {
-                q = q.filter(ev::type_.eq(t.to_owned()));
+            if let Some(p) = pattern.filter(|p| *p != "*") {
+                // `type = p OR substr(type, 1, len(p) + 1) = 'p.'`: exact and case-sensitive on
+                // both backends (SQLite's LIKE is not), and no wildcard to escape in `p`.
+                let dotted = format!("{p}.");
+                let length = i32::try_from(dotted.chars().count()).unwrap_or(i32::MAX);
+                q = q.filter(ev::type_.eq(p.to_owned()).or(substr(ev::type_, 1, length).eq(dotted)));
             }
             q.order((ev::received.desc(), ev::id.desc()))
                 .offset(offset)

@@ -81,10 +81,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// A user of the admin pages: a name and the argon2 hash of their password (a PHC string).
+    djstripe_admin_user (id) {
+        id -> BigInt,
+        username -> Text,
+        password_hash -> Text,
+        created -> Timestamp,
+        updated -> Timestamp,
+    }
+}
+
 diesel::joinable!(djstripe_webhookeventtrigger -> djstripe_webhookendpoint (webhook_endpoint_id));
 diesel::allow_tables_to_appear_in_same_query!(
     djstripe_webhookendpoint,
     djstripe_webhookeventtrigger,
     djstripe_event,
-    djstripe_account_key
+    djstripe_account_key,
+    djstripe_admin_user
 );

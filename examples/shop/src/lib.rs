@@ -10,9 +10,10 @@
 //! line); the binaries add one: `shop` serves with actix-web (`src/main.rs`), `shop-axum` with
 //! axum (`examples/shop-axum`), the same handlers and the same commands.
 //!
-//! Admin pages (both binaries): set `DJSTRIPE_ADMIN_PASSWORD_HASH=sha256:<hex>` (user `admin`, or
-//! `DJSTRIPE_ADMIN_USER`) or `DJSTRIPE_ADMIN_TOKEN`, and `serve` mounts them at `/stripe/admin/`
-//! and prints their URL (see `djstripe_admin`).
+//! Admin pages (both binaries): `shop admin set-password --user ops` stores a user (an argon2
+//! hash in the database), or set `DJSTRIPE_ADMIN_PASSWORD_HASH=$argon2id$...` (from `shop admin
+//! hash-password`; user `admin`, or `DJSTRIPE_ADMIN_USER`) or `DJSTRIPE_ADMIN_TOKEN`, and `serve`
+//! mounts them at `/stripe/admin/` and prints their URL (see `djstripe_admin`).
 
 use diesel::prelude::*;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
@@ -93,7 +94,7 @@ pub const HOME: &str = "shop: Stripe webhooks are received under /stripe/webhook
 
 /// The shop's command line, named `name` (the binary's name), without a web server: each
 /// binary adds its adapter's (`.server(...)`). Commands: `serve` (default), `migrate`,
-/// `handlers`, `triggers`, `events`, `trigger`, `endpoints`, `accounts`.
+/// `handlers`, `triggers`, `events`, `trigger`, `endpoints`, `accounts`, `admin`.
 pub fn cli(name: &'static str) -> Cli {
     Cli::new(name).default_database_url(format!("sqlite://{name}.sqlite3")).migrations(MIGRATIONS).dev_endpoint(true)
 }
