@@ -409,7 +409,7 @@ impl Database {
                 result
             }
         };
-        applied.map_err(|e| Error::unavailable(format_args!("migration failed: {e}")))
+        applied.map_err(|e| Error::Migration { set: crate::error::MigrationSet::Djstripe, reason: e.to_string() })
     }
 }
 
