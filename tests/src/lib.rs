@@ -82,16 +82,22 @@ pub fn shop_binary(adapter: Adapter) -> std::path::PathBuf {
     bin
 }
 
-/// Runs a shop command to completion: (exit code, stdout, stderr).
-pub fn shop(db: &TestDb, env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(shop_binary(db.adapter))
+/// A shop command against `db` with exactly `env` (and `PATH`): nothing of the test's own
+/// environment leaks into it.
+fn shop_command(db: &TestDb, env: &[(&str, &str)], args: &[&str]) -> Command {
+    let mut command = Command::new(shop_binary(db.adapter));
+    command
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("DATABASE_URL", db.url())
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
+        .envs(env.iter().copied());
+    command
+}
+
+/// Runs a shop command to completion: (exit code, stdout, stderr).
+pub fn shop(db: &TestDb, env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
+    let out = shop_command(db, env, args).output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -103,12 +109,7 @@ pub fn shop(db: &TestDb, env: &[(&str, &str)], args: &[&str]) -> (i32, String, S
 /// `admin set-password` reads the password from in scripts).
 pub fn shop_with_stdin(db: &TestDb, env: &[(&str, &str)], args: &[&str], input: &str) -> (i32, String, String) {
     use std::io::Write;
-    let mut child = Command::new(shop_binary(db.adapter))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", db.url())
-        .envs(env.iter().copied())
+    let mut child = shop_command(db, env, args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -258,16 +259,7 @@ pub fn shop_within(
     args: &[&str],
     timeout: Duration,
 ) -> Option<(i32, String, String)> {
-    let mut child = Command::new(shop_binary(db.adapter))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", db.url())
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = shop_command(db, env, args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let started = std::time::Instant::now();
     loop {
         if child.try_wait().unwrap().is_some() {
