@@ -234,7 +234,7 @@ async fn run(
     let newest = rows[0].text().await.unwrap();
     assert!(newest.contains("customer.updated") && newest.contains("failed"), "newest first: {newest}");
     assert!(rows[1].text().await.unwrap().contains("customer.created"));
-    shots.take(client, "deliveries").await;
+    shots.take(client, "triggers").await;
 
     // Filter the failed ones, open it, read its error.
     client.find(Locator::Css("#f-failed")).await.unwrap().click().await.unwrap(); // a checkbox: no new page
@@ -244,7 +244,7 @@ async fn run(
     click(client, "tbody tr td a").await;
     let error = text(client, "#exception").await;
     assert!(error.contains("metadata.fail = \"yes\""), "{error}");
-    shots.take(client, "delivery-failed").await;
+    shots.take(client, "trigger-failed").await;
 
     // Reprocess: the new attempt's page shows its outcome (the handler fails again).
     let original = path(client).await;
@@ -256,7 +256,7 @@ async fn run(
     assert!(text(client, "#exception").await.contains("metadata.fail"));
     let page = client.source().await.unwrap();
     assert!(page.contains(&format!("href=\"{original}\"")), "links back to the original delivery");
-    shots.take(client, "delivery-reprocessed").await;
+    shots.take(client, "trigger-reprocessed").await;
 
     // Events: the processed one, its JSON and handlers.
     client.goto(&format!("{admin}/events/")).await.unwrap();
@@ -275,9 +275,9 @@ async fn run(
     // A phone-sized window.
     client.set_window_size(390, 844).await.unwrap();
     client.goto(&format!("{admin}/triggers/")).await.unwrap();
-    shots.take(client, "deliveries-phone").await;
+    shots.take(client, "triggers-phone").await;
     client.goto(&format!("{}{attempt}", server.base)).await.unwrap();
-    shots.take(client, "delivery-phone").await;
+    shots.take(client, "trigger-phone").await;
 
     // Log out: back to the login form.
     click(client, "form[action$='/logout'] button").await;
