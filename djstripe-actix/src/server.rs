@@ -31,7 +31,8 @@ impl Server {
         Self::default()
     }
 
-    /// The app's own routes (registered after djstripe's scopes: use paths outside the prefix).
+    /// The app's own routes, beside djstripe's (which claim only `{prefix}/webhook/...` and
+    /// `{prefix}/admin/...`: the app's routes may share the prefix).
     pub fn routes(mut self, routes: impl Fn(&mut ServiceConfig) + Send + Sync + 'static) -> Self {
         self.routes = Some(Arc::new(routes));
         self

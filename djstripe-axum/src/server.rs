@@ -26,7 +26,8 @@ impl Server {
         Self::default()
     }
 
-    /// The app's own routes, merged beside the webhook router (use paths outside the prefix).
+    /// The app's own routes, merged beside the webhook router (they may share its prefix:
+    /// `/stripe/checkout/done`; not `{prefix}/webhook/...` or `{prefix}/admin/...`).
     /// A `Router` is cheap to clone: it is merged as given each time the server starts.
     pub fn routes(mut self, routes: Router) -> Self {
         self.routes = Some(routes);

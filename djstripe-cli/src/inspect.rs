@@ -62,8 +62,7 @@ fn connect(cli: &Cli) -> Result<Djstripe> {
 
 pub(super) fn migrate(cli: &Cli) -> Result<()> {
     let djstripe = Djstripe::connect(cli.database_settings(Open::Create)?)?;
-    let applied = djstripe.engine().database().migrate()?;
-    cli.app_migrations(&djstripe)?;
+    let applied = djstripe.migrate()?; // djstripe's, then the app's
     say!("{applied} migration(s) applied")
 }
 

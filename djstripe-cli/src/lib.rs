@@ -283,7 +283,10 @@ impl Cli {
     /// The settings of a command that uses the database: names the database on stderr, and
     /// refuses a SQLite file that is not there unless the command may create it.
     fn database_settings(&self, open: Open) -> Result<Settings> {
-        let settings = self.load_settings()?;
+        let mut settings = self.load_settings()?;
+        if let Some(migrations) = self.migrations {
+            settings.app_migrations = Some(migrations);
+        }
         {
             use std::io::Write as _;
             let source = self.database_source();
@@ -301,16 +304,7 @@ impl Cli {
 
     /// Connects and applies djstripe's and the app's migrations.
     fn start(&self, open: Open) -> Result<Djstripe> {
-        let djstripe = Djstripe::start(self.database_settings(open)?)?;
-        self.app_migrations(&djstripe)?;
-        Ok(djstripe)
-    }
-
-    fn app_migrations(&self, djstripe: &Djstripe) -> Result<()> {
-        if let Some(migrations) = self.migrations {
-            djstripe.migrate_app(migrations)?;
-        }
-        Ok(())
+        Ok(Djstripe::start(self.database_settings(open)?)?)
     }
 }
 

@@ -25,8 +25,8 @@ fn full_stack_over_http(backend: Backend, adapter: &str) {
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
 
     // The shop's own route beside the webhook routes.
-    let home = ureq::get(&base).call().unwrap().body_mut().read_to_string().unwrap();
-    assert_eq!(home, shop::HOME);
+    let home = app.get("/");
+    assert_eq!((home.status, home.body.as_str()), (200, Some(shop::HOME)));
 
     // A customer event: the shop's row is written in the event's transaction.
     let created = app.send(&EventBuilder::new("customer.created").id("evt_http_1"));

@@ -377,9 +377,23 @@ impl TestApp {
     /// ```
     pub fn post(&self, path: &str, body: &[u8], headers: &[(&str, &str)]) -> TestAnswer {
         match &self.served {
-            Some(served) => served.post(path, body, headers),
+            Some(served) => served.request("POST", path, body, headers),
             None => self.receive(path, body, headers),
         }
+    }
+
+    /// GETs `path` of the served app (its own routes, the admin pages); the body is JSON when
+    /// it parses as JSON, else a string. Panics when not served over HTTP
+    /// ([`TestAppBuilder::serve`]): in process there are only djstripe's webhook routes.
+    ///
+    /// ```
+    /// let app = djstripe_core::testing::TestApp::new();
+    /// let in_process = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| app.get("/health")));
+    /// assert!(in_process.is_err(), "served only");
+    /// ```
+    pub fn get(&self, path: &str) -> TestAnswer {
+        let served = self.served.as_ref().expect("TestApp::get needs an HTTP server: build it with .serve(...)");
+        served.request("GET", path, b"", &[])
     }
 
     /// Blocks until the `on_commit` callbacks of every delivery answered so far have run.
@@ -506,13 +520,22 @@ impl Served {
         Ok(Self { base: format!("http://{addr}"), shutdown, thread: Some(thread), agent })
     }
 
-    fn post(&self, path: &str, body: &[u8], headers: &[(&str, &str)]) -> TestAnswer {
+    fn request(&self, method: &str, path: &str, body: &[u8], headers: &[(&str, &str)]) -> TestAnswer {
         let url = format!("{}{path}", self.base);
-        let mut request = self.agent.post(&url);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let mut response = request.send(body).unwrap_or_else(|e| panic!("TestApp: POST {url}: {e}"));
+        let response = if method == "GET" {
+            let mut request = self.agent.get(&url);
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            request.call()
+        } else {
+            let mut request = self.agent.post(&url);
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            request.send(body)
+        };
+        let mut response = response.unwrap_or_else(|e| panic!("TestApp: {method} {url}: {e}"));
         let status = response.status().as_u16();
         let text = response.body_mut().read_to_string().unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
@@ -529,8 +552,8 @@ impl Drop for Served {
     }
 }
 
-/// The answer to a delivery: the HTTP status and the JSON body (`status`, `trigger_id`,
-/// `event_id`, `error`; see [`crate::app::WebhookAnswer`]).
+/// The answer to a delivery (or a [`TestApp::get`]): the HTTP status and the JSON body
+/// (`status`, `trigger_id`, `event_id`, `error`; see [`crate::app::WebhookAnswer`]).
 ///
 /// ```
 /// let app = djstripe_core::testing::TestApp::new();
