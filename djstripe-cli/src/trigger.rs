@@ -24,7 +24,8 @@ pub(super) struct TriggerArgs {
     /// The signing secret (default: the endpoint's, or DJSTRIPE_WEBHOOK_SECRET's first).
     #[arg(long)]
     secret: Option<String>,
-    /// How many events to send (each a new event id), 1 to 1000.
+    /// How many events to send, 1 to 1000: each a new event about a new object (fresh ids, as
+    /// `stripe trigger` creates new objects).
     #[arg(long, default_value_t = 1)]
     count: u32,
 }
@@ -88,7 +89,7 @@ pub(super) fn run(cli: &Cli, args: TriggerArgs) -> Result<()> {
         .into();
     let mut failed = 0;
     for _ in 0..args.count {
-        let signed = EventBuilder::new(&args.event_type).signed(&secret);
+        let signed = fresh_event(&args.event_type).signed(&secret);
         let mut response = agent
             .post(&url)
             .header("Content-Type", "application/json")
@@ -106,4 +107,21 @@ pub(super) fn run(cli: &Cli, args: TriggerArgs) -> Result<()> {
         return Err(Error::Send { url, reason: format!("{failed} of {} answered non-2xx (see above)", args.count) });
     }
     Ok(())
+}
+
+/// An event of `event_type` from Stripe's example object, with a fresh event id and a fresh
+/// object id of the object's own prefix (`in_…` for an invoice): the object of one `trigger`
+/// differs from the last's, as with `stripe trigger`.
+fn fresh_event(event_type: &str) -> EventBuilder {
+    let builder = EventBuilder::new(event_type);
+    let event = builder.build();
+    let suffix = event.id.trim_start_matches("evt_").to_owned();
+    let builder = builder.id(event.id);
+    match event.data.object["id"].as_str() {
+        Some(id) => {
+            let prefix = id.split_once('_').map_or(id, |(prefix, _)| prefix);
+            builder.merge_object(serde_json::json!({ "id": format!("{prefix}_{suffix}") }))
+        }
+        None => builder,
+    }
 }

@@ -240,6 +240,9 @@ fn trigger_sends_signed_events(backend: Backend) {
     assert_eq!(count(&db, "djstripe_event"), 5);
     assert_eq!(count(&db, "shop_customer_event"), 5);
     assert_eq!(count(&db, "djstripe_webhookeventtrigger"), 5);
+    // Each about a new customer (a handler keyed on the object would otherwise meet the same one).
+    let customers = db.count("SELECT COUNT(DISTINCT customer_id) AS n FROM shop_customer_event");
+    assert_eq!(customers, 5, "one fresh customer per event");
 }
 
 /// Bad `trigger` arguments: exit 1 and one clear line, nothing sent.
