@@ -205,22 +205,29 @@ fn claim(
     Ok((claim_events(conn, &rows)?.into_iter().collect(), owners))
 }
 
+/// What every event of one batch shares: which handlers run, the batch's timestamp, and the
+/// `on_commit` callbacks collected so far.
+struct Batch<'a> {
+    handlers: &'a HandlerSet,
+    now: chrono::NaiveDateTime,
+    callbacks: &'a mut Vec<Callback>,
+}
+
 /// Stage 2 for one event: its handlers, in a savepoint; what it came to.
 fn process_one(
     conn: &mut DbConnection,
-    handlers: &HandlerSet,
+    batch: &mut Batch<'_>,
     savepoint: &mut Savepoint,
     event: &Event,
     mode: Mode,
     claimed: Option<bool>,
-    now: chrono::NaiveDateTime,
-    callbacks: &mut Vec<Callback>,
 ) -> Result<Receipt, Error> {
     let done = |outcome, handlers, error| Ok(receipt(outcome, Some(event), handlers, error));
     if claimed == Some(false) {
         return done(Outcome::Duplicate, 0, None);
     }
-    let handlers: Vec<&'static HandlerRegistration> = handlers.handlers_for(event.event_type());
+    let (now, callbacks) = (batch.now, &mut *batch.callbacks);
+    let handlers: Vec<&'static HandlerRegistration> = batch.handlers.handlers_for(event.event_type());
     let mut run_handlers = |conn: &mut DbConnection| -> Result<usize, Error> {
         let mut ctx = HandlerContext::new(conn);
         let ran = dispatch::run_all(&handlers, event, &mut ctx)?;
@@ -274,6 +281,7 @@ fn run_items(
 ) -> Result<Vec<Receipt>, Error> {
     let now = chrono::Utc::now().naive_utc();
     let (claimed, owners) = claim(conn, items, now)?;
+    let mut batch = Batch { handlers, now, callbacks };
     let mut savepoint = Savepoint::default();
     let mut rows = Vec::with_capacity(items.len());
     for (item, owner) in items.iter().zip(owners) {
@@ -288,7 +296,7 @@ fn run_items(
             },
             (Work::Process(mode), Some(event)) => {
                 let claim = owner.then(|| claimed.contains(&event.id));
-                let receipt = process_one(conn, handlers, &mut savepoint, event, *mode, claim, now, callbacks)?;
+                let receipt = process_one(conn, &mut batch, &mut savepoint, event, *mode, claim)?;
                 let (exception, traceback) = describe(receipt.error.as_ref());
                 let existing = match *mode {
                     Mode::Queued(id) => {
