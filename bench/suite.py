@@ -586,6 +586,11 @@ def main():
     if a.dups:
         dups = [float(d) for d in a.dups.split(",")]
     admin = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    # libpq (with TLS since issue 13) encrypts by default (sslmode=prefer) when the server offers
+    # TLS, as Debian's does: 30-50 us of server CPU per event over loopback (bench/profile.md).
+    # The suite measures the engine, so it pins plain connections unless told otherwise.
+    os.environ.setdefault("PGSSLMODE", "disable")
+    log(f"postgres: PGSSLMODE={os.environ['PGSSLMODE']}")
     backends = ["sqlite", "postgres"]
     if a.sqlite_only:
         backends = ["sqlite"]
