@@ -34,7 +34,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use djstripe_admin::{Admin, AdminRequest, MAX_FORM_BODY, Method};
+use djstripe_admin::{Admin, AdminRequest, FORM_BODY_TIMEOUT, MAX_FORM_BODY, Method};
 use djstripe_core::app::read_body;
 
 use crate::Djstripe;
@@ -68,7 +68,7 @@ pub fn scope(prefix: &str, djstripe: Djstripe, config: AdminConfig) -> actix_web
 
 async fn route(req: HttpRequest, payload: web::Payload, mounted: web::Data<Mounted>) -> HttpResponse {
     let declared = req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-    let body = read_body(payload, declared, MAX_FORM_BODY, 0).await;
+    let body = read_body(payload, declared, MAX_FORM_BODY, 0, Some(FORM_BODY_TIMEOUT)).await;
     let path = req.match_info().unprocessed();
     let request = AdminRequest::new(Method::parse(req.method().as_str()), &mounted.prefix, path, req.query_string())
         .headers(req.headers().iter().map(|(k, v)| (k.as_str(), v.as_bytes())))

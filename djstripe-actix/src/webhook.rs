@@ -38,19 +38,20 @@ async fn route(req: HttpRequest, payload: web::Payload, djstripe: web::Data<Djst
         signature: headers.get("stripe-signature").map(|v| v.as_bytes().to_vec()),
         headers: headers_json(headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes()))),
         remote_ip: djstripe_core::app::client_ip(peer, forwarded, &settings.trusted_proxies),
+        content_length: headers.get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()),
     };
-    let declared = headers.get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-    let keep = djstripe.engine().config().unverified_body_limit;
-    let body = djstripe_core::app::read_body(payload, declared, settings.max_body, keep);
-    respond(djstripe_core::app::receive(&djstripe, request, body, &ACTIX_BLOCKING).await)
+    respond(djstripe_core::app::receive(&djstripe, request, payload, &ACTIX_BLOCKING).await)
 }
 
-/// The answer as an actix response (`Allow: POST` with a 405).
+/// The answer as an actix response (`Allow: POST` with a 405, `Retry-After` with a 503).
 pub(crate) fn respond(answer: WebhookAnswer) -> HttpResponse {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = HttpResponse::build(status);
     if status == StatusCode::METHOD_NOT_ALLOWED {
         response.insert_header(("Allow", "POST"));
+    }
+    if let Some(seconds) = answer.retry_after {
+        response.insert_header(("Retry-After", seconds.to_string()));
     }
     response.json(answer.body)
 }

@@ -39,6 +39,7 @@ pub(crate) fn form<T: DeserializeOwned>(req: &AdminRequest) -> Result<T, Error> 
     let body = match &req.body {
         Body::Complete(body) => body.as_slice(),
         Body::TooLarge(_) => return Err(Error::FormTooLarge { limit: MAX_FORM_BODY }),
+        Body::TimedOut(_) => return Err(Error::FormTimedOut),
     };
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
     let sent = pairs.iter().find(|(k, _)| k == CSRF_FIELD).map_or("", |(_, v)| v.as_str());

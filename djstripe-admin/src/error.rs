@@ -40,6 +40,9 @@ pub enum Error {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The form body did not arrive within [`FORM_BODY_TIMEOUT`](crate::FORM_BODY_TIMEOUT).
+    #[error("the form did not arrive within {} s", crate::FORM_BODY_TIMEOUT.as_secs())]
+    FormTimedOut,
     /// The form body does not parse as the page's form.
     #[error("unreadable form: {0}")]
     Form(#[source] serde_urlencoded::de::Error),
@@ -118,6 +121,7 @@ impl Error {
             Error::MethodNotAllowed { .. } => 405,
             Error::Csrf => 403,
             Error::FormTooLarge { .. } => 413,
+            Error::FormTimedOut => 408,
             Error::Form(_)
             | Error::Query(_)
             | Error::YesNo { .. }

@@ -7,6 +7,10 @@ use djstripe_core::app::Body;
 /// a larger one is answered 413.
 pub const MAX_FORM_BODY: usize = 256 * 1024;
 
+/// How long a form body may take to arrive (a stalled upload holds a connection and memory;
+/// the login form answers without credentials).
+pub const FORM_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The request methods the admin tells apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {

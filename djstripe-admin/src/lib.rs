@@ -77,7 +77,7 @@ use djstripe_core::app::{Blocking, Djstripe};
 pub use auth::hash_password;
 pub use config::AdminConfig;
 pub use error::{Error, Result};
-pub use http::{AdminRequest, AdminResponse, MAX_FORM_BODY, Method};
+pub use http::{AdminRequest, AdminResponse, FORM_BODY_TIMEOUT, MAX_FORM_BODY, Method};
 pub use stripe::validate_base_url;
 
 use auth::Access;

@@ -28,7 +28,7 @@ use axum::body::Body;
 use axum::extract::{OriginalUri, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use djstripe_admin::{Admin, AdminRequest, MAX_FORM_BODY, Method};
+use djstripe_admin::{Admin, AdminRequest, FORM_BODY_TIMEOUT, MAX_FORM_BODY, Method};
 use djstripe_core::app::read_body;
 
 use crate::{Djstripe, TOKIO_BLOCKING};
@@ -62,7 +62,7 @@ async fn route(State(admin): State<Arc<Admin>>, request: Request) -> Response {
         None => (original, ""),
     };
     let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-    let body = read_body(body.into_data_stream(), declared, MAX_FORM_BODY, 0).await;
+    let body = read_body(body.into_data_stream(), declared, MAX_FORM_BODY, 0, Some(FORM_BODY_TIMEOUT)).await;
     let request =
         AdminRequest::new(Method::parse(parts.method.as_str()), prefix, path, parts.uri.query().unwrap_or(""))
             .headers(parts.headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())))

@@ -47,9 +47,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use djstripe_core::app::{
-    SpawnBlocking, WebhookAnswer, WebhookPath, WebhookRequest, client_ip, read_body, receive, webhook_path,
-};
+use djstripe_core::app::{SpawnBlocking, WebhookAnswer, WebhookPath, WebhookRequest, client_ip, receive, webhook_path};
 use djstripe_core::engine::headers_json;
 
 pub use djstripe_core::app::{Djstripe, Settings};
@@ -92,20 +90,21 @@ async fn route(State(djstripe): State<Djstripe>, request: Request) -> Response {
         signature: headers.get("stripe-signature").map(|v| v.as_bytes().to_vec()),
         headers: headers_json(headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes()))),
         remote_ip: client_ip(peer, forwarded, &settings.trusted_proxies),
+        content_length: headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()),
     };
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-    let keep = djstripe.engine().config().unverified_body_limit;
     let stream = request.into_body().into_data_stream();
-    let body = read_body(stream, declared, settings.max_body, keep);
-    respond(receive(&djstripe, webhook, body, &TOKIO_BLOCKING).await)
+    respond(receive(&djstripe, webhook, stream, &TOKIO_BLOCKING).await)
 }
 
-/// The answer as an axum response (`Allow: POST` with a 405).
+/// The answer as an axum response (`Allow: POST` with a 405, `Retry-After` with a 503).
 fn respond(answer: WebhookAnswer) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (status, axum::Json(answer.body)).into_response();
     if status == StatusCode::METHOD_NOT_ALLOWED {
         response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+    }
+    if let Some(seconds) = answer.retry_after {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }

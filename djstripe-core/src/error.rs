@@ -63,6 +63,21 @@ pub enum Error {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The request's body did not arrive within `DJSTRIPE_WEBHOOK_BODY_TIMEOUT` (a stalled or
+    /// trickled upload): 408, nothing recorded. Stripe sends a whole body at once.
+    #[error("the request body did not arrive within {} s", timeout.as_secs_f64())]
+    BodyTimeout {
+        /// The deadline on the whole body.
+        timeout: Duration,
+    },
+    /// One of the server's own bounds is reached for now: 503 with `Retry-After`, nothing
+    /// written; Stripe retries. The bounds keep memory and time flat under any offered load
+    /// (RELIABILITY.md).
+    #[error("busy: {limit}; retry later")]
+    Busy {
+        /// Which bound.
+        limit: Limit,
+    },
     /// `retrieve_event` validation: the delivered id is not one Stripe could have sent.
     #[error("`{id}` is not a Stripe event id")]
     InvalidEventId {
@@ -345,6 +360,50 @@ fn shell_word(word: &str) -> String {
     }
 }
 
+/// The bound an [`Error::Busy`] hit.
+///
+/// ```
+/// use djstripe_core::error::Limit;
+/// let full = Limit::WriterQueue { capacity: 1024 };
+/// assert_eq!(full.to_string(), "the writer queue is full (1024 deliveries)");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Limit {
+    /// A writer's queue holds `capacity` deliveries already (`DJSTRIPE_WRITER_QUEUE`).
+    #[error("the writer queue is full ({capacity} deliveries)")]
+    WriterQueue {
+        /// Deliveries one writer queues at most.
+        capacity: usize,
+    },
+    /// The delivery waited longer than `DJSTRIPE_DB_TIMEOUT` for its writer; it was not
+    /// processed.
+    #[error("the delivery waited {} ms for a writer, beyond the database timeout", waited.as_millis())]
+    QueuedTooLong {
+        /// How long it waited.
+        waited: Duration,
+    },
+    /// `max` request bodies are being read already (`DJSTRIPE_WEBHOOK_MAX_READERS`).
+    #[error("{max} request bodies are being read already")]
+    BodyReaders {
+        /// Bodies read at once, at most.
+        max: usize,
+    },
+    /// The memory for bodies beyond their first 64 KiB is in use (`DJSTRIPE_WEBHOOK_BODY_MEMORY`).
+    #[error("the memory for large request bodies ({bytes} bytes) is in use")]
+    BodyMemory {
+        /// The budget in bytes.
+        bytes: usize,
+    },
+    /// `retrieve_event` validation made `per_second` calls to Stripe for this endpoint this
+    /// second already (`DJSTRIPE_RETRIEVE_EVENT_PER_SECOND`).
+    #[error("{per_second} calls to Stripe's API for this endpoint this second already")]
+    RetrieveRate {
+        /// Calls per endpoint and second, at most.
+        per_second: u32,
+    },
+}
+
 /// The kinds of record an [`Error::NotFound`] or [`Error::CorruptRow`] names.
 ///
 /// ```
@@ -449,8 +508,9 @@ impl Error {
             | Error::InvalidInput { .. }
             | Error::NotReprocessable { .. } => 400,
             Error::NotFound { .. } => 404,
+            Error::BodyTimeout { .. } => 408,
             Error::BodyTooLarge { .. } => 413,
-            Error::DatabaseUnavailable { .. } => 503,
+            Error::DatabaseUnavailable { .. } | Error::Busy { .. } => 503,
             Error::Migration { .. }
             | Error::Handler { .. }
             | Error::Database(_)

@@ -37,6 +37,7 @@
 //! | [`app`] | what every web adapter shares: settings, startup, the webhook flow, operator operations |
 //! | [`event`] | the [`Event`] model |
 //! | [`signature`] | `Stripe-Signature` verification |
+//! | [`logging`] | outside text escaped for the logs |
 //! | [`registry`], [`dispatch`] | the handlers found at link time, and calling them |
 //! | [`db`] | diesel connections (SQLite or PostgreSQL), schema, migrations, rows |
 //! | [`engine`] | recording and processing a delivery exactly once |
@@ -56,6 +57,7 @@
 
 pub mod error;
 mod handler;
+pub mod logging;
 
 pub mod app;
 pub mod db;

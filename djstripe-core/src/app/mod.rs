@@ -19,10 +19,12 @@
 //! |---|---|
 //! | `mod.rs` | [`Djstripe`]: the engine and its settings, started once and cloned into the app |
 //! | `settings.rs` | [`Settings`]: every setting, from code or from the environment |
+//! | `limits.rs` | [`Limits`]: what unauthenticated traffic can cost, and the counters enforcing it |
 //! | `webhook.rs` | the webhook request flow: paths, body limits, client IP, [`WebhookAnswer`] |
 //! | `ops.rs` | operator operations: triggers, events, reprocessing, handlers, endpoints |
 //! | `server.rs` | [`Server`]: what an adapter gives the command line's `serve` |
 
+pub(crate) mod limits;
 mod migrations;
 mod ops;
 mod server;
@@ -31,6 +33,7 @@ mod webhook;
 
 use std::sync::Arc;
 
+pub use limits::{FREE_BODY_BYTES, Limits};
 pub use migrations::{AppMigrations, MigrationFn};
 pub use ops::{HandlerInfo, ReprocessTarget, ShownEvent};
 pub use server::{Ready, ServeOptions, Server, Shutdown};
@@ -57,6 +60,8 @@ use crate::stripe_api::StripeClient;
 pub struct Djstripe {
     engine: Engine,
     settings: Arc<Settings>,
+    /// The bodies being read now, against [`Limits`].
+    bodies: Arc<limits::BodyBudget>,
 }
 
 impl Djstripe {
@@ -108,10 +113,14 @@ impl Djstripe {
             stripe: Some(stripe),
             writers: settings.writers,
             handlers: settings.handlers.clone(),
+            queue_capacity: settings.limits.writer_queue,
+            queue_deadline: settings.database.connect_timeout,
+            rejected_per_minute: settings.limits.rejected_per_minute,
+            retrieve_per_second: settings.limits.retrieve_per_second,
             ..Default::default()
         };
         let engine = Engine::new(db, engine_config)?;
-        Ok(Self { engine, settings: Arc::new(settings) })
+        Ok(Self { engine, settings: Arc::new(settings), bodies: Default::default() })
     }
 
     /// Applies djstripe's pending migrations, then the app's ([`Settings::app_migrations`]);

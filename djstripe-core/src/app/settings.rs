@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use super::Limits;
 use crate::Error;
 use crate::db::{DatabaseOptions, SqliteSync, ValidationMethod};
 use crate::engine::EventCallback;
@@ -32,6 +33,7 @@ use crate::stripe_api::DEFAULT_API_BASE;
 /// | `DJSTRIPE_DB_TIMEOUT` | seconds to wait for a pooled connection or the SQLite write lock before answering 503; libpq's `connect_timeout` unless the URL sets one | 10 |
 /// | `DJSTRIPE_SQLITE_SYNCHRONOUS` | SQLite only: `FULL` (durable) or `NORMAL` (may lose the last commits on power loss) | `FULL` |
 /// | `DJSTRIPE_TRUSTED_PROXIES` | comma-separated proxy IPs whose `X-Forwarded-For` is believed | none |
+/// | `DJSTRIPE_WEBHOOK_BODY_TIMEOUT`, `…_MAX_READERS`, `…_BODY_MEMORY`, `DJSTRIPE_WRITER_QUEUE`, `DJSTRIPE_WEBHOOK_REJECTED_PER_MINUTE`, `DJSTRIPE_RETRIEVE_EVENT_PER_SECOND` | what unauthenticated traffic can cost: see [`Limits`] | see [`Limits`] |
 ///
 /// ```
 /// use djstripe_core::app::Settings;
@@ -65,6 +67,8 @@ pub struct Settings {
     pub max_body: usize,
     /// `DJSTRIPE_TRUSTED_PROXIES`.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Bounds on what unauthenticated traffic can cost (memory, time, disk, API calls).
+    pub limits: Limits,
     /// `DJSTRIPE_DB_WRITERS`: group-commit writer threads (`None`: the engine's default).
     pub writers: Option<usize>,
     /// dj-stripe's `DJSTRIPE_WEBHOOK_EVENT_CALLBACK`: take over valid deliveries (code only).
@@ -121,6 +125,7 @@ impl Settings {
             webhook_base_url: None,
             max_body: 2_621_440,
             trusted_proxies: Vec::new(),
+            limits: Limits::default(),
             writers: None,
             event_callback: None,
             app_migrations: None,
@@ -256,6 +261,7 @@ impl Settings {
                 })
                 .collect::<Result<_, _>>()?;
         }
+        config.limits = config.limits.from_lookup(get)?;
         config.check()?;
         if tolerance_set {
             // Only the legacy endpoint verifies with this tolerance (endpoints made by `endpoints
@@ -413,6 +419,18 @@ impl Settings {
     /// ```
     pub fn tolerance_secs(mut self, secs: u64) -> Self {
         self.tolerance = Duration::from_secs(secs);
+        self
+    }
+
+    /// Sets the bounds on unauthenticated traffic ([`Limits`]).
+    ///
+    /// ```
+    /// use djstripe_core::app::{Limits, Settings};
+    /// let c = Settings::new("app.sqlite3").limits(Limits { max_readers: 64, ..Limits::default() });
+    /// assert_eq!(c.limits.max_readers, 64);
+    /// ```
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
         self
     }
 

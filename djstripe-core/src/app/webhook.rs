@@ -8,16 +8,18 @@
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 use serde_json::{Value, json};
 use tracing::Instrument;
 
 use super::Djstripe;
+use super::limits::{BodyReader, FREE_BODY_BYTES};
 use crate::Error;
 use crate::engine::{Delivery, Engine, Receipt, Target};
 use crate::error::Resource;
+use crate::logging::escaped_display;
 
 /// What the path below `{prefix}/webhook` names.
 ///
@@ -59,18 +61,23 @@ pub enum Body<B> {
     /// The body exceeds the limit: its first bytes (enough for the bounded trigger row), the
     /// rest was not read.
     TooLarge(B),
+    /// The body did not arrive within its deadline (a stalled or trickled upload): what had
+    /// arrived.
+    TimedOut(B),
 }
 
-/// Reads a request body stream of byte chunks, taking in at most `limit` bytes.
+/// Reads a request body stream of byte chunks, taking in at most `limit` bytes, all of them
+/// within `timeout` (when the caller runs on a tokio runtime with its timer; else no deadline).
 ///
-/// When `declared` (`Content-Length`) already announces more than `limit`, only a prefix a
-/// little over `keep` bytes is read: enough for the trigger row, which stores `keep` bytes of an
-/// unauthenticated body and marks it truncated. A stream error ends the body as
-/// [`Body::TooLarge`] with what was read (the delivery is recorded as invalid).
+/// Memory is reserved as bytes arrive, never for what `declared` (`Content-Length`) announces.
+/// When `declared` already announces more than `limit`, only a prefix a little over `keep`
+/// bytes is read: enough for the trigger row, which stores `keep` bytes of an unauthenticated
+/// body and marks it truncated. A stream error ends the body as [`Body::TooLarge`] with what was
+/// read (the delivery is recorded as invalid).
 ///
 /// ```
 /// use djstripe_core::app::{Body, read_body};
-/// use std::{pin::Pin, task::{Context, Poll}};
+/// use std::{pin::Pin, task::{Context, Poll}, time::Duration};
 /// struct Chunks(Vec<&'static [u8]>);
 /// impl futures_core::Stream for Chunks {
 ///     type Item = Result<&'static [u8], std::io::Error>;
@@ -78,36 +85,85 @@ pub enum Body<B> {
 ///         Poll::Ready((!self.0.is_empty()).then(|| Ok(self.0.remove(0))))
 ///     }
 /// }
-/// let whole = futures_executor::block_on(read_body(Chunks(vec![b"ab", b"cd"]), Some(4), 1024, 16));
+/// let ten = Some(Duration::from_secs(10));
+/// let whole = futures_executor::block_on(read_body(Chunks(vec![b"ab", b"cd"]), Some(4), 1024, 16, ten));
 /// assert_eq!(whole, Body::Complete(b"abcd".to_vec()));
-/// let cut = futures_executor::block_on(read_body(Chunks(vec![b"ab", b"cd"]), None, 3, 16));
+/// let cut = futures_executor::block_on(read_body(Chunks(vec![b"ab", b"cd"]), None, 3, 16, ten));
 /// assert_eq!(cut, Body::TooLarge(b"ab".to_vec()));
 /// ```
-pub async fn read_body<S, C, E>(mut stream: S, declared: Option<usize>, limit: usize, keep: usize) -> Body<Vec<u8>>
+pub async fn read_body<S, C, E>(
+    stream: S,
+    declared: Option<usize>,
+    limit: usize,
+    keep: usize,
+    timeout: Option<Duration>,
+) -> Body<Vec<u8>>
 where
     S: Stream<Item = Result<C, E>> + Unpin,
     C: AsRef<[u8]>,
 {
+    match read_chunks(stream, declared, limit, keep, timeout, None).await {
+        Ok(body) => body,
+        Err(_) => unreachable!("only a memory budget refuses a body, and there is none"),
+    }
+}
+
+/// [`read_body`], counting what is buffered beyond the first [`FREE_BODY_BYTES`] against
+/// `reader`'s budget: [`Error::Busy`] when it is spent.
+async fn read_chunks<S, C, E>(
+    mut stream: S,
+    declared: Option<usize>,
+    limit: usize,
+    keep: usize,
+    timeout: Option<Duration>,
+    mut reader: Option<&mut BodyReader<'_>>,
+) -> Result<Body<Vec<u8>>, Error>
+where
+    S: Stream<Item = Result<C, E>> + Unpin,
+    C: AsRef<[u8]>,
+{
+    // tokio's timer, when there is one (actix-web and axum run on tokio; a test's own executor
+    // may not).
+    let deadline =
+        timeout.filter(|_| tokio::runtime::Handle::try_current().is_ok()).map(|t| tokio::time::Instant::now() + t);
+    let mut arrived = async || match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, next(&mut stream)).await.map_err(drop),
+        None => Ok(next(&mut stream).await),
+    };
     if declared.is_some_and(|n| n > limit) {
-        let mut prefix = Vec::with_capacity(keep + 1);
+        let mut prefix = Vec::with_capacity(keep.min(FREE_BODY_BYTES) + 1);
         while prefix.len() <= keep {
-            match next(&mut stream).await {
-                Some(Ok(chunk)) => prefix.extend_from_slice(chunk.as_ref()),
+            match arrived().await {
+                Ok(Some(Ok(chunk))) => prefix.extend_from_slice(&chunk.as_ref()[..chunk.as_ref().len().min(keep + 1)]),
+                Err(()) => return Ok(Body::TimedOut(prefix)),
                 _ => break,
             }
         }
-        return Body::TooLarge(prefix);
+        return Ok(Body::TooLarge(prefix));
     }
-    let mut body = Vec::with_capacity(declared.unwrap_or(4096).min(limit));
-    while let Some(chunk) = next(&mut stream).await {
-        let Ok(chunk) = chunk else { return Body::TooLarge(body) };
+    let mut body = Vec::with_capacity(declared.unwrap_or(4096).min(limit).min(FREE_BODY_BYTES));
+    loop {
+        let chunk = match arrived().await {
+            Ok(Some(Ok(chunk))) => chunk,
+            Ok(Some(Err(_))) => return Ok(Body::TooLarge(body)),
+            Ok(None) => return Ok(Body::Complete(body)),
+            Err(()) => return Ok(Body::TimedOut(body)),
+        };
         let chunk = chunk.as_ref();
-        if body.len() + chunk.len() > limit {
-            return Body::TooLarge(body);
+        let len = body.len() + chunk.len();
+        if len > limit {
+            return Ok(Body::TooLarge(body));
+        }
+        if len > body.capacity() {
+            // Grow as Vec would (doubling, capped by the limit), reserving it first.
+            let capacity = len.max(body.capacity() * 2).min(limit);
+            if let Some(reader) = reader.as_deref_mut() {
+                reader.grow_to(capacity)?;
+            }
+            body.reserve_exact(capacity - body.len());
         }
         body.extend_from_slice(chunk);
     }
-    Body::Complete(body)
 }
 
 /// The stream's next chunk.
@@ -160,6 +216,9 @@ pub struct WebhookRequest {
     pub headers: String,
     /// The client's address ([`client_ip`]).
     pub remote_ip: String,
+    /// The `Content-Length` header, if it is a number (only a hint: memory is reserved as the
+    /// body arrives).
+    pub content_length: Option<usize>,
 }
 
 /// Runs blocking work off the async workers: the adapter's blocking thread pool
@@ -210,9 +269,13 @@ impl Blocking for SpawnBlocking {
 /// | 400 | `invalid` | bad signature, stale timestamp, a body that is not a Stripe event |
 /// | 404 | `error` | unknown, disabled or malformed endpoint (reveals nothing) |
 /// | 405 | `error` | a method other than POST (the answer carries `Allow: POST`) |
+/// | 408 | `invalid` | the body did not arrive within `DJSTRIPE_WEBHOOK_BODY_TIMEOUT` |
 /// | 413 | `invalid` | the body exceeds `DJSTRIPE_WEBHOOK_MAX_BODY` |
 /// | 500 | `failed` / `error` | a handler failed (rolled back, Stripe retries) / unexpected |
-/// | 503 | `error` | the database is unavailable: nothing written, Stripe retries |
+/// | 503 | `error` | the database is unavailable, or a bound of [`Limits`](super::Limits) is reached: nothing written, Stripe retries (with `Retry-After`) |
+///
+/// Callers without credentials get short fixed messages: a delivery's own fault is named, an
+/// error of ours (the database's or Stripe's text) never is.
 ///
 /// ```
 /// let answer = djstripe_core::app::WebhookAnswer::method_not_allowed();
@@ -224,12 +287,14 @@ pub struct WebhookAnswer {
     pub status: u16,
     /// The JSON body.
     pub body: Value,
+    /// Seconds for a `Retry-After` header (with a 503).
+    pub retry_after: Option<u32>,
 }
 
 impl WebhookAnswer {
     /// 405 for any method but POST; the adapter adds `Allow: POST`.
     pub fn method_not_allowed() -> Self {
-        Self { status: 405, body: json!({ "status": "error", "error": "only POST is allowed" }) }
+        Self { status: 405, body: json!({ "status": "error", "error": "only POST is allowed" }), retry_after: None }
     }
 
     /// 404 for a path that is no endpoint: the same answer as an unknown endpoint's.
@@ -241,16 +306,22 @@ impl WebhookAnswer {
     /// shown; the rest answers a generic text and is logged.
     pub fn from_error(error: &Error) -> Self {
         let status = error.http_status();
-        let message = match status {
-            404 => "not found".to_owned(),
-            503 => "database unavailable, retry later".to_owned(),
-            _ if error.is_client_error() => error.to_string(),
+        let (message, retry_after) = match error {
+            _ if status == 404 => ("not found".to_owned(), None),
+            Error::Busy { .. } => ("busy, retry later".to_owned(), Some(1)),
+            _ if status == 503 => ("database unavailable, retry later".to_owned(), Some(5)),
+            _ if error.is_client_error() => (error.to_string(), None),
             _ => {
-                tracing::error!(error = %error, "internal error");
-                "internal error".to_owned()
+                tracing::error!(error = %escaped_display(error), "internal error");
+                ("internal error".to_owned(), None)
             }
         };
-        Self { status, body: json!({ "status": "error", "error": message }) }
+        let body = if error.is_client_error() && status != 404 {
+            json!({ "status": "invalid", "error": message, "recorded": false })
+        } else {
+            json!({ "status": "error", "error": message })
+        };
+        Self { status, body, retry_after }
     }
 
     /// The answer for a delivery the engine recorded.
@@ -258,7 +329,7 @@ impl WebhookAnswer {
         let status = receipt.http_status();
         let body = match (&receipt.error, receipt.outcome) {
             (Some(error), outcome @ crate::db::Outcome::Failed) => {
-                tracing::warn!(error = %error, "webhook handler failed; rolled back");
+                tracing::warn!(error = %escaped_display(error), "webhook handler failed; rolled back");
                 json!({
                     "status": outcome,
                     "error": "a handler failed; the event was rolled back and will be processed on retry",
@@ -269,32 +340,39 @@ impl WebhookAnswer {
                 json!({ "status": receipt.outcome, "error": error.to_string(), "trigger_id": receipt.trigger_id })
             }
             (Some(error), _) => {
-                tracing::error!(error = %error, "webhook delivery not validated");
+                tracing::error!(error = %escaped_display(error), "webhook delivery not validated");
                 json!({ "status": receipt.outcome, "error": "internal error", "trigger_id": receipt.trigger_id })
             }
             (None, outcome) => {
                 json!({ "status": outcome, "trigger_id": receipt.trigger_id, "event_id": receipt.event_id })
             }
         };
-        Self { status, body }
+        Self { status, body, retry_after: None }
     }
 }
 
-/// Receives one webhook request: reads the body (`body`), records and processes the delivery,
-/// and returns the answer. Logs one line per request (`stripe_webhook` span: endpoint, event,
-/// outcome, status, duration).
+/// Receives one webhook request: finds its endpoint, reads the body (`stream`, within
+/// [`Limits`](super::Limits)), records and processes the delivery, and returns the answer. Logs
+/// one line per recorded request (`stripe_webhook` span: endpoint, event, outcome, status,
+/// duration); requests answered without a record (404, rate-limited junk) log at debug level.
+///
+/// The endpoint is looked up **before** the body is read: an unknown one is a 404 that reads
+/// nothing. The body then takes one of [`Limits::max_readers`](super::Limits::max_readers)
+/// slots and memory only as its bytes arrive, and must arrive within
+/// [`Limits::body_timeout`](super::Limits::body_timeout).
 ///
 /// Validation runs on this async worker when that is a few microseconds of CPU (cached
 /// endpoint, signature check, body under 64 KiB), else on `blocking` (a database lookup, a call
 /// to Stripe's API, a large body); the writers' commit is then awaited without holding a thread.
-pub async fn receive<B>(
+pub async fn receive<S, C, E>(
     djstripe: &Djstripe,
     request: WebhookRequest,
-    body: impl Future<Output = Body<B>>,
+    stream: S,
     blocking: &impl Blocking,
 ) -> WebhookAnswer
 where
-    B: AsRef<[u8]> + Send + 'static,
+    S: Stream<Item = Result<C, E>> + Unpin,
+    C: AsRef<[u8]>,
 {
     let started = Instant::now();
     let target = match &request.path {
@@ -304,7 +382,7 @@ where
     };
     let span = tracing::info_span!(
         "stripe_webhook",
-        endpoint = target.as_str(),
+        endpoint = crate::logging::escaped(&target).as_ref(),
         event_id = tracing::field::Empty,
         event_type = tracing::field::Empty,
         outcome = tracing::field::Empty,
@@ -312,47 +390,75 @@ where
         duration_ms = tracing::field::Empty,
     );
     async move {
-        let engine = djstripe.engine().clone();
-        let result = match body.await {
-            Body::Complete(body) => receive_complete(engine, request, body, blocking).await,
-            Body::TooLarge(partial) => {
-                let limit = djstripe.settings().max_body;
-                blocking
-                    .run(move || {
-                        let delivery = delivery(&request, partial.as_ref());
-                        engine.reject(&delivery, Error::BodyTooLarge { limit })
-                    })
-                    .await
-                    .and_then(|r| r)
-            }
-        };
+        let result = receive_delivery(djstripe, request, stream, blocking).await;
         let span = tracing::Span::current();
-        let answer = match result {
+        let answer = match &result {
             Ok(receipt) => {
                 span.record("outcome", receipt.outcome.as_str());
                 if let Some(id) = &receipt.event_id {
                     span.record("event_id", id.as_str());
                 }
-                WebhookAnswer::from_receipt(&receipt)
+                WebhookAnswer::from_receipt(receipt)
             }
-            Err(error) => WebhookAnswer::from_error(&error),
+            Err(error) => WebhookAnswer::from_error(error),
         };
         span.record("status", answer.status);
         span.record("duration_ms", (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0);
-        tracing::info!("webhook delivery answered");
+        match result {
+            Err(error) if error.is_client_error() => tracing::debug!("webhook delivery answered, not recorded"),
+            _ => tracing::info!("webhook delivery answered"),
+        }
         answer
     }
     .instrument(span)
     .await
 }
 
-fn delivery<'a>(request: &'a WebhookRequest, body: &'a [u8]) -> Delivery<'a> {
-    let target = match &request.path {
+/// The flow of [`receive`]: endpoint, body, validation, commit.
+async fn receive_delivery<S, C, E>(
+    djstripe: &Djstripe,
+    request: WebhookRequest,
+    stream: S,
+    blocking: &impl Blocking,
+) -> Result<Receipt, Error>
+where
+    S: Stream<Item = Result<C, E>> + Unpin,
+    C: AsRef<[u8]>,
+{
+    let engine = djstripe.engine().clone();
+    let target = target_of(&request.path);
+    if engine.admit_is_cheap(target) {
+        engine.admit(target)?;
+    } else {
+        let (engine, path) = (engine.clone(), request.path.clone());
+        blocking.run(move || engine.admit(target_of(&path))).await??;
+    }
+    let settings = djstripe.settings();
+    let limits = &settings.limits;
+    let body = {
+        let mut reader = djstripe.bodies.reader(limits)?;
+        let keep = engine.config().unverified_body_limit;
+        let declared = request.content_length;
+        read_chunks(stream, declared, settings.max_body, keep, Some(limits.body_timeout), Some(&mut reader)).await?
+    };
+    let refused = match body {
+        Body::Complete(body) => return receive_complete(engine, request, body, blocking).await,
+        Body::TooLarge(partial) => (partial, Error::BodyTooLarge { limit: settings.max_body }),
+        Body::TimedOut(partial) => (partial, Error::BodyTimeout { timeout: limits.body_timeout }),
+    };
+    blocking.run(move || engine.reject(&delivery(&request, &refused.0), refused.1)).await?
+}
+
+fn target_of(path: &WebhookPath) -> Target<'_> {
+    match path {
         WebhookPath::Endpoint(uuid) => Target::Endpoint(uuid),
         _ => Target::Legacy,
-    };
+    }
+}
+
+fn delivery<'a>(request: &'a WebhookRequest, body: &'a [u8]) -> Delivery<'a> {
     Delivery {
-        target,
+        target: target_of(&request.path),
         body,
         signature: request.signature.as_deref(),
         headers: request.headers.clone(),
@@ -369,10 +475,7 @@ async fn receive_complete<B>(
 where
     B: AsRef<[u8]> + Send + 'static,
 {
-    let target = match &request.path {
-        WebhookPath::Endpoint(uuid) => Target::Endpoint(uuid),
-        _ => Target::Legacy,
-    };
+    let target = target_of(&request.path);
     let cheap = engine.prepare_is_cheap(target, body.as_ref().len());
     let prepare = {
         let engine = engine.clone();

@@ -1,14 +1,15 @@
 //! [`Database`]: one connection pool to SQLite or PostgreSQL, chosen from the URL.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, ConnectionError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use super::DbConnection;
+use super::breaker::Breaker;
 use super::diagnose::{connect_error, url_parameter};
 use crate::Error;
 use crate::error::ConnectFailure;
@@ -103,9 +104,11 @@ struct Manager {
     backend: Backend,
     /// What diesel's `establish` takes: a file path for SQLite, the URL for PostgreSQL.
     target: String,
-    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     options: DatabaseOptions,
     probe: Arc<Probe>,
+    breaker: Arc<Breaker>,
+    /// The [`Database`]'s liveness: the breaker's reconnecting thread ends with it.
+    alive: Weak<()>,
 }
 
 /// The connection [`Database::get`] opens itself while the pool holds none, so that a database
@@ -129,6 +132,28 @@ impl std::fmt::Debug for Probe {
 }
 
 impl Manager {
+    /// Opens a new connection as [`Manager::establish`] does, with the failure explained
+    /// ([`connect_error`]); a failure opens the circuit breaker.
+    fn open(&self) -> Result<DbConnection, Error> {
+        self.establish().map_err(|e| {
+            let error = connect_error(self.backend, &self.target, &e.to_string());
+            self.trip(&error);
+            error
+        })
+    }
+
+    /// Opens the breaker and starts its reconnecting thread, whose first connection is the
+    /// pool's next one.
+    fn trip(&self, error: &Error) {
+        self.breaker.trip(error);
+        let (manager, probe) = (self.clone(), self.probe.clone());
+        self.breaker.start_retrying(
+            self.alive.clone(),
+            move || manager.establish().map_err(|e| connect_error(manager.backend, &manager.target, &e.to_string())),
+            move |conn| *probe.spare.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn),
+        );
+    }
+
     /// Opens a new connection (the pool's `connect` takes the probe's first, if there is one).
     fn establish(&self) -> Result<DbConnection, ConnectionError> {
         match self.backend {
@@ -165,7 +190,14 @@ impl r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> Result<DbConnection, ConnectionError> {
         let spare = self.probe.spare.lock().unwrap_or_else(PoisonError::into_inner).take();
-        spare.map_or_else(|| self.establish(), Ok)
+        spare.map_or_else(
+            || {
+                self.establish().inspect_err(|e| {
+                    self.trip(&connect_error(self.backend, &self.target, &e.to_string()));
+                })
+            },
+            Ok,
+        )
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectionError> {
@@ -243,6 +275,8 @@ pub struct Database {
     writer: Arc<Mutex<()>>,
     /// Endpoint lookups of the hot path.
     pub(crate) endpoint_cache: Arc<super::cache::EndpointCache>,
+    /// Held by every handle: when the last is dropped, the breaker's thread ends.
+    _alive: Arc<()>,
 }
 
 impl std::fmt::Debug for Database {
@@ -282,7 +316,15 @@ impl Database {
             Backend::Postgres => with_connect_timeout(&target, options.connect_timeout),
             Backend::Sqlite => target,
         };
-        let manager = Manager { backend, target, options: options.clone(), probe: Default::default() };
+        let alive = Arc::new(());
+        let manager = Manager {
+            backend,
+            target,
+            options: options.clone(),
+            probe: Default::default(),
+            breaker: Default::default(),
+            alive: Arc::downgrade(&alive),
+        };
         let pool = r2d2::Pool::builder()
             .max_size(options.pool_size)
             .min_idle(Some(0))
@@ -290,7 +332,14 @@ impl Database {
             .test_on_check_out(backend == Backend::Postgres)
             .error_handler(Box::new(TraceErrors))
             .build_unchecked(manager.clone());
-        Ok(Self { pool, manager, backend, writer: Arc::new(Mutex::new(())), endpoint_cache: Default::default() })
+        Ok(Self {
+            pool,
+            manager,
+            backend,
+            writer: Arc::new(Mutex::new(())),
+            endpoint_cache: Default::default(),
+            _alive: alive,
+        })
     }
 
     /// Which backend this is.
@@ -321,18 +370,46 @@ impl Database {
     /// certificate that does not verify fails at once, with the driver's message and a
     /// [`ConnectFailure`] naming the cause. Otherwise a busy pool waits up to `connect_timeout`.
     ///
+    /// **Fails fast during an outage**: once opening a connection failed, every call answers that
+    /// failure at once (a circuit breaker, no waiting) until a background attempt, every 500 ms,
+    /// connects again. So no caller waits longer than `connect_timeout`, however many wait.
+    ///
     /// ```
     /// use djstripe_core::{Error, db::Database, error::ConnectFailure};
     /// let db = Database::connect("postgres://postgres@127.0.0.1:1/shop").unwrap();
     /// let Err(Error::DatabaseUnavailable { cause, .. }) = db.get() else { panic!("port 1 answered") };
     /// assert_eq!(cause, Some(ConnectFailure::Refused { address: "127.0.0.1:1".into() }));
+    /// assert!(db.is_unreachable(), "the next callers fail at once");
     /// ```
     pub fn get(&self) -> Result<PooledConnection, Error> {
+        self.manager.breaker.check()?;
         self.probe()?;
-        self.pool
-            .get()
-            .map(PooledConnection)
-            .map_err(|e| connect_error(self.backend, &self.manager.target, &e.to_string()))
+        // Wait in slices, so that an outage found meanwhile (by any caller) ends the wait.
+        let deadline = Instant::now() + self.manager.options.connect_timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.pool.get_timeout(left.clamp(Duration::from_millis(1), Duration::from_millis(100))) {
+                Ok(conn) => return Ok(PooledConnection(conn)),
+                Err(e) => {
+                    self.manager.breaker.check()?;
+                    if Instant::now() >= deadline {
+                        return Err(connect_error(self.backend, &self.manager.target, &e.to_string()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether the database is known to be unreachable now: the last attempt to open a
+    /// connection failed and none has succeeded since ([`Database::get`] then fails at once).
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = djstripe_core::db::Database::connect(dir.path().join("u.sqlite3").to_str().unwrap()).unwrap();
+    /// assert!(!db.is_unreachable());
+    /// ```
+    pub fn is_unreachable(&self) -> bool {
+        self.manager.breaker.is_open()
     }
 
     /// Opens the pool's next connection directly when it holds none (see [`Database::get`]).
@@ -356,7 +433,7 @@ impl Database {
         if spare_ready || self.pool.state().connections > 0 {
             return Ok(());
         }
-        let result = self.manager.establish();
+        let result = self.manager.open();
         probe.done.fetch_add(1, Ordering::Release);
         match result {
             Ok(conn) => {
@@ -364,8 +441,7 @@ impl Database {
                 *probe.spare.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn);
                 Ok(())
             }
-            Err(e) => {
-                let error = connect_error(self.backend, &self.manager.target, &e.to_string());
+            Err(error) => {
                 if let Error::DatabaseUnavailable { reason, cause } = &error {
                     *last_failure = Some((reason.clone(), cause.clone()));
                 }

@@ -3,6 +3,7 @@
 //!
 //! | file | what it holds |
 //! |---|---|
+//! | `breaker.rs` | the circuit breaker: fail at once while the database is unreachable |
 //! | `cache.rs` | a one-second cache of endpoint lookups for the hot path |
 //! | `database.rs` | [`Database`]: URL parsing, the connection pool, SQLite pragmas, migrations |
 //! | `diagnose.rs` | what a failed connection means: the driver's message and its [`crate::error::ConnectFailure`] |
@@ -15,6 +16,7 @@
 //! | `admin_users.rs` | the admin pages' users and their password hashes ([`AdminUser`]) |
 
 mod admin_users;
+mod breaker;
 mod cache;
 mod database;
 mod diagnose;

@@ -13,7 +13,8 @@
 //! several app instances on one PostgreSQL lock event rows in the same order (no deadlock cycle).
 
 use std::hash::{BuildHasher, Hash};
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, TrySendError, channel, sync_channel};
+use std::time::{Duration, Instant};
 
 use futures_channel::oneshot;
 
@@ -21,12 +22,24 @@ use super::Receipt;
 use super::process::{Item, run_batch};
 use crate::Error;
 use crate::db::Database;
+use crate::error::Limit;
 use crate::handler::{Callback, run_on_commit};
 use crate::registry::HandlerSet;
 
 struct Job {
     item: Item,
     reply: oneshot::Sender<Result<Receipt, Error>>,
+    queued: Instant,
+}
+
+/// How the writers queue: each lane holds at most `capacity` deliveries (past it a delivery is
+/// answered [`Limit::WriterQueue`] at once), and one that waited longer than `deadline` for its
+/// batch is answered [`Limit::QueuedTooLong`] without being processed, so that no answer comes
+/// later than about the database timeout, whatever the queue depth.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Queueing {
+    pub capacity: usize,
+    pub deadline: Duration,
 }
 
 /// The answer to a submitted item: await it, or block on it with [`Ticket::wait`].
@@ -43,7 +56,8 @@ fn stopped() -> Error {
 
 /// The writer threads of one engine; they stop when it is dropped.
 pub(super) struct Committer {
-    lanes: Vec<Sender<Job>>,
+    lanes: Vec<SyncSender<Job>>,
+    capacity: usize,
     callbacks: Sender<Vec<Callback>>,
     hasher: std::collections::hash_map::RandomState,
 }
@@ -51,7 +65,14 @@ pub(super) struct Committer {
 impl Committer {
     /// Starts `writers` threads (at least one) that commit batches of at most `max_batch`.
     /// With `pin`, each writer keeps its connection across batches (the pool must have room).
-    pub(super) fn start(db: &Database, handlers: &HandlerSet, writers: usize, max_batch: usize, pin: bool) -> Self {
+    pub(super) fn start(
+        db: &Database,
+        handlers: &HandlerSet,
+        writers: usize,
+        max_batch: usize,
+        pin: bool,
+        queueing: Queueing,
+    ) -> Self {
         // on_commit callbacks (mail, cache, enqueue) run on their own thread, in commit order,
         // so a slow one delays neither the answers nor the next batch.
         let (callbacks, pending) = channel::<Vec<Callback>>();
@@ -61,16 +82,17 @@ impl Committer {
             .expect("spawning the on_commit thread");
         let lanes = (0..writers.max(1))
             .map(|n| {
-                let (tx, rx) = channel::<Job>();
+                let (tx, rx) = sync_channel::<Job>(queueing.capacity.max(1));
                 let (db, handlers, callbacks) = (db.clone(), handlers.clone(), callbacks.clone());
+                let lane = Lane { max_batch: max_batch.max(1), pin, deadline: queueing.deadline };
                 std::thread::Builder::new()
                     .name(format!("djstripe-writer-{n}"))
-                    .spawn(move || writer(&db, &handlers, &rx, max_batch.max(1), &callbacks, pin))
+                    .spawn(move || writer(&db, &handlers, &rx, lane, &callbacks))
                     .expect("spawning a writer thread");
                 tx
             })
             .collect();
-        Self { lanes, callbacks, hasher: Default::default() }
+        Self { lanes, capacity: queueing.capacity.max(1), callbacks, hasher: Default::default() }
     }
 
     /// Blocks until every `on_commit` callback queued before this call has run.
@@ -84,7 +106,8 @@ impl Committer {
         }
     }
 
-    /// Hands `item` to the writer of `key` (the event id); never blocks.
+    /// Hands `item` to the writer of `key` (the event id); never blocks: a full queue answers
+    /// [`Limit::WriterQueue`] at once.
     pub(super) fn submit(&self, key: &str, item: Item) -> Ticket {
         let lane = if self.lanes.len() == 1 {
             0
@@ -94,30 +117,50 @@ impl Committer {
             (std::hash::Hasher::finish(&h) % self.lanes.len() as u64) as usize
         };
         let (reply, ticket) = oneshot::channel();
-        if let Err(failed) = self.lanes[lane].send(Job { item, reply }) {
-            let _ = failed.0.reply.send(Err(stopped()));
+        match self.lanes[lane].try_send(Job { item, reply, queued: Instant::now() }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(job)) => {
+                let _ = job.reply.send(Err(Error::Busy { limit: Limit::WriterQueue { capacity: self.capacity } }));
+            }
+            Err(TrySendError::Disconnected(job)) => {
+                let _ = job.reply.send(Err(stopped()));
+            }
         }
         ticket
     }
 }
 
-fn writer(
-    db: &Database,
-    handlers: &HandlerSet,
-    jobs: &Receiver<Job>,
+/// One writer's settings.
+#[derive(Clone, Copy)]
+struct Lane {
     max_batch: usize,
-    on_commit: &Sender<Vec<Callback>>,
     pin: bool,
-) {
+    deadline: Duration,
+}
+
+fn writer(db: &Database, handlers: &HandlerSet, jobs: &Receiver<Job>, lane: Lane, on_commit: &Sender<Vec<Callback>>) {
+    let Lane { max_batch, pin, deadline } = lane;
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
     let mut pinned = None;
+    // A job that waited past the deadline is answered at once, not processed.
+    let take = |batch: &mut Vec<Job>, job: Job| {
+        let waited = job.queued.elapsed();
+        if waited > deadline {
+            let _ = job.reply.send(Err(Error::Busy { limit: Limit::QueuedTooLong { waited } }));
+        } else {
+            batch.push(job);
+        }
+    };
     while let Ok(first) = jobs.recv() {
-        batch.push(first);
+        take(&mut batch, first);
         while batch.len() < max_batch {
             match jobs.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(job) => take(&mut batch, job),
                 Err(_) => break,
             }
+        }
+        if batch.is_empty() {
+            continue;
         }
         // Event rows are locked in id order: batches of two app instances sharing one
         // PostgreSQL then never wait on each other in a cycle (no deadlock between batches).

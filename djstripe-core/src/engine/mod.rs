@@ -44,8 +44,10 @@ pub use delivery::{Delivery, Target, headers_json};
 pub use pending::Pending;
 pub use receipt::Receipt;
 
+use crate::app::limits::{Admission, RateLimiter};
 use crate::db::{Database, Outcome, ValidationMethod};
-use crate::error::Resource;
+use crate::error::{Limit, Resource};
+use crate::logging::escaped_display;
 use crate::registry::HandlerSet;
 use crate::stripe_api::StripeClient;
 use crate::{Error, Event, HandlerError, Verifier};
@@ -125,6 +127,21 @@ pub struct EngineConfig {
     /// Which registered handlers run (default: all). Tests of one binary use
     /// [`HandlerSet::only`] to run just theirs; [`Engine::new`] checks every name is registered.
     pub handlers: HandlerSet,
+    /// Deliveries one writer queues at most (default 1024, `DJSTRIPE_WRITER_QUEUE`); past it a
+    /// delivery is answered 503 ([`crate::error::Limit::WriterQueue`]) at once, so memory stays
+    /// flat under any offered load.
+    pub queue_capacity: usize,
+    /// A delivery that waited longer than this for its writer is answered 503 without being
+    /// processed ([`crate::error::Limit::QueuedTooLong`]; default 10 s, `DJSTRIPE_DB_TIMEOUT`).
+    pub queue_deadline: Duration,
+    /// Rejected (unauthenticated) deliveries recorded per client address and minute (default
+    /// 60; an endpoint records at most 10× that): past it they are answered the same, counted
+    /// ([`Engine::rejected_not_recorded`]) but not stored, and not logged one by one.
+    pub rejected_per_minute: u32,
+    /// `retrieve_event` validation: calls to Stripe's API per endpoint and second (default 10);
+    /// past it a delivery is answered 503, so forged deliveries cannot spend the account's rate
+    /// limit.
+    pub retrieve_per_second: u32,
 }
 
 impl Default for EngineConfig {
@@ -137,6 +154,10 @@ impl Default for EngineConfig {
             writers: None,
             max_batch: 64,
             handlers: HandlerSet::all(),
+            queue_capacity: 1024,
+            queue_deadline: Duration::from_secs(10),
+            rejected_per_minute: 60,
+            retrieve_per_second: 10,
         }
     }
 }
@@ -151,6 +172,10 @@ impl std::fmt::Debug for EngineConfig {
             .field("writers", &self.writers)
             .field("max_batch", &self.max_batch)
             .field("handlers", &self.handlers)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("queue_deadline", &self.queue_deadline)
+            .field("rejected_per_minute", &self.rejected_per_minute)
+            .field("retrieve_per_second", &self.retrieve_per_second)
             .finish()
     }
 }
@@ -183,6 +208,15 @@ pub struct Engine {
     db: Database,
     config: Arc<EngineConfig>,
     committer: Arc<Committer>,
+    guards: Arc<Guards>,
+}
+
+/// The rate limits of the unauthenticated side.
+struct Guards {
+    /// Rejected deliveries recorded, per client address and per endpoint (one-minute windows).
+    rejected: RateLimiter,
+    /// `retrieve_event` calls to Stripe, per endpoint (one-second windows).
+    retrieve: RateLimiter,
 }
 
 impl std::fmt::Debug for Engine {
@@ -231,8 +265,13 @@ impl Engine {
         // Writers keep a connection each; leave at least half the pool to everything else.
         let writers = writers.clamp(1, (db.pool_size() as usize / 2).max(1));
         let pin = db.pool_size() as usize > writers;
-        let committer = Arc::new(Committer::start(&db, &config.handlers, writers, config.max_batch, pin));
-        Ok(Self { db, config: Arc::new(config), committer })
+        let queueing = committer::Queueing { capacity: config.queue_capacity, deadline: config.queue_deadline };
+        let committer = Arc::new(Committer::start(&db, &config.handlers, writers, config.max_batch, pin, queueing));
+        let guards = Arc::new(Guards {
+            rejected: RateLimiter::new(Duration::from_secs(60)),
+            retrieve: RateLimiter::new(Duration::from_secs(1)),
+        });
+        Ok(Self { db, config: Arc::new(config), committer, guards })
     }
 
     /// The database.
@@ -317,9 +356,6 @@ impl Engine {
         };
         draft.body = delivery.body[..delivery.body.len().min(keep)].to_vec();
         draft.body_truncated = delivery.body.len() > keep;
-        if let Err(error) = &verdict {
-            tracing::info!(error = %error, "webhook delivery rejected");
-        }
         Ok(Prepared { draft, verdict })
     }
 
@@ -368,6 +404,9 @@ impl Engine {
         let Prepared { draft, verdict } = prepared;
         let record = |outcome, exception| Work::Record { outcome, exception };
         match verdict {
+            // A bound of ours (Stripe calls past their rate): nothing recorded, Stripe retries.
+            Err(error @ Error::Busy { .. }) => Pending::ready(Err(error)),
+            Err(error) if !self.record_rejected(&draft, &error) => Pending::ready(Err(error)),
             Err(error) => {
                 let item = Item { draft, event: None, work: record(Outcome::Invalid, error.to_string()) };
                 let key = item.draft.remote_ip.clone();
@@ -413,6 +452,77 @@ impl Engine {
             reprocess_of: None,
         };
         self.submit(Prepared { draft, verdict: Err(error) }).wait()
+    }
+
+    /// Whether a rejected delivery is recorded (and logged): within
+    /// [`EngineConfig::rejected_per_minute`] for its client address, and 10× that for its
+    /// endpoint. Errors of our own (Stripe unreachable, ...) are always recorded.
+    fn record_rejected(&self, draft: &Draft, error: &Error) -> bool {
+        if !error.is_client_error() {
+            return true;
+        }
+        let per_address = self.config.rejected_per_minute;
+        let endpoint = draft.endpoint_id.map_or_else(|| "legacy".to_owned(), |id| id.to_string());
+        let by_address = self.guards.rejected.admit(&draft.remote_ip, per_address);
+        let by_endpoint = match by_address {
+            Admission::Admitted => self.guards.rejected.admit(&format!("endpoint {endpoint}"), per_address * 10),
+            refused => refused,
+        };
+        match (by_address, by_endpoint) {
+            (Admission::Admitted, Admission::Admitted) => {
+                tracing::info!(error = %escaped_display(error), remote_ip = %draft.remote_ip, "webhook delivery rejected");
+                true
+            }
+            (Admission::FirstRefused, _) | (_, Admission::FirstRefused) => {
+                tracing::warn!(
+                    remote_ip = %draft.remote_ip,
+                    endpoint = %endpoint,
+                    per_minute = per_address,
+                    "rejected deliveries past the rate limit: counted, not stored or logged, until the minute ends"
+                );
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// Rejected deliveries answered but not recorded since the start (past
+    /// [`EngineConfig::rejected_per_minute`]); the admin shows it.
+    ///
+    /// ```no_run
+    /// # fn f(engine: djstripe_core::engine::Engine) {
+    /// println!("{} junk deliveries not stored", engine.rejected_not_recorded());
+    /// # }
+    /// ```
+    pub fn rejected_not_recorded(&self) -> u64 {
+        self.guards.rejected.refused()
+    }
+
+    /// Finds the endpoint a delivery addresses, before its body is read: [`Error::NotFound`] for
+    /// an unknown, disabled or malformed one (nothing is read or recorded then).
+    ///
+    /// ```no_run
+    /// # fn f(engine: djstripe_core::engine::Engine) {
+    /// let known = engine.admit(djstripe_core::engine::Target::Legacy).is_ok();
+    /// # }
+    /// ```
+    pub fn admit(&self, target: Target<'_>) -> Result<(), Error> {
+        self.resolve(target).map(drop)
+    }
+
+    /// Whether [`Engine::admit`] answers from memory (the legacy endpoint, or an endpoint looked
+    /// up in the last second), so an async adapter may call it on its worker.
+    ///
+    /// ```no_run
+    /// # fn f(engine: djstripe_core::engine::Engine) {
+    /// assert!(engine.admit_is_cheap(djstripe_core::engine::Target::Legacy));
+    /// # }
+    /// ```
+    pub fn admit_is_cheap(&self, target: Target<'_>) -> bool {
+        match target {
+            Target::Legacy => true,
+            Target::Endpoint(uuid) => self.db.endpoint_cache.get(uuid).is_some(),
+        }
     }
 
     /// Event-callback mode: record the trigger as queued, then hand it to the callback.
@@ -488,6 +598,11 @@ impl Engine {
                     return Ok(claimed);
                 }
                 let stripe = self.config.stripe.as_ref().ok_or(Error::MissingApiKey { livemode: claimed.livemode })?;
+                let endpoint = resolved.endpoint_id.map_or_else(|| "legacy".to_owned(), |id| id.to_string());
+                let per_second = self.config.retrieve_per_second;
+                if self.guards.retrieve.admit(&endpoint, per_second) != Admission::Admitted {
+                    return Err(Error::Busy { limit: Limit::RetrieveRate { per_second } });
+                }
                 // Outside any transaction: the network call must not hold database locks.
                 let fetched = stripe.retrieve_event(&claimed.id, claimed.livemode, claimed.account.as_deref())?;
                 let mut event = Event::from_value(fetched)?;

@@ -12,8 +12,8 @@ use serde_json::Value;
 
 use super::{EventBuilder, TestDatabase};
 use crate::app::{
-    AppMigrations, Djstripe, ServeOptions, Server, Settings, Shutdown, SpawnBlocking, WebhookRequest, read_body,
-    receive, webhook_path,
+    AppMigrations, Djstripe, ServeOptions, Server, Settings, Shutdown, SpawnBlocking, WebhookRequest, receive,
+    webhook_path,
 };
 use crate::db::{Backend, NewWebhookEndpoint, Outcome, StoredEvent, WebhookEndpoint, WebhookEventTrigger};
 use crate::engine::{Engine, headers_json};
@@ -448,11 +448,11 @@ impl TestApp {
             signature: signature.map(<[u8]>::to_vec),
             headers: headers_json(headers.iter().map(|(name, value)| (*name, value.as_bytes()))),
             remote_ip: "127.0.0.1".into(),
+            content_length: Some(body.len()),
         };
-        let (limit, keep) = (self.djstripe.settings().max_body, self.engine().config().unverified_body_limit);
-        let body = read_body(OneChunk(Some(body.to_vec())), Some(body.len()), limit, keep);
         let threads = SpawnBlocking(|job| drop(std::thread::spawn(job)));
-        let answer = futures_executor::block_on(receive(&self.djstripe, request, body, &threads));
+        let stream = OneChunk(Some(body.to_vec()));
+        let answer = futures_executor::block_on(receive(&self.djstripe, request, stream, &threads));
         TestAnswer { status: answer.status, body: answer.body }
     }
 }
