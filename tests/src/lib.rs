@@ -217,6 +217,12 @@ pub struct Answer {
     pub status: u16,
     /// The JSON body.
     pub json: serde_json::Value,
+    /// The `Retry-After` header, if any.
+    pub retry_after: Option<String>,
+}
+
+fn retry_after<B>(resp: &ureq::http::Response<B>) -> Option<String> {
+    resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
 fn agent() -> ureq::Agent {
@@ -235,8 +241,9 @@ pub fn post(url: &str, body: &[u8], signature: Option<&str>) -> Answer {
     }
     let mut resp = req.send(body).unwrap();
     let status = resp.status().as_u16();
+    let retry_after = retry_after(&resp);
     let json = resp.body_mut().with_config().limit(1 << 20).read_json().unwrap_or_default();
-    Answer { status, json }
+    Answer { status, json, retry_after }
 }
 
 /// Sends `body` with any `method` (e.g. `PUT`, `DELETE`) and an optional `Stripe-Signature`.
@@ -247,8 +254,9 @@ pub fn request(method: &str, url: &str, body: &[u8], signature: Option<&str>) ->
     }
     let mut resp = agent().run(req.body(body.to_vec()).unwrap()).unwrap();
     let status = resp.status().as_u16();
+    let retry_after = retry_after(&resp);
     let json = resp.body_mut().with_config().limit(1 << 20).read_json().unwrap_or_default();
-    Answer { status, json }
+    Answer { status, json, retry_after }
 }
 
 /// Like [`shop`], but kills the process and returns `None` if it runs longer than `timeout`
@@ -283,8 +291,9 @@ pub fn shop_within(
 pub fn get(url: &str) -> Answer {
     let mut resp = agent().get(url).call().unwrap();
     let status = resp.status().as_u16();
+    let retry_after = retry_after(&resp);
     let json = resp.body_mut().read_json().unwrap_or_default();
-    Answer { status, json }
+    Answer { status, json, retry_after }
 }
 
 /// Generates one `#[test]` per web adapter and backend from `fn name(stack: Stack)`: the one
