@@ -13,6 +13,12 @@
 //!
 //! A second delivery of the same event within one batch, replays and queued triggers take the
 //! plain path: savepoint, insert-if-new (or mark replayed), handlers.
+//!
+//! A failed statement fails the whole batch (one row of a multi-row insert takes the statement
+//! down with it, and PostgreSQL then refuses the rest of the transaction). An outage fails every
+//! item; anything else is retried item by item, each alone in its own transaction, with the
+//! handlers watched ([`run_watched`]): so a row refused for its content, or a handler that broke
+//! the transaction, is found and answered on its own, and the others commit.
 
 use std::collections::HashSet;
 
