@@ -439,6 +439,10 @@ impl Engine {
             work: Work::Record { outcome: Outcome::Queued, exception: String::new() },
         };
         let mut receipt = committer::wait(self.committer.submit(&event.id, item))?;
+        if receipt.outcome != Outcome::Queued {
+            // The database refused the event (its trigger row says why): nothing to hand over.
+            return Ok(receipt);
+        }
         if let Err(err) = callback(receipt.trigger_id, &event) {
             let error = Error::Handler { handler: "event callback", message: err.to_string(), trace: err.trace() };
             process::fail_trigger(&self.db, receipt.trigger_id, &error)?;

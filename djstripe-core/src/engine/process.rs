@@ -525,8 +525,8 @@ fn record_refused(
             Ok(mut done) => {
                 let mut receipt = done.pop().expect("one receipt per item");
                 // A delivery that failed validation keeps the error that rejected it (attached
-                // by its `Pending`); a valid one is answered with the refusal.
-                if item.event.is_some() && matches!(item.work, Work::Process(_)) {
+                // by its `Pending`); one with an event is answered with the refusal.
+                if item.event.is_some() {
                     receipt.error = Some(refused);
                 }
                 return Ok(receipt);
