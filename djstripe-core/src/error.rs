@@ -114,6 +114,35 @@ pub enum Error {
         /// Why the connection failed, when recognised.
         cause: Option<ConnectFailure>,
     },
+    /// The database refused to store a delivery's event for the event's own content: a value
+    /// outside the range of its column, a character it cannot hold, a constraint of the table.
+    /// Stripe's retry would be refused the same way, so this is the delivery's fault (400), not
+    /// an outage; the delivery still leaves a trigger row (its body, and this error with `detail`
+    /// in `exception`), and the rest of its batch commits without it.
+    ///
+    /// The message names the field (when the database named one) and the kind of refusal in a
+    /// fixed form; the database's own text is `detail`, for the operator only.
+    ///
+    /// ```
+    /// use djstripe_core::{Error, error::Refusal};
+    /// let err = Error::UnstorableEvent {
+    ///     field: Some("created".into()),
+    ///     refusal: Refusal::OutOfRange,
+    ///     detail: "timestamp out of range".into(),
+    /// };
+    /// assert_eq!(err.to_string(), "the event cannot be stored: `created` is outside the range the database can store");
+    /// assert_eq!(err.http_status(), 400);
+    /// ```
+    #[error("the event cannot be stored: {}{refusal}", field.as_deref().map_or_else(|| "a value ".to_owned(), |f| format!("`{f}` ")))]
+    UnstorableEvent {
+        /// The column the database named (or the event field that maps to it), if known.
+        field: Option<String>,
+        /// What kind of value was refused.
+        refusal: Refusal,
+        /// The database's (or the driver's) own message: stored in the trigger row and logged,
+        /// never part of the answer.
+        detail: String,
+    },
     /// A set of migrations (djstripe's or the app's) could not be applied; nothing of the failed
     /// migration is kept (each runs in its own transaction).
     #[error("{set} migrations failed: {reason}")]
@@ -461,6 +490,33 @@ impl std::fmt::Display for MigrationSet {
     }
 }
 
+/// Why the database refused an event's row (see [`Error::UnstorableEvent`]): the short, fixed
+/// form of the database's reason that the answer to the delivery may show.
+///
+/// ```
+/// assert_eq!(djstripe_core::error::Refusal::NulCharacter.to_string(), "contains a NUL character (U+0000)");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// A text holds U+0000, which PostgreSQL's `text` cannot (SQLSTATE 22021).
+    #[error("contains a NUL character (U+0000)")]
+    NulCharacter,
+    /// A number or timestamp beyond what the column holds (SQLSTATE 22003, 22008).
+    #[error("is outside the range the database can store")]
+    OutOfRange,
+    /// A value longer than the column or its index allows (SQLSTATE 22001, 54000).
+    #[error("is too long for the database")]
+    TooLong,
+    /// Any other value the database or the driver does not accept (the rest of SQLSTATE class 22).
+    #[error("is not a value the database accepts")]
+    BadValue,
+    /// A constraint of the table refused the row (SQLSTATE class 23: not null, check, unique,
+    /// foreign key).
+    #[error("violates a constraint of the database")]
+    Constraint,
+}
+
 /// Why a trigger cannot be processed again.
 ///
 /// ```
@@ -506,6 +562,7 @@ impl Error {
             | Error::InvalidEventId { .. }
             | Error::EventMismatch { .. }
             | Error::InvalidInput { .. }
+            | Error::UnstorableEvent { .. }
             | Error::NotReprocessable { .. } => 400,
             Error::NotFound { .. } => 404,
             Error::BodyTimeout { .. } => 408,

@@ -141,6 +141,39 @@ impl Event {
         if self.type_.is_empty() {
             return Err(Error::invalid_event("`type` is empty"));
         }
+        self.check_storable()
+    }
+
+    /// Refuses what no Stripe event holds and a backend could not store or read back, before
+    /// the event reaches the database (where one such row would fail the statement of its whole
+    /// batch): a NUL character in a stored text (PostgreSQL's `text` cannot hold U+0000), an
+    /// `id` or `type` longer than [`MAX_ID_LEN`] (they are indexed, and a btree entry has a size
+    /// limit), a `created` outside years 1–9999 ([`CREATED_RANGE`]: PostgreSQL stores years from
+    /// 4713 BC, SQLite stores timestamps as text that reads back only with four-digit years).
+    /// The same on both backends, so an event valid on one is valid on the other.
+    fn check_storable(&self) -> Result<(), Error> {
+        let request = self.request.as_ref();
+        let texts = [
+            ("id", Some(self.id.as_str())),
+            ("type", Some(self.type_.as_str())),
+            ("api_version", self.api_version.as_deref()),
+            ("account", self.account.as_deref()),
+            ("request.id", request.and_then(|r| r.id.as_deref())),
+            ("request.idempotency_key", request.and_then(|r| r.idempotency_key.as_deref())),
+        ];
+        for (field, text) in texts {
+            if text.is_some_and(|t| t.contains('\0')) {
+                return Err(Error::invalid_event(format!("`{field}` contains a NUL character (U+0000)")));
+            }
+        }
+        for (field, text) in [("id", &self.id), ("type", &self.type_)] {
+            if text.len() > MAX_ID_LEN {
+                return Err(Error::invalid_event(format!("`{field}` is longer than {MAX_ID_LEN} bytes")));
+            }
+        }
+        if !CREATED_RANGE.contains(&self.created) {
+            return Err(Error::invalid_event(format!("`created` ({}) is outside the years 1 to 9999", self.created)));
+        }
         Ok(())
     }
 
@@ -219,6 +252,26 @@ impl Event {
         self.request.as_ref().and_then(|r| r.idempotency_key.as_deref())
     }
 }
+
+/// The longest event `id` and `type` accepted, in bytes (dj-stripe's columns hold 255
+/// characters; Stripe's are far shorter).
+///
+/// ```
+/// let body = format!(r#"{{"id":"evt_{}","type":"a.b","created":1,"livemode":false,"data":{{"object":{{}}}}}}"#, "x".repeat(300));
+/// assert!(djstripe_core::Event::from_slice(body.as_bytes()).is_err());
+/// assert_eq!(djstripe_core::event::MAX_ID_LEN, 255);
+/// ```
+pub const MAX_ID_LEN: usize = 255;
+
+/// The `created` values accepted (Unix seconds): 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z,
+/// the timestamps both backends store and read back.
+///
+/// ```
+/// use djstripe_core::event::CREATED_RANGE;
+/// assert!(CREATED_RANGE.contains(&1_700_000_000));
+/// assert!(!CREATED_RANGE.contains(&-8_000_000_000_000));
+/// ```
+pub const CREATED_RANGE: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
 
 /// The id of the test event sent from the Stripe Dashboard's "Send test webhook".
 ///

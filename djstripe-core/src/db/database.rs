@@ -555,6 +555,76 @@ pub(crate) fn classify_error(error: Error) -> Error {
     }
 }
 
+/// Whether `error` (already through [`classify`]) is the database refusing one row for its
+/// content: then it is that delivery's fault, not an outage. `Ok` is the
+/// [`Error::UnstorableEvent`] to answer; `Err` gives back anything else unchanged.
+///
+/// What counts: PostgreSQL's SQLSTATE class 23 (integrity: not null, check, unique, foreign key,
+/// which diesel reports as [`DatabaseErrorKind`](diesel::result::DatabaseErrorKind)s) and class
+/// 22 (data exceptions). diesel's PostgreSQL backend reads the SQLSTATE but keeps only the
+/// codes it maps to a kind: class 22 arrives as `Unknown`, so it is told by the server's
+/// primary message (English, PostgreSQL's default `lc_messages`; SQLite's are fixed). An
+/// error this does not recognise stays what it was (503 for the delivery, as before, with the
+/// rest of its batch committed: see `engine/process.rs`). Also counted: a value diesel could not
+/// encode (before any SQL), and a row `StoredEvent::from_event` could not build.
+pub(crate) fn refusal(error: Error) -> Result<Error, Error> {
+    use crate::error::Refusal;
+    use diesel::result::{DatabaseErrorKind as K, Error as E};
+    let refused = |field: Option<&str>, refusal, detail: String| Error::UnstorableEvent {
+        field: field.map(str::to_owned),
+        refusal,
+        detail,
+    };
+    match error {
+        error @ Error::UnstorableEvent { .. } => Ok(error),
+        Error::InvalidEvent { reason } => Ok(refused(Some("data"), Refusal::BadValue, reason)),
+        Error::Database(E::SerializationError(cause)) => Ok(refused(None, Refusal::BadValue, cause.to_string())),
+        Error::Database(E::DatabaseError(kind, info)) => {
+            let detail = info.message().to_owned();
+            let refusal = match kind {
+                K::NotNullViolation
+                | K::CheckViolation
+                | K::UniqueViolation
+                | K::ForeignKeyViolation
+                | K::RestrictViolation
+                | K::ExclusionViolation => Some(Refusal::Constraint),
+                _ => data_exception(&detail),
+            };
+            match refusal {
+                Some(refusal) => Ok(refused(info.column_name(), refusal, detail)),
+                None => Err(Error::Database(E::DatabaseError(kind, info))),
+            }
+        }
+        other => Err(other),
+    }
+}
+
+/// The refusal a data-exception message names (PostgreSQL's SQLSTATE class 22 and 54000,
+/// SQLite's "string or blob too big" and "datatype mismatch"), if it is one.
+fn data_exception(message: &str) -> Option<crate::error::Refusal> {
+    use crate::error::Refusal;
+    let m = message.to_ascii_lowercase();
+    let any = |needles: &[&str]| needles.iter().any(|n| m.contains(n));
+    if any(&["0x00", "null character not permitted"]) {
+        Some(Refusal::NulCharacter)
+    } else if any(&["out of range"]) {
+        Some(Refusal::OutOfRange)
+    } else if any(&["value too long", "index row size", "index row requires", "string or blob too big"]) {
+        Some(Refusal::TooLong)
+    } else if any(&[
+        "invalid byte sequence",
+        "invalid input syntax",
+        "unsupported unicode escape",
+        "character not in repertoire",
+        "untranslatable character",
+        "datatype mismatch",
+    ]) {
+        Some(Refusal::BadValue)
+    } else {
+        None
+    }
+}
+
 fn is_unavailable_message(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     [

@@ -35,7 +35,7 @@ pub(crate) use database::POSTGRES_MIGRATIONS;
 #[cfg(feature = "sqlite")]
 pub(crate) use database::SQLITE_MIGRATIONS;
 pub use database::{Backend, Database, DatabaseOptions, PooledConnection, SqliteSync};
-pub(crate) use database::{classify, classify_error};
+pub(crate) use database::{classify, classify_error, refusal};
 pub use keys::AccountKey;
 pub(crate) use models::NewTrigger;
 pub use models::{

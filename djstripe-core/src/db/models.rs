@@ -413,13 +413,20 @@ pub struct StoredEvent {
 }
 
 impl StoredEvent {
-    /// The row for a parsed event, received and processed now.
+    /// The row for a parsed event, received and processed now. A `created` that is no
+    /// timestamp at all is [`Error::UnstorableEvent`] (parsing refuses it before; an event built
+    /// in code may not have been parsed), never silently 1970.
     pub(crate) fn from_event(event: &crate::Event, now: NaiveDateTime) -> Result<Self, Error> {
+        let created = chrono::DateTime::from_timestamp(event.created, 0).ok_or_else(|| Error::UnstorableEvent {
+            field: Some("created".into()),
+            refusal: crate::error::Refusal::OutOfRange,
+            detail: format!("{} is not a timestamp chrono can represent", event.created),
+        })?;
         Ok(Self {
             id: event.id.clone(),
             type_: event.type_.clone(),
             api_version: event.api_version.clone(),
-            created: chrono::DateTime::from_timestamp(event.created, 0).unwrap_or_default().naive_utc(),
+            created: created.naive_utc(),
             livemode: event.livemode,
             data: serde_json::to_string(&event.data).map_err(|e| Error::invalid_event(e.to_string()))?,
             account: event.account.clone(),

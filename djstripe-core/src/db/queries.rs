@@ -70,7 +70,10 @@ pub(crate) fn claim_events(conn: &mut DbConnection, rows: &[StoredEvent]) -> Res
         DbConnection::Sqlite(c) => {
             let mut inserted = Vec::with_capacity(rows.len());
             for row in rows {
-                if diesel::insert_or_ignore_into(ev::table).values(row).execute(c)? == 1 {
+                // `ON CONFLICT (id) DO NOTHING`, as on PostgreSQL: not `INSERT OR IGNORE`, which
+                // would also skip a row that breaks a CHECK or NOT NULL constraint, silently, so
+                // that an unstorable event would count as a duplicate.
+                if diesel::insert_into(ev::table).values(row).on_conflict(ev::id).do_nothing().execute(c)? == 1 {
                     inserted.push(row.id.clone());
                 }
             }

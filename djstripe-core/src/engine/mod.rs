@@ -14,6 +14,21 @@
 //! - **Handlers' writes are atomic with the event** through [`crate::HandlerContext::connection`];
 //!   `on_commit` callbacks run only after the commit succeeded.
 //! - A database that is down or locked is [`Error::DatabaseUnavailable`]: nothing half-written.
+//! - **One delivery's fault stays its own.** Deliveries share a transaction (group commit), but
+//!   an event the database refuses for its content (SQLSTATE class 22: a NUL character, a
+//!   timestamp out of range; class 23: a constraint; a value diesel cannot encode) is answered
+//!   400 [`Error::UnstorableEvent`] with a trigger row of its own (outcome `invalid`, the body,
+//!   the refusal and the database's message in `exception`, no event fields), and every other
+//!   delivery of its batch is answered as if it had been alone: the failed batch is retried item
+//!   by item (`process.rs`). A handler that breaks the transaction (on PostgreSQL, a failed
+//!   statement whose error it ignored aborts it) is that handler's failure: 500, `failed`, the
+//!   event not stored, so Stripe retries it. An outage is 503 for the whole batch. The batch
+//!   that fails pays for the retries; the batch that commits runs the same statements as ever.
+//! - **What a backend cannot store is refused before it, the same on both**: event parsing
+//!   rejects (400 `invalid`) a NUL character in any stored text, an `id` or `type` longer than
+//!   [`crate::event::MAX_ID_LEN`], and a `created` outside [`crate::event::CREATED_RANGE`] —
+//!   even on SQLite, which would store them, so that a database never holds an event that
+//!   PostgreSQL would refuse or that reads back wrong in the CLI and the admin.
 //!
 //! # Group commit
 //! Deliveries go to writer threads (`committer.rs`) that put every delivery waiting at that
@@ -534,6 +549,10 @@ impl Engine {
             work: Work::Record { outcome: Outcome::Queued, exception: String::new() },
         };
         let mut receipt = committer::wait(self.committer.submit(&event.id, item))?;
+        if receipt.outcome != Outcome::Queued {
+            // The database refused the event (its trigger row says why): nothing to hand over.
+            return Ok(receipt);
+        }
         if let Err(err) = callback(receipt.trigger_id, &event) {
             let error = Error::Handler { handler: "event callback", message: err.to_string(), trace: err.trace() };
             process::fail_trigger(&self.db, receipt.trigger_id, &error)?;

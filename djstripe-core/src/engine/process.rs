@@ -13,6 +13,12 @@
 //!
 //! A second delivery of the same event within one batch, replays and queued triggers take the
 //! plain path: savepoint, insert-if-new (or mark replayed), handlers.
+//!
+//! A failed statement fails the whole batch (one row of a multi-row insert takes the statement
+//! down with it, and PostgreSQL then refuses the rest of the transaction). An outage fails every
+//! item; anything else is retried item by item, each alone in its own transaction, with the
+//! handlers watched ([`run_watched`]): so a row refused for its content, or a handler that broke
+//! the transaction, is found and answered on its own, and the others commit.
 
 use std::collections::HashSet;
 
@@ -24,7 +30,9 @@ use super::Receipt;
 use crate::db::queries::{
     claim_events, finish_trigger, forget_event, insert_event_if_new, insert_triggers, mark_replayed, mark_reprocessed,
 };
-use crate::db::{Database, DbConnection, NewTrigger, Outcome, PooledConnection, StoredEvent, classify, classify_error};
+use crate::db::{
+    Database, DbConnection, NewTrigger, Outcome, PooledConnection, StoredEvent, classify, classify_error, refusal,
+};
 use crate::error::Resource;
 use crate::handler::{Callback, run_on_commit};
 use crate::registry::{HandlerRegistration, HandlerSet};
@@ -205,12 +213,14 @@ fn claim(
     Ok((claim_events(conn, &rows)?.into_iter().collect(), owners))
 }
 
-/// What every event of one batch shares: which handlers run, the batch's timestamp, and the
-/// `on_commit` callbacks collected so far.
+/// What every event of one batch shares: which handlers run, the batch's timestamp, the
+/// `on_commit` callbacks collected so far, and whether this is a delivery retried alone (see
+/// [`run_watched`]).
 struct Batch<'a> {
     handlers: &'a HandlerSet,
     now: chrono::NaiveDateTime,
     callbacks: &'a mut Vec<Callback>,
+    alone: bool,
 }
 
 /// Stage 2 for one event: its handlers, in a savepoint; what it came to.
@@ -226,11 +236,15 @@ fn process_one(
     if claimed == Some(false) {
         return done(Outcome::Duplicate, 0, None);
     }
-    let (now, callbacks) = (batch.now, &mut *batch.callbacks);
+    let (now, callbacks, alone) = (batch.now, &mut *batch.callbacks, batch.alone);
     let handlers: Vec<&'static HandlerRegistration> = batch.handlers.handlers_for(event.event_type());
     let mut run_handlers = |conn: &mut DbConnection| -> Result<usize, Error> {
         let mut ctx = HandlerContext::new(conn);
-        let ran = dispatch::run_all(&handlers, event, &mut ctx)?;
+        let ran = if alone {
+            run_watched(&handlers, event, &mut ctx)?
+        } else {
+            dispatch::run_all(&handlers, event, &mut ctx)?
+        };
         callbacks.append(&mut ctx.take_on_commit());
         Ok(ran)
     };
@@ -272,16 +286,48 @@ fn process_one(
     }
 }
 
+/// The handlers of one event, one at a time, each followed by a statement that fails if the
+/// handler left the transaction broken: PostgreSQL aborts a transaction at its first failed
+/// statement, even one whose error the handler ignored, and then refuses every later one (the
+/// next savepoint, the trigger rows). That is the handler's failure, named, like an error it
+/// returned: 500 and `failed`, not a fault of the event's content. Only for a delivery retried
+/// alone after its batch failed: the batch's own path pays no round trip for this.
+fn run_watched(
+    handlers: &[&'static HandlerRegistration],
+    event: &Event,
+    ctx: &mut HandlerContext<'_>,
+) -> Result<usize, Error> {
+    for handler in handlers {
+        dispatch::run_one(handler, event, ctx)?;
+        let probe = match ctx.connection() {
+            Ok(conn) => conn.batch_execute("SELECT 1").map_err(classify),
+            Err(detached) => Err(Error::unavailable(detached)),
+        };
+        match probe {
+            Ok(()) => {}
+            Err(outage @ Error::DatabaseUnavailable { .. }) => return Err(outage),
+            Err(broken) => {
+                let message = format!("it left the event's transaction broken ({broken})");
+                let trace = format!("{message}\n  at {} ({}:{})", handler.path(), handler.file(), handler.line());
+                return Err(Error::Handler { handler: handler.path(), message, trace });
+            }
+        }
+    }
+    Ok(handlers.len())
+}
+
 /// The whole batch inside its transaction: the three stages, then the receipts in item order.
+/// `alone`: a delivery retried on its own after its batch failed (handlers are watched).
 fn run_items(
     conn: &mut DbConnection,
     handlers: &HandlerSet,
     items: &[Item],
     callbacks: &mut Vec<Callback>,
+    alone: bool,
 ) -> Result<Vec<Receipt>, Error> {
     let now = chrono::Utc::now().naive_utc();
     let (claimed, owners) = claim(conn, items, now)?;
-    let mut batch = Batch { handlers, now, callbacks };
+    let mut batch = Batch { handlers, now, callbacks, alone };
     let mut savepoint = Savepoint::default();
     let mut rows = Vec::with_capacity(items.len());
     for (item, owner) in items.iter().zip(owners) {
@@ -330,13 +376,20 @@ fn run_items(
 }
 
 /// Runs a batch in one transaction and one commit. A handler failure affects only its own item
-/// (savepoint); a database failure fails the whole batch, which then committed nothing.
+/// (savepoint). Any other failure rolls the whole batch back; then:
+///
+/// - an outage (connection lost, server down, locked: [`Error::DatabaseUnavailable`]) fails
+///   every item of the batch, which keeps at least its audit rows if the database lets it;
+/// - anything else may be one item's fault (a row the database refuses for its content, a
+///   handler that broke the transaction): each item is retried alone, in its own transaction
+///   ([`isolate`]), so that the others commit as if they had been alone all along. Only a failed
+///   batch pays for this.
 ///
 /// Returns the results and the `on_commit` callbacks of the committed items, for the caller to
 /// run once it has answered (they must not delay the answers or the next batch).
 ///
 /// `pinned` is the writer's own connection, kept across batches (no pool checkout, no liveness
-/// query per batch); it is dropped after a failed batch and taken afresh from the pool next time.
+/// query per batch); it is dropped after a failed transaction and taken afresh from the pool.
 pub(super) fn run_batch(
     db: &Database,
     handlers: &HandlerSet,
@@ -345,57 +398,171 @@ pub(super) fn run_batch(
 ) -> (Vec<Result<Receipt, Error>>, Vec<Callback>) {
     let started = std::time::Instant::now();
     let mut callbacks = Vec::new();
-    let result = {
-        let _writer = db.writer_lock();
-        let conn = match pinned.take() {
-            Some(conn) => Ok(conn),
-            None => db.get(),
-        };
-        conn.and_then(|mut conn| {
-            let result =
-                conn.transaction::<Vec<Receipt>, Error, _>(|conn| run_items(conn, handlers, items, &mut callbacks));
-            if result.is_ok() {
-                *pinned = Some(conn);
-            }
-            result
-        })
-    };
-    match result {
+    match transact(db, pinned, |conn| run_items(conn, handlers, items, &mut callbacks, false)) {
         Ok(done) => {
             tracing::debug!(items = items.len(), elapsed_us = started.elapsed().as_micros() as u64, "batch committed");
             (done.into_iter().map(Ok).collect(), callbacks)
         }
+        Err(error @ Error::DatabaseUnavailable { .. }) => {
+            tracing::warn!(items = items.len(), error = %error, "batch rolled back");
+            let failed: Vec<(&Item, Error)> = items.iter().map(|i| (i, same_error(&error))).collect();
+            (fail(db, handlers, failed), Vec::new())
+        }
         Err(error) => {
-            let error = classify_error(error);
-            let message = error.to_string();
-            tracing::warn!(items = items.len(), error = %message, "batch rolled back");
-            // Nothing committed; keep at least the audit rows of fresh deliveries if we can.
-            let audit: Vec<Item> = items
-                .iter()
-                .filter(|i| matches!(i.work, Work::Process(Mode::Deliver) | Work::Record { .. }))
-                .map(|i| Item {
-                    draft: i.draft.clone(),
-                    event: i.event.clone(),
-                    work: Work::Record {
-                        outcome: if i.event.is_some() { Outcome::Failed } else { Outcome::Invalid },
-                        exception: format!("database unavailable: {message}"),
-                    },
-                })
-                .collect();
-            if !audit.is_empty() && matches!(error, Error::DatabaseUnavailable { .. } | Error::Database(_)) {
-                let _writer = db.writer_lock();
-                let recorded = db.get().and_then(|mut conn| {
-                    conn.transaction::<(), Error, _>(|conn| {
-                        run_items(conn, handlers, &audit, &mut Vec::new()).map(drop)
-                    })
-                });
-                if let Err(again) = recorded {
-                    tracing::error!(error = %again, "could not record the failed deliveries either");
-                }
-            }
-            (items.iter().map(|_| Err(same_error(&error))).collect(), Vec::new())
+            tracing::warn!(items = items.len(), error = %error, "batch rolled back; retrying its deliveries one by one");
+            isolate(db, handlers, pinned, items)
         }
     }
+}
+
+/// Runs `work` in one transaction on the writer's connection (or a pooled one), under the
+/// SQLite writer lock; the connection is kept for the next transaction only if this one
+/// committed. Errors come back through [`classify_error`].
+fn transact<T>(
+    db: &Database,
+    pinned: &mut Option<PooledConnection>,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let _writer = db.writer_lock();
+    let mut conn = match pinned.take() {
+        Some(conn) => conn,
+        None => db.get()?,
+    };
+    let result = conn.transaction::<T, Error, _>(work).map_err(classify_error);
+    if result.is_ok() {
+        *pinned = Some(conn);
+    }
+    result
+}
+
+/// A failed batch, item by item, each in a transaction of its own: what commits alone is
+/// answered as usual; an item the database refuses for its content gets its trigger row and a
+/// 400 ([`record_refused`]); an outage ends the retries (every item not done yet fails with it).
+/// Anything else fails that item alone, as a whole batch used to: 503, with its audit row.
+fn isolate(
+    db: &Database,
+    handlers: &HandlerSet,
+    pinned: &mut Option<PooledConnection>,
+    items: &[Item],
+) -> (Vec<Result<Receipt, Error>>, Vec<Callback>) {
+    let mut results: Vec<Option<Result<Receipt, Error>>> = items.iter().map(|_| None).collect();
+    let mut callbacks = Vec::new();
+    let mut failed: Vec<(usize, Error)> = Vec::new();
+    let mut outage: Option<Error> = None;
+    for (n, item) in items.iter().enumerate() {
+        if let Some(outage) = &outage {
+            failed.push((n, same_error(outage)));
+            continue;
+        }
+        let mut own = Vec::new();
+        match transact(db, pinned, |conn| run_items(conn, handlers, std::slice::from_ref(item), &mut own, true)) {
+            Ok(mut done) => {
+                callbacks.append(&mut own);
+                results[n] = done.pop().map(Ok);
+            }
+            Err(error @ Error::DatabaseUnavailable { .. }) => {
+                outage = Some(same_error(&error));
+                failed.push((n, error));
+            }
+            Err(error) => match refusal(error) {
+                Ok(refused) => match record_refused(db, handlers, pinned, item, refused) {
+                    Err(error @ Error::DatabaseUnavailable { .. }) => {
+                        outage = Some(same_error(&error));
+                        failed.push((n, error));
+                    }
+                    answer => results[n] = Some(answer),
+                },
+                Err(other) => {
+                    tracing::warn!(error = %other, "a delivery failed on its own too");
+                    failed.push((n, same_error(&other)));
+                }
+            },
+        }
+    }
+    let (indices, failed): (Vec<usize>, Vec<(&Item, Error)>) =
+        failed.into_iter().map(|(n, error)| (n, (&items[n], error))).unzip();
+    for (n, answer) in indices.into_iter().zip(fail(db, handlers, failed)) {
+        results[n] = Some(answer);
+    }
+    (results.into_iter().map(|r| r.expect("every item is answered")).collect(), callbacks)
+}
+
+/// Records the trigger row of a delivery whose event the database refused, in a transaction of
+/// its own: outcome `invalid`, the body kept, the refusal and the database's message in
+/// `exception`, no event fields (they may be what was refused). Should the row still be
+/// refused, once more without the request's other texts and its endpoint (headers, address: they
+/// could be what the database refuses, and the endpoint may be gone). The answer is 400 with
+/// the refusal; only an outage while recording it is 503.
+///
+/// Deliveries only (and recorded invalid ones): an operator's reprocess, replay or queued
+/// trigger has its row already and just gets the error.
+fn record_refused(
+    db: &Database,
+    handlers: &HandlerSet,
+    pinned: &mut Option<PooledConnection>,
+    item: &Item,
+    refused: Error,
+) -> Result<Receipt, Error> {
+    if !matches!(item.work, Work::Process(Mode::Deliver) | Work::Record { .. }) {
+        return Err(refused);
+    }
+    let detail = match &refused {
+        Error::UnstorableEvent { detail, .. } => detail.as_str(),
+        _ => "",
+    };
+    tracing::warn!(event = ?item.event.as_ref().map(|e| &e.id), error = %refused, detail, "the database refused a delivery's event");
+    let exception = format!("{refused} (the database said: {detail})");
+    let record = |draft: Draft| Item {
+        draft,
+        event: None,
+        work: Work::Record { outcome: Outcome::Invalid, exception: exception.clone() },
+    };
+    let bare = Draft { endpoint_id: None, remote_ip: String::new(), headers: "{}".into(), ..item.draft.clone() };
+    for attempt in [record(item.draft.clone()), record(bare)] {
+        match transact(db, pinned, |conn| {
+            run_items(conn, handlers, std::slice::from_ref(&attempt), &mut Vec::new(), true)
+        }) {
+            Ok(mut done) => {
+                let mut receipt = done.pop().expect("one receipt per item");
+                // A delivery that failed validation keeps the error that rejected it (attached
+                // by its `Pending`); one with an event is answered with the refusal.
+                if item.event.is_some() {
+                    receipt.error = Some(refused);
+                }
+                return Ok(receipt);
+            }
+            Err(error @ Error::DatabaseUnavailable { .. }) => return Err(error),
+            Err(again) => tracing::warn!(error = %again, "the trigger row of a refused delivery was refused too"),
+        }
+    }
+    tracing::error!(error = %refused, "could not record a refused delivery at all");
+    Err(refused)
+}
+
+/// Answers failed items with their errors; first keeps at least the audit rows of fresh
+/// deliveries, in one transaction, if the database lets it (outcome `failed` for a valid one,
+/// so that it can be reprocessed, `invalid` for the rest).
+fn fail(db: &Database, handlers: &HandlerSet, failed: Vec<(&Item, Error)>) -> Vec<Result<Receipt, Error>> {
+    let audit: Vec<Item> = failed
+        .iter()
+        .filter(|(i, _)| matches!(i.work, Work::Process(Mode::Deliver) | Work::Record { .. }))
+        .map(|(i, error)| Item {
+            draft: i.draft.clone(),
+            event: i.event.clone(),
+            work: Work::Record {
+                outcome: if i.event.is_some() { Outcome::Failed } else { Outcome::Invalid },
+                // A `DatabaseUnavailable` (or the `NotFound` of a replay, never audited).
+                exception: error.to_string(),
+            },
+        })
+        .collect();
+    if !audit.is_empty() {
+        let recorded = transact(db, &mut None, |conn| run_items(conn, handlers, &audit, &mut Vec::new(), false));
+        if let Err(again) = recorded {
+            tracing::error!(error = %again, "could not record the failed deliveries either");
+        }
+    }
+    failed.into_iter().map(|(_, error)| Err(same_error(&error))).collect()
 }
 
 /// Rebuilds an error for each item of a failed batch ([`Error`] is not `Clone`).
