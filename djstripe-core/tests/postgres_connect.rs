@@ -15,7 +15,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
 use std::time::{Duration, Instant};
 
-use support::{PrivatePostgres, write};
+use support::private_postgres::{PrivatePostgres, write};
 
 use diesel::RunQueryDsl;
 use diesel::connection::SimpleConnection as _;
