@@ -196,6 +196,19 @@ impl Server {
         format!("{}/stripe/webhook/{}/", self.base, self.uuid)
     }
 
+    /// The server process's resident memory, in bytes (`VmRSS` of `/proc/PID/status`).
+    pub fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("a VmRSS line");
+        let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        kib * 1024
+    }
+
+    /// `127.0.0.1:PORT`, for raw connections.
+    pub fn address(&self) -> String {
+        self.base.trim_start_matches("http://").to_owned()
+    }
+
     /// The secret of the development endpoint, read from the database like `shop trigger` does.
     pub fn secret(&self, db: &TestDb) -> String {
         let database = djstripe_core::db::Database::connect(db.url()).unwrap();

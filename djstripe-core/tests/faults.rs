@@ -1,0 +1,177 @@
+#![allow(missing_docs)]
+//! The engine under faults (issue 14; RELIABILITY.md quotes these tests): a PostgreSQL server
+//! stopped mid-load, and the bounds that keep answers fast whatever the queue.
+//!
+//! The server here is a private one (`support::private_postgres`): stopping it must not disturb
+//! the other tests' databases.
+#![cfg(feature = "postgres")]
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use djstripe_core::app::{Djstripe, Settings};
+use djstripe_core::db::NewWebhookEndpoint;
+use djstripe_core::engine::{Delivery, Target};
+use djstripe_core::testing::{EventBuilder, SignedEvent};
+use djstripe_core::{Error, Event, HandlerContext, HandlerResult, webhook_handler};
+use support::private_postgres::PrivatePostgres;
+
+/// Committed runs of the handler per event id (counted in `on_commit`: a rolled-back batch
+/// counts nothing).
+static HANDLED: Mutex<Option<HashMap<String, usize>>> = Mutex::new(None);
+
+#[webhook_handler("invoice.paid")]
+fn count_invoice(event: &Event, ctx: &mut HandlerContext) -> HandlerResult {
+    let id = event.id.clone();
+    ctx.on_commit(move || *HANDLED.lock().unwrap().get_or_insert_with(HashMap::new).entry(id).or_default() += 1);
+    Ok(())
+}
+
+const SECRET: &str = "whsec_faults";
+/// `DJSTRIPE_DB_TIMEOUT` of these tests.
+const DB_TIMEOUT: Duration = Duration::from_secs(4);
+/// What an answer may take beyond the database timeout.
+const MARGIN: Duration = Duration::from_millis(1500);
+
+fn start(server: &PrivatePostgres) -> (Djstripe, String) {
+    let mut settings = Settings::new(server.url("127.0.0.1", "sslmode=disable"))
+        .handlers(djstripe_core::registry::HandlerSet::only(["count_invoice"]));
+    settings.database.connect_timeout = DB_TIMEOUT;
+    settings.database.pool_size = 8;
+    let djstripe = Djstripe::start(settings).unwrap();
+    let uuid = djstripe.engine().database().insert_endpoint(&NewWebhookEndpoint::local(SECRET)).unwrap().djstripe_uuid;
+    (djstripe, uuid)
+}
+
+/// One delivery through the engine: its HTTP status and how long the answer took.
+fn deliver(djstripe: &Djstripe, uuid: &str, signed: &SignedEvent) -> (u16, Duration) {
+    let started = Instant::now();
+    let delivery = Delivery {
+        target: Target::Endpoint(uuid),
+        body: &signed.body,
+        signature: Some(signed.header.as_bytes()),
+        headers: "{}".into(),
+        remote_ip: "127.0.0.1".into(),
+    };
+    let status = match djstripe.engine().receive(&delivery) {
+        Ok(receipt) => receipt.http_status(),
+        Err(error) => error.http_status(),
+    };
+    (status, started.elapsed())
+}
+
+/// PostgreSQL stopped (`-m immediate`) under load from 16 threads: every answer while it is
+/// down is a 503 within the database timeout plus a margin, however many deliveries wait (before
+/// the circuit breaker: 10, 20, … 40 s, growing with the queue); once it is back, deliveries
+/// succeed again without a restart, and after a full re-send every acknowledged event is stored
+/// and was handled exactly once.
+#[test]
+fn postgres_stopped_mid_load_answers_503_in_time_and_loses_nothing() {
+    let mut server = PrivatePostgres::plain();
+    let (djstripe, uuid) = start(&server);
+    let events: Vec<SignedEvent> = (0..2400).map(|_| EventBuilder::new("invoice.paid").signed(SECRET)).collect();
+    let events = Arc::new(events);
+    let answers = Arc::new(Mutex::new(Vec::<(usize, u16, Duration, bool)>::new()));
+    let down = Arc::new(AtomicBool::new(false));
+    let threads: Vec<_> = (0..16)
+        .map(|t| {
+            let (djstripe, uuid, events, answers, down) =
+                (djstripe.clone(), uuid.clone(), events.clone(), answers.clone(), down.clone());
+            std::thread::spawn(move || {
+                for n in (t..events.len()).step_by(16) {
+                    let was_down = down.load(Ordering::SeqCst);
+                    let (status, took) = deliver(&djstripe, &uuid, &events[n]);
+                    answers.lock().unwrap().push((n, status, took, was_down));
+                    // Paced, so that the load spans the outage.
+                    std::thread::sleep(Duration::from_millis(30));
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(700));
+    server.stop_immediate();
+    down.store(true, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(1200));
+    server.start_again();
+    down.store(false, Ordering::SeqCst);
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let answers = answers.lock().unwrap().clone();
+    let during: Vec<_> = answers.iter().filter(|a| a.3).collect();
+    assert!(during.len() >= 16, "deliveries were answered while the server was down: {}", during.len());
+    let slowest = answers.iter().map(|a| a.2).max().unwrap();
+    assert!(slowest <= DB_TIMEOUT + MARGIN, "the slowest answer took {slowest:?} (bound {:?})", DB_TIMEOUT + MARGIN);
+    for (n, status, took, _) in &answers {
+        assert!([200, 503].contains(status), "event {n}: {status} after {took:?}");
+    }
+    assert!(during.iter().filter(|a| a.1 == 503).count() >= 16, "the outage was seen: {during:?}");
+    let acknowledged: Vec<usize> = answers.iter().filter(|a| a.1 == 200).map(|a| a.0).collect();
+    assert!(acknowledged.len() > 100, "deliveries succeeded before and after the outage: {}", acknowledged.len());
+
+    // Recovery: without a restart of the app.
+    let last = &answers.iter().filter(|a| a.0 >= events.len() - 16).collect::<Vec<_>>();
+    assert!(last.iter().all(|a| a.1 == 200), "the last deliveries succeeded: {last:?}");
+
+    // Stripe re-sends everything not acknowledged (and, here, everything): nothing is lost,
+    // nothing is handled twice.
+    for signed in events.iter() {
+        let (status, _) = deliver(&djstripe, &uuid, signed);
+        assert_eq!(status, 200);
+    }
+    djstripe.engine().flush_on_commit();
+    let handled = HANDLED.lock().unwrap().clone().unwrap_or_default();
+    for signed in events.iter() {
+        assert!(djstripe.engine().database().event(&signed.event.id).is_ok(), "{} is stored", signed.event.id);
+        assert_eq!(handled.get(&signed.event.id), Some(&1), "{} handled exactly once", signed.event.id);
+    }
+}
+
+/// While the server is down, a burst of deliveries (more than the writers' batches) is answered
+/// at once: the circuit breaker answers without waiting for a connection.
+#[test]
+fn a_burst_while_postgres_is_down_is_answered_at_once() {
+    let mut server = PrivatePostgres::plain();
+    let (djstripe, uuid) = start(&server);
+    let warm = EventBuilder::new("invoice.paid").signed(SECRET);
+    assert_eq!(deliver(&djstripe, &uuid, &warm).0, 200);
+    server.stop_immediate();
+    let started = Instant::now();
+    let answers: Vec<(u16, Duration)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..64)
+            .map(|_| {
+                let (djstripe, uuid) = (&djstripe, &uuid);
+                scope.spawn(move || deliver(djstripe, uuid, &EventBuilder::new("invoice.paid").signed(SECRET)))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let all = started.elapsed();
+    assert!(answers.iter().all(|a| a.0 == 503), "{answers:?}");
+    assert!(all <= DB_TIMEOUT + MARGIN, "64 deliveries took {all:?} in all");
+    assert!(djstripe.engine().database().is_unreachable(), "the breaker is open");
+    // Once open, an answer takes no wait at all.
+    let (status, took) = deliver(&djstripe, &uuid, &EventBuilder::new("invoice.paid").signed(SECRET));
+    assert_eq!(status, 503);
+    assert!(took < Duration::from_millis(200), "answered in {took:?}");
+    let Err(Error::DatabaseUnavailable { cause, .. }) = djstripe.engine().database().get() else {
+        panic!("the database is down")
+    };
+    assert!(cause.is_some(), "the cause is named (refused connection)");
+
+    server.start_again();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, _) = deliver(&djstripe, &uuid, &EventBuilder::new("invoice.paid").signed(SECRET));
+        if status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "recovered within 10 s of the restart");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!djstripe.engine().database().is_unreachable());
+}
