@@ -579,7 +579,27 @@ fn validation_none_and_retrieve_event(backend: Backend) {
     let missing = event_body("evt_missing", "customer.updated", json!({}));
     let outcome = engine.receive(&delivery(&fetched.djstripe_uuid, &missing, None)).unwrap();
     let Receipt { outcome: Outcome::Invalid, error: Some(error), .. } = &outcome else { panic!("{outcome:?}") };
-    assert!(error.to_string().contains("No such event"), "{error}");
+    assert!(error.to_string().contains("Stripe has no event `evt_missing`"), "{error}");
+    assert_eq!(outcome.http_status(), 400, "a forged event is the sender's fault");
+
+    // Stripe refuses our key: an error of ours (500, Stripe retries), whose text (Stripe's
+    // message, a part of the key) never reaches the unauthenticated sender.
+    let config = EngineConfig {
+        stripe: Some(
+            djstripe_core::stripe_api::StripeClient::new(stripe.base_url())
+                .test_key("sk_test_wrong1234")
+                .max_retries(0),
+        ),
+        ..Default::default()
+    };
+    let engine = Engine::new(db.clone(), config).unwrap();
+    let forged = event_body(&event_id(), "customer.updated", json!({}));
+    let receipt = engine.receive(&delivery(&fetched.djstripe_uuid, &forged, None)).unwrap();
+    let answer = djstripe_core::app::WebhookAnswer::from_receipt(&receipt);
+    assert_eq!(answer.status, 500, "{answer:?}");
+    let shown = answer.body.to_string();
+    assert!(!shown.contains("sk_") && !shown.contains("API Key"), "no internal text: {shown}");
+    assert!(shown.contains("internal error"), "{shown}");
 }
 
 /// One batch holding every case at once (the single writer is held by a slow handler while the

@@ -623,7 +623,15 @@ impl Engine {
                     return Err(Error::Busy { limit: Limit::RetrieveRate { per_second } });
                 }
                 // Outside any transaction: the network call must not hold database locks.
-                let fetched = stripe.retrieve_event(&claimed.id, claimed.livemode, claimed.account.as_deref())?;
+                let fetched = match stripe.retrieve_event(&claimed.id, claimed.livemode, claimed.account.as_deref()) {
+                    // Stripe has no such event: the delivery is forged (or of another account), a
+                    // client error; anything else Stripe says (a bad key, ...) is ours, and its
+                    // text is never shown to the sender.
+                    Err(Error::StripeApi { status: 404, .. }) => {
+                        return Err(Error::invalid_event(format!("Stripe has no event `{}`", claimed.id)));
+                    }
+                    other => other?,
+                };
                 let mut event = Event::from_value(fetched)?;
                 if event.id != claimed.id {
                     return Err(Error::EventMismatch { requested: claimed.id, returned: event.id });
