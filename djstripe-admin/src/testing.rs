@@ -59,6 +59,7 @@ macro_rules! admin_suite {
             database_users_log_in_and_a_new_password_ends_their_sessions,
             a_login_flood_is_answered_429_beyond_the_verification_limit,
             failed_logins_lock_the_client_address_for_a_minute,
+            rejected_deliveries_not_stored_are_counted_on_the_triggers_page,
         );
     };
     (@checks $serve:expr; $($check:ident),* $(,)?) => {
@@ -108,8 +109,12 @@ struct Site {
 }
 
 fn site_with(serve: Serve, admin: Option<AdminConfig>) -> Site {
+    site_with_settings(serve, admin, |settings| settings)
+}
+
+fn site_with_settings(serve: Serve, admin: Option<AdminConfig>, settings: impl FnOnce(Settings) -> Settings) -> Site {
     let db = TestDatabase::new(Backend::Sqlite);
-    let djstripe = Djstripe::start(Settings::new(db.url())).unwrap();
+    let djstripe = Djstripe::start(settings(Settings::new(db.url()))).unwrap();
     let mut new = NewWebhookEndpoint::local(SECRET);
     new.description = "test endpoint".into();
     let endpoint = djstripe.engine().database().insert_endpoint(&new).unwrap();
@@ -674,4 +679,22 @@ pub fn failed_logins_lock_the_client_address_for_a_minute(serve: Serve) {
     // X-Forwarded-For from an untrusted peer is not believed: still the locked address.
     let spoofed = [good(), ("x-forwarded-for", "203.0.113.7".into())];
     assert_eq!(s.get("/stripe/admin/triggers/", &spoofed).status, 429);
+}
+
+/// Past `DJSTRIPE_WEBHOOK_REJECTED_PER_MINUTE`, rejected deliveries are answered but not stored;
+/// the triggers page says how many.
+pub fn rejected_deliveries_not_stored_are_counted_on_the_triggers_page(serve: Serve) {
+    let limits = djstripe_core::app::Limits { rejected_per_minute: 3, ..Default::default() };
+    let admin = AdminConfig::password("ops", &hash_password(PASSWORD)).unwrap();
+    let s = site_with_settings(serve, Some(admin), |settings| settings.limits(limits));
+    let page = s.get("/stripe/admin/triggers/", &[good()]).body;
+    assert!(!page.contains("answered but not stored"), "nothing to say yet");
+    let bad = [("stripe-signature", "t=1,v1=00".to_owned())];
+    for _ in 0..7 {
+        let body = EventBuilder::new("price.created").to_json();
+        assert_eq!(s.call("POST", &format!("/stripe/webhook/{}/", s.uuid), &bad, Some(body)).status, 400);
+    }
+    let page = s.get("/stripe/admin/triggers/", &[good()]).body;
+    assert_eq!(listed(&page).len(), 3, "three stored");
+    assert!(page.contains("4 rejected deliveries since this process started were answered but not stored"), "{page}");
 }

@@ -128,6 +128,7 @@ pub(crate) async fn list<B: Blocking>(p: &Page<'_, B>) -> Result<AdminResponse> 
         prev_page => (page_number > 1).then(|| page_number - 1),
         next_page => has_next.then(|| page_number + 1),
         filters,
+        not_recorded => p.admin.djstripe.engine().rejected_not_recorded(),
     };
     p.page("triggers.html", ctx)
 }
