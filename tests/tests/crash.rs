@@ -1,0 +1,93 @@
+#![allow(missing_docs)]
+//! `kill -9` under load (issue 14; RELIABILITY.md quotes this test): the example app is killed
+//! while 8 clients deliver; restarted on the same database, it gets every event again (Stripe
+//! re-sends what it was not told succeeded, and here everything): each event answered 200 before
+//! the kill is stored, and the shop's handler ran exactly once for every event.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use djstripe_core::testing::{EventBuilder, SignedEvent};
+use djstripe_tests::*;
+
+every_stack!(kill_9_under_load_loses_nothing_and_handles_each_event_once);
+
+fn shop_rows(db: &TestDb, event_id: &str) -> i64 {
+    db.count(&format!("SELECT COUNT(*) AS n FROM shop_customer_event WHERE event_id = '{event_id}'"))
+}
+
+fn kill_9_under_load_loses_nothing_and_handles_each_event_once(stack: Stack) {
+    let db = TestDb::new(stack);
+    let server = Server::start(&db, &[]);
+    let secret = server.secret(&db);
+    let events: Arc<Vec<SignedEvent>> =
+        Arc::new((0..1200).map(|_| EventBuilder::new("customer.created").signed(&secret)).collect());
+    let acknowledged = Arc::new(Mutex::new(Vec::<usize>::new()));
+    let url = server.endpoint_url();
+    let clients: Vec<_> = (0..8)
+        .map(|c| {
+            let (events, acknowledged, url) = (events.clone(), acknowledged.clone(), url.clone());
+            std::thread::spawn(move || {
+                for n in (c..events.len()).step_by(8) {
+                    // After the kill every request fails to connect: the client stops.
+                    let Some(status) = try_post(&url, &events[n]) else { return };
+                    if status == 200 {
+                        acknowledged.lock().unwrap().push(n);
+                    }
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    while acknowledged.lock().unwrap().len() < 200 && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(server); // SIGKILL, mid-load
+    for client in clients {
+        client.join().unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(acknowledged.len() >= 200, "deliveries were acknowledged before the kill: {}", acknowledged.len());
+    assert!(acknowledged.len() < events.len(), "the kill came mid-load");
+    for &n in &acknowledged {
+        assert_eq!(shop_rows(&db, &events[n].event.id), 1, "acknowledged event {n} survived the kill");
+    }
+
+    let server = Server::start(&db, &[]);
+    let url = server.endpoint_url();
+    std::thread::scope(|scope| {
+        for c in 0..8 {
+            let (events, url) = (&events, &url);
+            scope.spawn(move || {
+                for n in (c..events.len()).step_by(8) {
+                    let answer = post(url, &events[n].body, Some(&events[n].header));
+                    assert_eq!(answer.status, 200, "re-sent event {n}: {answer:?}");
+                }
+            });
+        }
+    });
+    let handled = db.count("SELECT COUNT(*) AS n FROM shop_customer_event");
+    let distinct = db.count("SELECT COUNT(DISTINCT event_id) AS n FROM shop_customer_event");
+    assert_eq!((handled, distinct), (events.len() as i64, events.len() as i64), "each event handled exactly once");
+    assert_eq!(db.count("SELECT COUNT(*) AS n FROM djstripe_event"), events.len() as i64);
+    eprintln!(
+        "{stack:?}: {} acknowledged before the kill; all {} once after the re-send",
+        acknowledged.len(),
+        events.len()
+    );
+}
+
+/// POSTs a signed event; `None` when the connection fails (the server is gone).
+fn try_post(url: &str, signed: &SignedEvent) -> Option<u16> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let response = agent
+        .post(url)
+        .header("Content-Type", "application/json")
+        .header("Stripe-Signature", &signed.header)
+        .send(&signed.body[..]);
+    response.ok().map(|r| r.status().as_u16())
+}
