@@ -259,6 +259,38 @@ pub fn post(url: &str, body: &[u8], signature: Option<&str>) -> Answer {
     Answer { status, json, retry_after }
 }
 
+/// POSTs `body` over a raw connection, writing it from another thread while reading the answer:
+/// a server that answers before the whole body arrived (413) and closes is still heard (a
+/// client that writes everything first gets a broken pipe instead).
+pub fn post_while_sending(server: &Server, path: &str, body: Vec<u8>, signature: &str) -> Answer {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(server.address()).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nStripe-Signature: {signature}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let mut writer = stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let _ = writer.write_all(head.as_bytes()).and_then(|()| writer.write_all(&body));
+    });
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let _ = sender.join();
+    let text = String::from_utf8_lossy(&answer);
+    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let retry_after =
+        head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("retry-after:").map(|v| v.trim().to_owned()));
+    // A chunked body (axum) or a plain one (actix): the JSON object inside it.
+    let json = match (body.find('{'), body.rfind('}')) {
+        (Some(start), Some(end)) if start < end => serde_json::from_str(&body[start..=end]).unwrap_or_default(),
+        _ => serde_json::Value::Null,
+    };
+    Answer { status, json, retry_after }
+}
+
 /// Sends `body` with any `method` (e.g. `PUT`, `DELETE`) and an optional `Stripe-Signature`.
 pub fn request(method: &str, url: &str, body: &[u8], signature: Option<&str>) -> Answer {
     let mut req = ureq::http::Request::builder().method(method).uri(url).header("Content-Type", "application/json");

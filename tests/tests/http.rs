@@ -8,7 +8,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use djstripe_core::testing::{EventBuilder, header, header_now};
-use djstripe_tests::{Backend, Server, Stack, TestDb, every_stack, get, post, request};
+use djstripe_tests::{Backend, Server, Stack, TestDb, every_stack, get, post, post_while_sending, request};
 
 fn triggers(db: &TestDb) -> i64 {
     db.count("SELECT COUNT(*) AS n FROM djstripe_webhookeventtrigger")
@@ -240,7 +240,8 @@ fn too_large(stack: Stack) {
         .merge_object(serde_json::json!({"description": "x".repeat(3 << 20)}))
         .to_json();
     assert!(body.len() > 3 << 20);
-    let answer = post(&server.endpoint_url(), &body, Some(&header_now(&secret, &body)));
+    let header = header_now(&secret, &body);
+    let answer = post_while_sending(&server, &format!("/stripe/webhook/{}/", server.uuid), body, &header);
     assert_eq!(answer.status, 413, "{answer:?}");
     assert_eq!(answer.json["status"], "invalid");
     assert!(answer.json["error"].as_str().unwrap_or_default().contains("2621440 bytes"), "{answer:?}");
