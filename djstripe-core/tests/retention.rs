@@ -104,9 +104,14 @@ fn prune_removes_old_final_triggers_only(backend: Backend) {
 
     let done = djstripe.prune(&PruneRequest::older_than_days(30)).unwrap();
     assert_eq!(done.triggers, dry.triggers, "removes what the dry run counted");
-    for (id, kept) in
-        [(processed.0, false), (duplicate.0, false), (invalid.0, false), (failed.0, true), (queued.0, true), (recent.0, true)]
-    {
+    for (id, kept) in [
+        (processed.0, false),
+        (duplicate.0, false),
+        (invalid.0, false),
+        (failed.0, true),
+        (queued.0, true),
+        (recent.0, true),
+    ] {
         assert_eq!(has_trigger(&db, id), kept, "trigger {id}");
     }
     assert_eq!(db.count("SELECT COUNT(*) AS n FROM djstripe_event"), events_before, "events are not touched");
@@ -139,12 +144,8 @@ fn events_go_only_when_old_and_unreferenced(backend: Backend) {
     let kept = deliver(&djstripe, &uuid, &customer_event(&recent, false), true);
     backdate(&db, &[first.0, failed.0, retry.0]);
 
-    let policy = RetentionPolicy {
-        triggers: Some(30),
-        events: Some(30),
-        first_run_after: Duration::ZERO,
-        ..Default::default()
-    };
+    let policy =
+        RetentionPolicy { triggers: Some(30), events: Some(30), first_run_after: Duration::ZERO, ..Default::default() };
     let pruner = Pruner::start(djstripe.engine().database().clone(), policy);
     wait_for(|| pruner.runs() > 0);
     pruner.stop();
@@ -176,7 +177,8 @@ fn events_stay_without_their_retention(backend: Backend) {
 fn prune_deletes_in_batches(backend: Backend) {
     let db = TestDatabase::new(backend);
     let (djstripe, uuid) = start(&db, |s| s);
-    let ids: Vec<i64> = (0..7).map(|_| deliver(&djstripe, &uuid, &customer_event(&event_id(), false), true).0).collect();
+    let ids: Vec<i64> =
+        (0..7).map(|_| deliver(&djstripe, &uuid, &customer_event(&event_id(), false), true).0).collect();
     backdate(&db, &ids);
     let request = PruneRequest { batch_size: 3, pause: Duration::ZERO, ..PruneRequest::older_than_days(1) };
     let report = djstripe.prune(&request).unwrap();
@@ -190,7 +192,8 @@ fn prune_deletes_in_batches(backend: Backend) {
 fn deliveries_go_on_and_stop_is_prompt(backend: Backend) {
     let db = TestDatabase::new(backend);
     let (djstripe, uuid) = start(&db, |s| s);
-    let ids: Vec<i64> = (0..6).map(|_| deliver(&djstripe, &uuid, &customer_event(&event_id(), false), true).0).collect();
+    let ids: Vec<i64> =
+        (0..6).map(|_| deliver(&djstripe, &uuid, &customer_event(&event_id(), false), true).0).collect();
     backdate(&db, &ids);
     let policy = RetentionPolicy {
         triggers: Some(30),

@@ -680,7 +680,11 @@ fn serve_contradictory_environment(backend: Backend) {
             "DJSTRIPE_EVENT_RETENTION_DAYS",
             "duplicate",
         ),
-        (&[("DJSTRIPE_EVENT_RETENTION_DAYS", "60")], "DJSTRIPE_EVENT_RETENTION_DAYS", "DJSTRIPE_TRIGGER_RETENTION_DAYS"),
+        (
+            &[("DJSTRIPE_EVENT_RETENTION_DAYS", "60")],
+            "DJSTRIPE_EVENT_RETENTION_DAYS",
+            "DJSTRIPE_TRIGGER_RETENTION_DAYS",
+        ),
     ] {
         let result = shop_within(&db, env, &["serve", "--bind", "127.0.0.1:0"], Duration::from_secs(10))
             .unwrap_or_else(|| panic!("serve with {env:?} is still running after 10 s"));

@@ -128,7 +128,13 @@ impl PruneRequest {
     /// ```
     pub fn older_than_days(days: u32) -> Self {
         let defaults = RetentionPolicy::default();
-        Self { older_than_days: days, include_failed: false, dry_run: false, batch_size: defaults.batch_size, pause: defaults.pause }
+        Self {
+            older_than_days: days,
+            include_failed: false,
+            dry_run: false,
+            batch_size: defaults.batch_size,
+            pause: defaults.pause,
+        }
     }
 
     /// Also removes `failed` triggers.
@@ -365,11 +371,17 @@ impl Pruner {
                                 elapsed_ms = started.elapsed().as_millis() as u64,
                                 "retention: removed {} trigger row(s){} and {} event row(s)",
                                 report.triggers_total(),
-                                if by_outcome.is_empty() { String::new() } else { format!(" ({})", by_outcome.join(", ")) },
+                                if by_outcome.is_empty() {
+                                    String::new()
+                                } else {
+                                    format!(" ({})", by_outcome.join(", "))
+                                },
                                 report.events,
                             );
                         }
-                        Err(error) => tracing::warn!(%error, "retention: pruning failed; trying again at the next interval"),
+                        Err(error) => {
+                            tracing::warn!(%error, "retention: pruning failed; trying again at the next interval")
+                        }
                     }
                     task_runs.fetch_add(1, Ordering::SeqCst);
                     if task_stop.wait(policy.interval) {
@@ -457,11 +469,8 @@ impl Djstripe {
         let before = cutoff(request.older_than_days);
         let outcomes = request.outcomes();
         if request.dry_run {
-            let triggers = db
-                .count_triggers_before(before, &outcomes)?
-                .into_iter()
-                .map(|(o, n)| (o, n.max(0) as u64))
-                .collect();
+            let triggers =
+                db.count_triggers_before(before, &outcomes)?.into_iter().map(|(o, n)| (o, n.max(0) as u64)).collect();
             return Ok(PruneReport { triggers, dry_run: true, ..Default::default() });
         }
         let mut report = PruneReport::default();

@@ -770,7 +770,11 @@ mod tests {
         assert!(short.starts_with("DJSTRIPE_EVENT_RETENTION_DAYS") && short.contains("resend"), "{short}");
         assert!(env(&[("DJSTRIPE_TRIGGER_RETENTION_DAYS", "7"), ("DJSTRIPE_EVENT_RETENTION_DAYS", "30")]).is_ok());
         for (pairs, first, second) in [
-            (vec![("DJSTRIPE_EVENT_RETENTION_DAYS", "60")], "DJSTRIPE_EVENT_RETENTION_DAYS", "DJSTRIPE_TRIGGER_RETENTION_DAYS"),
+            (
+                vec![("DJSTRIPE_EVENT_RETENTION_DAYS", "60")],
+                "DJSTRIPE_EVENT_RETENTION_DAYS",
+                "DJSTRIPE_TRIGGER_RETENTION_DAYS",
+            ),
             (vec![("DJSTRIPE_PRUNE_INTERVAL", "60")], "DJSTRIPE_PRUNE_INTERVAL", "DJSTRIPE_TRIGGER_RETENTION_DAYS"),
         ] {
             let err = env(&pairs).unwrap_err().to_string();
