@@ -1,6 +1,6 @@
-//! `migrate`, `handlers`, `triggers list`, `events list|show|reprocess`: the operator's view.
+//! `migrate`, `handlers`, `triggers list|prune`, `events list|show|reprocess`: the operator's view.
 
-use djstripe_core::app::{Djstripe, ReprocessTarget};
+use djstripe_core::app::{Djstripe, PruneRequest, ReprocessTarget};
 use djstripe_core::db::TriggerFilter;
 use djstripe_core::registry;
 
@@ -21,6 +21,20 @@ pub(super) enum TriggersCommand {
         /// Only deliveries that failed validation.
         #[arg(long, conflicts_with = "failed")]
         invalid: bool,
+    },
+    /// Remove old deliveries whose outcome is final (processed, replayed, duplicate, test_event,
+    /// reprocessed) or invalid, in small batches; failed ones stay unless --include-failed,
+    /// queued ones always. Events are kept (a redelivery stays a duplicate).
+    Prune {
+        /// Only deliveries recorded more than DAYS days ago (0: every one up to now).
+        #[arg(long, value_name = "DAYS")]
+        older_than: u32,
+        /// Count what would be removed, per outcome; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Failed deliveries too (they can no longer be reprocessed).
+        #[arg(long)]
+        include_failed: bool,
     },
 }
 
@@ -83,7 +97,12 @@ pub(super) fn handlers() -> Result<()> {
 }
 
 pub(super) fn triggers(cli: &Cli, command: TriggersCommand) -> Result<()> {
-    let TriggersCommand::List { limit, failed, invalid } = command;
+    let (limit, failed, invalid) = match command {
+        TriggersCommand::List { limit, failed, invalid } => (limit, failed, invalid),
+        TriggersCommand::Prune { older_than, dry_run, include_failed } => {
+            return prune(cli, older_than, dry_run, include_failed);
+        }
+    };
     let djstripe = connect(cli)?;
     let filter = TriggerFilter { failed, valid: invalid.then_some(false), ..Default::default() };
     let rows = djstripe.triggers(&filter, 0, limit)?;
@@ -100,6 +119,28 @@ pub(super) fn triggers(cli: &Cli, command: TriggersCommand) -> Result<()> {
         ]);
     }
     print(&listing)
+}
+
+/// `triggers prune`: a table of rows per outcome for a dry run, one line for a real one.
+fn prune(cli: &Cli, older_than: u32, dry_run: bool, include_failed: bool) -> Result<()> {
+    let djstripe = connect(cli)?;
+    let request = PruneRequest::older_than_days(older_than).dry_run(dry_run).include_failed(include_failed);
+    let report = djstripe.prune(&request)?;
+    if dry_run {
+        let mut listing = table(["outcome", "triggers"]);
+        for (outcome, n) in &report.triggers {
+            listing.add_row([outcome.as_str().to_owned(), n.to_string()]);
+        }
+        listing.add_row(["total".to_owned(), report.triggers_total().to_string()]);
+        print(&listing)?;
+        return say!("dry run: nothing removed (trigger rows older than {older_than} day(s))");
+    }
+    let detail: Vec<String> = report.triggers.iter().map(|(o, n)| format!("{o} {n}")).collect();
+    say!(
+        "removed {} trigger row(s) older than {older_than} day(s){}",
+        report.triggers_total(),
+        if detail.is_empty() { String::new() } else { format!(": {}", detail.join(", ")) }
+    )
 }
 
 pub(super) fn events(cli: &Cli, command: EventsCommand) -> Result<()> {

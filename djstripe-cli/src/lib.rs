@@ -20,7 +20,7 @@
 //! | file | command |
 //! |---|---|
 //! | `serve.rs` | `serve` (the default): migrations, the adapter's server, the banner |
-//! | `inspect.rs` | `migrate`, `handlers`, `triggers list`, `events list/show/reprocess` |
+//! | `inspect.rs` | `migrate`, `handlers`, `triggers list/prune`, `events list/show/reprocess` |
 //! | `trigger.rs` | `trigger`: sign Stripe-shaped test events and POST them, like `stripe trigger` (feature `trigger`, default) |
 //! | `endpoints.rs` | `endpoints create/list/sync/update/delete/add-secret/drop-secret`, `accounts set-key/list/remove-key` |
 //! | `admin.rs` | `admin set-password/users/delete-user/hash-password`: the admin pages' users |

@@ -675,6 +675,16 @@ fn serve_contradictory_environment(backend: Backend) {
             "DJSTRIPE_DB_WRITERS",
             "DJSTRIPE_DB_POOL_SIZE",
         ),
+        (
+            &[("DJSTRIPE_TRIGGER_RETENTION_DAYS", "7"), ("DJSTRIPE_EVENT_RETENTION_DAYS", "3")],
+            "DJSTRIPE_EVENT_RETENTION_DAYS",
+            "duplicate",
+        ),
+        (
+            &[("DJSTRIPE_EVENT_RETENTION_DAYS", "60")],
+            "DJSTRIPE_EVENT_RETENTION_DAYS",
+            "DJSTRIPE_TRIGGER_RETENTION_DAYS",
+        ),
     ] {
         let result = shop_within(&db, env, &["serve", "--bind", "127.0.0.1:0"], Duration::from_secs(10))
             .unwrap_or_else(|| panic!("serve with {env:?} is still running after 10 s"));
@@ -684,7 +694,73 @@ fn serve_contradictory_environment(backend: Backend) {
     }
 }
 
+/// `triggers prune`: a dry run counts per outcome and removes nothing; the real run removes old
+/// final and invalid deliveries in batches and says how many; failed ones go only with
+/// `--include-failed`; recent ones and the events stay.
+fn triggers_prune(backend: Backend) {
+    let db = TestDb::new(backend);
+    let server = Server::start(&db, &[]);
+    let secret = server.secret(&db);
+    let url = server.endpoint_url();
+    let trigger_of = |event: &EventBuilder, secret: &str, status: u16| {
+        let signed = event.signed(secret);
+        let answer = post(&url, &signed.body, Some(&signed.header));
+        assert_eq!(answer.status, status, "{answer:?}");
+        answer.json["trigger_id"].as_i64().unwrap()
+    };
+    let old: Vec<i64> = vec![
+        trigger_of(&EventBuilder::new("customer.created"), &secret, 200),
+        trigger_of(&EventBuilder::new("customer.created"), &secret, 200),
+        trigger_of(&EventBuilder::new("customer.updated").metadata("fail", "yes"), &secret, 500),
+        trigger_of(&EventBuilder::new("customer.deleted"), "whsec_wrong", 400),
+    ];
+    let recent = trigger_of(&EventBuilder::new("customer.created"), &secret, 200);
+    let ids: Vec<String> = old.iter().map(i64::to_string).collect();
+    db.execute(&format!(
+        "UPDATE djstripe_webhookeventtrigger SET created = '2020-01-01 00:00:00' WHERE id IN ({})",
+        ids.join(", ")
+    ));
+    let lines = |stdout: &str| -> Vec<Vec<String>> {
+        stdout.lines().map(|l| l.split_whitespace().map(str::to_owned).collect()).collect()
+    };
+
+    let (code, stdout, stderr) = shop(&db, &[], &["triggers", "prune", "--older-than", "30", "--dry-run"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.starts_with("shop: database: "), "names the database: {stderr}");
+    assert_eq!(
+        lines(&stdout),
+        [
+            vec!["outcome", "triggers"],
+            vec!["processed", "2"],
+            vec!["invalid", "1"],
+            vec!["total", "3"],
+            vec!["dry", "run:", "nothing", "removed", "(trigger", "rows", "older", "than", "30", "day(s))"],
+        ],
+        "{stdout}"
+    );
+    assert_eq!(count(&db, "djstripe_webhookeventtrigger"), 5, "a dry run removes nothing");
+
+    let (code, stdout, stderr) = shop(&db, &[], &["triggers", "prune", "--older-than", "30"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.trim(), "removed 3 trigger row(s) older than 30 day(s): processed 2, invalid 1");
+    assert_eq!(count(&db, "djstripe_webhookeventtrigger"), 2);
+    assert_eq!(count(&db, &format!("djstripe_webhookeventtrigger WHERE id IN ({}, {recent})", old[2])), 2);
+    assert_eq!(count(&db, "djstripe_event"), 3, "events stay");
+
+    let (code, stdout, stderr) = shop(&db, &[], &["triggers", "prune", "--older-than", "30", "--include-failed"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.trim(), "removed 1 trigger row(s) older than 30 day(s): failed 1");
+    let (code, stdout, _) = shop(&db, &[], &["triggers", "prune", "--older-than", "30", "--include-failed"]);
+    assert_eq!((code, stdout.trim()), (0, "removed 0 trigger row(s) older than 30 day(s)"));
+    assert_eq!(count(&db, &format!("djstripe_webhookeventtrigger WHERE id = {recent}")), 1, "the recent one stays");
+
+    let (code, _, stderr) = shop(&db, &[], &["triggers", "prune"]);
+    assert_eq!(code, 2, "--older-than is required: {stderr}");
+    assert!(stderr.contains("--older-than"), "{stderr}");
+}
+
 both_backends!(
+    triggers_prune,
     events_list_type_matches_like_handlers,
     admin_set_password,
     serve_contradictory_environment,

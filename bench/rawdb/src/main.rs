@@ -8,6 +8,12 @@
 //! - `count --database-url URL`: row counts for the suite's correctness check, as one JSON line.
 //! - `fill --database-url URL --events N`: pre-fills N processed events (trigger + event + handler
 //!   row each) in bulk, for the "flat in the number of stored events" check.
+//! - `storage --database-url URL --events N`: bytes stored per delivery. N signed deliveries of
+//!   Stripe's fixture events (every type of the catalog in turn) through the real engine
+//!   (`Djstripe::start`, `Engine::receive`, no handlers), into a new database; prints the
+//!   database's growth per delivery (SQLite: file + WAL after a checkpoint; PostgreSQL:
+//!   `pg_total_relation_size` of the trigger and event tables), then the same after
+//!   `triggers prune --older-than 0` (what retention frees for reuse), as one JSON line.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -25,8 +31,8 @@ use shop::shop_customer_event;
 
 type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
-const USAGE: &str =
-    "usage: djstripe-bench (limit|count|fill) --database-url URL [--events N] [--clients C] [--since-trigger ID]";
+const USAGE: &str = "usage: djstripe-bench (limit|count|fill|storage) --database-url URL [--events N] [--clients C] \
+                     [--since-trigger ID]";
 
 struct Args {
     command: String,
@@ -67,6 +73,7 @@ fn main() -> std::process::ExitCode {
         "limit" => limit(&args),
         "count" => count(&args),
         "fill" => fill(&args),
+        "storage" => storage(&args),
         other => Err(format!("unknown command {other}\n{USAGE}").into()),
     });
     match result {
@@ -399,5 +406,114 @@ fn fill(args: &Args) -> Res<()> {
         c.batch_execute("ANALYZE")?;
     }
     println!("{}", json!({ "filled": args.events, "elapsed_s": started.elapsed().as_secs_f64() }));
+    Ok(())
+}
+
+/// Sizes in bytes: `(sqlite file + WAL, trigger table, event table)`; on SQLite the tables'
+/// sizes come from `dbstat`, on PostgreSQL `pg_total_relation_size` (heap, TOAST, indexes).
+fn sizes(db: &Database, url: &str) -> Res<(i64, i64, i64)> {
+    #[derive(QueryableByName)]
+    struct Size {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let mut conn = db.get()?;
+    let one = |conn: &mut DbConnection, sql: &str| -> Res<i64> {
+        Ok(diesel::sql_query(sql).load::<Size>(conn)?.first().map_or(0, |s| s.n))
+    };
+    match db.backend() {
+        Backend::Sqlite => {
+            conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)")?;
+            let path = url.strip_prefix("sqlite://").unwrap_or(url);
+            let file = |p: String| std::fs::metadata(p).map_or(0, |m| m.len() as i64);
+            let total = file(path.to_owned()) + file(format!("{path}-wal"));
+            let table = |conn: &mut DbConnection, t: &str| {
+                one(
+                    conn,
+                    &format!(
+                        "SELECT CAST(COALESCE(SUM(pgsize), 0) AS BIGINT) AS n FROM dbstat WHERE name = '{t}' OR name IN \
+                         (SELECT name FROM sqlite_master WHERE tbl_name = '{t}' AND type = 'index')"
+                    ),
+                )
+            };
+            Ok((total, table(&mut conn, "djstripe_webhookeventtrigger")?, table(&mut conn, "djstripe_event")?))
+        }
+        Backend::Postgres => {
+            let table = |conn: &mut DbConnection, t: &str| {
+                one(conn, &format!("SELECT pg_total_relation_size('{t}')::BIGINT AS n"))
+            };
+            let (t, e) = (table(&mut conn, "djstripe_webhookeventtrigger")?, table(&mut conn, "djstripe_event")?);
+            Ok((t + e, t, e))
+        }
+    }
+}
+
+fn storage(args: &Args) -> Res<()> {
+    use djstripe_core::app::{Djstripe, PruneRequest, Settings};
+    use djstripe_core::engine::{Delivery, Target};
+    use djstripe_core::registry::HandlerSet;
+    let mut settings = Settings::new(&args.url).handlers(HandlerSet::none());
+    settings.database.sqlite_sync = SqliteSync::Normal; // the size is the same; the run is shorter
+    let djstripe = Djstripe::start(settings)?;
+    let db = djstripe.engine().database().clone();
+    let secret = "whsec_bench_storage";
+    let endpoint = db.insert_endpoint(&djstripe_core::db::NewWebhookEndpoint::local(secret))?;
+    let before = sizes(&db, &args.url)?;
+    let types = djstripe_core::testing::event_types();
+    let (mut body_bytes, started) = (0u64, Instant::now());
+    for i in 0..args.events {
+        let event = EventBuilder::new(types[i as usize % types.len()]);
+        let signed = event.signed(secret);
+        body_bytes += signed.body.len() as u64;
+        let receipt = djstripe.engine().receive(&Delivery {
+            target: Target::Endpoint(&endpoint.djstripe_uuid),
+            body: &signed.body,
+            signature: Some(signed.header.as_bytes()),
+            headers: HEADERS.into(),
+            remote_ip: "127.0.0.1".into(),
+        })?;
+        if !receipt.is_success() {
+            return Err(format!("delivery {i} was {}: {:?}", receipt.outcome, receipt.error).into());
+        }
+    }
+    let after = sizes(&db, &args.url)?;
+    let pruned = djstripe.prune(&PruneRequest::older_than_days(0))?;
+    let after_prune = sizes(&db, &args.url)?;
+    // What the deletes freed for reuse: SQLite's free pages (the file keeps its size until a
+    // VACUUM); PostgreSQL's trigger table after a plain VACUUM (what autovacuum does later).
+    let freed = match &mut *db.get()? {
+        DbConnection::Sqlite(c) => {
+            #[derive(QueryableByName)]
+            struct Free {
+                #[diesel(sql_type = BigInt)]
+                n: i64,
+            }
+            let sql = "SELECT CAST(f.freelist_count * p.page_size AS BIGINT) AS n FROM pragma_freelist_count f, pragma_page_size p";
+            diesel::sql_query(sql).load::<Free>(c)?.first().map_or(0, |f| f.n)
+        }
+        DbConnection::Pg(c) => {
+            c.batch_execute("VACUUM djstripe_webhookeventtrigger")?;
+            after.1 - sizes(&db, &args.url)?.1
+        }
+    };
+    let n = args.events.max(1) as f64;
+    let per = |a: i64, b: i64| ((a - b) as f64 / n).round();
+    println!(
+        "{}",
+        json!({
+            "backend": format!("{:?}", db.backend()),
+            "deliveries": args.events,
+            "event_types": types.len(),
+            "body_bytes_per_delivery": (body_bytes as f64 / n).round(),
+            "total_bytes_per_delivery": per(after.0, before.0),
+            "trigger_table_bytes_per_delivery": per(after.1, before.1),
+            "event_table_bytes_per_delivery": per(after.2, before.2),
+            "pruned_triggers": pruned.triggers_total(),
+            "trigger_table_bytes_per_delivery_after_prune": per(after_prune.1, before.1),
+            "total_bytes_per_delivery_after_prune": per(after_prune.0, before.0),
+            "freed_bytes_per_delivery_after_prune": (freed as f64 / n).round(),
+            "elapsed_s": started.elapsed().as_secs_f64(),
+        })
+    );
     Ok(())
 }

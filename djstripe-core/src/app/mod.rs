@@ -22,11 +22,13 @@
 //! | `limits.rs` | [`Limits`]: what unauthenticated traffic can cost, and the counters enforcing it |
 //! | `webhook.rs` | the webhook request flow: paths, body limits, client IP, [`WebhookAnswer`] |
 //! | `ops.rs` | operator operations: triggers, events, reprocessing, handlers, endpoints |
+//! | `retention.rs` | [`RetentionPolicy`], the background [`Pruner`], `triggers prune` ([`Djstripe::prune`]) |
 //! | `server.rs` | [`Server`]: what an adapter gives the command line's `serve` |
 
 pub(crate) mod limits;
 mod migrations;
 mod ops;
+mod retention;
 mod server;
 mod settings;
 mod webhook;
@@ -36,6 +38,7 @@ use std::sync::Arc;
 pub use limits::{FREE_BODY_BYTES, Limits};
 pub use migrations::{AppMigrations, MigrationFn};
 pub use ops::{HandlerInfo, ReprocessTarget, ShownEvent};
+pub use retention::{MIN_EVENT_RETENTION_DAYS, PruneReport, PruneRequest, Pruner, RetentionPolicy};
 pub use server::{Ready, ServeOptions, Server, Shutdown};
 pub use settings::Settings;
 pub use webhook::{
@@ -62,11 +65,14 @@ pub struct Djstripe {
     settings: Arc<Settings>,
     /// The bodies being read now, against [`Limits`].
     bodies: Arc<limits::BodyBudget>,
+    /// The background pruning task (retention set): stops when the last clone is dropped.
+    pruner: Option<Arc<Pruner>>,
 }
 
 impl Djstripe {
     /// Connects to the database, applies djstripe's pending migrations, then the app's
-    /// ([`Settings::app_migrations`]), and builds the engine.
+    /// ([`Settings::app_migrations`]), builds the engine, and starts the background pruning task
+    /// when retention is set ([`Settings::retention`], [`Djstripe::pruner`]).
     ///
     /// # Errors
     /// [`Error::InvalidSetting`] for a bad combination of settings, [`Error::BackendNotCompiled`],
@@ -80,13 +86,17 @@ impl Djstripe {
     /// # let _ = djstripe;
     /// ```
     pub fn start(settings: Settings) -> Result<Self> {
-        let djstripe = Self::connect(settings)?;
+        let mut djstripe = Self::connect(settings)?;
         djstripe.migrate()?;
+        if djstripe.settings.retention.is_enabled() {
+            let pruner = Pruner::start(djstripe.engine.database().clone(), djstripe.settings.retention.clone());
+            djstripe.pruner = Some(Arc::new(pruner));
+        }
         Ok(djstripe)
     }
 
-    /// Like [`Djstripe::start`] without migrating (for `migrate` itself, or managed schemas).
-    /// The pool connects lazily: nothing is reached yet.
+    /// Like [`Djstripe::start`] without migrating (for `migrate` itself, or managed schemas),
+    /// and without the pruning task. The pool connects lazily: nothing is reached yet.
     ///
     /// ```
     /// let djstripe = djstripe_core::app::Djstripe::connect(djstripe_core::app::Settings::new("postgres://localhost/x")).unwrap();
@@ -120,7 +130,7 @@ impl Djstripe {
             ..Default::default()
         };
         let engine = Engine::new(db, engine_config)?;
-        Ok(Self { engine, settings: Arc::new(settings), bodies: Default::default() })
+        Ok(Self { engine, settings: Arc::new(settings), bodies: Default::default(), pruner: None })
     }
 
     /// Applies djstripe's pending migrations, then the app's ([`Settings::app_migrations`]);

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::Limits;
+use super::retention::{MIN_EVENT_RETENTION_DAYS, RetentionPolicy};
 use crate::Error;
 use crate::db::{DatabaseOptions, SqliteSync, ValidationMethod};
 use crate::engine::EventCallback;
@@ -34,6 +35,9 @@ use crate::stripe_api::DEFAULT_API_BASE;
 /// | `DJSTRIPE_SQLITE_SYNCHRONOUS` | SQLite only: `FULL` (durable) or `NORMAL` (may lose the last commits on power loss) | `FULL` |
 /// | `DJSTRIPE_TRUSTED_PROXIES` | comma-separated proxy IPs whose `X-Forwarded-For` is believed | none |
 /// | `DJSTRIPE_WEBHOOK_BODY_TIMEOUT`, `…_MAX_READERS`, `…_BODY_MEMORY`, `DJSTRIPE_WRITER_QUEUE`, `DJSTRIPE_WEBHOOK_REJECTED_PER_MINUTE`, `DJSTRIPE_RETRIEVE_EVENT_PER_SECOND` | what unauthenticated traffic can cost: see [`Limits`] | see [`Limits`] |
+/// | `DJSTRIPE_TRIGGER_RETENTION_DAYS` | days a trigger row whose outcome is final and successful, or `invalid`, is kept; then the background task removes it (`failed`, `queued` stay) | kept forever |
+/// | `DJSTRIPE_EVENT_RETENTION_DAYS` | days an event row is kept once no trigger refers to it; at least 30 (Stripe resends events for 30 days), needs `DJSTRIPE_TRIGGER_RETENTION_DAYS` | kept forever |
+/// | `DJSTRIPE_PRUNE_INTERVAL` | seconds between two runs of the background pruning task (needs a retention) | 3600 |
 ///
 /// ```
 /// use djstripe_core::app::Settings;
@@ -77,6 +81,9 @@ pub struct Settings {
     pub app_migrations: Option<super::AppMigrations>,
     /// Which registered handlers run (code only; default all): see [`HandlerSet`].
     pub handlers: HandlerSet,
+    /// `DJSTRIPE_TRIGGER_RETENTION_DAYS`, `DJSTRIPE_EVENT_RETENTION_DAYS`,
+    /// `DJSTRIPE_PRUNE_INTERVAL`: how long rows are kept (default: forever).
+    pub retention: RetentionPolicy,
 }
 
 impl std::fmt::Debug for Settings {
@@ -89,6 +96,7 @@ impl std::fmt::Debug for Settings {
             .field("live_mode", &self.live_mode)
             .field("api_base", &self.api_base)
             .field("max_body", &self.max_body)
+            .field("retention", &self.retention)
             .finish_non_exhaustive()
     }
 }
@@ -130,6 +138,7 @@ impl Settings {
             event_callback: None,
             app_migrations: None,
             handlers: HandlerSet::all(),
+            retention: RetentionPolicy::default(),
         }
     }
 
@@ -261,8 +270,37 @@ impl Settings {
                 })
                 .collect::<Result<_, _>>()?;
         }
+        let days = |var: &'static str, v: &str| {
+            v.parse::<u32>().ok().filter(|d| (1..=36_500).contains(d)).ok_or_else(|| {
+                config_error(var, format!("`{v}` is not a number of days between 1 and 36500 (unset: kept forever)"))
+            })
+        };
+        if let Some(v) = get("DJSTRIPE_TRIGGER_RETENTION_DAYS") {
+            config.retention.triggers = Some(days("DJSTRIPE_TRIGGER_RETENTION_DAYS", &v)?);
+        }
+        if let Some(v) = get("DJSTRIPE_EVENT_RETENTION_DAYS") {
+            config.retention.events = Some(days("DJSTRIPE_EVENT_RETENTION_DAYS", &v)?);
+        }
+        let interval_set = get("DJSTRIPE_PRUNE_INTERVAL").is_some();
+        if let Some(v) = get("DJSTRIPE_PRUNE_INTERVAL") {
+            let secs: u64 = v.parse().ok().filter(|s| (1..=604_800).contains(s)).ok_or_else(|| {
+                config_error(
+                    "DJSTRIPE_PRUNE_INTERVAL",
+                    format!("`{v}` is not a number of seconds between 1 and 604800 (a week)"),
+                )
+            })?;
+            config.retention.interval = Duration::from_secs(secs);
+        }
         config.limits = config.limits.from_lookup(get)?;
         config.check()?;
+        if interval_set && !config.retention.is_enabled() {
+            return Err(config_error(
+                "DJSTRIPE_PRUNE_INTERVAL",
+                "it applies to the pruning task, which is off because DJSTRIPE_TRIGGER_RETENTION_DAYS is unset: \
+                 set DJSTRIPE_TRIGGER_RETENTION_DAYS, or remove DJSTRIPE_PRUNE_INTERVAL"
+                    .into(),
+            ));
+        }
         if tolerance_set {
             // Only the legacy endpoint verifies with this tolerance (endpoints made by `endpoints
             // create` keep their own): a tolerance it never applies is a mistake to report.
@@ -294,7 +332,12 @@ impl Settings {
     ///   `DJSTRIPE_WEBHOOK_SECRET`: it would apply to the legacy endpoint, which is off;
     /// - `retrieve_event` for the legacy endpoint without the mode's secret key;
     /// - `DJSTRIPE_DB_WRITERS` above half of `DJSTRIPE_DB_POOL_SIZE` (each writer keeps a
-    ///   connection; the engine would silently use fewer).
+    ///   connection; the engine would silently use fewer);
+    /// - `DJSTRIPE_EVENT_RETENTION_DAYS` below [`MIN_EVENT_RETENTION_DAYS`] (a resent event
+    ///   whose row is gone would run its handlers again), or without
+    ///   `DJSTRIPE_TRIGGER_RETENTION_DAYS` (an event goes only once no trigger refers to it, and
+    ///   triggers would be kept forever: nothing would ever be removed);
+    /// - a retention of 0 days, or a batch size or interval of 0.
     ///
     /// [`Settings::from_lookup`] also refuses `DJSTRIPE_WEBHOOK_TOLERANCE` where no signature is
     /// checked with it, and `DJSTRIPE_SQLITE_SYNCHRONOUS` with a PostgreSQL `DATABASE_URL`.
@@ -328,6 +371,7 @@ impl Settings {
                 ),
             ));
         }
+        self.check_retention()?;
         if let Some(writers) = self.writers {
             let pool = self.database.pool_size as usize;
             let most = (pool / 2).max(1);
@@ -342,6 +386,43 @@ impl Settings {
                     ),
                 ));
             }
+        }
+        Ok(())
+    }
+
+    fn check_retention(&self) -> Result<(), Error> {
+        let retention = &self.retention;
+        if retention.triggers == Some(0) {
+            return Err(config_error(
+                "DJSTRIPE_TRIGGER_RETENTION_DAYS",
+                "0 days would remove a trigger as soon as it is written: use at least 1 (unset: kept forever)".into(),
+            ));
+        }
+        if let Some(days) = retention.events {
+            if days < MIN_EVENT_RETENTION_DAYS {
+                return Err(config_error(
+                    "DJSTRIPE_EVENT_RETENTION_DAYS",
+                    format!(
+                        "{days} days is too short: Stripe retries a delivery for up to 3 days and can resend an \
+                         event for {MIN_EVENT_RETENTION_DAYS} days, and an event whose row is gone is no longer a \
+                         duplicate (its handlers would run again): use at least {MIN_EVENT_RETENTION_DAYS}"
+                    ),
+                ));
+            }
+            if retention.triggers.is_none() {
+                return Err(config_error(
+                    "DJSTRIPE_EVENT_RETENTION_DAYS",
+                    "an event is removed only once no trigger refers to it, and DJSTRIPE_TRIGGER_RETENTION_DAYS \
+                     is unset (triggers are kept forever): set DJSTRIPE_TRIGGER_RETENTION_DAYS too"
+                        .into(),
+                ));
+            }
+        }
+        if retention.is_enabled() && (retention.interval.is_zero() || retention.batch_size < 1) {
+            return Err(config_error(
+                "DJSTRIPE_PRUNE_INTERVAL",
+                "the pruning task needs an interval of at least 1 second and a batch size of at least 1".into(),
+            ));
         }
         Ok(())
     }
@@ -513,6 +594,43 @@ impl Settings {
         self
     }
 
+    /// Keeps trigger rows `days` days (see [`RetentionPolicy::triggers`]); the background task
+    /// removes older ones whose outcome is prunable.
+    ///
+    /// ```
+    /// let c = djstripe_core::app::Settings::new("app.sqlite3").trigger_retention_days(14);
+    /// assert_eq!(c.retention.triggers, Some(14));
+    /// ```
+    pub fn trigger_retention_days(mut self, days: u32) -> Self {
+        self.retention.triggers = Some(days);
+        self
+    }
+
+    /// Keeps event rows `days` days once no trigger refers to them (see
+    /// [`RetentionPolicy::events`]; at least [`MIN_EVENT_RETENTION_DAYS`], checked).
+    ///
+    /// ```
+    /// let c = djstripe_core::app::Settings::new("app.sqlite3").event_retention_days(7);
+    /// let err = c.check().unwrap_err().to_string();
+    /// assert!(err.starts_with("DJSTRIPE_EVENT_RETENTION_DAYS") && err.contains("30"), "{err}");
+    /// ```
+    pub fn event_retention_days(mut self, days: u32) -> Self {
+        self.retention.events = Some(days);
+        self
+    }
+
+    /// The whole retention policy at once (batch size, pause, first run: code only).
+    ///
+    /// ```
+    /// use djstripe_core::app::{RetentionPolicy, Settings};
+    /// let policy = RetentionPolicy { triggers: Some(7), batch_size: 100, ..Default::default() };
+    /// assert_eq!(Settings::new("app.sqlite3").retention(policy).retention.batch_size, 100);
+    /// ```
+    pub fn retention(mut self, policy: RetentionPolicy) -> Self {
+        self.retention = policy;
+        self
+    }
+
     /// Trusts `X-Forwarded-For` from these proxies.
     ///
     /// ```
@@ -573,6 +691,10 @@ mod tests {
             ("DJSTRIPE_SQLITE_SYNCHRONOUS", "OFF"),
             ("DJSTRIPE_DB_TIMEOUT", "soon"),
             ("DJSTRIPE_TRUSTED_PROXIES", "proxy.local"),
+            ("DJSTRIPE_TRIGGER_RETENTION_DAYS", "a month"),
+            ("DJSTRIPE_TRIGGER_RETENTION_DAYS", "0"),
+            ("DJSTRIPE_EVENT_RETENTION_DAYS", "-30"),
+            ("DJSTRIPE_PRUNE_INTERVAL", "0"),
         ] {
             let err = env(&[(var, value)]).unwrap_err().to_string();
             assert!(err.starts_with(var), "{var}={value}: {err}");
@@ -642,6 +764,43 @@ mod tests {
         .unwrap();
         assert_eq!((ok.validation, ok.writers), (ValidationMethod::None, Some(3)));
         assert!(env(&[("DJSTRIPE_WEBHOOK_SECRET", "whsec_a"), ("DJSTRIPE_WEBHOOK_TOLERANCE", "60")]).is_ok());
+    }
+
+    #[test]
+    fn retention_is_off_by_default_and_read_from_the_environment() {
+        let c = env(&[]).unwrap();
+        assert!(!c.retention.is_enabled());
+        let c = env(&[
+            ("DJSTRIPE_TRIGGER_RETENTION_DAYS", "14"),
+            ("DJSTRIPE_EVENT_RETENTION_DAYS", "45"),
+            ("DJSTRIPE_PRUNE_INTERVAL", "600"),
+        ])
+        .unwrap();
+        assert_eq!((c.retention.triggers, c.retention.events), (Some(14), Some(45)));
+        assert_eq!(c.retention.interval, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn event_retention_is_refused_where_it_would_break_exactly_once() {
+        let short = env(&[("DJSTRIPE_TRIGGER_RETENTION_DAYS", "7"), ("DJSTRIPE_EVENT_RETENTION_DAYS", "29")])
+            .unwrap_err()
+            .to_string();
+        assert!(short.starts_with("DJSTRIPE_EVENT_RETENTION_DAYS") && short.contains("resend"), "{short}");
+        assert!(env(&[("DJSTRIPE_TRIGGER_RETENTION_DAYS", "7"), ("DJSTRIPE_EVENT_RETENTION_DAYS", "30")]).is_ok());
+        for (pairs, first, second) in [
+            (
+                vec![("DJSTRIPE_EVENT_RETENTION_DAYS", "60")],
+                "DJSTRIPE_EVENT_RETENTION_DAYS",
+                "DJSTRIPE_TRIGGER_RETENTION_DAYS",
+            ),
+            (vec![("DJSTRIPE_PRUNE_INTERVAL", "60")], "DJSTRIPE_PRUNE_INTERVAL", "DJSTRIPE_TRIGGER_RETENTION_DAYS"),
+        ] {
+            let err = env(&pairs).unwrap_err().to_string();
+            assert!(err.starts_with(first) && err.contains(second), "{pairs:?}: {err}");
+        }
+        // The same from code.
+        let err = Settings::new("a.sqlite3").trigger_retention_days(0).check().unwrap_err().to_string();
+        assert!(err.starts_with("DJSTRIPE_TRIGGER_RETENTION_DAYS"), "{err}");
     }
 
     #[test]

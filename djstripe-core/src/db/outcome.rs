@@ -106,6 +106,24 @@ impl Outcome {
         matches!(self, Outcome::Failed | Outcome::Queued)
     }
 
+    /// Whether retention removes a trigger with this outcome once it is old enough (the
+    /// background task of [`crate::app::RetentionPolicy`], and `triggers prune`): an outcome that
+    /// is final and needs nothing more (`processed`, `replayed`, `duplicate`, `test_event`,
+    /// `reprocessed`), and `invalid` (a rejected delivery, not an event: Stripe retries a valid
+    /// one, and its row is an audit of junk or a misconfiguration, worth no more than a
+    /// successful delivery's). `failed` rows are kept until reprocessed (an operator may still
+    /// want them; `triggers prune --include-failed` takes them), and `queued` ones always: they
+    /// are work not done yet, and their body is its only copy.
+    ///
+    /// ```
+    /// use djstripe_core::db::Outcome;
+    /// assert!(Outcome::Processed.is_prunable() && Outcome::Invalid.is_prunable());
+    /// assert!(!Outcome::Failed.is_prunable() && !Outcome::Queued.is_prunable());
+    /// ```
+    pub fn is_prunable(self) -> bool {
+        !matches!(self, Outcome::Failed | Outcome::Queued)
+    }
+
     /// The HTTP status for a delivery that came to this outcome: 200 for a success, 400 for an
     /// invalid delivery, 500 for a failure. (A more precise status for an invalid delivery, e.g.
     /// 413, comes from its error: see [`crate::engine::Receipt::http_status`].)

@@ -453,3 +453,120 @@ impl Database {
         updated?.ok_or_else(|| Error::not_found(Resource::WebhookEndpoint, id))
     }
 }
+
+/// Retention: counting and deleting old rows in small batches (see `app/retention.rs`). Each
+/// deletion is one short statement that removes at most `limit` rows, so that on SQLite the
+/// writer lock it takes is held for milliseconds and deliveries never wait long behind it; on
+/// PostgreSQL a small delete holds few row locks and a short transaction.
+impl Database {
+    /// How many triggers created before `cutoff` (UTC) have one of `outcomes`, per outcome (in
+    /// [`Outcome::ALL`]'s order, outcomes with no row left out): what a dry run of
+    /// `triggers prune` prints.
+    ///
+    /// ```
+    /// # let db = djstripe_core::testing::TestDatabase::new(djstripe_core::db::Backend::Sqlite);
+    /// use djstripe_core::db::Outcome;
+    /// let now = chrono::Utc::now().naive_utc();
+    /// assert!(db.count_triggers_before(now, &[Outcome::Processed]).unwrap().is_empty());
+    /// ```
+    pub fn count_triggers_before(
+        &self,
+        cutoff: chrono::NaiveDateTime,
+        outcomes: &[Outcome],
+    ) -> Result<Vec<(Outcome, i64)>, Error> {
+        let counted: Vec<(Outcome, i64)> = self.read(|c| {
+            tr::table
+                .filter(tr::created.lt(cutoff))
+                .filter(tr::outcome.eq_any(outcomes.to_vec()))
+                .group_by(tr::outcome)
+                .select((tr::outcome, diesel::dsl::count(tr::id)))
+                .load(c)
+        })?;
+        Ok(Outcome::ALL
+            .into_iter()
+            .filter_map(|o| counted.iter().find(|(found, _)| *found == o).copied())
+            .filter(|(_, n)| *n > 0)
+            .collect())
+    }
+
+    /// Deletes at most `limit` triggers created before `cutoff` (UTC) that have one of
+    /// `outcomes`; returns how many it deleted (fewer than `limit`: none are left). One
+    /// statement, under the SQLite writer lock.
+    ///
+    /// ```
+    /// # let db = djstripe_core::testing::TestDatabase::new(djstripe_core::db::Backend::Sqlite);
+    /// use djstripe_core::db::Outcome;
+    /// let month_ago = chrono::Utc::now().naive_utc() - chrono::Duration::days(30);
+    /// assert_eq!(db.delete_triggers_before(month_ago, &[Outcome::Processed], 500).unwrap(), 0);
+    /// ```
+    pub fn delete_triggers_before(
+        &self,
+        cutoff: chrono::NaiveDateTime,
+        outcomes: &[Outcome],
+        limit: i64,
+    ) -> Result<usize, Error> {
+        let mut conn = self.get()?;
+        let _writer = self.writer_lock();
+        let old = tr::created.lt(cutoff).and(tr::outcome.eq_any(outcomes.to_vec()));
+        // Two statements (diesel has no `DELETE ... WHERE id IN (SELECT ... FROM the same table
+        // LIMIT n)`): the ids, then those rows, the conditions checked again in case a row
+        // changed in between (a failed trigger reprocessed on PostgreSQL).
+        let batch: Vec<i64> =
+            tr::table.filter(old.clone()).select(tr::id).limit(limit).load(&mut *conn).map_err(classify)?;
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        diesel::delete(tr::table.filter(tr::id.eq_any(batch)).filter(old)).execute(&mut *conn).map_err(classify)
+    }
+
+    /// How many events received before `cutoff` (UTC) no trigger refers to: those
+    /// [`Database::delete_events_before`] would delete.
+    ///
+    /// ```
+    /// # let db = djstripe_core::testing::TestDatabase::new(djstripe_core::db::Backend::Sqlite);
+    /// assert_eq!(db.count_events_before(chrono::Utc::now().naive_utc()).unwrap(), 0);
+    /// ```
+    pub fn count_events_before(&self, cutoff: chrono::NaiveDateTime) -> Result<i64, Error> {
+        self.read(|c| {
+            ev::table
+                .left_join(tr::table.on(tr::event_id.eq(ev::id.nullable())))
+                .filter(tr::id.is_null())
+                .filter(ev::received.lt(cutoff))
+                .count()
+                .get_result(c)
+        })
+    }
+
+    /// Deletes at most `limit` events received before `cutoff` (UTC) that no trigger row refers
+    /// to; returns how many. An event row is what makes a redelivery a duplicate, and a kept
+    /// trigger may be reprocessed (a failed one whose event later succeeded would run its
+    /// handlers a second time if the event row were gone): so an event goes only after every
+    /// trigger of it. One statement, under the SQLite writer lock.
+    ///
+    /// ```
+    /// # let db = djstripe_core::testing::TestDatabase::new(djstripe_core::db::Backend::Sqlite);
+    /// let two_months_ago = chrono::Utc::now().naive_utc() - chrono::Duration::days(60);
+    /// assert_eq!(db.delete_events_before(two_months_ago, 500).unwrap(), 0);
+    /// ```
+    pub fn delete_events_before(&self, cutoff: chrono::NaiveDateTime, limit: i64) -> Result<usize, Error> {
+        let mut conn = self.get()?;
+        let _writer = self.writer_lock();
+        let batch: Vec<String> = ev::table
+            .left_join(tr::table.on(tr::event_id.eq(ev::id.nullable())))
+            .filter(tr::id.is_null())
+            .filter(ev::received.lt(cutoff))
+            .select(ev::id)
+            .limit(limit)
+            .load(&mut *conn)
+            .map_err(classify)?;
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        // Checked again: a redelivery may have recorded a trigger of one of them in between
+        // (PostgreSQL; on SQLite the writer lock excludes it).
+        let referenced = tr::table.filter(tr::event_id.eq_any(batch.clone())).select(tr::event_id);
+        diesel::delete(ev::table.filter(ev::id.eq_any(batch)).filter(ev::id.nullable().ne_all(referenced)))
+            .execute(&mut *conn)
+            .map_err(classify)
+    }
+}

@@ -1,0 +1,1 @@
+DROP INDEX djstripe_event_received;
