@@ -115,7 +115,8 @@ fn host_of(authority: &str) -> &str {
         },
     };
     let after_host = &authority[host.len()..];
-    let port_ok = port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok());
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok());
     if port_ok && (after_host.is_empty() || port.is_some()) { host } else { "" }
 }
 
