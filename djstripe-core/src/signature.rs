@@ -167,7 +167,9 @@ impl Verifier {
     /// of 5 minutes ([`DEFAULT_TOLERANCE`]).
     ///
     /// Empty strings are skipped: an empty key is public knowledge, so accepting it would let
-    /// anyone sign. With no usable secret every verification fails with [`Error::NoSecret`].
+    /// anyone sign. So are strings of NUL bytes only: HMAC pads a short key with zeros, so `"\0"`
+    /// is the empty key too. With no usable secret every verification fails with
+    /// [`Error::NoSecret`].
     ///
     /// ```
     /// use djstripe_core::{Error, Verifier};
@@ -175,14 +177,14 @@ impl Verifier {
     /// let from_db = Verifier::new(vec![String::from("whsec_abc"), String::from("whsec_old")]);
     /// assert_eq!(from_db.secret_count(), 2);
     ///
-    /// let none = Verifier::new([""]);
+    /// let none = Verifier::new(["", "\0\0"]);
     /// assert!(matches!(none.verify(Some("t=1,v1=00"), b"{}"), Err(Error::NoSecret)));
     /// ```
     pub fn new<S: Into<Secret>>(secrets: impl IntoIterator<Item = S>) -> Self {
         let keys = secrets
             .into_iter()
             .map(Into::into)
-            .filter(|s: &Secret| !s.0.is_empty())
+            .filter(|s: &Secret| !s.0.bytes().all(|b| b == 0))
             .map(|s| HmacSha256::new_from_slice(s.0.as_bytes()).expect("HMAC accepts keys of any length"))
             .collect();
         Verifier { keys, tolerance: DEFAULT_TOLERANCE }
@@ -550,6 +552,23 @@ mod tests {
         assert_eq!(format!("{:?}", Secret::from("plainsecret")), "Secret(\"…\")");
         let verifier = Verifier::new(["whsec_supersecret"]);
         assert!(!format!("{verifier:?}").contains("supersecret"));
+    }
+
+    /// Found by the fuzzer (fuzz/corpus/signature_roundtrip/regression-nul-secret): a secret of
+    /// NUL bytes is the empty HMAC key, so a header signed with `""` verified against it.
+    #[test]
+    fn nul_secrets_are_the_empty_key_and_skipped() {
+        let header = format!("t=1,v1={}", sign("", 1, b"{}"));
+        for nul in ["\0", "\0\0\0\0\0", &"\0".repeat(64)] {
+            assert_eq!(sign(nul, 1, b"{}"), sign("", 1, b"{}"), "HMAC pads keys with zeros");
+            let verifier = Verifier::new([nul]).tolerance(Duration::ZERO);
+            assert_eq!(verifier.secret_count(), 0);
+            assert!(matches!(verifier.verify_at(Some(&header), b"{}", 1), Err(Error::NoSecret)));
+        }
+        let verifier = Verifier::new(["\0", "whsec_abc"]).tolerance(Duration::ZERO);
+        assert!(matches!(verifier.verify_at(Some(&header), b"{}", 1), Err(Error::NoMatchingSignature)));
+        // A NUL inside a real secret changes nothing.
+        assert_eq!(Verifier::new(["whsec_\0abc"]).secret_count(), 1);
     }
 
     #[test]

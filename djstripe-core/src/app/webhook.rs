@@ -46,9 +46,9 @@ pub enum WebhookPath {
 /// the profile, BENCHMARKS.md).
 pub fn webhook_path(rest: &str) -> WebhookPath {
     match rest.strip_prefix('/').map(|r| r.strip_suffix('/').unwrap_or(r)) {
-        None if rest.is_empty() => WebhookPath::Legacy,
-        Some("") => WebhookPath::Legacy,
-        Some(uuid) if !uuid.contains('/') => WebhookPath::Endpoint(uuid.to_owned()),
+        _ if rest.is_empty() || rest == "/" => WebhookPath::Legacy,
+        // Not `//`: an empty segment names no endpoint, and is not the legacy one either.
+        Some(uuid) if !uuid.is_empty() && !uuid.contains('/') => WebhookPath::Endpoint(uuid.to_owned()),
         _ => WebhookPath::NotFound,
     }
 }

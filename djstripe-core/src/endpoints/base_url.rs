@@ -22,7 +22,9 @@ use crate::Error;
 /// ```
 pub fn check_base_url(base: &str, livemode: bool) -> Result<String, Error> {
     let base = base.trim();
-    reason(base, livemode).map_or_else(|| Ok(base.trim_end_matches('/').to_owned()), |why| Err(rejected(base, &why)))
+    // Slashes and whitespace together: `https://shop.example.com/app /` is `.../app`, not `.../app `.
+    let accepted = || Ok(base.trim_end_matches(|c: char| c == '/' || c.is_whitespace()).to_owned());
+    reason(base, livemode).map_or_else(accepted, |why| Err(rejected(base, &why)))
 }
 
 fn rejected(base: &str, why: &str) -> Error {
@@ -54,8 +56,23 @@ fn reason(base: &str, livemode: bool) -> Option<String> {
     }
     let lower = host.to_ascii_lowercase();
     let lower = lower.trim_end_matches('.');
-    if let Ok(ip) = lower.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
-        return ip_reason(ip);
+    if let Some(inner) = lower.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return match inner.parse::<Ipv6Addr>() {
+            Ok(ip) => ip_reason(IpAddr::V6(ip)),
+            Err(_) => Some(format!("`{host}` is not an IPv6 address (only those are written in brackets)")),
+        };
+    }
+    if lower.contains(':') {
+        return Some(format!("`{host}` is not a host name (an IPv6 address is written in brackets: `[::1]`)"));
+    }
+    if let Ok(ip) = lower.parse::<Ipv4Addr>() {
+        return v4_reason(ip);
+    }
+    if ends_in_a_number(lower) {
+        return Some(format!(
+            "`{host}` ends in a number, so it is read as an IPv4 address (as `127.1` and `0x7f.0.0.1` are \
+             127.0.0.1), but it is not one written as four decimal numbers"
+        ));
     }
     if lower == "localhost" || lower.ends_with(".localhost") {
         return Some(format!("`{host}` is this machine, which Stripe cannot reach"));
@@ -74,16 +91,33 @@ fn reason(base: &str, livemode: bool) -> Option<String> {
     None
 }
 
-/// The host of `host[:port]` or `[v6][:port]` (empty for a bad port: the host is unusable).
+/// Whether URL parsers (the WHATWG URL standard: browsers, Stripe) read `host` as an IPv4 address:
+/// its last label is a decimal or `0x` hexadecimal number. Such a host that did not parse as four
+/// decimal numbers is an address in disguise (`127.1`, `0x7f.1`, `0177.0.0.1` are all loopback) or
+/// no valid host at all (`1.2.3.4.5`): checking it as a name would let a loopback or private
+/// address through.
+fn ends_in_a_number(host: &str) -> bool {
+    let last = host.rsplit('.').next().unwrap_or_default();
+    let decimal = !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit());
+    let hex = last.strip_prefix("0x").is_some_and(|digits| digits.bytes().all(|b| b.is_ascii_hexdigit()));
+    decimal || hex
+}
+
+/// The host of `host[:port]` or `[v6][:port]`, brackets included (empty when the port is not a
+/// number from 0 to 65535 written in digits, or when anything but a port follows the `]`: the
+/// URL is unusable).
 fn host_of(authority: &str) -> &str {
-    if let Some(inner) = authority.strip_prefix('[') {
-        return inner.split(']').next().unwrap_or_default();
-    }
-    match authority.rsplit_once(':') {
-        Some((host, port)) if port.parse::<u16>().is_ok() => host,
-        Some(_) => "",
-        None => authority,
-    }
+    let (host, port) = match authority.find(']') {
+        Some(end) if authority.starts_with('[') => (&authority[..=end], authority[end + 1..].strip_prefix(':')),
+        _ => match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    let after_host = &authority[host.len()..];
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok());
+    if port_ok && (after_host.is_empty() || port.is_some()) { host } else { "" }
 }
 
 fn ip_reason(ip: IpAddr) -> Option<String> {
@@ -183,6 +217,37 @@ mod tests {
             assert!(message.contains(why), "{url}: {message}");
             assert!(message.contains("tunnel") && message.contains("public"), "{url}: {message}");
         }
+    }
+
+    /// Inputs the fuzzer found (fuzz/corpus/base_url/regression-*): each was accepted although a
+    /// URL parser reads it as another host than the check did, or as no URL at all.
+    #[test]
+    fn fuzz_regressions_are_refused() {
+        for (url, why) in [
+            // WHATWG parsers read a host ending in a number as an IPv4 address: these are 127.0.0.1.
+            ("http://127.1", "ends in a number"),
+            ("http://0x7f.0.0.1", "ends in a number"),
+            ("http://0177.0.0.1", "ends in a number"),
+            ("http://2130706433.", "ends in a number"),
+            ("http://200.64.p.1", "ends in a number"),
+            ("http://1.2.3.4.5", "ends in a number"),
+            // Text after the brackets of an IPv6 address; a port that is not digits.
+            ("https://[2606:4700::1]:4431]:", "no host"),
+            ("https://[2606:4700::1]x", "no host"),
+            ("https://shop.example.com:+443", "no host"),
+            ("https://[shop.example.com]", "not an IPv6 address"),
+            // An IPv6 address without brackets (`::ffff` and a port `0`).
+            ("http://::ffff:0", "brackets"),
+        ] {
+            let err = check_base_url(url, false).unwrap_err();
+            assert!(err.to_string().contains(why), "{url}: {err}");
+        }
+        // Names that merely contain digits still pass.
+        for url in ["https://shop1.example.com", "https://1.example.com", "https://shop.example.com.:443"] {
+            assert!(check_base_url(url, true).is_ok(), "{url}");
+        }
+        // Found by the fuzzer too: whitespace before a trailing slash stayed in the URL.
+        assert_eq!(check_base_url("http://0.la/2 /", false).unwrap(), "http://0.la/2");
     }
 
     #[test]
