@@ -23,6 +23,7 @@ each_adapter!(
     past_the_readers_cap_503_with_retry_after,
     a_junk_flood_stores_a_bounded_number_of_rows,
     unknown_endpoints_read_no_body,
+    idle_and_slow_connections_do_not_delay_a_delivery,
 );
 
 fn sqlite(adapter: Adapter) -> TestDb {
@@ -212,4 +213,23 @@ fn unknown_endpoints_read_no_body(adapter: Adapter) {
     let (code, text) = status_of(&mut stream, Duration::from_secs(3)).expect("answered before the body");
     assert_eq!(code, 404, "{text}");
     assert_eq!(db.count("SELECT COUNT(*) AS n FROM djstripe_webhookeventtrigger"), 0);
+}
+
+/// 300 idle connections and 100 that sent half a request head: a real delivery is still answered
+/// within a second.
+fn idle_and_slow_connections_do_not_delay_a_delivery(adapter: Adapter) {
+    let db = sqlite(adapter);
+    let server = Server::start(&db, &[]);
+    let secret = server.secret(&db);
+    let idle: Vec<TcpStream> = (0..300).map(|_| TcpStream::connect(server.address()).unwrap()).collect();
+    let slow: Vec<TcpStream> = (0..100)
+        .map(|_| {
+            let mut stream = TcpStream::connect(server.address()).unwrap();
+            stream.write_all(b"POST /stripe/webhook/ HTTP/1.1\r\nHost: loc").unwrap();
+            stream
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_real_delivery_answered(&server, &secret, Duration::from_secs(1));
+    drop((idle, slow));
 }
