@@ -91,3 +91,37 @@ fn try_post(url: &str, signed: &SignedEvent) -> Option<u16> {
         .send(&signed.body[..]);
     response.ok().map(|r| r.status().as_u16())
 }
+
+both_backends!(two_instances_on_one_database_handle_concurrent_duplicates_once);
+
+/// Two app instances on one database (the way PostgreSQL is deployed; SQLite shares the file),
+/// every event delivered to both at the same moment, several times: each is handled exactly once.
+fn two_instances_on_one_database_handle_concurrent_duplicates_once(backend: Backend) {
+    let db = TestDb::new(Stack { backend, adapter: Adapter::Actix });
+    let first = Server::start(&db, &[]);
+    let second = Server::start(&db, &[]);
+    assert_eq!(first.uuid, second.uuid, "one development endpoint, shared");
+    let secret = first.secret(&db);
+    let events: Vec<SignedEvent> = (0..150).map(|_| EventBuilder::new("customer.created").signed(&secret)).collect();
+    let urls = [first.endpoint_url(), second.endpoint_url()];
+    std::thread::scope(|scope| {
+        for t in 0..8 {
+            let (events, url) = (&events, &urls[t % 2]);
+            scope.spawn(move || {
+                for signed in events {
+                    let answer = post(url, &signed.body, Some(&signed.header));
+                    assert_eq!(answer.status, 200, "{answer:?}");
+                }
+            });
+        }
+    });
+    let handled = db.count("SELECT COUNT(*) AS n FROM shop_customer_event");
+    let distinct = db.count("SELECT COUNT(DISTINCT event_id) AS n FROM shop_customer_event");
+    assert_eq!((handled, distinct), (150, 150), "each event handled exactly once across both instances");
+    assert_eq!(db.count("SELECT COUNT(*) AS n FROM djstripe_webhookeventtrigger"), 8 * 150, "every delivery recorded");
+    assert_eq!(
+        db.count("SELECT COUNT(*) AS n FROM djstripe_webhookeventtrigger WHERE outcome = 'processed'"),
+        150,
+        "one processed, the rest duplicates"
+    );
+}
