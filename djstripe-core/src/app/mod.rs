@@ -52,6 +52,10 @@ use crate::endpoints::EndpointManager;
 use crate::engine::{Engine, EngineConfig, LegacyEndpoint};
 use crate::stripe_api::StripeClient;
 
+/// The log target of [`Djstripe::shutdown`]'s line, so that it can be shown alone
+/// (`RUST_LOG=warn,djstripe_core::shutdown=info`).
+const SHUTDOWN_LOG: &str = "djstripe_core::shutdown";
+
 /// The running webhook receiver: the engine (database pool, writer threads) and the settings.
 /// Cheap to clone: start it once, clone it into each worker or router.
 ///
@@ -153,6 +157,7 @@ impl Djstripe {
         let drained = self.engine.drain(grace);
         if drained.is_complete() {
             tracing::info!(
+                target: SHUTDOWN_LOG,
                 deliveries = drained.deliveries,
                 on_commit = drained.callbacks,
                 took_ms = drained.took.as_millis() as u64,
@@ -160,6 +165,7 @@ impl Djstripe {
             );
         } else {
             tracing::warn!(
+                target: SHUTDOWN_LOG,
                 deliveries_left = drained.deliveries_left,
                 on_commit_left = drained.callbacks_left,
                 took_ms = drained.took.as_millis() as u64,

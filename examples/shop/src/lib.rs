@@ -15,6 +15,11 @@
 //! line); the binaries add one: `shop` serves with actix-web (`src/main.rs`), `shop-axum` with
 //! axum (`examples/shop-axum`), the same handlers and the same commands.
 //!
+//! Stopping (both binaries): SIGTERM, what a deploy sends, or Ctrl-C stops `serve` gracefully —
+//! no new connections, the deliveries in flight committed and answered, the queued reminders
+//! (`on_commit`) sent — and it exits 0 within `DJSTRIPE_SHUTDOWN_GRACE` seconds (default 30),
+//! logging what it drained: `kill -TERM $(pidof shop)`.
+//!
 //! Admin pages (both binaries): `shop admin set-password --user ops` stores a user (an argon2
 //! hash in the database), or set `DJSTRIPE_ADMIN_PASSWORD_HASH=$argon2id$...` (from `shop admin
 //! hash-password`; user `admin`, or `DJSTRIPE_ADMIN_USER`) or `DJSTRIPE_ADMIN_TOKEN`, and `serve`
