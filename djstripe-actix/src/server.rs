@@ -1,5 +1,6 @@
 //! [`Server`]: the actix-web `HttpServer` that the command line's `serve` runs — the webhook
-//! scope, the admin pages when configured, and the app's own routes.
+//! scope, the admin pages when configured, and the app's own routes; stopped gracefully by
+//! Ctrl-C or SIGTERM within `DJSTRIPE_SHUTDOWN_GRACE`.
 
 use std::sync::Arc;
 
@@ -46,6 +47,7 @@ impl djstripe_core::app::Server for Server {
         #[cfg(feature = "admin")]
         let admin = crate::admin::AdminConfig::load(&djstripe)?.map(|a| a.webhook_prefix(&prefix));
         let bind = options.bind.clone();
+        let grace = djstripe.settings().shutdown_grace;
         let listen = |e| djstripe_core::Error::Io { action: format!("listening on {bind}"), source: e };
         actix_web::rt::System::new().block_on(async move {
             let app_prefix = prefix.clone();
@@ -74,6 +76,9 @@ impl djstripe_core::app::Server for Server {
             if let Some(workers) = options.workers {
                 server = server.workers(workers);
             }
+            // Our signals, not actix-web's (whose Ctrl-C stops at once): Ctrl-C and SIGTERM both
+            // stop gracefully, within the grace period, like the axum server.
+            server = server.disable_signals().shutdown_timeout(grace.as_secs());
             let server = server.bind(&options.bind).map_err(listen)?;
             let addr =
                 server.addrs().first().copied().ok_or_else(|| listen(std::io::ErrorKind::AddrNotAvailable.into()))?;
@@ -83,13 +88,13 @@ impl djstripe_core::app::Server for Server {
                 println!("admin pages at http://{addr}{prefix}/admin/");
             }
             let running = server.run();
-            if let Some(shutdown) = options.shutdown.clone() {
-                let handle = running.handle();
-                actix_web::rt::spawn(async move {
-                    shutdown.stopped().await;
-                    handle.stop(true).await;
-                });
-            }
+            let shutdown = options.shutdown.clone().unwrap_or_default();
+            let handle = running.handle();
+            actix_web::rt::spawn(async move {
+                shutdown.signalled().await;
+                // Stops accepting, waits for the requests in flight (at most the grace period).
+                handle.stop(true).await;
+            });
             running.await.map_err(|source| djstripe_core::Error::Io { action: "serving".into(), source })
         })
     }

@@ -1,11 +1,13 @@
 //! [`Server`]: `axum::serve` for the command line's `serve` — the webhook router nested at the
 //! prefix, the admin pages when configured, and the app's own routes, on a tokio runtime,
-//! stopped gracefully by Ctrl-C or SIGTERM.
+//! stopped gracefully by Ctrl-C or SIGTERM within `DJSTRIPE_SHUTDOWN_GRACE`.
 
 use std::net::SocketAddr;
 
 use axum::Router;
-use djstripe_core::app::{Djstripe, Ready, ServeOptions, Shutdown};
+use std::future::IntoFuture;
+
+use djstripe_core::app::{Djstripe, Ready, ServeOptions};
 
 /// The axum server for `djstripe_cli::Cli::server`: the webhook router at the prefix, the admin
 /// pages at `{prefix}/admin/` when `DJSTRIPE_ADMIN_PASSWORD_HASH` or `DJSTRIPE_ADMIN_TOKEN` is set
@@ -48,6 +50,7 @@ impl djstripe_core::app::Server for Server {
         let runtime = runtime.enable_all().build().map_err(io("starting the tokio runtime"))?;
         #[cfg(feature = "admin")]
         let admin = crate::admin::AdminConfig::load(&djstripe)?.map(|a| a.webhook_prefix(&options.prefix));
+        let grace = djstripe.settings().shutdown_grace;
         let mut app = Router::new().nest(&options.prefix, crate::router(djstripe.clone()));
         #[cfg(feature = "admin")]
         if let Some(config) = &admin {
@@ -57,7 +60,8 @@ impl djstripe_core::app::Server for Server {
         if let Some(routes) = &self.routes {
             app = app.merge(routes.clone());
         }
-        runtime.block_on(async move {
+        let shutdown = options.shutdown.clone().unwrap_or_default();
+        let served = runtime.block_on(async move {
             let listening = format!("listening on {}", options.bind);
             let listener = tokio::net::TcpListener::bind(&options.bind).await.map_err(io(&listening))?;
             let addr = listener.local_addr().map_err(io(&listening))?;
@@ -66,42 +70,26 @@ impl djstripe_core::app::Server for Server {
             if admin.is_some() {
                 println!("admin pages at http://{addr}{}/admin/", options.prefix);
             }
-            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(stopped(options.shutdown.clone()))
-                .await
-                .map_err(io("serving"))
-        })
+            let signalled = shutdown.clone();
+            let serving = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(async move { signalled.signalled().await })
+                .into_future();
+            // axum waits for every open connection; the grace period bounds that, as
+            // actix-web's `shutdown_timeout` does.
+            let deadline = async {
+                shutdown.stopped().await;
+                tokio::time::sleep(grace).await;
+            };
+            tokio::select! {
+                served = serving => served.map_err(io("serving")),
+                () = deadline => {
+                    tracing::warn!(grace_secs = grace.as_secs(), "the shutdown grace period ended with requests still open: dropping them");
+                    Ok(())
+                }
+            }
+        });
+        // Tasks still running (connections past the grace period) are dropped, not waited for.
+        runtime.shutdown_background();
+        served
     }
-}
-
-/// Resolves at Ctrl-C, SIGTERM (what a deploy sends) or the options' [`Shutdown`].
-async fn stopped(shutdown: Option<Shutdown>) {
-    let shutdown = async move {
-        match shutdown {
-            Some(shutdown) => shutdown.stopped().await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = shutdown => {},
-        _ = signalled() => {},
-    }
-}
-
-/// Resolves at Ctrl-C or SIGTERM.
-async fn signalled() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => return std::future::pending().await,
-        };
-        tokio::select! {
-            _ = interrupt => {},
-            _ = terminate.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
 }

@@ -1,7 +1,7 @@
 //! `serve`: djstripe's and the app's migrations, the local development endpoint, then the web
 //! adapter's server with its banner.
 
-use djstripe_core::app::{DEV_ENDPOINT_DESCRIPTION, Djstripe, ServeOptions};
+use djstripe_core::app::{DEV_ENDPOINT_DESCRIPTION, Djstripe, ServeOptions, Shutdown};
 
 use super::{Cli, Open};
 use crate::{Error, Result};
@@ -24,17 +24,25 @@ pub(super) fn run(cli: &Cli, args: ServeArgs) -> Result<()> {
     if cli.dev_endpoint {
         djstripe.ensure_dev_endpoint()?;
     }
-    let options = ServeOptions { bind, workers: args.workers, prefix: cli.prefix.clone(), shutdown: None };
+    // Given to the server so that it records when the signal came: the grace period
+    // (DJSTRIPE_SHUTDOWN_GRACE) runs from there, through the server's stop and the drain.
+    let shutdown = Shutdown::new();
+    let options =
+        ServeOptions { bind, workers: args.workers, prefix: cli.prefix.clone(), shutdown: Some(shutdown.clone()) };
     let mut banner_error = None;
-    server.serve(djstripe.clone(), &options, &mut |addr| {
+    let served = server.serve(djstripe.clone(), &options, &mut |addr| {
         match banner(cli, &djstripe, &format!("http://{addr}")) {
             // Nobody reads stdout any more: keep serving.
             Ok(()) | Err(Error::Stdout(_)) => {}
             Err(e) => banner_error = Some(e),
         }
-    })?;
-    // Stopped (Ctrl-C / SIGTERM): let the committed deliveries' on_commit callbacks finish.
-    djstripe.engine().flush_on_commit();
+    });
+    // Stopped (Ctrl-C / SIGTERM), or failed: whatever the writers still hold is committed and
+    // answered, and the queued on_commit callbacks run, within what is left of the grace.
+    let grace = djstripe.settings().shutdown_grace;
+    let left = shutdown.stopped_at().map_or(grace, |at| grace.saturating_sub(at.elapsed()));
+    djstripe.shutdown(left);
+    served?;
     banner_error.map_or(Ok(()), Err)
 }
 

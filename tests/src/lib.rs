@@ -209,6 +209,27 @@ impl Server {
         self.base.trim_start_matches("http://").to_owned()
     }
 
+    /// Sends SIGTERM to the server (`kill -TERM PID`), what a deploy does: it stops gracefully.
+    pub fn terminate(&self) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success(), "kill -TERM {}: {status}", self.child.id());
+    }
+
+    /// Waits at most `timeout` for the server process to exit: its exit status, or `None` if it
+    /// still runs (it is killed on drop).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if started.elapsed() > timeout {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// The secret of the development endpoint, read from the database like `shop trigger` does.
     pub fn secret(&self, db: &TestDb) -> String {
         let database = djstripe_core::db::Database::connect(db.url()).unwrap();

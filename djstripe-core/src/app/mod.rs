@@ -52,6 +52,10 @@ use crate::endpoints::EndpointManager;
 use crate::engine::{Engine, EngineConfig, LegacyEndpoint};
 use crate::stripe_api::StripeClient;
 
+/// The log target of [`Djstripe::shutdown`]'s line, so that it can be shown alone
+/// (`RUST_LOG=warn,djstripe_core::shutdown=info`).
+const SHUTDOWN_LOG: &str = "djstripe_core::shutdown";
+
 /// The running webhook receiver: the engine (database pool, writer threads) and the settings.
 /// Cheap to clone: start it once, clone it into each worker or router.
 ///
@@ -131,6 +135,44 @@ impl Djstripe {
         };
         let engine = Engine::new(db, engine_config)?;
         Ok(Self { engine, settings: Arc::new(settings), bodies: Default::default(), pruner: None })
+    }
+
+    /// The end of a graceful shutdown, once the HTTP server has stopped accepting and returned:
+    /// waits, at most `grace`, for the deliveries still with the writers to be committed and
+    /// answered and for the queued `on_commit` callbacks to run ([`Engine::drain`]), then logs
+    /// one line saying what it drained and how long it took (a warning if the grace ran out).
+    /// `serve` calls it with what is left of [`Settings::shutdown_grace`]; an app that runs its
+    /// own `HttpServer` or `axum::serve` calls it after that returned (README, "Graceful
+    /// shutdown"). It blocks: from async code, call it after the server's future completed.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let url = format!("sqlite://{}/app.sqlite3", dir.path().display());
+    /// let djstripe = djstripe_core::app::Djstripe::start(djstripe_core::app::Settings::new(url)).unwrap();
+    /// // ... the HTTP server ran and returned ...
+    /// let drained = djstripe.shutdown(std::time::Duration::from_secs(30));
+    /// assert!(drained.is_complete());
+    /// ```
+    pub fn shutdown(&self, grace: std::time::Duration) -> crate::engine::Drained {
+        let drained = self.engine.drain(grace);
+        if drained.is_complete() {
+            tracing::info!(
+                target: SHUTDOWN_LOG,
+                deliveries = drained.deliveries,
+                on_commit = drained.callbacks,
+                took_ms = drained.took.as_millis() as u64,
+                "shutdown: {drained}"
+            );
+        } else {
+            tracing::warn!(
+                target: SHUTDOWN_LOG,
+                deliveries_left = drained.deliveries_left,
+                on_commit_left = drained.callbacks_left,
+                took_ms = drained.took.as_millis() as u64,
+                "shutdown: {drained}"
+            );
+        }
+        drained
     }
 
     /// Applies djstripe's pending migrations, then the app's ([`Settings::app_migrations`]);

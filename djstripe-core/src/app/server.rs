@@ -3,7 +3,9 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use super::Djstripe;
 use crate::Result;
@@ -50,6 +52,7 @@ pub struct Shutdown(Arc<ShutdownState>);
 #[derive(Debug, Default)]
 struct ShutdownState {
     stopped: AtomicBool,
+    at: OnceLock<Instant>,
     notify: tokio::sync::Notify,
 }
 
@@ -61,6 +64,7 @@ impl Shutdown {
 
     /// Triggers it: every [`Shutdown::stopped`] resolves.
     pub fn stop(&self) {
+        self.0.at.get_or_init(Instant::now);
         self.0.stopped.store(true, Ordering::SeqCst);
         self.0.notify.notify_waiters();
     }
@@ -68,6 +72,38 @@ impl Shutdown {
     /// Whether [`Shutdown::stop`] was called.
     pub fn is_stopped(&self) -> bool {
         self.0.stopped.load(Ordering::SeqCst)
+    }
+
+    /// When [`Shutdown::stop`] was first called: the grace period
+    /// ([`super::Settings::shutdown_grace`]) runs from there, through the HTTP server's
+    /// graceful stop and [`super::Djstripe::shutdown`].
+    ///
+    /// ```
+    /// let shutdown = djstripe_core::app::Shutdown::new();
+    /// assert!(shutdown.stopped_at().is_none());
+    /// shutdown.stop();
+    /// assert!(shutdown.stopped_at().unwrap().elapsed().as_secs() < 5);
+    /// ```
+    pub fn stopped_at(&self) -> Option<Instant> {
+        self.0.at.get().copied()
+    }
+
+    /// Resolves at Ctrl-C (SIGINT), SIGTERM (what a deploy sends) or [`Shutdown::stop`],
+    /// whichever comes first, and stops this signal then (so [`Shutdown::stopped_at`] is the
+    /// moment of the signal). What both adapters' servers wait on, so that they stop alike.
+    /// Needs a tokio runtime with I/O enabled (actix-web's and axum's both are).
+    ///
+    /// ```
+    /// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let shutdown = djstripe_core::app::Shutdown::new();
+    /// shutdown.stop();
+    /// runtime.block_on(shutdown.signalled()); // at once: already stopped
+    /// ```
+    pub async fn signalled(&self) {
+        tokio::select! {
+            _ = self.stopped() => {},
+            _ = signal() => self.stop(),
+        }
     }
 
     /// Resolves once [`Shutdown::stop`] was called (at once if it was already).
@@ -82,11 +118,37 @@ impl Shutdown {
     }
 }
 
+/// Resolves at Ctrl-C or SIGTERM; never if the handlers cannot be installed (then the process
+/// stops the default way: at once).
+async fn signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut terminate) = signal(SignalKind::terminate()) else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    if interrupt.await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
 /// What [`Server::serve`] calls once it listens: with the bound address.
 pub type Ready<'a> = &'a mut dyn FnMut(SocketAddr);
 
 /// A web adapter's HTTP server: mounts the webhook routes (and whatever else the app added to
 /// it) and serves until the process is told to stop (Ctrl-C, SIGTERM).
+///
+/// Stopping is graceful and bounded the same way on every adapter: at the signal (or
+/// [`ServeOptions::shutdown`]) the server stops accepting, finishes the requests in flight and
+/// returns — at the latest [`super::Settings::shutdown_grace`] after the signal, dropping what
+/// is still open then. The caller then drains the engine ([`super::Djstripe::shutdown`]).
 ///
 /// ```
 /// use djstripe_core::app::{Djstripe, ServeOptions, Server};
@@ -100,7 +162,9 @@ pub type Ready<'a> = &'a mut dyn FnMut(SocketAddr);
 /// ```
 pub trait Server: Send + Sync {
     /// Binds to `options.bind`, calls `ready` once with the bound address, then serves until
-    /// stopped. Blocks the calling thread.
+    /// stopped (see the trait's documentation). Blocks the calling thread. When
+    /// `options.shutdown` is given, a signal stops it too ([`Shutdown::signalled`]), so the
+    /// caller learns the moment from [`Shutdown::stopped_at`].
     ///
     /// # Errors
     /// [`crate::Error::Io`] when it cannot listen or the server fails.

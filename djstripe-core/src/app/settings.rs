@@ -34,6 +34,7 @@ use crate::stripe_api::DEFAULT_API_BASE;
 /// | `DJSTRIPE_DB_TIMEOUT` | seconds to wait for a pooled connection or the SQLite write lock before answering 503; libpq's `connect_timeout` unless the URL sets one | 10 |
 /// | `DJSTRIPE_SQLITE_SYNCHRONOUS` | SQLite only: `FULL` (durable) or `NORMAL` (may lose the last commits on power loss) | `FULL` |
 /// | `DJSTRIPE_TRUSTED_PROXIES` | comma-separated proxy IPs whose `X-Forwarded-For` is believed | none |
+/// | `DJSTRIPE_SHUTDOWN_GRACE` | seconds a SIGTERM/Ctrl-C leaves to finish the deliveries in flight and their `on_commit` callbacks before `serve` exits (keep it below the orchestrator's own: Kubernetes kills at 30) | 30 |
 /// | `DJSTRIPE_WEBHOOK_BODY_TIMEOUT`, `…_MAX_READERS`, `…_BODY_MEMORY`, `DJSTRIPE_WRITER_QUEUE`, `DJSTRIPE_WEBHOOK_REJECTED_PER_MINUTE`, `DJSTRIPE_RETRIEVE_EVENT_PER_SECOND` | what unauthenticated traffic can cost: see [`Limits`] | see [`Limits`] |
 /// | `DJSTRIPE_TRIGGER_RETENTION_DAYS` | days a trigger row whose outcome is final and successful, or `invalid`, is kept; then the background task removes it (`failed`, `queued` stay) | kept forever |
 /// | `DJSTRIPE_EVENT_RETENTION_DAYS` | days an event row is kept once no trigger refers to it; at least 30 (Stripe resends events for 30 days), needs `DJSTRIPE_TRIGGER_RETENTION_DAYS` | kept forever |
@@ -84,6 +85,9 @@ pub struct Settings {
     /// `DJSTRIPE_TRIGGER_RETENTION_DAYS`, `DJSTRIPE_EVENT_RETENTION_DAYS`,
     /// `DJSTRIPE_PRUNE_INTERVAL`: how long rows are kept (default: forever).
     pub retention: RetentionPolicy,
+    /// `DJSTRIPE_SHUTDOWN_GRACE`: from SIGTERM to exit, at most — the HTTP server's graceful
+    /// stop, then [`super::Djstripe::shutdown`].
+    pub shutdown_grace: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -139,6 +143,7 @@ impl Settings {
             app_migrations: None,
             handlers: HandlerSet::all(),
             retention: RetentionPolicy::default(),
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 
@@ -290,6 +295,12 @@ impl Settings {
                 )
             })?;
             config.retention.interval = Duration::from_secs(secs);
+        }
+        if let Some(v) = get("DJSTRIPE_SHUTDOWN_GRACE") {
+            let secs: u64 = v.parse().ok().filter(|s| *s <= 3600).ok_or_else(|| {
+                config_error("DJSTRIPE_SHUTDOWN_GRACE", format!("`{v}` is not a number of seconds between 0 and 3600"))
+            })?;
+            config.shutdown_grace = Duration::from_secs(secs);
         }
         config.limits = config.limits.from_lookup(get)?;
         config.check()?;
@@ -641,6 +652,17 @@ impl Settings {
         self.trusted_proxies = proxies.into_iter().collect();
         self
     }
+
+    /// `DJSTRIPE_SHUTDOWN_GRACE`: how long `serve` takes, at most, from SIGTERM to exit.
+    ///
+    /// ```
+    /// let config = djstripe_core::app::Settings::new("app.sqlite3").shutdown_grace_secs(10);
+    /// assert_eq!(config.shutdown_grace.as_secs(), 10);
+    /// ```
+    pub fn shutdown_grace_secs(mut self, secs: u64) -> Self {
+        self.shutdown_grace = Duration::from_secs(secs);
+        self
+    }
 }
 
 fn config_error(var: &'static str, message: String) -> Error {
@@ -808,5 +830,16 @@ mod tests {
         let err = env(&[("DJSTRIPE_WEBHOOK_SECRET", "whsec_a"), ("DJSTRIPE_WEBHOOK_VALIDATION", "retrieve_event")])
             .unwrap_err();
         assert!(err.to_string().contains("STRIPE_TEST_SECRET_KEY"), "{err}");
+    }
+
+    #[test]
+    fn shutdown_grace() {
+        assert_eq!(env(&[]).unwrap().shutdown_grace, Duration::from_secs(30));
+        assert_eq!(env(&[("DJSTRIPE_SHUTDOWN_GRACE", "5")]).unwrap().shutdown_grace, Duration::from_secs(5));
+        assert_eq!(env(&[("DJSTRIPE_SHUTDOWN_GRACE", "0")]).unwrap().shutdown_grace, Duration::ZERO);
+        for bad in ["soon", "-1", "3601", "1.5"] {
+            let err = env(&[("DJSTRIPE_SHUTDOWN_GRACE", bad)]).unwrap_err().to_string();
+            assert!(err.starts_with("DJSTRIPE_SHUTDOWN_GRACE"), "{bad}: {err}");
+        }
     }
 }

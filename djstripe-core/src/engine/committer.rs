@@ -13,6 +13,8 @@
 //! several app instances on one PostgreSQL lock event rows in the same order (no deadlock cycle).
 
 use std::hash::{BuildHasher, Hash};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, SyncSender, TrySendError, channel, sync_channel};
 use std::time::{Duration, Instant};
 
@@ -60,6 +62,49 @@ pub(super) struct Committer {
     capacity: usize,
     callbacks: Sender<Vec<Callback>>,
     hasher: std::collections::hash_map::RandomState,
+    /// What is not finished yet, for [`Committer::drain`].
+    unfinished: Arc<Unfinished>,
+}
+
+/// Deliveries handed to a writer and not answered yet, and `on_commit` callbacks queued and not
+/// run yet: what a graceful shutdown waits for.
+#[derive(Debug, Default)]
+pub(super) struct Unfinished {
+    deliveries: AtomicUsize,
+    callbacks: AtomicUsize,
+    /// Totals since the start: deliveries answered by a writer, callbacks run (with the
+    /// drain's own markers).
+    answered: AtomicUsize,
+    ran: AtomicUsize,
+}
+
+/// A reading of [`Unfinished`].
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Counts {
+    /// Deliveries handed to a writer and not answered.
+    pub deliveries: usize,
+    /// Callbacks queued and not run.
+    pub callbacks: usize,
+    /// Deliveries answered since the start.
+    pub answered: usize,
+    /// Callbacks run since the start.
+    pub ran: usize,
+}
+
+impl Unfinished {
+    fn now(&self) -> Counts {
+        Counts {
+            deliveries: self.deliveries.load(Ordering::SeqCst),
+            callbacks: self.callbacks.load(Ordering::SeqCst),
+            answered: self.answered.load(Ordering::SeqCst),
+            ran: self.ran.load(Ordering::SeqCst),
+        }
+    }
+
+    fn answered(&self, n: usize) {
+        self.answered.fetch_add(n, Ordering::SeqCst);
+        self.deliveries.fetch_sub(n, Ordering::SeqCst);
+    }
 }
 
 impl Committer {
@@ -76,23 +121,57 @@ impl Committer {
         // on_commit callbacks (mail, cache, enqueue) run on their own thread, in commit order,
         // so a slow one delays neither the answers nor the next batch.
         let (callbacks, pending) = channel::<Vec<Callback>>();
+        let unfinished = Arc::new(Unfinished::default());
+        let ran = unfinished.clone();
         std::thread::Builder::new()
             .name("djstripe-on-commit".into())
-            .spawn(move || pending.iter().for_each(run_on_commit))
+            .spawn(move || {
+                for batch in pending.iter() {
+                    let n = batch.len();
+                    run_on_commit(batch);
+                    ran.ran.fetch_add(n, Ordering::SeqCst);
+                    ran.callbacks.fetch_sub(n, Ordering::SeqCst);
+                }
+            })
             .expect("spawning the on_commit thread");
         let lanes = (0..writers.max(1))
             .map(|n| {
                 let (tx, rx) = sync_channel::<Job>(queueing.capacity.max(1));
                 let (db, handlers, callbacks) = (db.clone(), handlers.clone(), callbacks.clone());
                 let lane = Lane { max_batch: max_batch.max(1), pin, deadline: queueing.deadline };
+                let unfinished = unfinished.clone();
                 std::thread::Builder::new()
                     .name(format!("djstripe-writer-{n}"))
-                    .spawn(move || writer(&db, &handlers, &rx, lane, &callbacks))
+                    .spawn(move || writer(&db, &handlers, &rx, lane, &callbacks, &unfinished))
                     .expect("spawning a writer thread");
                 tx
             })
             .collect();
-        Self { lanes, capacity: queueing.capacity.max(1), callbacks, hasher: Default::default() }
+        Self { lanes, capacity: queueing.capacity.max(1), callbacks, hasher: Default::default(), unfinished }
+    }
+
+    /// What is not finished now: deliveries handed to a writer and not answered, `on_commit`
+    /// callbacks queued and not run.
+    pub(super) fn unfinished(&self) -> Counts {
+        self.unfinished.now()
+    }
+
+    /// Waits until every delivery handed to a writer so far is answered (committed or failed)
+    /// and every `on_commit` callback queued by then has run, or until `deadline`; returns
+    /// whether it got there in time. Deliveries submitted meanwhile are waited for too (the
+    /// HTTP server has stopped accepting before a shutdown drains).
+    pub(super) fn drain(&self, deadline: Instant) -> bool {
+        // A writer counts a batch's callbacks before it answers: once no delivery is left,
+        // every callback to wait for is counted.
+        for pending in [&self.unfinished.deliveries, &self.unfinished.callbacks] {
+            while pending.load(Ordering::SeqCst) > 0 {
+                if Instant::now() >= deadline {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        true
     }
 
     /// Blocks until every `on_commit` callback queued before this call has run.
@@ -101,8 +180,12 @@ impl Committer {
         let marker: Callback = Box::new(move || {
             let _ = done.send(());
         });
+        // Counted like any callback: the on_commit thread uncounts every batch it runs.
+        self.unfinished.callbacks.fetch_add(1, Ordering::SeqCst);
         if self.callbacks.send(vec![marker]).is_ok() {
             let _ = wait.recv();
+        } else {
+            self.unfinished.callbacks.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
@@ -117,12 +200,16 @@ impl Committer {
             (std::hash::Hasher::finish(&h) % self.lanes.len() as u64) as usize
         };
         let (reply, ticket) = oneshot::channel();
+        // Counted before the send: a writer may answer (and uncount) it at once.
+        self.unfinished.deliveries.fetch_add(1, Ordering::SeqCst);
         match self.lanes[lane].try_send(Job { item, reply, queued: Instant::now() }) {
             Ok(()) => {}
             Err(TrySendError::Full(job)) => {
+                self.unfinished.deliveries.fetch_sub(1, Ordering::SeqCst);
                 let _ = job.reply.send(Err(Error::Busy { limit: Limit::WriterQueue { capacity: self.capacity } }));
             }
             Err(TrySendError::Disconnected(job)) => {
+                self.unfinished.deliveries.fetch_sub(1, Ordering::SeqCst);
                 let _ = job.reply.send(Err(stopped()));
             }
         }
@@ -138,7 +225,14 @@ struct Lane {
     deadline: Duration,
 }
 
-fn writer(db: &Database, handlers: &HandlerSet, jobs: &Receiver<Job>, lane: Lane, on_commit: &Sender<Vec<Callback>>) {
+fn writer(
+    db: &Database,
+    handlers: &HandlerSet,
+    jobs: &Receiver<Job>,
+    lane: Lane,
+    on_commit: &Sender<Vec<Callback>>,
+    unfinished: &Unfinished,
+) {
     let Lane { max_batch, pin, deadline } = lane;
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
     let mut pinned = None;
@@ -147,6 +241,7 @@ fn writer(db: &Database, handlers: &HandlerSet, jobs: &Receiver<Job>, lane: Lane
         let waited = job.queued.elapsed();
         if waited > deadline {
             let _ = job.reply.send(Err(Error::Busy { limit: Limit::QueuedTooLong { waited } }));
+            unfinished.answered(1);
         } else {
             batch.push(job);
         }
@@ -178,10 +273,16 @@ fn writer(db: &Database, handlers: &HandlerSet, jobs: &Receiver<Job>, lane: Lane
         // Queue the batch's on_commit callbacks before answering (a send, not a run): whoever
         // waits for them (`flush_on_commit`) after an answer then sees every one of them.
         if !callbacks.is_empty() {
-            let _ = on_commit.send(callbacks);
+            let n = callbacks.len();
+            unfinished.callbacks.fetch_add(n, Ordering::SeqCst);
+            if on_commit.send(callbacks).is_err() {
+                unfinished.callbacks.fetch_sub(n, Ordering::SeqCst);
+            }
         }
+        let answered = replies.len();
         for (reply, result) in replies.into_iter().zip(results) {
             let _ = reply.send(result);
         }
+        unfinished.answered(answered);
     }
 }

@@ -44,10 +44,12 @@
 //! | `process.rs` | the transaction: savepoints, event rows, handlers, trigger rows, `on_commit` |
 //! | `pending.rs` | [`Pending`]: a receipt to await or wait for |
 //! | `delivery.rs` | [`Delivery`]: what an adapter hands over |
+//! | `drained.rs` | [`Engine::drain`], [`Drained`]: what a graceful shutdown waits for |
 //! | `receipt.rs` | [`Receipt`]: the trigger row and what became of it |
 
 mod committer;
 mod delivery;
+mod drained;
 mod pending;
 mod process;
 mod receipt;
@@ -56,6 +58,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use delivery::{Delivery, Target, headers_json};
+pub use drained::Drained;
 pub use pending::Pending;
 pub use receipt::Receipt;
 

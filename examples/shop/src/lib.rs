@@ -2,13 +2,23 @@
 //!
 //! - `customer` (every `customer.*` event): writes a row into the shop's own table
 //!   `shop_customer_event` through the event's transaction. If the customer object's
-//!   `metadata.fail` is `"yes"` it then fails — and the row is rolled back with the event.
-//! - `customer.subscription.trial_will_end`: queues a (logged) reminder with `on_commit`.
+//!   `metadata.fail` is `"yes"` it then fails — and the row is rolled back with the event; if
+//!   it is `metadata.panic`, the handler panics instead (the engine catches it: the same 500
+//!   `failed`, the panic's message in the trigger row).
+//! - `customer.subscription.trial_will_end`: queues a reminder e-mail with `on_commit`: logged,
+//!   and appended as a line `trial_will_end EVENT_ID CUSTOMER` to the file `SHOP_OUTBOX` names
+//!   when set (an outbox a mailer would send from; the tests read it). `SHOP_OUTBOX_DELAY_MS`
+//!   makes each one take that long, like a slow mail server.
 //! - `price`, `product`: one handler for both.
 //!
 //! The library holds what does not depend on a web framework (handlers, schema, the command
 //! line); the binaries add one: `shop` serves with actix-web (`src/main.rs`), `shop-axum` with
 //! axum (`examples/shop-axum`), the same handlers and the same commands.
+//!
+//! Stopping (both binaries): SIGTERM, what a deploy sends, or Ctrl-C stops `serve` gracefully —
+//! no new connections, the deliveries in flight committed and answered, the queued reminders
+//! (`on_commit`) sent — and it exits 0 within `DJSTRIPE_SHUTDOWN_GRACE` seconds (default 30),
+//! logging what it drained: `kill -TERM $(pidof shop)`.
 //!
 //! Admin pages (both binaries): `shop admin set-password --user ops` stores a user (an argon2
 //! hash in the database), or set `DJSTRIPE_ADMIN_PASSWORD_HASH=$argon2id$...` (from `shop admin
@@ -65,6 +75,9 @@ pub fn record_customer_event(event: &Event, ctx: &mut HandlerContext) -> Handler
     if event.data.object["metadata"]["fail"] == "yes" {
         return Err(ShopError::FailRequested(customer).into());
     }
+    if event.data.object["metadata"]["panic"] == "yes" {
+        panic!("customer {customer} has metadata.panic = \"yes\": panicking on purpose");
+    }
     Ok(())
 }
 
@@ -73,8 +86,26 @@ pub fn record_customer_event(event: &Event, ctx: &mut HandlerContext) -> Handler
 pub fn remind_trial_ending(event: &Event, ctx: &mut HandlerContext) -> HandlerResult {
     let customer = customer_of(event);
     let event_id = event.id.clone();
-    ctx.on_commit(move || tracing::info!(%customer, %event_id, "queued trial-ending reminder e-mail"));
+    ctx.on_commit(move || {
+        tracing::info!(%customer, %event_id, "queued trial-ending reminder e-mail");
+        if let Err(error) = write_outbox(&format!("trial_will_end {event_id} {customer}\n")) {
+            tracing::error!(%error, "the outbox (SHOP_OUTBOX) cannot be written");
+        }
+    });
     Ok(())
+}
+
+/// Appends `line` to the file `SHOP_OUTBOX` names (nothing when unset), after
+/// `SHOP_OUTBOX_DELAY_MS` milliseconds.
+fn write_outbox(line: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let Some(path) = std::env::var_os("SHOP_OUTBOX") else {
+        return Ok(());
+    };
+    if let Some(ms) = std::env::var("SHOP_OUTBOX_DELAY_MS").ok().and_then(|ms| ms.parse().ok()) {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+    std::fs::OpenOptions::new().create(true).append(true).open(path)?.write_all(line.as_bytes())
 }
 
 /// Any price or product change: the catalog cache would be refreshed here.
