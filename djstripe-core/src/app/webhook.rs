@@ -17,7 +17,7 @@ use tracing::Instrument;
 use super::Djstripe;
 use super::limits::{BodyReader, FREE_BODY_BYTES};
 use crate::Error;
-use crate::engine::{Delivery, Engine, Receipt, Target};
+use crate::engine::{Admitted, Delivery, Engine, Receipt, Target};
 use crate::error::Resource;
 use crate::logging::escaped_display;
 
@@ -427,12 +427,12 @@ where
 {
     let engine = djstripe.engine().clone();
     let target = target_of(&request.path);
-    if engine.admit_is_cheap(target) {
-        engine.admit(target)?;
+    let admitted = if engine.admit_is_cheap(target) {
+        engine.admit(target)?
     } else {
         let (engine, path) = (engine.clone(), request.path.clone());
-        blocking.run(move || engine.admit(target_of(&path))).await??;
-    }
+        blocking.run(move || engine.admit(target_of(&path))).await??
+    };
     let settings = djstripe.settings();
     let limits = &settings.limits;
     let body = {
@@ -442,7 +442,7 @@ where
         read_chunks(stream, declared, settings.max_body, keep, Some(limits.body_timeout), Some(&mut reader)).await?
     };
     let refused = match body {
-        Body::Complete(body) => return receive_complete(engine, request, body, blocking).await,
+        Body::Complete(body) => return receive_complete(engine, admitted, request, body, blocking).await,
         Body::TooLarge(partial) => (partial, Error::BodyTooLarge { limit: settings.max_body }),
         Body::TimedOut(partial) => (partial, Error::BodyTimeout { timeout: limits.body_timeout }),
     };
@@ -468,6 +468,7 @@ fn delivery<'a>(request: &'a WebhookRequest, body: &'a [u8]) -> Delivery<'a> {
 
 async fn receive_complete<B>(
     engine: Engine,
+    admitted: Admitted,
     request: WebhookRequest,
     body: B,
     blocking: &impl Blocking,
@@ -475,13 +476,12 @@ async fn receive_complete<B>(
 where
     B: AsRef<[u8]> + Send + 'static,
 {
-    let target = target_of(&request.path);
-    let cheap = engine.prepare_is_cheap(target, body.as_ref().len());
+    let cheap = engine.prepare_admitted_is_cheap(&admitted, body.as_ref().len());
     let prepare = {
         let engine = engine.clone();
-        move || engine.prepare(&delivery(&request, body.as_ref()))
+        move || engine.prepare_admitted(admitted, &delivery(&request, body.as_ref()))
     };
-    let prepared = if cheap { prepare()? } else { blocking.run(prepare).await?? };
+    let prepared = if cheap { prepare() } else { blocking.run(prepare).await? };
     if let Some(event) = prepared.event() {
         tracing::Span::current().record("event_type", event.event_type());
     }

@@ -32,6 +32,12 @@ impl EndpointCache {
         entries.get(uuid).filter(|(at, _)| at.elapsed() < TTL).map(|(_, e)| e.clone())
     }
 
+    /// Whether `uuid` has a fresh entry (without cloning it).
+    pub(crate) fn contains(&self, uuid: &str) -> bool {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.get(uuid).is_some_and(|(at, _)| at.elapsed() < TTL)
+    }
+
     pub(crate) fn put(&self, uuid: &str, endpoint: Option<WebhookEndpoint>) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= MAX_ENTRIES {

@@ -193,7 +193,7 @@ impl Database {
     /// assert!(!db.endpoint_is_cached("not-looked-up-yet"));
     /// ```
     pub fn endpoint_is_cached(&self, uuid: &str) -> bool {
-        self.endpoint_cache.get(uuid).is_some()
+        self.endpoint_cache.contains(uuid)
     }
 
     /// Forgets cached endpoint lookups; every endpoint write calls it.

@@ -243,7 +243,23 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// Bodies up to this size are validated on the async worker (a few microseconds of HMAC).
+const INLINE_BODY: usize = 64 * 1024;
+
+/// The endpoint a delivery addresses, found by [`Engine::admit`] before its body is read, and
+/// handed to [`Engine::prepare_admitted`] (so the endpoint is looked up once per delivery).
+///
+/// ```no_run
+/// # fn f(engine: djstripe_core::engine::Engine, delivery: djstripe_core::engine::Delivery<'_>) -> Result<(), djstripe_core::Error> {
+/// let admitted = engine.admit(delivery.target)?; // 404 here reads no body
+/// let prepared = engine.prepare_admitted(admitted, &delivery);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Admitted(Resolved);
+
 /// What a delivery is validated against.
+#[derive(Debug)]
 struct Resolved {
     endpoint_id: Option<i64>,
     validation: ValidationMethod,
@@ -360,7 +376,18 @@ impl Engine {
     /// # Ok(()) }
     /// ```
     pub fn prepare(&self, delivery: &Delivery<'_>) -> Result<Prepared, Error> {
-        let resolved = self.resolve(delivery.target)?;
+        Ok(self.prepare_admitted(self.admit(delivery.target)?, delivery))
+    }
+
+    /// [`Engine::prepare`] for a delivery whose endpoint [`Engine::admit`] found already.
+    ///
+    /// ```no_run
+    /// # fn f(engine: djstripe_core::engine::Engine, delivery: djstripe_core::engine::Delivery<'_>) -> Result<(), djstripe_core::Error> {
+    /// let prepared = engine.prepare_admitted(engine.admit(delivery.target)?, &delivery);
+    /// # Ok(()) }
+    /// ```
+    pub fn prepare_admitted(&self, admitted: Admitted, delivery: &Delivery<'_>) -> Prepared {
+        let Admitted(resolved) = admitted;
         let mut draft = Draft {
             endpoint_id: resolved.endpoint_id,
             remote_ip: delivery.remote_ip.clone(),
@@ -374,7 +401,7 @@ impl Engine {
         };
         draft.body = delivery.body[..delivery.body.len().min(keep)].to_vec();
         draft.body_truncated = delivery.body.len() > keep;
-        Ok(Prepared { draft, verdict })
+        Prepared { draft, verdict }
     }
 
     /// Whether [`Engine::prepare`] is pure CPU work of a few microseconds for this delivery
@@ -392,7 +419,6 @@ impl Engine {
     /// # }
     /// ```
     pub fn prepare_is_cheap(&self, target: Target<'_>, body_len: usize) -> bool {
-        const INLINE_BODY: usize = 64 * 1024;
         if body_len > INLINE_BODY || self.config.event_callback.is_some() {
             return false;
         }
@@ -524,8 +550,8 @@ impl Engine {
     /// let known = engine.admit(djstripe_core::engine::Target::Legacy).is_ok();
     /// # }
     /// ```
-    pub fn admit(&self, target: Target<'_>) -> Result<(), Error> {
-        self.resolve(target).map(drop)
+    pub fn admit(&self, target: Target<'_>) -> Result<Admitted, Error> {
+        self.resolve(target).map(Admitted)
     }
 
     /// Whether [`Engine::admit`] answers from memory (the legacy endpoint, or an endpoint looked
@@ -539,8 +565,21 @@ impl Engine {
     pub fn admit_is_cheap(&self, target: Target<'_>) -> bool {
         match target {
             Target::Legacy => true,
-            Target::Endpoint(uuid) => self.db.endpoint_cache.get(uuid).is_some(),
+            Target::Endpoint(uuid) => self.db.endpoint_cache.contains(uuid),
         }
+    }
+
+    /// [`Engine::prepare_is_cheap`] for an admitted delivery: no second endpoint lookup.
+    ///
+    /// ```no_run
+    /// # fn f(engine: djstripe_core::engine::Engine, admitted: djstripe_core::engine::Admitted) {
+    /// let inline = engine.prepare_admitted_is_cheap(&admitted, 2_000);
+    /// # }
+    /// ```
+    pub fn prepare_admitted_is_cheap(&self, admitted: &Admitted, body_len: usize) -> bool {
+        body_len <= INLINE_BODY
+            && self.config.event_callback.is_none()
+            && admitted.0.validation != ValidationMethod::RetrieveEvent
     }
 
     /// Event-callback mode: record the trigger as queued, then hand it to the callback.
