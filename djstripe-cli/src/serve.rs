@@ -41,7 +41,12 @@ pub(super) fn run(cli: &Cli, args: ServeArgs) -> Result<()> {
     // answered, and the queued on_commit callbacks run, within what is left of the grace.
     let grace = djstripe.settings().shutdown_grace;
     let left = shutdown.stopped_at().map_or(grace, |at| grace.saturating_sub(at.elapsed()));
-    djstripe.shutdown(left);
+    match &served {
+        Ok(()) => drop(djstripe.shutdown(left)),
+        // A server that failed (at startup: a bad admin setting, a taken port) drains quietly:
+        // its error is the one line the operator needs.
+        Err(_) => drop(djstripe.engine().drain(left)),
+    }
     served?;
     banner_error.map_or(Ok(()), Err)
 }
