@@ -44,7 +44,15 @@ pub struct Event {
     pub request: Option<EventRequest>,
     /// The connected account the event belongs to (Connect webhooks).
     pub account: Option<String>,
-    /// The object and, for `*.updated`, what changed.
+    /// The account (or `account/context` path) the event happened in: Stripe's `context`,
+    /// what a call about it sends as `Stripe-Context`. v2 notifications carry it; v1 events of
+    /// newer API versions too.
+    pub context: Option<String>,
+    /// A v2 notification's reference to the object it is about (`related_object`: id, type,
+    /// API path); `None` for v1 events, which carry the object itself in `data.object`.
+    pub related_object: Option<RelatedObject>,
+    /// The object and, for `*.updated`, what changed (v1 events). Empty (`object` is `null`)
+    /// for v2 notifications: their own `data`, if any, is [`Event::v2_data`].
     pub data: EventData,
     /// Every field this model does not name (`object`, `context`, ...) and every named field
     /// sent as `null` or in a form the typed field normalizes, as sent: kept for the round trip.
@@ -71,7 +79,7 @@ pub struct EventRequest {
 /// let data = djstripe_core::EventData { object: serde_json::json!({"id": "cus_1"}), previous_attributes: None, extra: Default::default() };
 /// assert_eq!(data.object["id"], "cus_1");
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventData {
     /// The resource the event is about, as Stripe rendered it.
     pub object: Value,
@@ -82,8 +90,33 @@ pub struct EventData {
     pub extra: Map<String, Value>,
 }
 
+/// `related_object` of a v2 event notification: the object the event is about, by reference
+/// (fetch it with the event's `context`; see Stripe's "Event destinations" docs).
+///
+/// ```
+/// use djstripe_core::Event;
+/// let body = br#"{"id":"evt_test_65R0","object":"v2.core.event","type":"v1.billing.meter.error_report_triggered",
+///   "livemode":false,"created":"2026-11-30T06:20:52.246Z",
+///   "related_object":{"id":"mtr_test_61R","type":"billing.meter","url":"/v1/billing/meters/mtr_test_61R"}}"#;
+/// let event = Event::from_slice(body).unwrap();
+/// let related = event.related_object.as_ref().unwrap();
+/// assert_eq!((related.id.as_str(), related.type_.as_str()), ("mtr_test_61R", "billing.meter"));
+/// assert_eq!(related.url.as_deref(), Some("/v1/billing/meters/mtr_test_61R"));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelatedObject {
+    /// The object's id, e.g. `mtr_...`.
+    pub id: String,
+    /// Its type, e.g. `billing.meter` (`type` in the JSON).
+    pub type_: String,
+    /// Its API path, e.g. `/v1/billing/meters/mtr_...`.
+    pub url: Option<String>,
+}
+
 impl Event {
-    /// Parses a webhook body. The error names what is missing or wrong, e.g.
+    /// Parses a webhook body: a v1 event (`"object": "event"`, integer `created`, `data.object`)
+    /// or a v2 event notification (`"object": "v2.core.event"`, RFC 3339 `created`,
+    /// `related_object`). The error names what is missing or wrong, e.g.
     /// "the body is not a Stripe event: missing field `type` at line 1 column 30".
     ///
     /// ```
@@ -114,8 +147,12 @@ impl Event {
     fn check(&self) -> Result<(), Error> {
         if let Some(object) = self.extra.get("object")
             && object != "event"
+            && object != V2_OBJECT
         {
-            return Err(Error::invalid_event(format!("`object` is {object}, not \"event\"")));
+            return Err(Error::invalid_event(format!(
+                "`object` is {object}, not \"event\" (v1) or \"{}\" (v2)",
+                V2_OBJECT
+            )));
         }
         if self.id.is_empty() {
             return Err(Error::invalid_event("`id` is empty"));
@@ -140,6 +177,7 @@ impl Event {
             ("type", Some(self.type_.as_str())),
             ("api_version", self.api_version.as_deref()),
             ("account", self.account.as_deref()),
+            ("context", self.context.as_deref()),
             ("request.id", request.and_then(|r| r.id.as_deref())),
             ("request.idempotency_key", request.and_then(|r| r.idempotency_key.as_deref())),
         ];
@@ -178,14 +216,46 @@ impl Event {
         self.type_.split('.').next().unwrap_or_default()
     }
 
-    /// The id of `data.object` (`cus_...`, `sub_...`), if it has one.
+    /// The id of the object the event is about: `data.object.id` (`cus_...`, `sub_...`) of a v1
+    /// event, `related_object.id` of a v2 notification; `None` if it has none.
     ///
     /// ```
     /// let event = djstripe_core::testing::event("customer.created");
     /// assert!(event.object_id().unwrap().starts_with("cus_"));
+    /// let thin = djstripe_core::testing::EventBuilder::v2("v1.billing.meter.error_report_triggered").build();
+    /// assert!(thin.object_id().unwrap().starts_with("mtr_"));
     /// ```
     pub fn object_id(&self) -> Option<&str> {
-        self.data.object.get("id").and_then(Value::as_str)
+        match &self.related_object {
+            Some(related) => Some(&related.id),
+            None => self.data.object.get("id").and_then(Value::as_str),
+        }
+    }
+
+    /// Whether this is a v2 event notification ("thin" event, `"object": "v2.core.event"`, sent
+    /// by event destinations): it names its object in [`Event::related_object`] instead of
+    /// carrying it, and its `created` is RFC 3339 text (kept as sent; [`Event::created`] holds
+    /// its Unix seconds).
+    ///
+    /// ```
+    /// use djstripe_core::testing::{event, EventBuilder};
+    /// assert!(!event("customer.created").is_thin());
+    /// assert!(EventBuilder::v2("v2.core.account.updated").build().is_thin());
+    /// ```
+    pub fn is_thin(&self) -> bool {
+        self.extra.get("object").and_then(Value::as_str) == Some(V2_OBJECT)
+    }
+
+    /// A v2 event's own `data`, when it has one (a full event fetched from
+    /// `GET /v2/core/events/{id}` has; a notification usually has not). `None` for v1 events,
+    /// whose data is [`Event::data`].
+    ///
+    /// ```
+    /// let thin = djstripe_core::testing::EventBuilder::v2("v2.core.account.updated").build();
+    /// assert_eq!(thin.v2_data(), None);
+    /// ```
+    pub fn v2_data(&self) -> Option<&Value> {
+        if self.is_thin() { self.extra.get("data").filter(|data| !data.is_null()) } else { None }
     }
 
     /// `data.object` deserialized into your own type.
@@ -254,6 +324,14 @@ pub const MAX_ID_LEN: usize = 255;
 /// assert!(!CREATED_RANGE.contains(&-8_000_000_000_000));
 /// ```
 pub const CREATED_RANGE: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
+
+/// `object` of a v2 event notification ("thin" event), as event destinations send it; a v1
+/// event's is `event`.
+///
+/// ```
+/// assert_eq!(djstripe_core::event::V2_OBJECT, "v2.core.event");
+/// ```
+pub const V2_OBJECT: &str = "v2.core.event";
 
 /// The id of the test event sent from the Stripe Dashboard's "Send test webhook".
 ///

@@ -75,7 +75,7 @@ pub mod testing;
 compile_error!("djstripe-core needs a database: enable its feature `sqlite`, `postgres`, or both");
 
 pub use error::{Error, Result};
-pub use event::{Event, EventData, EventRequest};
+pub use event::{Event, EventData, EventRequest, RelatedObject};
 pub use handler::{HandlerContext, HandlerError, HandlerResult, IntoHandlerResult};
 pub use signature::Verifier;
 

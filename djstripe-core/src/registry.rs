@@ -138,14 +138,22 @@ pub enum Specificity {
 
 /// Whether `pattern` matches `event_type`, and how specifically.
 ///
-/// Prefixes match on dot boundaries only: `customer` matches `customer.subscription.updated` but
-/// not `customer_cash_balance_transaction.created`.
+/// Prefixes match on word boundaries only: `customer` matches `customer.subscription.updated` but
+/// not `customer_cash_balance_transaction.created`. Some v2 types carry a bracketed part with
+/// dots inside (`v2.core.account[configuration.customer].updated`): a dot inside brackets is no
+/// boundary, and the bracketed part belongs to its word, so `v2.core.account` covers these types
+/// (as does `v2.core.account[configuration.customer]`), `v2.core.account[configuration` does not.
 ///
 /// ```
 /// use djstripe_core::registry::pattern_matches;
 /// assert!(pattern_matches("customer.subscription", "customer.subscription.updated").is_some());
 /// assert!(pattern_matches("customer", "customer_cash_balance_transaction.created").is_none());
 /// assert!(pattern_matches("cust", "customer.created").is_none());
+/// let bracketed = "v2.core.account[configuration.customer].updated";
+/// assert!(pattern_matches("v2.core.account", bracketed).is_some());
+/// assert!(pattern_matches("v2.core.account[configuration.customer]", bracketed).is_some());
+/// assert!(pattern_matches("v2.core.account[configuration", bracketed).is_none());
+/// assert!(pattern_matches("v2.core.account.updated", bracketed).is_none());
 /// ```
 pub fn pattern_matches(pattern: &str, event_type: &str) -> Option<Specificity> {
     if pattern == "*" {
@@ -155,9 +163,18 @@ pub fn pattern_matches(pattern: &str, event_type: &str) -> Option<Specificity> {
         return Some(Specificity::Exact);
     }
     match event_type.strip_prefix(pattern) {
-        Some(rest) if rest.starts_with('.') && !pattern.is_empty() => Some(Specificity::Prefix(pattern.len())),
+        Some(rest)
+            if !pattern.is_empty() && (rest.starts_with('.') || rest.starts_with('[')) && !in_brackets(pattern) =>
+        {
+            Some(Specificity::Prefix(pattern.len()))
+        }
         _ => None,
     }
+}
+
+/// Whether `text` ends inside a bracketed part (more `[` than `]`): a dot there is no boundary.
+fn in_brackets(text: &str) -> bool {
+    text.bytes().filter(|b| *b == b'[').count() > text.bytes().filter(|b| *b == b']').count()
 }
 
 fn table() -> &'static [&'static HandlerRegistration] {

@@ -1,24 +1,49 @@
-//! The catalog of Stripe event types (`event-types.txt`) and the checks made against it.
+//! The catalog of Stripe event types (`event-types.txt`, v1 events; `event-types-v2.txt`, v2
+//! event notifications) and the checks made against it.
 //!
 //! A pattern is known if it is `*`, an exact event type of the catalog, or a prefix of at least
-//! one type on a dot boundary (`customer` and `customer.subscription` are, `cust` is not).
+//! one type on a word boundary (`customer` and `customer.subscription` are, `cust` is not). A dot
+//! inside brackets is no boundary (`v2.core.account[configuration.customer].updated`), and a
+//! bracketed part belongs to its word: `v2.core.account` covers that type.
 
 use std::collections::BTreeSet;
 
-/// The catalog as shipped: one Stripe event type per line.
+/// The v1 catalog as shipped: one Stripe event type per line.
 const CATALOG: &str = include_str!("../event-types.txt");
+
+/// The v2 event notification types as shipped, one per line.
+const CATALOG_V2: &str = include_str!("../event-types-v2.txt");
 
 /// Where to read about the event types when no suggestion is close enough.
 pub(crate) const DOCS_URL: &str = "https://docs.stripe.com/api/events/types";
 
-/// Every event type of the catalog (blank lines and `#` comments skipped).
+/// Every event type of the catalog, v1 then v2 (blank lines and `#` comments skipped).
 pub(crate) fn event_types() -> impl Iterator<Item = &'static str> {
-    CATALOG.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with('#'))
+    CATALOG.lines().chain(CATALOG_V2.lines()).map(str::trim).filter(|line| !line.is_empty() && !line.starts_with('#'))
 }
 
-/// Every proper dotted prefix of a catalog type: `customer`, `customer.subscription`, ...
+/// The proper prefixes of `event_type` on word boundaries: before each dot outside brackets and
+/// before each bracketed part (`v2`, `v2.core`, `v2.core.account`,
+/// `v2.core.account[identity]` for `v2.core.account[identity].updated`).
+pub(crate) fn word_prefixes(event_type: &str) -> impl Iterator<Item = &str> {
+    let mut depth = 0usize;
+    event_type.char_indices().filter_map(move |(at, c)| match c {
+        '[' => {
+            depth += 1;
+            (depth == 1).then_some(&event_type[..at])
+        }
+        ']' => {
+            depth = depth.saturating_sub(1);
+            None
+        }
+        '.' if depth == 0 => Some(&event_type[..at]),
+        _ => None,
+    })
+}
+
+/// Every proper prefix of a catalog type: `customer`, `customer.subscription`, ...
 pub(crate) fn prefixes() -> BTreeSet<&'static str> {
-    event_types().flat_map(|ty| ty.match_indices('.').map(move |(dot, _)| &ty[..dot])).collect()
+    event_types().flat_map(word_prefixes).filter(|p| !p.is_empty()).collect()
 }
 
 /// Whether `event_type` is an exact type of the catalog.
@@ -26,9 +51,9 @@ pub(crate) fn is_event_type(event_type: &str) -> bool {
     event_types().any(|ty| ty == event_type)
 }
 
-/// Whether `prefix` is a prefix of at least one catalog type on a dot boundary.
+/// Whether `prefix` is a prefix of at least one catalog type on a word boundary.
 pub(crate) fn is_prefix(prefix: &str) -> bool {
-    !prefix.is_empty() && event_types().any(|ty| ty.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('.')))
+    !prefix.is_empty() && event_types().any(|ty| word_prefixes(ty).any(|p| p == prefix))
 }
 
 /// Whether `pattern` is `*`, an exact type or a dotted prefix of the catalog.
@@ -90,7 +115,7 @@ mod tests {
     #[test]
     fn catalog_is_well_formed() {
         let types: Vec<&str> = event_types().collect();
-        assert_eq!(types.len(), 265);
+        assert_eq!(types.len(), 265 + 24, "v1 and v2 types");
         let unique: BTreeSet<&str> = types.iter().copied().collect();
         assert_eq!(unique.len(), types.len(), "duplicate lines in event-types.txt");
         for ty in types {
@@ -132,6 +157,21 @@ mod tests {
         // A full type is not a prefix of anything longer.
         assert!(!is_prefix("customer.created"));
         assert!(!is_known("customer.created.extra"));
+    }
+
+    #[test]
+    fn v2_types_and_bracketed_words() {
+        assert!(is_event_type("v1.billing.meter.error_report_triggered"));
+        assert!(is_known("v2.core.account"));
+        assert!(is_known("v2.core.account[configuration.customer]"));
+        assert!(is_known("v2.core.account[configuration.customer].updated"));
+        assert!(is_known("v2"));
+        assert!(is_known("v1.billing.meter"));
+        // A dot inside brackets is no word boundary.
+        assert!(!is_known("v2.core.account[configuration"));
+        let words: Vec<&str> = word_prefixes("v2.core.account[configuration.customer].updated").collect();
+        assert_eq!(words, ["v2", "v2.core", "v2.core.account", "v2.core.account[configuration.customer]"]);
+        assert_eq!(suggest("v2.core.acount"), Some("v2.core.account"));
     }
 
     #[test]

@@ -45,6 +45,9 @@ pub(crate) fn syntax_problem(pattern: &str) -> Option<String> {
     if pattern == "*" || pattern.chars().all(valid_char) && !pattern.split('.').any(str::is_empty) {
         return None;
     }
+    if let Some(problem) = bracket_problem(pattern) {
+        return problem;
+    }
     let problem = if pattern.chars().any(char::is_whitespace) {
         let compact: String = pattern.chars().filter(|c| !c.is_whitespace()).collect();
         format!("an event pattern contains no whitespace: write \"{compact}\"")
@@ -66,6 +69,46 @@ pub(crate) fn syntax_problem(pattern: &str) -> Option<String> {
         format!("dots separate words, with no empty word: write \"{}\"", words.join("."))
     };
     Some(problem)
+}
+
+/// A v2 type's bracketed part (`v2.core.account[configuration.customer].updated`): `Some(None)`
+/// when `pattern` is well formed with brackets (each `[...]` closed, not nested, after a word,
+/// followed by a dot or the end, words of `[a-z0-9_]` outside and dotted words inside),
+/// `Some(Some(problem))` when its brackets are wrong, `None` when it has none.
+fn bracket_problem(pattern: &str) -> Option<Option<String>> {
+    if !pattern.contains(['[', ']']) {
+        return None;
+    }
+    let word = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    let mut rest = pattern;
+    let mut first = true;
+    while !rest.is_empty() {
+        if !first {
+            let Some(after) = rest.strip_prefix('.') else { return Some(Some(brackets_message(pattern))) };
+            rest = after;
+        }
+        first = false;
+        let end = rest.find(['.', '[']).unwrap_or(rest.len());
+        if !word(&rest[..end]) {
+            return Some(Some(brackets_message(pattern)));
+        }
+        rest = &rest[end..];
+        if let Some(inside) = rest.strip_prefix('[') {
+            let Some(close) = inside.find(']') else { return Some(Some(brackets_message(pattern))) };
+            if inside[..close].contains('[') || !inside[..close].split('.').all(word) {
+                return Some(Some(brackets_message(pattern)));
+            }
+            rest = &inside[close + 1..];
+        }
+    }
+    Some(None)
+}
+
+fn brackets_message(pattern: &str) -> String {
+    format!(
+        "`{pattern}` has a malformed bracketed part: v2 types write it after a word, with dotted \
+         words inside, as in \"v2.core.account[configuration.customer].updated\""
+    )
 }
 
 /// The message for a well-formed pattern the catalog does not know.
@@ -165,8 +208,33 @@ mod tests {
 
     #[test]
     fn well_formed_patterns() {
-        for ok in ["*", "customer", "customer.created", "v2.core.event_destination.ping", "a1_b"] {
+        for ok in [
+            "*",
+            "customer",
+            "customer.created",
+            "v2.core.event_destination.ping",
+            "a1_b",
+            "v2.core.account[configuration.customer].updated",
+            "v2.core.account[requirements]",
+        ] {
             assert_eq!(syntax_problem(ok), None, "{ok}");
+        }
+    }
+
+    #[test]
+    fn malformed_brackets_explain_themselves() {
+        for bad in [
+            "v2.core.account[configuration.customer",
+            "v2.core.account]",
+            "v2.core.[x].updated",
+            "v2.core.account[].updated",
+            "v2.core.account[a..b].updated",
+            "v2.core.account[a[b]].updated",
+            "v2.core.account[a]b.updated",
+            "[a].b",
+        ] {
+            let problem = syntax_problem(bad).unwrap_or_else(|| panic!("{bad} should be malformed"));
+            assert!(problem.contains("bracketed part"), "{bad}: {problem}");
         }
     }
 

@@ -1,4 +1,4 @@
-//! Event JSON (v1 events, `"object": "event"`) on hostile input: any bytes as a webhook body.
+//! Event JSON (v1 events and v2 notifications) on hostile input: any bytes as a webhook body.
 //!
 //! Properties, beyond "no panic":
 //! - an event that parses has a non-empty `id` and `type`, and its accessors do not panic;
@@ -7,8 +7,8 @@
 //! - parsing through a `serde_json::Value` (`Event::from_value`, as for events fetched from
 //!   Stripe's API) gives the same event.
 //!
-//! v2 "thin" events (`"object": "v2.core.event"`) are not parsed by djstripe-core yet: when they
-//! are, add their parser here (see README.md).
+//! v1 events and v2 event notifications (`"object": "v2.core.event"`) go through the same
+//! parser; the corpus holds both shapes.
 #![no_main]
 
 use djstripe_core::Event;

@@ -434,7 +434,7 @@ impl StoredEvent {
             api_version: event.api_version.clone(),
             created: created.naive_utc(),
             livemode: event.livemode,
-            data: serde_json::to_string(&event.data).map_err(|e| Error::invalid_event(e.to_string()))?,
+            data: event.data_column().map_err(|e| Error::invalid_event(e.to_string()))?,
             extra: Some(Value::Object(event.extra_fields()).to_string()),
             account: event.account.clone(),
             request_id: event.request_id().map(str::to_owned),
@@ -476,9 +476,15 @@ impl StoredEvent {
         };
         fields.insert("id".into(), self.id.clone().into());
         fields.insert("type".into(), self.type_.clone().into());
-        fields.insert("created".into(), self.created.and_utc().timestamp().into());
         fields.insert("livemode".into(), self.livemode.into());
-        fields.insert("data".into(), data);
+        // A v2 notification keeps its `created` text in `extra`, and has `data` only if sent.
+        let thin = fields.get("object").and_then(Value::as_str) == Some(crate::event::V2_OBJECT);
+        if !fields.contains_key("created") {
+            fields.insert("created".into(), self.created.and_utc().timestamp().into());
+        }
+        if !thin || !data.is_null() {
+            fields.insert("data".into(), data);
+        }
         // A `null` sent for these stays in `extra`; a value has its column.
         for (name, column) in [("api_version", &self.api_version), ("account", &self.account)] {
             if let Some(value) = column {

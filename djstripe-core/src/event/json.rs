@@ -11,10 +11,10 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Event, EventData, EventRequest};
+use super::{Event, EventData, EventRequest, RelatedObject, V2_OBJECT};
 
 /// Top-level names that always come from typed fields, never from `extra`.
-const REQUIRED: [&str; 5] = ["id", "type", "created", "livemode", "data"];
+const TYPED: [&str; 3] = ["id", "type", "livemode"];
 
 impl<'de> Deserialize<'de> for Event {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -33,17 +33,34 @@ impl Event {
     /// wording (`missing field `type``, `invalid type: ...`).
     pub(crate) fn from_map(mut map: Map<String, Value>) -> Result<Event, String> {
         let mut extra = Map::new();
+        let thin = map.get("object").and_then(Value::as_str) == Some(V2_OBJECT);
         let id = required(&mut map, "id", string)?;
         let type_ = required(&mut map, "type", string)?;
-        let created = required(&mut map, "created", integer)?;
+        let (created, data) = if thin {
+            // A v2 notification: `created` is RFC 3339 text (kept as sent), `data` optional and
+            // of the type's own shape (kept as sent; see `Event::v2_data`).
+            let text = required(&mut map, "created", string)?;
+            let created = chrono::DateTime::parse_from_rfc3339(&text)
+                .map_err(|e| format!("invalid value: `created` {text:?} is no RFC 3339 time ({e})"))?
+                .timestamp();
+            extra.insert("created".into(), Value::String(text));
+            if let Some(data) = map.remove("data") {
+                extra.insert("data".into(), data);
+            }
+            (created, EventData::default())
+        } else {
+            let created = required(&mut map, "created", integer)?;
+            let data = required(&mut map, "data", |value| match value {
+                Value::Object(data) => EventData::from_map(data),
+                other => Err(invalid(&other, "a map")),
+            })?;
+            (created, data)
+        };
         let livemode = required(&mut map, "livemode", boolean)?;
-        let data = required(&mut map, "data", |value| match value {
-            Value::Object(data) => EventData::from_map(data),
-            other => Err(invalid(&other, "a map")),
-        })?;
         let api_version = optional(&mut map, &mut extra, "api_version", string)?;
         let pending_webhooks = optional(&mut map, &mut extra, "pending_webhooks", integer)?;
         let account = optional(&mut map, &mut extra, "account", string)?;
+        let context = optional(&mut map, &mut extra, "context", string)?;
         let request = match map.remove("request") {
             None => None,
             Some(Value::Null) => {
@@ -64,13 +81,43 @@ impl Event {
             }
             Some(other) => return Err(format!("request: {}", invalid(&other, "a map or a string"))),
         };
+        let related_object = match map.remove("related_object") {
+            None => None,
+            Some(Value::Null) => {
+                extra.insert("related_object".into(), Value::Null);
+                None
+            }
+            Some(Value::Object(sent)) => {
+                let related = RelatedObject::from_map(&sent).map_err(|e| format!("related_object: {e}"))?;
+                // Fields beyond `id`, `type` and `url` stay as sent.
+                if related.to_value() != Value::Object(sent.clone()) {
+                    extra.insert("related_object".into(), Value::Object(sent));
+                }
+                Some(related)
+            }
+            Some(other) => return Err(format!("related_object: {}", invalid(&other, "a map"))),
+        };
         extra.append(&mut map);
-        Ok(Event { id, type_, api_version, created, livemode, pending_webhooks, request, account, data, extra })
+        Ok(Event {
+            id,
+            type_,
+            api_version,
+            created,
+            livemode,
+            pending_webhooks,
+            request,
+            account,
+            context,
+            related_object,
+            data,
+            extra,
+        })
     }
 
     /// Writes the top-level fields that are not stored in a column of their own: `object`,
-    /// `pending_webhooks`, `request` as sent, `context`, unknown fields, and `null`s (the
-    /// storage's `extra` column). With the columns, they are the whole event.
+    /// `pending_webhooks`, `request` as sent, `context`, `related_object`, a v2 notification's
+    /// `created` text, unknown fields, and `null`s (the storage's `extra` column). With the
+    /// columns, they are the whole event.
     pub(crate) fn extra_fields(&self) -> Map<String, Value> {
         let mut fields = Map::new();
         if let Some(pending) = self.pending_webhooks {
@@ -79,37 +126,65 @@ impl Event {
         if let Some(request) = &self.request {
             fields.insert("request".into(), request.to_value());
         }
+        if let Some(context) = &self.context {
+            fields.insert("context".into(), context.clone().into());
+        }
+        if let Some(related) = &self.related_object {
+            fields.insert("related_object".into(), related.to_value());
+        }
         for (name, value) in &self.extra {
-            if !REQUIRED.contains(&name.as_str()) {
+            // A v2 notification's `data` has the `data` column (a `null` has not).
+            let in_data_column = name == "data" && !value.is_null();
+            if !TYPED.contains(&name.as_str()) && !in_data_column {
                 fields.insert(name.clone(), value.clone());
             }
         }
         fields
     }
+
+    /// What the `data` column holds: a v1 event's `data`; a v2 notification's `data` as sent,
+    /// or JSON `null` when it has none.
+    pub(crate) fn data_column(&self) -> Result<String, serde_json::Error> {
+        if self.is_thin() {
+            serde_json::to_string(self.extra.get("data").unwrap_or(&Value::Null))
+        } else {
+            serde_json::to_string(&self.data)
+        }
+    }
 }
 
 impl Serialize for Event {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let extra = &self.extra;
         let mut map = s.serialize_map(None)?;
         map.serialize_entry("id", &self.id)?;
         map.serialize_entry("type", &self.type_)?;
-        map.serialize_entry("created", &self.created)?;
         map.serialize_entry("livemode", &self.livemode)?;
-        let typed = !self.extra.contains_key("request");
-        if let Some(request) = self.request.as_ref().filter(|_| typed) {
+        // A field `extra` holds is written from there: as sent (a `null`, an old `request`, a
+        // v2 notification's `created` text and `data`).
+        if !extra.contains_key("created") {
+            map.serialize_entry("created", &self.created)?;
+        }
+        if !self.is_thin() && !extra.contains_key("data") {
+            map.serialize_entry("data", &self.data)?;
+        }
+        if let Some(request) = self.request.as_ref().filter(|_| !extra.contains_key("request")) {
             map.serialize_entry("request", &request.to_value())?;
         }
-        for (name, value) in [("api_version", &self.api_version), ("account", &self.account)] {
-            if let Some(value) = value.as_ref().filter(|_| !self.extra.contains_key(name)) {
+        if let Some(related) = self.related_object.as_ref().filter(|_| !extra.contains_key("related_object")) {
+            map.serialize_entry("related_object", &related.to_value())?;
+        }
+        let texts = [("api_version", &self.api_version), ("account", &self.account), ("context", &self.context)];
+        for (name, value) in texts {
+            if let Some(value) = value.as_ref().filter(|_| !extra.contains_key(name)) {
                 map.serialize_entry(name, value)?;
             }
         }
-        if let Some(pending) = self.pending_webhooks.filter(|_| !self.extra.contains_key("pending_webhooks")) {
+        if let Some(pending) = self.pending_webhooks.filter(|_| !extra.contains_key("pending_webhooks")) {
             map.serialize_entry("pending_webhooks", &pending)?;
         }
-        map.serialize_entry("data", &self.data)?;
-        for (name, value) in &self.extra {
-            if !REQUIRED.contains(&name.as_str()) {
+        for (name, value) in extra {
+            if !TYPED.contains(&name.as_str()) {
                 map.serialize_entry(name, value)?;
             }
         }
@@ -181,6 +256,44 @@ impl Serialize for EventRequest {
 impl<'de> Deserialize<'de> for EventRequest {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         EventRequest::from_map(&Map::deserialize(d)?).map_err(de::Error::custom)
+    }
+}
+
+impl RelatedObject {
+    fn from_map(map: &Map<String, Value>) -> Result<RelatedObject, String> {
+        let text = |name: &str| match map.get(name) {
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            None | Some(Value::Null) => Ok(None),
+            Some(other) => Err(format!("`{name}`: {}", invalid(other, "a string"))),
+        };
+        Ok(RelatedObject {
+            id: text("id")?.ok_or_else(|| missing("id"))?,
+            type_: text("type")?.ok_or_else(|| missing("type"))?,
+            url: text("url")?,
+        })
+    }
+
+    /// `{"id", "type", "url"}` as Stripe writes them (`url` left out when `None`).
+    pub(crate) fn to_value(&self) -> Value {
+        let mut map = Map::new();
+        map.insert("id".into(), self.id.clone().into());
+        map.insert("type".into(), self.type_.clone().into());
+        if let Some(url) = &self.url {
+            map.insert("url".into(), url.clone().into());
+        }
+        Value::Object(map)
+    }
+}
+
+impl Serialize for RelatedObject {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_value().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for RelatedObject {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        RelatedObject::from_map(&Map::deserialize(d)?).map_err(de::Error::custom)
     }
 }
 

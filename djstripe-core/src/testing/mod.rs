@@ -61,6 +61,9 @@ use serde_json::{Map, Value, json};
 use crate::signature::{self, SignatureHeader};
 use crate::{Event, EventData, EventRequest};
 
+mod thin;
+pub use thin::{related_object_for, v2_event_types};
+
 /// The API version test events are rendered with. Pinned, so tests do not change meaning when
 /// Stripe releases a new version.
 ///
@@ -291,7 +294,45 @@ impl EventBuilder {
                     idempotency_key: Some(uuid::Uuid::new_v4().to_string()),
                 }),
                 account: None,
+                context: None,
+                related_object: None,
                 data: EventData { object, previous_attributes: None, extra: Map::new() },
+                extra,
+            },
+        }
+    }
+
+    /// A builder for a v2 event notification ("thin" event, `"object": "v2.core.event"`) of
+    /// `event_type` (one of [`v2_event_types`], or any newer name): a fresh `evt_test_...` id,
+    /// `created` now as RFC 3339 text, test mode, and [`related_object_for`] the type; no `data`.
+    ///
+    /// ```
+    /// let delivery = djstripe_core::testing::EventBuilder::v2("v2.core.account[requirements].updated").signed("whsec_x");
+    /// let body: serde_json::Value = serde_json::from_slice(&delivery.body).unwrap();
+    /// assert_eq!(body["object"], "v2.core.event");
+    /// assert!(body["created"].as_str().unwrap().ends_with('Z'));
+    /// assert_eq!(body["related_object"]["type"], "v2.core.account");
+    /// assert!(body.get("data").is_none());
+    /// ```
+    pub fn v2(event_type: impl Into<String>) -> Self {
+        let event_type = event_type.into();
+        let created = signature::unix_now();
+        let mut extra = Map::new();
+        extra.insert("object".into(), Value::from(crate::event::V2_OBJECT));
+        extra.insert("created".into(), Value::from(thin::rfc3339(created)));
+        EventBuilder {
+            event: Event {
+                id: format!("evt_test_{}", uuid::Uuid::new_v4().simple()),
+                related_object: Some(related_object_for(&event_type)),
+                type_: event_type,
+                api_version: None,
+                created,
+                livemode: false,
+                pending_webhooks: None,
+                request: None,
+                account: None,
+                context: None,
+                data: EventData::default(),
                 extra,
             },
         }
@@ -381,7 +422,13 @@ impl EventBuilder {
     /// assert_eq!(event.account.as_deref(), Some("acct_1"));
     /// ```
     pub fn account(mut self, account: impl Into<String>) -> Self {
-        self.event.account = Some(account.into());
+        let account = account.into();
+        if self.event.is_thin() {
+            // v2 notifications name the account in `context`.
+            self.event.context = Some(account);
+        } else {
+            self.event.account = Some(account);
+        }
         self
     }
 
@@ -406,6 +453,9 @@ impl EventBuilder {
     /// ```
     pub fn created(mut self, created: i64) -> Self {
         self.event.created = created;
+        if self.event.is_thin() {
+            self.event.extra.insert("created".into(), Value::from(thin::rfc3339(created)));
+        }
         self
     }
 
