@@ -1,5 +1,5 @@
 //! [`FakeStripe`]: a stateful fake of the part of Stripe's API this crate calls, served over
-//! real HTTP on loopback (std's `TcpListener`, one request per connection, one at a time).
+//! real HTTP on loopback (std's `TcpListener`, one request per connection, a thread each).
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -141,6 +141,10 @@ struct State {
     hold_next: Option<Option<Duration>>,
     fail_deletes: bool,
     seen: Vec<Request>,
+    /// Every answer waits this long (to watch a client's concurrency).
+    delay: Duration,
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 impl FakeStripe {
@@ -168,6 +172,9 @@ impl FakeStripe {
             fail_next: VecDeque::new(),
             hold_next: None,
             fail_deletes: false,
+            delay: Duration::ZERO,
+            in_flight: 0,
+            max_in_flight: 0,
             seen: Vec::new(),
         }));
         let stop = Arc::new(AtomicBool::new(false));
@@ -179,7 +186,9 @@ impl FakeStripe {
                         break;
                     }
                     if let Ok(stream) = stream {
-                        serve(stream, &state);
+                        // One thread per connection, like Stripe serving many clients at once.
+                        let state = state.clone();
+                        std::thread::spawn(move || serve(stream, &state));
                     }
                 }
             })
@@ -385,7 +394,7 @@ impl FakeStripe {
     /// The next request is served as usual (an endpoint created, its answer kept for its
     /// `Idempotency-Key`), but its answer is written only after `hold`, or never (`None`: the
     /// connection is closed without an answer). What a client sees when it is killed, or cut
-    /// off, while Stripe answers. The fake serves nothing else meanwhile.
+    /// off, while Stripe answers.
     ///
     /// ```
     /// use djstripe_core::stripe_api::{Caller, StripeClient, webhook_endpoints::CreateParams};
@@ -411,6 +420,32 @@ impl FakeStripe {
     pub fn fail_deletes(&self, fail: bool) -> &Self {
         self.state().fail_deletes = fail;
         self
+    }
+
+    /// Every answer is held `delay` before it is written (default none), so that concurrent
+    /// requests overlap: see [`max_in_flight`](Self::max_in_flight).
+    ///
+    /// ```
+    /// let stripe = djstripe_core::testing::FakeStripe::start();
+    /// stripe.delay_answers(std::time::Duration::from_millis(10));
+    /// ```
+    pub fn delay_answers(&self, delay: Duration) -> &Self {
+        self.state().delay = delay;
+        self
+    }
+
+    /// The most requests the fake was answering at the same time.
+    ///
+    /// ```
+    /// use djstripe_core::stripe_api::StripeClient;
+    /// let stripe = djstripe_core::testing::FakeStripe::start();
+    /// assert_eq!(stripe.max_in_flight(), 0);
+    /// let client = StripeClient::new(stripe.base_url()).test_key(djstripe_core::testing::FakeStripe::TEST_KEY);
+    /// client.list_webhook_endpoints(&Default::default()).unwrap();
+    /// assert_eq!(stripe.max_in_flight(), 1);
+    /// ```
+    pub fn max_in_flight(&self) -> usize {
+        self.state().max_in_flight
     }
 
     /// Every request received so far, in order.
@@ -473,8 +508,10 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>) {
     request.body = String::from_utf8_lossy(&body).into_owned();
     request.received = Instant::now();
 
-    let (answer, hold) = {
+    let (answer, hold, delay) = {
         let mut state = lock(state);
+        state.in_flight += 1;
+        state.max_in_flight = state.max_in_flight.max(state.in_flight);
         let answer = match state.fail_next.pop_front() {
             Some(injected) => injected,
             None => {
@@ -484,8 +521,10 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>) {
         };
         request.status = answer.status;
         state.seen.push(request);
-        (answer, state.hold_next.take())
+        (answer, state.hold_next.take(), state.delay)
     };
+    std::thread::sleep(delay);
+    lock(state).in_flight -= 1;
     match hold {
         Some(None) => return,
         Some(Some(hold)) => std::thread::sleep(hold),
