@@ -269,8 +269,10 @@ impl std::fmt::Display for DeletedAt {
 
 /// Creates and manages webhook endpoints at Stripe and in the local table.
 ///
-/// Nothing is stored unless Stripe confirmed the creation; if storing fails afterwards, the
-/// endpoint is deleted at Stripe again, or [`Error::CleanupNeeded`] says exactly what to delete.
+/// A creation is written first as a `pending` row (no secret, answering deliveries 404) whose
+/// UUID is the call's idempotency key, so an interrupted one is resumed, not repeated (see
+/// [`EndpointManager::create`]). If storing Stripe's answer fails, the endpoint is deleted at
+/// Stripe again, or [`Error::CleanupNeeded`] says exactly what to delete.
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
