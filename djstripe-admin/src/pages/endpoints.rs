@@ -176,7 +176,9 @@ pub(crate) async fn create<B: Blocking>(p: &Page<'_, B>) -> Result<AdminResponse
             | djstripe_core::Error::StripeUnexpectedAnswer { .. }
             | djstripe_core::Error::MissingApiKey { .. }
             | djstripe_core::Error::InvalidInput { .. }
-            | djstripe_core::Error::BaseUrlRejected { .. }),
+            | djstripe_core::Error::BaseUrlRejected { .. }
+            // Cut off: the same form sent again resumes the creation (same key, same endpoint).
+            | djstripe_core::Error::CreationUnfinished { .. }),
         )) => form_page(p, form, Some(e.to_string())).await,
         Err(e) => Err(e),
     }
