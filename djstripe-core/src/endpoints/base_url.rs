@@ -330,6 +330,26 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// The fuzz target's properties (fuzz/fuzz_targets/base_url.rs), on URL-shaped input: what
+        /// is accepted is what the URL parser reads, accepted again as it is, https in live mode.
+        #[test]
+        fn accepted_is_what_the_parser_reads(
+            input in "(https?|HTTP|ftp)://[a-zA-Z0-9.\\[\\]:%@_ü-]{0,24}(:[0-9]{0,6})?(/[a-z0-9./% ]{0,8}){0,2}/?",
+            live in proptest::bool::ANY,
+        ) {
+            if let Ok(accepted) = check_base_url(&input, live) {
+                let trimmed = input.trim().trim_end_matches(|c: char| c == '/' || c.is_whitespace());
+                let parsed = Url::parse(trimmed).unwrap();
+                proptest::prop_assert_eq!(parsed.as_str().trim_end_matches('/'), accepted.as_str());
+                proptest::prop_assert_eq!(check_base_url(&accepted, live).ok(), Some(accepted.clone()));
+                proptest::prop_assert!(!live || parsed.scheme() == "https");
+                let endpoint = Url::parse(&format!("{accepted}/stripe/webhook/6f1c1d0e-8a4b-4c43-9d7e-2f0a6f1c1d0e/"));
+                proptest::prop_assert!(endpoint.is_ok_and(|e| e.host() == parsed.host()));
+            }
+        }
+    }
+
     #[test]
     fn public_neighbours_of_private_ranges_pass() {
         for url in [
