@@ -1,9 +1,12 @@
 //! The admin's endpoint actions at Stripe, delegated to djstripe-core's
 //! [`EndpointManager`](djstripe_core::endpoints::EndpointManager), so the admin and the CLI create,
-//! delete and refuse base URLs the same way, with the same messages.
+//! enable, disable, delete and refuse parameters the same way, with the same messages: one
+//! operation per action.
 
 use djstripe_core::db::WebhookEndpoint;
-use djstripe_core::endpoints::{CreateEndpoint, EndpointManager, check_base_url};
+use djstripe_core::endpoints::{
+    CreateEndpoint, Deleted, EndpointManager, EndpointStatus, UpdateEndpoint, check_base_url,
+};
 
 use djstripe_core::Error;
 use djstripe_core::app::Djstripe;
@@ -31,6 +34,10 @@ pub(crate) struct NewEndpoint {
     pub(crate) base_url: String,
     pub(crate) enabled_events: Vec<String>,
     pub(crate) description: String,
+    /// Receive events of connected accounts.
+    pub(crate) connect: bool,
+    /// Stripe's `api_version` (checked by the manager), or the account's default.
+    pub(crate) api_version: Option<String>,
 }
 
 fn manager(djstripe: &Djstripe, webhook_prefix: &str) -> EndpointManager {
@@ -49,7 +56,21 @@ pub(crate) fn create_endpoint(
     request.livemode = new.livemode;
     request.enabled_events = new.enabled_events.clone();
     request.description = Some(new.description.clone()).filter(|d| !d.is_empty());
+    request.connect = new.connect;
+    request.api_version = new.api_version.clone();
     Ok(manager(djstripe, webhook_prefix).create(&request)?.endpoint)
+}
+
+/// Enables or disables the endpoint: at Stripe first (so that Stripe stops, or resumes,
+/// delivering), then here; what `endpoints update --enable/--disable` does.
+pub(crate) fn set_status(
+    djstripe: &Djstripe,
+    webhook_prefix: &str,
+    id: i64,
+    status: EndpointStatus,
+) -> Result<WebhookEndpoint, Error> {
+    let update = UpdateEndpoint { status: Some(status), ..Default::default() };
+    manager(djstripe, webhook_prefix).update(&id.to_string(), &update)
 }
 
 /// Deletes the endpoint at Stripe (when it was created there; one Stripe no longer knows is fine)
@@ -58,6 +79,6 @@ pub(crate) fn delete_endpoint(
     djstripe: &Djstripe,
     webhook_prefix: &str,
     endpoint: &WebhookEndpoint,
-) -> Result<(), Error> {
-    manager(djstripe, webhook_prefix).delete(&endpoint.id.to_string()).map(drop)
+) -> Result<Deleted, Error> {
+    manager(djstripe, webhook_prefix).delete(&endpoint.id.to_string())
 }

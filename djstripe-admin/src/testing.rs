@@ -60,6 +60,7 @@ macro_rules! admin_suite {
             a_login_flood_is_answered_429_beyond_the_verification_limit,
             failed_logins_lock_the_client_address_for_a_minute,
             rejected_deliveries_not_stored_are_counted_on_the_triggers_page,
+            endpoints_are_created_and_switched_at_stripe_like_the_cli,
         );
     };
     (@checks $serve:expr; $($check:ident),* $(,)?) => {
@@ -697,4 +698,80 @@ pub fn rejected_deliveries_not_stored_are_counted_on_the_triggers_page(serve: Se
     let page = s.get("/stripe/admin/triggers/", &[good()]).body;
     assert_eq!(listed(&page).len(), 3, "three stored");
     assert!(page.contains("4 rejected deliveries since this process started were answered but not stored"), "{page}");
+}
+
+/// Issue 15, items 10–12: the form is prefilled with `DJSTRIPE_WEBHOOK_BASE_URL` (before: with
+/// the request's own `http://127.0.0.1:...`, then refused with 422), takes any `acct_...`, Connect
+/// and an API version (before: only accounts that had an endpoint); enable/disable acts at Stripe
+/// (before: only the local row, and Stripe went on delivering to a 404).
+pub fn endpoints_are_created_and_switched_at_stripe_like_the_cli(serve: Serve) {
+    let stripe = djstripe_core::testing::FakeStripe::start();
+    let admin = || Some(AdminConfig::password("ops", &hash_password(PASSWORD)).unwrap());
+    let with_stripe = |settings: Settings, base: Option<&str>| Settings {
+        api_base: stripe.base_url().to_owned(),
+        test_secret_key: Some(djstripe_core::testing::FakeStripe::TEST_KEY.to_owned()),
+        webhook_base_url: base.map(str::to_owned),
+        ..settings
+    };
+    let loopback = ("host", "127.0.0.1:8000".to_owned());
+
+    // Without DJSTRIPE_WEBHOOK_BASE_URL: this machine's address is not prefilled.
+    let bare = site_with_settings(serve, admin(), |settings| with_stripe(settings, None));
+    let html = bare.get("/stripe/admin/endpoints/new", &[good(), loopback.clone()]).body;
+    assert!(
+        !html.contains(r#"value="http://127.0.0.1:8000""#) && html.contains(r#"name="base_url" value="""#),
+        "{html}"
+    );
+    assert!(html.contains("DJSTRIPE_WEBHOOK_BASE_URL"), "{html}");
+
+    let s = site_with_settings(serve, admin(), |settings| with_stripe(settings, Some("https://shop.example.com/")));
+    let html = s.get("/stripe/admin/endpoints/new", &[good(), loopback]).body;
+    assert!(html.contains(r#"value="https://shop.example.com""#), "prefilled from the setting: {html}");
+    let token = s.csrf_cookie();
+    let post = |path: &str, form: &[(&str, &str)]| {
+        let mut fields = vec![("csrf_token", token.as_str())];
+        fields.extend_from_slice(form);
+        s.post(path, &[good(), csrf(&token)], &fields)
+    };
+    let base = [("mode", "test"), ("base_url", "https://shop.example.com"), ("enabled_events", "invoice.paid")];
+    for (extra, needle) in [
+        (("account", "acct_1'x"), "is not a Stripe account id"),
+        (("api_version", "yesterday"), "is not a Stripe API version"),
+        (("enabled_events", "*, invoice.paid"), "stands alone"),
+    ] {
+        let mut form = base.to_vec();
+        form.retain(|(k, _)| *k != extra.0);
+        form.push(extra);
+        let reply = post("/stripe/admin/endpoints/", &form);
+        assert_eq!(reply.status, 422, "{extra:?}");
+        assert!(reply.body.contains(needle), "{needle}: {}", reply.body);
+    }
+    assert!(stripe.seen().is_empty(), "nothing sent for a refused form");
+
+    let mut form = base.to_vec();
+    form.extend([("account", "acct_TypedIn42"), ("connect", "on"), ("api_version", "2026-07-29.dahlia")]);
+    assert_eq!(post("/stripe/admin/endpoints/", &form).status, 303);
+    let created = stripe.seen().remove(0);
+    assert_eq!(created.header("stripe-account"), Some("acct_TypedIn42"));
+    assert_eq!(created.field("connect").as_deref(), Some("true"));
+    assert_eq!(created.field("api_version").as_deref(), Some("2026-07-29.dahlia"));
+    let db = s.djstripe.engine().database();
+    let endpoint = db.endpoints().unwrap().into_iter().find(|e| e.stripe_id.is_some()).expect("stored");
+    assert_eq!((endpoint.account.as_deref(), endpoint.connect), (Some("acct_TypedIn42"), true));
+    let stripe_id = endpoint.stripe_id.clone().unwrap();
+
+    // Disable, then enable: Stripe first, then the row.
+    for (status, expected) in [("disabled", "disabled"), ("enabled", "enabled")] {
+        let reply = post(&format!("/stripe/admin/endpoints/{}/status", endpoint.id), &[("status", status)]);
+        assert_eq!(reply.status, 303);
+        assert_eq!(stripe.endpoint(&stripe_id).unwrap()["status"], expected, "at Stripe");
+        assert_eq!(db.endpoint(endpoint.id).unwrap().status, expected, "here");
+        let last = stripe.seen().pop().unwrap();
+        assert_eq!((last.method.as_str(), last.header("stripe-account")), ("POST", Some("acct_TypedIn42")));
+    }
+
+    // Deleted at Stripe before: the notice says so.
+    assert!(stripe.remove_endpoint(&stripe_id));
+    let reply = post(&format!("/stripe/admin/endpoints/{}/delete", endpoint.id), &[]);
+    assert_eq!(reply.header("location"), "/stripe/admin/endpoints/?done=deleted_gone");
 }

@@ -36,7 +36,9 @@ impl Mode {
 
 #[derive(clap::Subcommand, Debug)]
 pub(super) enum EndpointsCommand {
-    /// Create an endpoint at Stripe with an unguessable URL and store its signing secret.
+    /// Create an endpoint at Stripe with an unguessable URL and store its signing secret. An
+    /// interrupted creation (killed, network gone) is resumed by running the same command again
+    /// within 24 hours: the same endpoint and secret, never a second endpoint.
     Create {
         /// The app's public base URL (default DJSTRIPE_WEBHOOK_BASE_URL), e.g. https://shop.example.com.
         #[arg(long)]
@@ -46,10 +48,11 @@ pub(super) enum EndpointsCommand {
         account: Option<String>,
         #[command(flatten)]
         mode: Mode,
-        /// Event types, comma-separated (default `*`, all).
+        /// Event types, comma-separated (default `*`, all; `*` only alone), checked against
+        /// Stripe's list before the call.
         #[arg(long, value_delimiter = ',', default_value = "*")]
         events: Vec<String>,
-        /// The API version Stripe renders events with.
+        /// The API version Stripe renders events with: YYYY-MM-DD or YYYY-MM-DD.name.
         #[arg(long)]
         api_version: Option<String>,
         /// Shown in the Stripe Dashboard.
@@ -73,10 +76,14 @@ pub(super) enum EndpointsCommand {
         #[command(flatten)]
         mode: Mode,
     },
-    /// Change enabled events, status or description (at Stripe, then locally).
+    /// Change the URL, enabled events, status or description (at Stripe, then locally).
     Update {
         /// Local id, Stripe id (we_...) or UUID.
         endpoint: String,
+        /// A new base URL (moving domains): the URL becomes <base>/stripe/webhook/<same uuid>/,
+        /// the secret stays.
+        #[arg(long)]
+        url: Option<String>,
         /// New event types, comma-separated.
         #[arg(long, value_delimiter = ',')]
         events: Option<Vec<String>>,
@@ -90,7 +97,7 @@ pub(super) enum EndpointsCommand {
         #[arg(long)]
         description: Option<String>,
     },
-    /// Delete at Stripe and locally.
+    /// Delete at Stripe and locally (one Stripe no longer has: locally, saying so).
     Delete {
         /// Local id, Stripe id (we_...) or UUID.
         endpoint: String,
@@ -150,6 +157,7 @@ fn mode_name(livemode: bool) -> &'static str {
 
 fn secret_state(e: &WebhookEndpoint) -> String {
     match (e.secret.is_empty(), e.previous().len()) {
+        (true, _) if e.status == "pending" => "none yet (creation unfinished: create again)".to_owned(),
         (true, _) => "NO SECRET (cannot verify: add-secret)".to_owned(),
         (false, 0) => "secret stored".to_owned(),
         (false, n) => format!("secret stored, {n} previous still valid"),
@@ -206,6 +214,13 @@ pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<()> {
             };
             let created = manager.create(&request)?;
             let e = &created.endpoint;
+            if created.resumed {
+                say!(
+                    "resumed the interrupted creation of #{} (with its first parameters: events {})",
+                    e.id,
+                    events_of(e)
+                )?;
+            }
             say!("created {} ({} mode) at Stripe", e.stripe_id.as_deref().unwrap_or_default(), mode_name(e.livemode))?;
             say!("url: {}", e.url)?;
             say!("local id: {}  uuid: {}", e.id, e.djstripe_uuid)?;
@@ -255,6 +270,29 @@ pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<()> {
             for e in &report.missing {
                 say!("missing at Stripe (kept locally; `endpoints delete {}` removes it): {}", e.id, describe(e))?;
             }
+            for (e, stripe_id) in &report.unfinished {
+                say!(
+                    "unfinished: #{} is an interrupted `endpoints create`, and Stripe has it ({stripe_id}). Fix: run \
+                     `endpoints create` again with the same base URL{} within 24 hours of {} UTC: it finishes \
+                     with the same endpoint and its secret",
+                    e.id,
+                    e.account.as_deref().map(|a| format!(" and --account {a}")).unwrap_or_default(),
+                    e.created.format("%Y-%m-%d %H:%M"),
+                )?;
+            }
+            for e in &report.without_secret {
+                say!(
+                    "NO SECRET: #{} {} was made by djstripe (djstripe_uuid {}) but its signing secret is not stored, so \
+                     every delivery to it fails. Fix: `endpoints add-secret {} --secret whsec_...` with the secret from \
+                     the Stripe Dashboard (Developers → Webhooks), or replace it: `endpoints delete {}` then \
+                     `endpoints create`",
+                    e.id,
+                    e.stripe_id.as_deref().unwrap_or_default(),
+                    e.djstripe_uuid,
+                    e.id,
+                    e.id
+                )?;
+            }
             say!(
                 "{} new, {} updated, {} missing at Stripe",
                 report.created.len(),
@@ -267,7 +305,7 @@ pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<()> {
                 )?;
             }
         }
-        EndpointsCommand::Update { endpoint, events, disable, enable, description } => {
+        EndpointsCommand::Update { endpoint, url, events, disable, enable, description } => {
             let status = if disable {
                 Some(EndpointStatus::Disabled)
             } else if enable {
@@ -275,19 +313,24 @@ pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<()> {
             } else {
                 None
             };
-            if events.is_none() && status.is_none() && description.is_none() {
+            if url.is_none() && events.is_none() && status.is_none() && description.is_none() {
                 return Err(Error::Argument {
                     flag: "--events",
-                    message: "nothing to update: pass --events, --enable/--disable or --description".into(),
+                    message: "nothing to update: pass --url, --events, --enable/--disable or --description".into(),
                 });
             }
-            let updated = manager.update(&endpoint, &UpdateEndpoint { enabled_events: events, status, description })?;
+            let update = UpdateEndpoint { base_url: url, enabled_events: events, status, description };
+            let updated = manager.update(&endpoint, &update)?;
             say!("updated: {}", describe(&updated))?;
         }
         EndpointsCommand::Delete { endpoint, local_only } => {
-            let gone = if local_only { manager.forget(&endpoint)? } else { manager.delete(&endpoint)? };
-            let place = if local_only || gone.stripe_id.is_none() { "locally" } else { "at Stripe and locally" };
-            say!("deleted {place}: {}", gone.url)?;
+            if local_only {
+                let gone = manager.forget(&endpoint)?;
+                say!("deleted locally (Stripe keeps it): {}", gone.url)?;
+            } else {
+                let gone = manager.delete(&endpoint)?;
+                say!("{}: {}", gone.at_stripe, gone.endpoint.url)?;
+            }
         }
         EndpointsCommand::AddSecret { endpoint, secret, keep_hours } => {
             if !(0.0..=24.0 * 365.0).contains(&keep_hours) {

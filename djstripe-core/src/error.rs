@@ -247,6 +247,20 @@ pub enum Error {
         /// Why deleting it failed.
         delete_error: Box<Error>,
     },
+    /// Creating a webhook endpoint at Stripe was cut off (no answer, or retries exhausted): it
+    /// may exist at Stripe. Its local row (status `pending`) keeps the idempotency key, so the
+    /// same `create` run again within 24 hours finishes it with the same endpoint and secret.
+    #[error(
+        "{source}. The endpoint may have been created at Stripe: run the same `endpoints create` again within \
+         24 hours to finish it (it resumes local endpoint #{endpoint} with the same idempotency key, so Stripe \
+         returns the same endpoint and signing secret instead of making a second one)"
+    )]
+    CreationUnfinished {
+        /// The local row, status `pending`.
+        endpoint: i64,
+        /// Why the call did not finish.
+        source: Box<Error>,
+    },
     /// The record asked for does not exist.
     #[error("{resource} {id} not found")]
     NotFound {
@@ -579,6 +593,7 @@ impl Error {
             | Error::StripeUnexpectedAnswer { .. }
             | Error::BaseUrlRejected { .. }
             | Error::CleanupNeeded { .. }
+            | Error::CreationUnfinished { .. }
             | Error::Io { .. }
             | Error::CorruptRow { .. } => 500,
         }

@@ -6,6 +6,16 @@
 //! | file | what it holds |
 //! |---|---|
 //! | `stripe_api.rs` | [`StripeClient`]: keys, auth, retries, error messages; [`Caller`] |
+//!
+//! ## Retries
+//! A network error, 409 (a conflict on a locked object), 429 (rate limited) and 5xx are retried,
+//! up to [`StripeClient::max_retries`] times, unless Stripe's `Stripe-Should-Retry` header says
+//! otherwise: `false` is never retried (whatever the status), `true` always is. Each wait is the
+//! exponential backoff ([`StripeClient::backoff`], doubling, at most [`MAX_BACKOFF`]) with jitter
+//! (between half and all of it, so that many clients do not retry in step), and at least the
+//! `Retry-After` Stripe asked for. All waits of one call together stay within
+//! [`StripeClient::retry_budget`]: a `Retry-After` beyond it ends the retries at once, with an
+//! error that says how long Stripe asked to wait.
 //! | `stripe_api/webhook_endpoints.rs` | `/v1/webhook_endpoints`: create, list, retrieve, update, delete |
 
 pub mod webhook_endpoints;
@@ -20,6 +30,9 @@ use crate::Error;
 pub const DEFAULT_API_BASE: &str = "https://api.stripe.com";
 /// The API version this library pins in `Stripe-Version`.
 pub const API_VERSION: &str = "2026-07-29.dahlia";
+/// The longest single backoff wait when Stripe sends no `Retry-After` (Stripe's own libraries
+/// cap theirs at a few seconds too).
+pub const MAX_BACKOFF: Duration = Duration::from_secs(8);
 
 /// A Stripe API client holding the test and live secret keys.
 ///
@@ -35,6 +48,7 @@ pub struct StripeClient {
     live_key: Option<String>,
     max_retries: u32,
     backoff: Duration,
+    retry_budget: Duration,
     agent: ureq::Agent,
 }
 
@@ -132,7 +146,8 @@ impl StripeClient {
             test_key: None,
             live_key: None,
             max_retries: 3,
-            backoff: Duration::from_millis(100),
+            backoff: Duration::from_millis(500),
+            retry_budget: Duration::from_secs(60),
             agent,
         }
     }
@@ -159,7 +174,7 @@ impl StripeClient {
         self
     }
 
-    /// How many times a 429 or 5xx answer is retried, with exponential backoff (default 3).
+    /// How many times a retryable answer is retried (default 3; see [Retries](self#retries)).
     ///
     /// ```
     /// let c = djstripe_core::stripe_api::StripeClient::new("http://127.0.0.1:1").max_retries(0);
@@ -170,7 +185,9 @@ impl StripeClient {
         self
     }
 
-    /// The first retry's wait; each further retry waits twice as long (default 100 ms).
+    /// The first retry's wait before jitter; each further retry waits twice as long, at most
+    /// [`MAX_BACKOFF`] (default 500 ms, Stripe's libraries' own). A `Retry-After` from Stripe
+    /// is waited for even when it is longer.
     ///
     /// ```
     /// let c = djstripe_core::stripe_api::StripeClient::new("http://127.0.0.1:1").backoff(std::time::Duration::from_millis(1));
@@ -178,6 +195,18 @@ impl StripeClient {
     /// ```
     pub fn backoff(mut self, first_wait: Duration) -> Self {
         self.backoff = first_wait;
+        self
+    }
+
+    /// The most time all the waits of one call may add up to (default 60 s): a call never
+    /// sleeps longer than this in total, however long a `Retry-After` Stripe sends.
+    ///
+    /// ```
+    /// let c = djstripe_core::stripe_api::StripeClient::new("http://127.0.0.1:1").retry_budget(std::time::Duration::from_secs(5));
+    /// # let _ = c;
+    /// ```
+    pub fn retry_budget(mut self, budget: Duration) -> Self {
+        self.retry_budget = budget;
         self
     }
 
@@ -253,19 +282,37 @@ impl StripeClient {
         let account = caller.stripe_account.as_deref();
         let url = format!("{}{}", self.base, path);
         let mut attempt = 0;
+        let mut waited = Duration::ZERO;
         loop {
             let result = self.send(method, &url, form, key, account, idempotency_key);
-            let retryable = match &result {
-                Err(Retry::Network(_)) => true,
-                Err(Retry::Status(status, ..)) => *status == 429 || *status >= 500,
-                Ok(_) => false,
+            let failure = match result {
+                Ok(value) => return Ok(value),
+                Err(failure) => failure,
             };
-            if !retryable || attempt >= self.max_retries {
-                return result.map_err(|e| e.into_error(method, path));
+            if !failure.retryable() || attempt >= self.max_retries {
+                return Err(failure.into_error(method, path, None));
+            }
+            let wait = self.wait(attempt, failure.retry_after());
+            if waited + wait > self.retry_budget {
+                // Sleeping past the budget would hold the caller (a CLI, an admin page) longer
+                // than promised: give up now, saying how long Stripe asked to wait.
+                return Err(failure.into_error(method, path, Some(wait)));
             }
             attempt += 1;
-            std::thread::sleep(self.backoff * 2u32.pow((attempt - 1).min(6)));
+            waited += wait;
+            tracing::debug!(%method, %path, attempt, wait_ms = wait.as_millis() as u64, "retrying a Stripe call");
+            std::thread::sleep(wait);
         }
+    }
+
+    /// The wait before retry `attempt + 1`: the exponential backoff with jitter (half to all of
+    /// it), but at least what `Retry-After` asked for.
+    fn wait(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let backoff = self.backoff.saturating_mul(2u32.saturating_pow(attempt.min(16))).min(MAX_BACKOFF);
+        // Jitter from the OS's random source (what `Uuid::new_v4` reads), no extra dependency.
+        let unit = f64::from((uuid::Uuid::new_v4().as_u128() as u32) >> 8) / f64::from(1u32 << 24);
+        let jittered = backoff.mul_f64(0.5 + 0.5 * unit);
+        retry_after.map_or(jittered, |asked| asked.max(jittered))
     }
 
     fn send(
@@ -300,40 +347,75 @@ impl StripeClient {
         };
         let mut response = response.map_err(|e| Retry::Network(e.to_string()))?;
         let status = response.status().as_u16();
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+        // `Retry-After` in seconds (Stripe's form; an HTTP date is ignored: the backoff applies).
+        let retry_after = header("retry-after").and_then(|s| s.parse::<u64>().ok()).map(Duration::from_secs);
+        let should_retry = match header("stripe-should-retry") {
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            _ => None,
+        };
         let body: Value = response.body_mut().read_json().unwrap_or(Value::Null);
         if (200..300).contains(&status) {
             Ok(body)
         } else {
             let message = body["error"]["message"].as_str().unwrap_or("no error message").to_owned();
             let code = body["error"]["code"].as_str().map(str::to_owned);
-            Err(Retry::Status(status, code, message))
+            Err(Retry::Status { status, code, message, retry_after, should_retry })
         }
     }
 }
 
+/// A failed attempt, before it becomes an [`Error`].
 enum Retry {
     Network(String),
-    Status(u16, Option<String>, String),
+    Status {
+        status: u16,
+        code: Option<String>,
+        message: String,
+        /// `Retry-After`, in seconds.
+        retry_after: Option<Duration>,
+        /// `Stripe-Should-Retry`, when sent: Stripe's own verdict, which wins over the status.
+        should_retry: Option<bool>,
+    },
 }
 
 impl Retry {
-    fn into_error(self, method: &str, path: &str) -> Error {
-        let request = format!("{method} {path}");
+    fn retryable(&self) -> bool {
         match self {
-            Retry::Network(reason) => Error::StripeUnreachable { request, reason },
-            Retry::Status(401, code, message) => {
-                let message = format!("unauthorized, check the secret key: {message}");
-                Error::StripeApi { request, status: 401, code, message }
-            }
-            Retry::Status(429, code, message) => {
-                let message = format!("rate limited, retries exhausted: {message}");
-                Error::StripeApi { request, status: 429, code, message }
-            }
-            Retry::Status(status, code, message) if status >= 500 => {
-                let message = format!("retries exhausted: {message}");
-                Error::StripeApi { request, status, code, message }
-            }
-            Retry::Status(status, code, message) => Error::StripeApi { request, status, code, message },
+            Retry::Network(_) => true,
+            Retry::Status { should_retry: Some(verdict), .. } => *verdict,
+            Retry::Status { status, .. } => *status == 409 || *status == 429 || *status >= 500,
         }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Retry::Status { retry_after, .. } => *retry_after,
+            Retry::Network(_) => None,
+        }
+    }
+
+    /// The error to report; `over_budget` is the wait that would have passed the retry budget.
+    fn into_error(self, method: &str, path: &str, over_budget: Option<Duration>) -> Error {
+        let request = format!("{method} {path}");
+        let (status, code, message, retryable) = match self {
+            Retry::Network(reason) => return Error::StripeUnreachable { request, reason },
+            ref this @ Retry::Status { status, ref code, ref message, .. } => {
+                (status, code.clone(), message.clone(), this.retryable())
+            }
+        };
+        let message = match (status, over_budget) {
+            (_, Some(wait)) => format!(
+                "{}Stripe asked to retry after {} s, longer than the retry budget allows: {message}",
+                if status == 429 { "rate limited; " } else { "" },
+                wait.as_secs_f64().ceil()
+            ),
+            (401, _) => format!("unauthorized, check the secret key: {message}"),
+            (429, _) if retryable => format!("rate limited, retries exhausted: {message}"),
+            (_, _) if retryable => format!("retries exhausted: {message}"),
+            _ => message,
+        };
+        Error::StripeApi { request, status, code, message }
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use diesel::connection::SimpleConnection;
 use djstripe_core::Error;
 use djstripe_core::db::{Backend, Database, NewWebhookEndpoint};
-use djstripe_core::endpoints::{AtStripe, CreateEndpoint, EndpointManager, EndpointStatus, UpdateEndpoint};
+use djstripe_core::endpoints::{AtStripe, CreateEndpoint, DeletedAt, EndpointManager, EndpointStatus, UpdateEndpoint};
 use djstripe_core::engine::{Engine, EngineConfig, Receipt};
 use djstripe_core::stripe_api::StripeClient;
 use djstripe_core::testing::{FakeStripe, TestDatabase};
@@ -169,18 +169,27 @@ fn stripe_errors_are_clear_and_store_nothing(backend: Backend) {
     for _ in 0..3 {
         fake.fail_next(503, r#"{"error":{"message":"overloaded"}}"#);
     }
-    let err = manager.create(&request).unwrap_err().to_string();
+    let err = manager.create(&request).unwrap_err();
+    assert!(matches!(err, Error::CreationUnfinished { .. }), "a 5xx: Stripe may have created it: {err:?}");
+    let err = err.to_string();
     assert!(err.contains("503") && err.contains("retries exhausted"), "{err}");
     assert_eq!(fake.seen().len() - before, 3, "one try and two retries");
+    assert_eq!(db.endpoints().unwrap()[0].status, "pending", "kept, to be resumed");
 
-    // 429 on every attempt.
+    // 429 on every attempt: resuming the pending one, whose fate is unknown: it stays pending.
     for _ in 0..3 {
         fake.fail_next(429, r#"{"error":{"message":"Too many requests"}}"#);
     }
     let err = manager.create(&request).unwrap_err().to_string();
     assert!(err.contains("429") && err.contains("rate limited"), "{err}");
-    assert!(db.endpoints().unwrap().is_empty(), "nothing stored after a refused creation");
+    assert_eq!(db.endpoints().unwrap().len(), 1);
     assert!(fake.endpoints().is_empty());
+    // A fresh creation refused with 429 (other base URL): Stripe made nothing, nothing is kept.
+    for _ in 0..3 {
+        fake.fail_next(429, r#"{"error":{"message":"Too many requests"}}"#);
+    }
+    assert!(manager.create(&CreateEndpoint::new("https://other.example.com")).is_err());
+    assert_eq!(db.endpoints().unwrap().len(), 1, "nothing stored after a refused creation");
 
     // 429 then success: one endpoint, same idempotency key on both attempts.
     let before = fake.seen().len();
@@ -198,15 +207,28 @@ fn stripe_errors_are_clear_and_store_nothing(backend: Backend) {
     let port = closed.local_addr().unwrap().port();
     drop(closed);
     let offline = EndpointManager::new(db.clone(), client(&format!("http://127.0.0.1:{port}")));
-    let err = offline.create(&request).unwrap_err().to_string();
-    assert!(err.contains("could not be reached"), "{err}");
-    assert_eq!(db.endpoints().unwrap().len(), 1);
+    let err = offline.create(&request).unwrap_err();
+    assert!(matches!(err, Error::CreationUnfinished { .. }), "{err:?}");
+    let err = err.to_string();
+    assert!(err.contains("could not be reached") && err.contains("run the same `endpoints create` again"), "{err}");
+    let rows = db.endpoints().unwrap();
+    assert_eq!(rows.len(), 2, "the created one, and the pending one, which the next create resumes");
+    assert_eq!((rows[0].status.as_str(), rows[0].stripe_id.as_deref(), rows[0].secret.as_str()), ("pending", None, ""));
 }
 
-fn break_endpoint_table(db: &Database) {
+/// Makes storing a signing secret fail (the pending row is written before Stripe is called, so
+/// the write that fails is the one after Stripe answered).
+fn break_storing_secrets(db: &Database) {
     let sql = match db.backend() {
-        Backend::Sqlite => "DROP TABLE djstripe_webhookendpoint",
-        Backend::Postgres => "DROP TABLE djstripe_webhookendpoint CASCADE",
+        Backend::Sqlite => {
+            "CREATE TRIGGER no_secret BEFORE UPDATE OF secret ON djstripe_webhookendpoint WHEN NEW.secret <> '' \
+             BEGIN SELECT RAISE(ABORT, 'disk full'); END;"
+        }
+        Backend::Postgres => {
+            "CREATE FUNCTION no_secret() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER no_secret BEFORE UPDATE OF secret ON djstripe_webhookendpoint FOR EACH ROW \
+             WHEN (NEW.secret <> '') EXECUTE FUNCTION no_secret();"
+        }
     };
     db.get().unwrap().batch_execute(sql).unwrap();
 }
@@ -215,7 +237,7 @@ fn storing_failure_deletes_at_stripe_or_says_what_to_clean(backend: Backend) {
     let db = TestDatabase::builder(backend).pool_size(2).build();
     let fake = fake();
     let manager = manager(&db, &fake);
-    break_endpoint_table(&db);
+    break_storing_secrets(&db);
 
     let err = manager.create(&CreateEndpoint::new("https://shop.example.com")).unwrap_err();
     assert!(matches!(err, Error::Database(_) | Error::DatabaseUnavailable { .. }), "{err:?}");
@@ -223,6 +245,7 @@ fn storing_failure_deletes_at_stripe_or_says_what_to_clean(backend: Backend) {
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert_eq!(seen[1].method, "DELETE");
     assert!(fake.endpoints().is_empty(), "no orphan endpoint at Stripe");
+    assert!(db.endpoints().unwrap().is_empty(), "nor a pending row");
 
     fake.fail_deletes(true);
     let err = manager.create(&CreateEndpoint::new("https://shop.example.com")).unwrap_err();
@@ -235,6 +258,7 @@ fn storing_failure_deletes_at_stripe_or_says_what_to_clean(backend: Backend) {
         "{message}"
     );
     assert!(message.contains("Nothing was stored locally"), "{message}");
+    assert!(db.endpoints().unwrap().is_empty());
 }
 
 fn rotation_keeps_the_old_secret_until_dropped(backend: Backend) {
@@ -290,6 +314,8 @@ fn sync_pulls_endpoints_without_secrets(backend: Backend) {
     assert_eq!(report.created.len(), 2, "{report:?}");
     assert_eq!(report.updated.len(), 1);
     assert!(report.missing.is_empty());
+    let flagged: Vec<_> = report.without_secret.iter().map(|e| e.stripe_id.clone().unwrap()).collect();
+    assert_eq!(flagged, std::slice::from_ref(&with_uuid), "made by djstripe (a djstripe_uuid), no secret: flagged");
     let pages = fake.seen().iter().filter(|r| r.method == "GET").count();
     assert_eq!(pages, 2, "three endpoints in pages of two");
     assert!(fake.seen().iter().any(|r| r.path.contains("starting_after=we_")));
@@ -361,6 +387,7 @@ fn update_and_delete(backend: Backend) {
         status: Some(EndpointStatus::Enabled),
         enabled_events: Some(vec!["customer.created".into(), "customer.deleted".into()]),
         description: Some("customers".into()),
+        ..Default::default()
     };
     let updated = manager.update(&uuid, &change).unwrap();
     assert!(updated.is_enabled());
@@ -387,16 +414,144 @@ fn update_and_delete(backend: Backend) {
     fake.fail_deletes(false);
 
     let deleted = manager.delete(&stripe_id).unwrap();
-    assert_eq!(deleted.id, created.endpoint.id);
+    assert_eq!(deleted.endpoint.id, created.endpoint.id);
+    assert_eq!(deleted.at_stripe, DeletedAt::Stripe);
     assert!(fake.endpoint(&stripe_id).is_none(), "deleted at Stripe");
     assert!(db.endpoint_by_stripe_id(&stripe_id).unwrap().is_none(), "deleted locally");
     let err = deliver(&db, &uuid, &created.secret).unwrap_err();
     assert_eq!(err.http_status(), 404);
 
-    // Already deleted at Stripe: the local row goes all the same.
-    manager.delete(&other.endpoint.id.to_string()).unwrap();
+    // Already deleted at Stripe: the local row goes all the same, and the answer says so (issue 15,
+    // item 12: it said "deleted at Stripe" after Stripe answered 404).
+    let gone = manager.delete(&other.endpoint.id.to_string()).unwrap();
+    assert_eq!(gone.at_stripe, DeletedAt::NotFoundAtStripe);
+    assert_eq!(gone.at_stripe.to_string(), "not found at Stripe; removed locally");
     assert!(matches!(manager.find(&other.endpoint.djstripe_uuid), Err(Error::NotFound { .. })));
     assert!(matches!(manager.find("nonsense"), Err(Error::InvalidInput { field: "endpoint", .. })));
+}
+
+/// Issue 15, item 12: no way to change an endpoint's URL (moving domains meant a new UUID and
+/// secret). Now the URL moves at Stripe, with the same UUID and secret.
+fn update_moves_the_url(backend: Backend) {
+    let db = TestDatabase::builder(backend).pool_size(2).build();
+    let fake = fake();
+    let manager = manager(&db, &fake);
+    let created = manager.create(&CreateEndpoint::new("https://old.example.com")).unwrap();
+    let (uuid, stripe_id) = (created.endpoint.djstripe_uuid.clone(), created.endpoint.stripe_id.clone().unwrap());
+    let refused = UpdateEndpoint { base_url: Some("http://10.1".into()), ..Default::default() };
+    assert!(matches!(manager.update(&uuid, &refused), Err(Error::BaseUrlRejected { .. })));
+    let moved = UpdateEndpoint { base_url: Some("https://New.Example.com/shop/".into()), ..Default::default() };
+    let updated = manager.update(&uuid, &moved).unwrap();
+    let expected = format!("https://new.example.com/shop/stripe/webhook/{uuid}/");
+    assert_eq!(updated.url, expected);
+    assert_eq!(fake.endpoint(&stripe_id).unwrap()["url"], expected.as_str(), "moved at Stripe");
+    assert_eq!(fake.seen().last().unwrap().field("url").as_deref(), Some(expected.as_str()));
+    assert_eq!((updated.djstripe_uuid.as_str(), updated.secret.as_str()), (uuid.as_str(), created.secret.as_str()));
+    assert_eq!(label(deliver(&db, &uuid, &created.secret)), "processed");
+    // Bad events are refused before any call: `*` mixed with others, unknown names.
+    let before = fake.seen().len();
+    for events in [vec!["*".to_owned(), "invoice.paid".to_owned()], vec!["invoice.payed".to_owned()]] {
+        let update = UpdateEndpoint { enabled_events: Some(events), ..Default::default() };
+        assert!(matches!(manager.update(&uuid, &update), Err(Error::InvalidInput { .. })));
+    }
+    let mut request = CreateEndpoint::new("https://shop.example.com");
+    request.api_version = Some("latest".into());
+    assert!(manager.create(&request).unwrap_err().to_string().contains("not a Stripe API version"));
+    assert_eq!(fake.seen().len(), before, "nothing sent");
+}
+
+/// Issue 15, item 9: killed while Stripe answered, a creation left an endpoint at Stripe that
+/// `sync` imported without a secret (every delivery 400), and `create` again made a second one.
+/// Now the pending row's idempotency key is reused: one endpoint at Stripe, and its secret.
+fn an_interrupted_create_is_resumed_not_repeated(backend: Backend) {
+    let db = TestDatabase::builder(backend).pool_size(2).build();
+    let fake = fake();
+    let manager = manager(&db, &fake);
+    let once = EndpointManager::new(db.clone(), client(fake.base_url()).max_retries(0));
+    let mut request = CreateEndpoint::new("https://shop.example.com");
+    request.enabled_events = vec!["invoice.paid".into()];
+
+    // Stripe creates the endpoint, but its answer never arrives.
+    fake.hold_next_answer(None);
+    let err = once.create(&request).unwrap_err();
+    assert!(matches!(err, Error::CreationUnfinished { .. }), "{err:?}");
+    let at_stripe = fake.endpoints();
+    assert_eq!(at_stripe.len(), 1, "created at Stripe");
+    let stripe_id = at_stripe[0]["id"].as_str().unwrap().to_owned();
+    let pending = db.endpoints().unwrap().remove(0);
+    assert_eq!((pending.status.as_str(), pending.secret.as_str()), ("pending", ""));
+    assert!(matches!(deliver(&db, &pending.djstripe_uuid, "whsec_x"), Err(Error::NotFound { .. })), "not live yet");
+    assert_eq!(manager.list().unwrap()[0].at_stripe, AtStripe::Pending);
+
+    // sync does not import it as an endpoint without a secret: it reports the unfinished creation.
+    let report = manager.sync(false, None).unwrap();
+    assert!(report.created.is_empty() && report.without_secret.is_empty(), "{report:?}");
+    assert_eq!(report.unfinished.len(), 1);
+    assert_eq!((report.unfinished[0].0.id, report.unfinished[0].1.as_str()), (pending.id, stripe_id.as_str()));
+
+    // The same create again (other events even): resumed with the same key and parameters.
+    request.enabled_events = vec!["customer.created".into()];
+    let created = manager.create(&request).unwrap();
+    assert!(created.resumed);
+    assert_eq!(fake.endpoints().len(), 1, "no second endpoint at Stripe");
+    assert_eq!(created.endpoint.id, pending.id);
+    assert_eq!(created.endpoint.stripe_id.as_deref(), Some(stripe_id.as_str()));
+    assert_eq!(Some(created.secret.clone()), fake.secret(&stripe_id), "Stripe's secret, replayed");
+    assert_eq!(created.endpoint.enabled_events, r#"["invoice.paid"]"#, "the first attempt's parameters");
+    let posts: Vec<_> = fake.seen().into_iter().filter(|r| r.method == "POST").collect();
+    assert_eq!(posts.len(), 2);
+    assert_eq!(posts[0].header("idempotency-key"), posts[1].header("idempotency-key"));
+    assert_eq!(label(deliver(&db, &created.endpoint.djstripe_uuid, &created.secret)), "processed");
+    // Nothing pending any more: the next create is a new endpoint.
+    assert!(!manager.create(&request).unwrap().resumed);
+    assert_eq!(fake.endpoints().len(), 2);
+
+    // Cut off, then retried by the client itself: the same key, one endpoint.
+    fake.hold_next_answer(None);
+    let retried = manager.create(&CreateEndpoint::new("https://retried.example.com")).unwrap();
+    assert!(!retried.resumed);
+    assert_eq!(fake.endpoints().len(), 3);
+    assert_eq!(Some(retried.secret), fake.secret(retried.endpoint.stripe_id.as_deref().unwrap()));
+
+    // Pending for longer than Stripe keeps keys (24 h): its endpoint at Stripe, whose secret
+    // cannot be had again, is deleted; the creation starts afresh.
+    fake.hold_next_answer(None);
+    let stale_request = CreateEndpoint::new("https://stale.example.com");
+    assert!(once.create(&stale_request).is_err());
+    let stale = db.endpoints().unwrap().remove(0);
+    let stale_at_stripe = fake.endpoints().last().unwrap()["id"].as_str().unwrap().to_owned();
+    db.get()
+        .unwrap()
+        .batch_execute(&format!(
+            "UPDATE djstripe_webhookendpoint SET created = '2000-01-01 00:00:00' WHERE id = {}",
+            stale.id
+        ))
+        .unwrap();
+    let fresh = manager.create(&stale_request).unwrap();
+    assert!(!fresh.resumed && fresh.endpoint.id != stale.id);
+    assert!(fake.endpoint(&stale_at_stripe).is_none(), "the unusable one deleted at Stripe");
+    assert!(db.endpoint(stale.id).is_err(), "and its row");
+    assert_eq!(fake.endpoints().len(), 4);
+}
+
+/// Issue 15, item 12: `list` asked Stripe about each endpoint in turn (10 s for 230). Now a
+/// few calls run at once, never more than `LIST_PARALLELISM`.
+fn list_asks_stripe_in_parallel(backend: Backend) {
+    let db = TestDatabase::builder(backend).pool_size(4).build();
+    let fake = fake();
+    let manager = manager(&db, &fake);
+    for _ in 0..20 {
+        manager.create(&CreateEndpoint::new("https://shop.example.com")).unwrap();
+    }
+    assert_eq!(fake.max_in_flight(), 1, "creations one at a time");
+    fake.delay_answers(Duration::from_millis(50));
+    let listed = manager.list().unwrap();
+    assert_eq!(listed.len(), 20);
+    assert!(listed.iter().all(|l| l.at_stripe == AtStripe::Status("enabled".into())), "{listed:?}");
+    let ids: Vec<i64> = listed.iter().map(|l| l.endpoint.id).collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "still newest first: {ids:?}");
+    let parallel = fake.max_in_flight();
+    assert!((2..=djstripe_core::endpoints::LIST_PARALLELISM).contains(&parallel), "{parallel} at once");
 }
 
 fn account_keys(backend: Backend) {
@@ -415,6 +570,9 @@ fn account_keys(backend: Backend) {
 }
 
 both_backends!(
+    list_asks_stripe_in_parallel,
+    update_moves_the_url,
+    an_interrupted_create_is_resumed_not_repeated,
     create_in_both_modes_with_and_without_account,
     refused_base_urls_make_no_call,
     stripe_errors_are_clear_and_store_nothing,

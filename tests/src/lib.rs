@@ -105,6 +105,11 @@ pub fn shop(db: &TestDb, env: &[(&str, &str)], args: &[&str]) -> (i32, String, S
     )
 }
 
+/// Starts a shop command without waiting for it (output discarded): to kill it midway.
+pub fn shop_spawn(db: &TestDb, env: &[(&str, &str)], args: &[&str]) -> std::process::Child {
+    shop_command(db, env, args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+}
+
 /// Like [`shop`], with `input` written to the command's stdin (a pipe, not a terminal: what
 /// `admin set-password` reads the password from in scripts).
 pub fn shop_with_stdin(db: &TestDb, env: &[(&str, &str)], args: &[&str], input: &str) -> (i32, String, String) {

@@ -188,12 +188,14 @@ async fn run(
     click(client, "form[action$='/login'] button[type=submit]").await;
     assert_eq!(path(client).await, "/stripe/admin/triggers/");
 
-    // Add an endpoint at the (fake) Stripe API: the base URL is prefilled from the host, and a
-    // local one is refused with a clear message.
+    // Add an endpoint at the (fake) Stripe API: the base URL is not prefilled with this machine's
+    // own address (Stripe cannot reach it; DJSTRIPE_WEBHOOK_BASE_URL is unset), and a local one
+    // is refused with a clear message.
     client.goto(&format!("{admin}/endpoints/new")).await.unwrap();
     let prefilled = client.find(Locator::Css("#base_url")).await.unwrap().prop("value").await.unwrap();
-    assert_eq!(prefilled.as_deref(), Some(server.base.as_str()));
+    assert_eq!(prefilled.as_deref(), Some(""));
     shots.take(client, "endpoint-new").await;
+    fill(client, "#base_url", &server.base).await;
     click(client, "form[action$='/endpoints/'] button[type=submit]").await;
     let refusal = text(client, ".error").await;
     assert!(refusal.contains("127.0.0.1") && refusal.contains("Stripe cannot reach"), "{refusal}");
@@ -284,5 +286,64 @@ async fn run(
     assert!(path(client).await.starts_with("/stripe/admin/login"));
     client.goto(&format!("{admin}/triggers/")).await.unwrap();
     assert!(path(client).await.starts_with("/stripe/admin/login"));
+    Ok(())
+}
+
+/// Creating an endpoint for a connected account typed into the form (issue 15: the account list
+/// offered only accounts that already had an endpoint), with Connect and an API version, the base
+/// URL prefilled from `DJSTRIPE_WEBHOOK_BASE_URL`; then disabling it acts at Stripe too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creating_an_endpoint_for_a_typed_in_account() {
+    let stripe = FakeStripe::start();
+    let db = TestDb::new(Backend::Sqlite);
+    let hash = djstripe_actix::admin::hash_password(PASSWORD);
+    let env = [
+        ("DJSTRIPE_ADMIN_PASSWORD_HASH", hash.as_str()),
+        ("STRIPE_API_BASE", stripe.base_url()),
+        ("STRIPE_TEST_SECRET_KEY", FakeStripe::TEST_KEY),
+        ("DJSTRIPE_WEBHOOK_BASE_URL", "https://shop.example.com"),
+    ];
+    let server = Server::start(&db, &env);
+    let admin = format!("{}/stripe/admin", server.base);
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let client = browser(&driver, profile.path()).await;
+    let result = create_for_account(&client, &db, &stripe, &admin).await;
+    let _ = client.close().await;
+    result.unwrap();
+}
+
+async fn create_for_account(client: &Client, db: &TestDb, stripe: &FakeStripe, admin: &str) -> Result<(), String> {
+    client.goto(&format!("{admin}/login")).await.unwrap();
+    fill(client, "#user", "admin").await;
+    fill(client, "#password", PASSWORD).await;
+    click(client, "form[action$='/login'] button[type=submit]").await;
+
+    client.goto(&format!("{admin}/endpoints/new")).await.unwrap();
+    let prefilled = client.find(Locator::Css("#base_url")).await.unwrap().prop("value").await.unwrap();
+    assert_eq!(prefilled.as_deref(), Some("https://shop.example.com"), "from DJSTRIPE_WEBHOOK_BASE_URL");
+    fill(client, "#account", "acct_1TypedInTheForm").await;
+    fill(client, "#enabled_events", "invoice.paid, customer.subscription.deleted").await;
+    fill(client, "#api_version", "2026-07-29.dahlia").await;
+    client.find(Locator::Css("#connect")).await.unwrap().click().await.unwrap(); // a checkbox: no new page
+    click(client, "form[action$='/endpoints/'] button[type=submit]").await;
+    assert_eq!(path(client).await, "/stripe/admin/endpoints/?done=created");
+
+    let creation = stripe.seen().into_iter().find(|r| r.method == "POST").expect("a creation at Stripe");
+    assert_eq!(creation.header("stripe-account"), Some("acct_1TypedInTheForm"));
+    assert_eq!(creation.field("connect").as_deref(), Some("true"));
+    assert_eq!(creation.field("api_version").as_deref(), Some("2026-07-29.dahlia"));
+    assert_eq!(creation.fields("enabled_events[]"), ["invoice.paid", "customer.subscription.deleted"]);
+    let page = client.source().await.unwrap();
+    assert!(page.contains("acct_1TypedInTheForm"), "listed with its account");
+    let stored = djstripe_core::db::Database::connect(db.url()).unwrap().endpoints().unwrap();
+    let created = stored.iter().find(|e| e.stripe_id.is_some()).expect("stored");
+    assert_eq!((created.account.as_deref(), created.connect), (Some("acct_1TypedInTheForm"), true));
+    let stripe_id = created.stripe_id.clone().unwrap();
+
+    // Disable it: Stripe stops delivering too.
+    click(client, &format!("form[action$='/endpoints/{}/status'] button[type=submit]", created.id)).await;
+    assert_eq!(path(client).await, "/stripe/admin/endpoints/?done=status");
+    assert_eq!(stripe.endpoint(&stripe_id).unwrap()["status"], "disabled");
     Ok(())
 }

@@ -86,3 +86,119 @@ fn endpoints_from_the_command_line() {
     assert_eq!(code, 1);
     assert!(err.contains("live key"), "{err}");
 }
+
+/// Issue 15, item 7: each of these was accepted and an endpoint created (the check read a host
+/// that is not four decimal numbers as a name). Now refused before any call, naming the address.
+#[test]
+fn every_spelling_of_a_private_address_is_refused() {
+    let db = TestDb::new(Backend::Sqlite);
+    let fake = FakeStripe::start();
+    let env = [("STRIPE_API_BASE", fake.base_url()), ("STRIPE_TEST_SECRET_KEY", FakeStripe::TEST_KEY)];
+    assert_eq!(shop(&db, &env, &["migrate"]).0, 0);
+    for (base, address) in [
+        ("http://127.1", "127.0.0.1"),
+        ("http://0x7f.0.0.1", "127.0.0.1"),
+        ("http://0177.0.0.1", "127.0.0.1"),
+        ("http://10.1", "10.0.0.1"),
+        ("http://192.168.1", "192.168.0.1"),
+        ("http://127.000.000.001", "127.0.0.1"),
+        ("http://[::127.0.0.1]", "127.0.0.1"),
+        ("http://[64:ff9b::7f00:1]", "127.0.0.1"),
+        ("http://localhost.localdomain", "localhost.localdomain"),
+        ("https://shop.example.com:0", "port 0"),
+    ] {
+        let (code, out, err) = shop(&db, &env, &["endpoints", "create", "--base-url", base]);
+        assert_eq!(code, 1, "{base}: {out}{err}");
+        assert!(err.contains(address) && err.contains("tunnel"), "{base}: {err}");
+    }
+    assert!(fake.seen().is_empty(), "no call for any of them");
+    // A Unicode host name is converted to punycode, not refused.
+    let (code, out, err) = shop(&db, &env, &["endpoints", "create", "--base-url", "https://bücher.example"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("url: https://xn--bcher-kva.example/stripe/webhook/"), "{out}");
+}
+
+/// Issue 15, item 9: `endpoints create` killed while Stripe answers. Before: `sync` imported the
+/// endpoint with "NO SECRET" and `create` again made a second one. Now `sync` says how to finish
+/// it, and `create` again resumes it: one endpoint at Stripe, its secret stored.
+#[test]
+fn a_killed_create_is_resumed_by_running_it_again() {
+    let db = TestDb::new(Backend::Sqlite);
+    let fake = FakeStripe::start();
+    let env = [("STRIPE_API_BASE", fake.base_url()), ("STRIPE_TEST_SECRET_KEY", FakeStripe::TEST_KEY)];
+    let run = |args: &[&str]| shop(&db, &env, args);
+    assert_eq!(run(&["migrate"]).0, 0);
+    let create = ["endpoints", "create", "--base-url", "https://shop.example.com", "--events", "invoice.paid"];
+
+    fake.hold_next_answer(Some(std::time::Duration::from_secs(20)));
+    let mut child = djstripe_tests::shop_spawn(&db, &env, &create);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while fake.endpoints().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the create never reached Stripe");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // while Stripe's answer is on its way
+    child.wait().unwrap();
+    let stripe_id = fake.endpoints()[0]["id"].as_str().unwrap().to_owned();
+
+    let (code, out, err) = run(&["endpoints", "list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("pending") && out.contains("creation unfinished"), "{out}");
+    let (code, out, err) = run(&["endpoints", "sync"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("unfinished: #1 is an interrupted `endpoints create`, and Stripe has it ({stripe_id})"))
+    );
+    assert!(out.contains("run `endpoints create` again") && !out.contains("NO SECRET"), "{out}");
+    assert!(out.contains("0 new"), "not imported as an endpoint without a secret: {out}");
+
+    let (code, out, err) = run(&create);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("resumed the interrupted creation of #1") && out.contains(&stripe_id), "{out}");
+    assert_eq!(fake.endpoints().len(), 1, "one endpoint at Stripe");
+    let stored = djstripe_core::db::Database::connect(db.url()).unwrap().endpoints().unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(Some(stored[0].secret.clone()), fake.secret(&stripe_id), "its secret, usable");
+    assert_eq!(stored[0].status, "enabled");
+}
+
+/// Issue 15, item 12: unchecked events and API versions, `delete` after a 404, no `--url`.
+#[test]
+fn parameters_are_checked_and_answers_are_honest() {
+    let db = TestDb::new(Backend::Sqlite);
+    let fake = FakeStripe::start();
+    let env = [("STRIPE_API_BASE", fake.base_url()), ("STRIPE_TEST_SECRET_KEY", FakeStripe::TEST_KEY)];
+    let run = |args: &[&str]| shop(&db, &env, args);
+    assert_eq!(run(&["migrate"]).0, 0);
+    let base = ["endpoints", "create", "--base-url", "https://shop.example.com"];
+    for (extra, why) in [
+        (&["--events", "*,invoice.paid"][..], "stands alone"),
+        (&["--events", "invoice.payed"][..], "did you mean `invoice.paid`"),
+        (&["--api-version", "2024-13-45"][..], "not a Stripe API version"),
+        (&["--account", "acct_1'x"][..], "not a Stripe account id"),
+    ] {
+        let (code, _, err) = run(&[&base[..], extra].concat());
+        assert_eq!(code, 1, "{extra:?}: {err}");
+        assert!(err.contains(why), "{extra:?}: {err}");
+    }
+    assert!(fake.seen().is_empty(), "nothing sent to Stripe");
+
+    let (code, out, err) = run(&[&base[..], &["--api-version", "2026-07-29.dahlia"]].concat());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(fake.seen()[0].field("api_version").as_deref(), Some("2026-07-29.dahlia"), "{out}");
+
+    // The URL moves at Stripe; the UUID and secret stay.
+    let (code, out, err) = run(&["endpoints", "update", "we_fake1", "--url", "https://moved.example.com"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("https://moved.example.com/stripe/webhook/"), "{out}");
+    assert!(fake.endpoint("we_fake1").unwrap()["url"].as_str().unwrap().starts_with("https://moved.example.com/"));
+    let (code, _, err) = run(&["endpoints", "update", "we_fake1", "--url", "http://127.1"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("loopback"), "{err}");
+
+    // Deleted at Stripe behind our back: the CLI says so instead of "deleted at Stripe".
+    assert!(fake.remove_endpoint("we_fake1"));
+    let (code, out, err) = run(&["endpoints", "delete", "we_fake1"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("not found at Stripe; removed locally") && !out.contains("deleted at Stripe"), "{out}");
+}

@@ -3,6 +3,7 @@
 
 use djstripe_core::app::Blocking;
 use djstripe_core::db::{PreviousSecret, WebhookEndpoint};
+use djstripe_core::endpoints::{DeletedAt, EndpointStatus, check_account};
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
@@ -81,12 +82,19 @@ struct NewForm {
     enabled_events: String,
     #[serde(default)]
     description: String,
+    /// A checkbox: present (`on`) when ticked.
+    #[serde(default)]
+    connect: String,
+    #[serde(default)]
+    api_version: String,
 }
 
 async fn form_page<B: Blocking>(p: &Page<'_, B>, form: NewForm, error: Option<String>) -> Result<AdminResponse> {
     let db = p.db();
-    let endpoints = p.run(move || db.endpoints()).await?;
-    let mut accounts: Vec<String> = endpoints.iter().filter_map(|e| e.account.clone()).collect();
+    let (endpoints, keys) = p.run(move || Ok((db.endpoints()?, db.account_keys()?))).await?;
+    // Suggestions only: any `acct_...` may be typed.
+    let mut accounts: Vec<String> =
+        endpoints.iter().filter_map(|e| e.account.clone()).chain(keys.into_iter().map(|k| k.account)).collect();
     accounts.sort();
     accounts.dedup();
     let settings = p.admin.djstripe.settings();
@@ -98,14 +106,23 @@ async fn form_page<B: Blocking>(p: &Page<'_, B>, form: NewForm, error: Option<St
         test_key => settings.test_secret_key.is_some(),
         live_key => settings.live_secret_key.is_some(),
         webhook_prefix => &p.admin.config.webhook_prefix,
+        base_url_from_env => settings.webhook_base_url.is_some(),
         error,
     };
     p.render(status, "endpoint_new.html", ctx)
 }
 
+/// The form, its base URL prefilled with `DJSTRIPE_WEBHOOK_BASE_URL` (what `endpoints create`
+/// uses too), else with this site's own address as the request shows it, but only a URL the
+/// form then accepts: never `http://127.0.0.1:8000`, which Stripe cannot reach.
 pub(crate) async fn new_form<B: Blocking>(p: &Page<'_, B>) -> Result<AdminResponse> {
     let (scheme, host) = p.req.origin();
-    let base_url = format!("{scheme}://{host}");
+    let configured = p.admin.djstripe.settings().webhook_base_url.clone();
+    let base_url = configured
+        .into_iter()
+        .chain([format!("{scheme}://{host}")])
+        .find_map(|base| validate_base_url(&base, false).ok())
+        .unwrap_or_default();
     let form = NewForm { mode: "test".into(), base_url, enabled_events: "*".into(), ..Default::default() };
     form_page(p, form, None).await
 }
@@ -132,15 +149,19 @@ pub(crate) async fn create<B: Blocking>(p: &Page<'_, B>) -> Result<AdminResponse
         .map(str::to_owned)
         .collect();
     let enabled_events = if enabled_events.is_empty() { vec!["*".to_owned()] } else { enabled_events };
-    let account = Some(form.account.trim().to_owned()).filter(|a| !a.is_empty());
-    if let Some(a) = &account
-        && (!a.starts_with("acct_") || !a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
-    {
-        let error = format!("`{a}` is not a Stripe account id (acct_...)");
-        return form_page(p, form.clone(), Some(error)).await;
-    }
-    let new =
-        NewEndpoint { account, livemode, base_url, enabled_events, description: form.description.trim().to_owned() };
+    let account = match Some(form.account.trim()).filter(|a| !a.is_empty()).map(check_account).transpose() {
+        Ok(account) => account,
+        Err(e) => return form_page(p, form.clone(), Some(e.to_string())).await,
+    };
+    let new = NewEndpoint {
+        account,
+        livemode,
+        base_url,
+        enabled_events,
+        description: form.description.trim().to_owned(),
+        connect: matches!(form.connect.as_str(), "on" | "true" | "1"),
+        api_version: Some(form.api_version.trim().to_owned()).filter(|v| !v.is_empty()),
+    };
     let djstripe = p.admin.djstripe.clone();
     let prefix = p.admin.config.webhook_prefix.clone();
     match p.run(move || stripe::create_endpoint(&djstripe, &prefix, &new)).await {
@@ -155,7 +176,9 @@ pub(crate) async fn create<B: Blocking>(p: &Page<'_, B>) -> Result<AdminResponse
             | djstripe_core::Error::StripeUnexpectedAnswer { .. }
             | djstripe_core::Error::MissingApiKey { .. }
             | djstripe_core::Error::InvalidInput { .. }
-            | djstripe_core::Error::BaseUrlRejected { .. }),
+            | djstripe_core::Error::BaseUrlRejected { .. }
+            // Cut off: the same form sent again resumes the creation (same key, same endpoint).
+            | djstripe_core::Error::CreationUnfinished { .. }),
         )) => form_page(p, form, Some(e.to_string())).await,
         Err(e) => Err(e),
     }
@@ -171,8 +194,11 @@ pub(crate) async fn delete<B: Blocking>(p: &Page<'_, B>, id: i64) -> Result<Admi
     let found = endpoint(p, id).await?;
     let djstripe = p.admin.djstripe.clone();
     let prefix = p.admin.config.webhook_prefix.clone();
-    p.run(move || stripe::delete_endpoint(&djstripe, &prefix, &found)).await?;
-    Ok(p.see_other("/endpoints/?done=deleted"))
+    let deleted = p.run(move || stripe::delete_endpoint(&djstripe, &prefix, &found)).await?;
+    Ok(p.see_other(match deleted.at_stripe {
+        DeletedAt::NotFoundAtStripe => "/endpoints/?done=deleted_gone",
+        DeletedAt::Stripe | DeletedAt::LocalOnly => "/endpoints/?done=deleted",
+    }))
 }
 
 #[derive(Deserialize)]
@@ -180,13 +206,18 @@ struct StatusForm {
     status: String,
 }
 
+/// Enable or disable: at Stripe, then here (the same operation as the CLI's `endpoints update`),
+/// so that Stripe stops delivering to a disabled endpoint instead of meeting 404s.
 pub(crate) async fn status<B: Blocking>(p: &Page<'_, B>, id: i64) -> Result<AdminResponse> {
-    let status = p.form::<StatusForm>()?.status;
-    if status != "enabled" && status != "disabled" {
-        return Err(Error::EndpointStatus { value: status });
-    }
-    let db = p.db();
-    p.run(move || db.set_endpoint_status(id, &status)).await?;
+    let value = p.form::<StatusForm>()?.status;
+    let status = match value.as_str() {
+        "enabled" => EndpointStatus::Enabled,
+        "disabled" => EndpointStatus::Disabled,
+        _ => return Err(Error::EndpointStatus { value }),
+    };
+    let djstripe = p.admin.djstripe.clone();
+    let prefix = p.admin.config.webhook_prefix.clone();
+    p.run(move || stripe::set_status(&djstripe, &prefix, id, status)).await?;
     Ok(p.see_other("/endpoints/?done=status"))
 }
 

@@ -209,7 +209,8 @@ pub(crate) fn notice(done: &Option<String>) -> Option<&'static str> {
     Some(match done.as_deref()? {
         "created" => "Endpoint created at Stripe and saved. Its signing secret is stored, never shown.",
         "deleted" => "Endpoint deleted.",
-        "status" => "Endpoint status changed.",
+        "deleted_gone" => "Endpoint not found at Stripe (deleted there before); removed here.",
+        "status" => "Endpoint status changed at Stripe and here.",
         "secret_added" => "New signing secret saved; the previous one stays valid for the time you chose.",
         "secret_dropped" => "Previous secret dropped.",
         "reprocessed" => "Reprocessed: this is the new attempt.",

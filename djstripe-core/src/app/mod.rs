@@ -73,6 +73,11 @@ pub struct Djstripe {
     pruner: Option<Arc<Pruner>>,
 }
 
+/// The retry budget of the engine's Stripe client (see [`StripeClient::retry_budget`]).
+const ENGINE_RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
+/// The retry budget of [`Djstripe::endpoint_manager`]'s client.
+const OPERATOR_RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
+
 impl Djstripe {
     /// Connects to the database, applies djstripe's pending migrations, then the app's
     /// ([`Settings::app_migrations`]), builds the engine, and starts the background pruning task
@@ -109,7 +114,10 @@ impl Djstripe {
     pub fn connect(settings: Settings) -> Result<Self> {
         settings.check()?;
         let db = Database::connect_with(&settings.database_url, settings.database.clone())?;
-        let mut stripe = StripeClient::new(&settings.api_base);
+        // The engine calls Stripe while a delivery waits for its answer (`retrieve_event`): a
+        // short retry budget, so that a long `Retry-After` fails the delivery (Stripe redelivers)
+        // rather than outlasting Stripe's own timeout.
+        let mut stripe = StripeClient::new(&settings.api_base).retry_budget(ENGINE_RETRY_BUDGET);
         if let Some(key) = &settings.test_secret_key {
             stripe = stripe.test_key(key);
         }
@@ -235,7 +243,8 @@ impl Djstripe {
         &self.settings
     }
 
-    /// Endpoint management at Stripe for webhook URLs under `prefix` (e.g. `/stripe`).
+    /// Endpoint management at Stripe for webhook URLs under `prefix` (e.g. `/stripe`), whose
+    /// calls may wait up to a minute in all for Stripe's rate limits (`Retry-After`).
     ///
     /// ```no_run
     /// # let djstripe = djstripe_core::app::Djstripe::start(djstripe_core::app::Settings::new("app.sqlite3")).unwrap();
@@ -243,6 +252,8 @@ impl Djstripe {
     /// ```
     pub fn endpoint_manager(&self, prefix: &str) -> EndpointManager {
         let client = self.engine.config().stripe.clone().unwrap_or_else(|| StripeClient::new(&self.settings.api_base));
+        // An operator's command may wait for Stripe's rate limit to pass.
+        let client = client.retry_budget(OPERATOR_RETRY_BUDGET);
         EndpointManager::new(self.engine.database().clone(), client).prefix(prefix)
     }
 

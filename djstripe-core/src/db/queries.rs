@@ -390,6 +390,8 @@ impl Database {
 #[derive(Debug, Clone, Default, AsChangeset)]
 #[diesel(table_name = ep)]
 pub struct EndpointChanges {
+    /// See [`WebhookEndpoint::stripe_id`] (set when a pending creation completes).
+    pub stripe_id: Option<Option<String>>,
     /// See [`WebhookEndpoint::url`].
     pub url: Option<String>,
     /// See [`WebhookEndpoint::enabled_events`] (a JSON list).

@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `mod.rs` | [`EndpointManager`]: create, list, sync, update, delete, secret rotation |
 //! | `base_url.rs` | [`check_base_url`]: the base URLs Stripe would refuse, refused first |
+//! | `checks.rs` | [`check_events`], [`check_api_version`], [`check_account`]: every other parameter |
 //!
 //! ## Which key a call uses
 //! No account: the configured key of the mode (`STRIPE_TEST_SECRET_KEY` / `STRIPE_LIVE_SECRET_KEY`).
@@ -23,6 +24,7 @@
 //! ```
 
 mod base_url;
+mod checks;
 
 use std::time::Duration;
 
@@ -35,6 +37,10 @@ use crate::stripe_api::webhook_endpoints::{CreateParams, UpdateParams, WebhookEn
 use crate::stripe_api::{Caller, StripeClient};
 
 pub use base_url::check_base_url;
+pub use checks::{check_account, check_api_version, check_events};
+
+/// How many Stripe calls [`EndpointManager::list`] makes at a time.
+pub const LIST_PARALLELISM: usize = 8;
 
 /// How long a replaced secret keeps verifying by default (Stripe's own roll keeps it up to 24 h).
 pub const DEFAULT_SECRET_OVERLAP: Duration = Duration::from_secs(24 * 3600);
@@ -92,11 +98,17 @@ pub struct Created {
     pub endpoint: WebhookEndpoint,
     /// The signing secret (`whsec_...`), also stored in the row. Do not log it.
     pub secret: String,
+    /// Whether this finished an interrupted creation (with its parameters, not the new ones).
+    pub resumed: bool,
 }
 
 impl std::fmt::Debug for Created {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Created").field("endpoint", &self.endpoint).field("secret", &"whsec_…").finish()
+        f.debug_struct("Created")
+            .field("endpoint", &self.endpoint)
+            .field("secret", &"whsec_…")
+            .field("resumed", &self.resumed)
+            .finish()
     }
 }
 
@@ -151,6 +163,9 @@ impl std::str::FromStr for EndpointStatus {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UpdateEndpoint {
+    /// A new base URL (`https://new.example.com`): the URL becomes `{base}{prefix}/webhook/{uuid}/`
+    /// with the same UUID and secret (checked like a new one, [`check_base_url`]).
+    pub base_url: Option<String>,
     /// New event types.
     pub enabled_events: Option<Vec<String>>,
     /// Enable or disable.
@@ -173,6 +188,8 @@ pub enum AtStripe {
     Missing,
     /// Not created at Stripe (a local endpoint).
     LocalOnly,
+    /// Its creation at Stripe was interrupted: `create` again finishes it.
+    Pending,
     /// Stripe could not be asked (no key, network): the reason.
     Unknown(String),
 }
@@ -183,6 +200,7 @@ impl std::fmt::Display for AtStripe {
             Self::Status(status) => write!(f, "{status} at Stripe"),
             Self::Missing => f.write_str("missing at Stripe (deleted there?)"),
             Self::LocalOnly => f.write_str("local only"),
+            Self::Pending => f.write_str("creation unfinished (run `endpoints create` again)"),
             Self::Unknown(why) => write!(f, "unknown ({why})"),
         }
     }
@@ -206,12 +224,55 @@ pub struct SyncReport {
     pub updated: Vec<WebhookEndpoint>,
     /// Local rows of the same mode and account that Stripe no longer has (left as they are).
     pub missing: Vec<WebhookEndpoint>,
+    /// Interrupted creations that Stripe did make: the pending row and the Stripe id (not
+    /// imported: the same `create` again finishes them, with their secret).
+    pub unfinished: Vec<(WebhookEndpoint, String)>,
+    /// Endpoints made by djstripe (a `djstripe_uuid` in their metadata) whose signing secret is
+    /// not stored: every delivery to them fails until one is added or they are replaced.
+    pub without_secret: Vec<WebhookEndpoint>,
+}
+
+/// What [`EndpointManager::delete`] removed.
+#[derive(Debug, Clone)]
+pub struct Deleted {
+    /// The row, as it was.
+    pub endpoint: WebhookEndpoint,
+    /// What happened at Stripe.
+    pub at_stripe: DeletedAt,
+}
+
+/// Where [`EndpointManager::delete`] deleted.
+///
+/// ```
+/// use djstripe_core::endpoints::DeletedAt;
+/// assert_eq!(DeletedAt::NotFoundAtStripe.to_string(), "not found at Stripe; removed locally");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeletedAt {
+    /// Stripe deleted it, then the local row was.
+    Stripe,
+    /// Stripe answered 404 (deleted there before): only the local row was removed.
+    NotFoundAtStripe,
+    /// A local endpoint, never at Stripe.
+    LocalOnly,
+}
+
+impl std::fmt::Display for DeletedAt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Stripe => "deleted at Stripe and locally",
+            Self::NotFoundAtStripe => "not found at Stripe; removed locally",
+            Self::LocalOnly => "deleted locally",
+        })
+    }
 }
 
 /// Creates and manages webhook endpoints at Stripe and in the local table.
 ///
-/// Nothing is stored unless Stripe confirmed the creation; if storing fails afterwards, the
-/// endpoint is deleted at Stripe again, or [`Error::CleanupNeeded`] says exactly what to delete.
+/// A creation is written first as a `pending` row (no secret, answering deliveries 404) whose
+/// UUID is the call's idempotency key, so an interrupted one is resumed, not repeated (see
+/// [`EndpointManager::create`]). If storing Stripe's answer fails, the endpoint is deleted at
+/// Stripe again, or [`Error::CleanupNeeded`] says exactly what to delete.
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
@@ -290,10 +351,19 @@ impl EndpointManager {
     }
 
     /// Creates the endpoint at Stripe with a URL holding a fresh v4 UUID (also in its metadata as
-    /// `djstripe_uuid`), then stores it with the signing secret Stripe returned.
+    /// `djstripe_uuid`), and stores it with the signing secret Stripe returned.
     ///
-    /// The base URL is checked first ([`check_base_url`]): a refused one makes no call at all.
-    /// The creation carries an `Idempotency-Key`, so a retried request never creates two.
+    /// Every parameter is checked first ([`check_base_url`], [`check_events`],
+    /// [`check_api_version`], [`check_account`]): a refused one makes no call at all.
+    ///
+    /// No unusable orphan: the local row is written first (status `pending`, no secret), and its
+    /// UUID makes the call's `Idempotency-Key`. If the call is cut off (the process killed, the
+    /// network gone, Stripe failing: [`Error::CreationUnfinished`]) the row stays, and the next
+    /// `create` for the same base URL, mode and account resumes it with the same key: Stripe
+    /// answers a repeated key with its first answer (for 24 hours), so the same endpoint and
+    /// secret, never a second endpoint. A pending row older than that is checked at Stripe
+    /// instead: an endpoint found there with its UUID is deleted (its secret cannot be had
+    /// again) and the creation starts afresh. A refusal (4xx) removes the pending row.
     ///
     /// ```no_run
     /// # fn f(manager: djstripe_core::endpoints::EndpointManager) {
@@ -307,45 +377,128 @@ impl EndpointManager {
     pub fn create(&self, request: &CreateEndpoint) -> Result<Created, Error> {
         let base = check_base_url(&request.base_url, request.livemode)?;
         let enabled_events = check_events(&request.enabled_events)?;
-        let caller = self.caller(request.account.as_deref(), request.livemode)?;
-        let uuid = uuid::Uuid::new_v4().hyphenated().to_string();
-        let url = format!("{base}{}/webhook/{uuid}/", self.prefix);
-        let mut params = CreateParams {
-            url,
-            enabled_events,
-            api_version: request.api_version.clone(),
-            description: request.description.clone().filter(|d| !d.is_empty()),
-            connect: request.connect,
-            ..Default::default()
+        let api_version = request.api_version.as_deref().map(check_api_version).transpose()?;
+        let account = request.account.as_deref().map(check_account).transpose()?;
+        let caller = self.caller(account.as_deref(), request.livemode)?;
+        let description = request.description.as_deref().map(str::trim).filter(|d| !d.is_empty());
+
+        let (pending, resumed) = match self.unfinished(&caller, &base, account.as_deref(), request.livemode)? {
+            Some(row) => {
+                tracing::info!(endpoint = row.id, url = %row.url, "resuming an interrupted endpoint creation");
+                (row, true)
+            }
+            None => {
+                let uuid = uuid::Uuid::new_v4().hyphenated().to_string();
+                let now = chrono::Utc::now().naive_utc();
+                let row = NewWebhookEndpoint {
+                    stripe_id: None,
+                    url: format!("{base}{}/webhook/{uuid}/", self.prefix),
+                    secret: String::new(),
+                    previous_secrets: "[]".into(),
+                    api_version,
+                    enabled_events: json!(enabled_events).to_string(),
+                    livemode: request.livemode,
+                    status: PENDING.into(),
+                    description: description.unwrap_or_default().to_owned(),
+                    metadata: json!({ "djstripe_uuid": uuid }).to_string(),
+                    account: account.clone(),
+                    connect: request.connect,
+                    validation_method: ValidationMethod::VerifySignature.as_str().into(),
+                    tolerance: 300,
+                    created: now,
+                    updated: now,
+                    djstripe_uuid: uuid,
+                };
+                (self.db.insert_endpoint(&row)?, false)
+            }
         };
-        params.metadata.insert("djstripe_uuid".into(), uuid.clone());
-        let object = self.client.create_webhook_endpoint(&caller, &params, &format!("djstripe-create-{uuid}"))?;
+
+        let params = create_params(&pending);
+        let key = format!("djstripe-create-{}", pending.djstripe_uuid);
+        let object = match self.client.create_webhook_endpoint(&caller, &params, &key) {
+            Ok(object) => object,
+            Err(error) if outcome_unknown(&error, resumed) => {
+                return Err(Error::CreationUnfinished { endpoint: pending.id, source: Box::new(error) });
+            }
+            Err(refused) => {
+                // Stripe refused the creation: nothing exists there, and the row has no use.
+                if let Err(e) = self.db.delete_endpoint(pending.id) {
+                    tracing::warn!(endpoint = pending.id, error = %e, "could not remove a refused endpoint creation");
+                }
+                return Err(refused);
+            }
+        };
 
         let Some(secret) = object.secret.clone().filter(|s| s.starts_with("whsec_")) else {
             let error = Error::StripeUnexpectedAnswer {
                 request: "POST /v1/webhook_endpoints".into(),
                 reason: format!("Stripe created {} but returned no signing secret", object.id),
             };
-            return Err(self.undo_create(&caller, &object, error));
+            return Err(self.undo_create(&caller, &object, pending.id, error));
         };
-        let mut row = new_row(&object, request.account.as_deref(), request.connect, uuid);
-        row.secret = secret.clone();
-        row.livemode = request.livemode;
-        if row.api_version.is_none() {
-            row.api_version = request.api_version.clone();
-        }
-        match self.db.insert_endpoint(&row) {
+        // The secret first: a row that has it but is still pending is resumed, never unusable.
+        let stored = self.db.set_endpoint_secrets(pending.id, &secret, &[]).and_then(|()| {
+            let changes = EndpointChanges {
+                stripe_id: Some(Some(object.id.clone())),
+                status: Some(if object.status.is_empty() { "enabled".into() } else { object.status.clone() }),
+                api_version: object.api_version.clone().or(pending.api_version.clone()).map(Some),
+                ..changes_from(&object)
+            };
+            self.db.update_endpoint(pending.id, &changes)
+        });
+        match stored {
             Ok(endpoint) => {
-                tracing::info!(endpoint = endpoint.id, stripe_id = %object.id, url = %endpoint.url, "webhook endpoint created");
-                Ok(Created { endpoint, secret })
+                tracing::info!(endpoint = endpoint.id, stripe_id = %object.id, url = %endpoint.url, resumed, "webhook endpoint created");
+                Ok(Created { endpoint, secret, resumed })
             }
-            Err(error) => Err(self.undo_create(&caller, &object, error)),
+            Err(error) => Err(self.undo_create(&caller, &object, pending.id, error)),
         }
     }
 
-    /// Deletes at Stripe an endpoint that could not be stored; returns the error to report.
-    fn undo_create(&self, caller: &Caller, object: &WebhookEndpointObject, error: Error) -> Error {
-        match self.client.delete_webhook_endpoint(caller, &object.id) {
+    /// The pending row a new creation for `base` (mode, account) resumes, if any. One older than
+    /// Stripe keeps idempotency keys (24 h, less an hour's margin) is settled instead: its
+    /// endpoint, if Stripe has one, is deleted there, and the row removed.
+    fn unfinished(
+        &self,
+        caller: &Caller,
+        base: &str,
+        account: Option<&str>,
+        livemode: bool,
+    ) -> Result<Option<WebhookEndpoint>, Error> {
+        let under = format!("{base}{}/webhook/", self.prefix);
+        let mut pending: Vec<WebhookEndpoint> = self
+            .db
+            .endpoints()?
+            .into_iter()
+            .filter(|e| is_pending(e) && e.livemode == livemode && e.account.as_deref() == account)
+            .filter(|e| e.url.starts_with(&under))
+            .collect();
+        pending.sort_by_key(|e| e.id);
+        let cutoff = chrono::Utc::now().naive_utc() - chrono::Duration::hours(23);
+        for stale in pending.iter().filter(|e| e.created < cutoff) {
+            for object in self.at_stripe_by_uuid(caller, &stale.djstripe_uuid)? {
+                self.client.delete_webhook_endpoint(caller, &object.id)?;
+                tracing::warn!(stripe_id = %object.id, "deleted the endpoint of an interrupted creation older than 24 h (its secret cannot be had again)");
+            }
+            self.db.delete_endpoint(stale.id)?;
+        }
+        Ok(pending.into_iter().find(|e| e.created >= cutoff))
+    }
+
+    /// The endpoints Stripe holds with `djstripe_uuid` in their metadata.
+    fn at_stripe_by_uuid(&self, caller: &Caller, uuid: &str) -> Result<Vec<WebhookEndpointObject>, Error> {
+        let all = self.client.list_webhook_endpoints(caller)?;
+        Ok(all.into_iter().filter(|o| o.metadata.get("djstripe_uuid").map(String::as_str) == Some(uuid)).collect())
+    }
+
+    /// Deletes at Stripe an endpoint that could not be stored, and its pending row; returns the
+    /// error to report.
+    fn undo_create(&self, caller: &Caller, object: &WebhookEndpointObject, pending: i64, error: Error) -> Error {
+        let deleted = self.client.delete_webhook_endpoint(caller, &object.id);
+        if let Err(e) = self.db.delete_endpoint(pending) {
+            tracing::warn!(endpoint = pending, error = %e, "could not remove the pending row of a failed creation");
+        }
+        match deleted {
             Ok(_) => {
                 tracing::warn!(stripe_id = %object.id, error = %error, "storing the new endpoint failed; deleted it at Stripe again");
                 error
@@ -382,7 +535,8 @@ impl EndpointManager {
         found.ok_or_else(|| Error::not_found(Resource::WebhookEndpoint, key))
     }
 
-    /// Every local endpoint, newest first, with what Stripe says about it (one call each).
+    /// Every local endpoint, newest first, with what Stripe says about it: one call each, at most
+    /// [`LIST_PARALLELISM`] at a time.
     ///
     /// ```no_run
     /// # fn f(manager: djstripe_core::endpoints::EndpointManager) {
@@ -392,31 +546,59 @@ impl EndpointManager {
     /// # }
     /// ```
     pub fn list(&self) -> Result<Vec<Listed>, Error> {
-        self.db
-            .endpoints()?
+        let endpoints = self.db.endpoints()?;
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let answers: Vec<std::sync::Mutex<Option<Result<AtStripe, Error>>>> =
+            endpoints.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        // Blocking calls (ureq): a few scoped threads take the endpoints in turn.
+        std::thread::scope(|scope| {
+            for _ in 0..LIST_PARALLELISM.min(endpoints.len()) {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(endpoint) = endpoints.get(i) else { break };
+                        let answer = self.at_stripe(endpoint);
+                        *answers[i].lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(answer);
+                    }
+                });
+            }
+        });
+        endpoints
             .into_iter()
-            .map(|endpoint| {
-                let at_stripe = match &endpoint.stripe_id {
-                    None => AtStripe::LocalOnly,
-                    Some(id) => match self
-                        .caller(endpoint.account.as_deref(), endpoint.livemode)
-                        .and_then(|caller| self.client.retrieve_webhook_endpoint(&caller, id))
-                    {
-                        Ok(Some(object)) => AtStripe::Status(object.status),
-                        Ok(None) => AtStripe::Missing,
-                        Err(e @ Error::DatabaseUnavailable { .. }) => return Err(e),
-                        Err(e) => AtStripe::Unknown(e.to_string()),
-                    },
-                };
+            .zip(answers)
+            .map(|(endpoint, answer)| {
+                let answer = answer.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let at_stripe = answer.unwrap_or_else(|| Ok(AtStripe::Unknown("not asked".into())))?;
                 Ok(Listed { endpoint, at_stripe })
             })
             .collect()
+    }
+
+    /// What Stripe says about one endpoint (`Err` only when the database is down).
+    fn at_stripe(&self, endpoint: &WebhookEndpoint) -> Result<AtStripe, Error> {
+        let Some(id) = &endpoint.stripe_id else {
+            return Ok(if is_pending(endpoint) { AtStripe::Pending } else { AtStripe::LocalOnly });
+        };
+        match self
+            .caller(endpoint.account.as_deref(), endpoint.livemode)
+            .and_then(|caller| self.client.retrieve_webhook_endpoint(&caller, id))
+        {
+            Ok(Some(object)) => Ok(AtStripe::Status(object.status)),
+            Ok(None) => Ok(AtStripe::Missing),
+            Err(e @ Error::DatabaseUnavailable { .. }) => Err(e),
+            Err(e) => Ok(AtStripe::Unknown(e.to_string())),
+        }
     }
 
     /// Pulls the endpoints of a mode and account from Stripe into the local table: existing rows
     /// (matched by Stripe id) are refreshed, others inserted with the UUID of their metadata's
     /// `djstripe_uuid` (a new one if absent). Stripe never returns a secret here, so new rows
     /// cannot verify deliveries (400, "no signing secret") until [`EndpointManager::add_secret`].
+    ///
+    /// Two cases are reported for the operator to settle: an endpoint Stripe has for a local
+    /// `pending` row ([`SyncReport::unfinished`]: the same `create` again finishes it), and an
+    /// endpoint made by djstripe (it has a `djstripe_uuid`) whose secret is not stored
+    /// ([`SyncReport::without_secret`]).
     ///
     /// ```no_run
     /// # fn f(manager: djstripe_core::endpoints::EndpointManager) {
@@ -425,29 +607,38 @@ impl EndpointManager {
     /// # }
     /// ```
     pub fn sync(&self, livemode: bool, account: Option<&str>) -> Result<SyncReport, Error> {
+        let account = account.map(check_account).transpose()?;
+        let account = account.as_deref();
         let caller = self.caller(account, livemode)?;
         let remote = self.client.list_webhook_endpoints(&caller)?;
         let mut report = SyncReport::default();
         for object in &remote {
+            let uuid = object
+                .metadata
+                .get("djstripe_uuid")
+                .and_then(|u| uuid::Uuid::parse_str(u).ok())
+                .map(|u| u.hyphenated().to_string());
             match self.db.endpoint_by_stripe_id(&object.id)? {
                 Some(local) => {
                     let changes = EndpointChanges {
                         url: Some(object.url.clone()),
-                        enabled_events: Some(json!(object.enabled_events).to_string()),
                         status: Some(object.status.clone()),
-                        description: Some(object.description.clone().unwrap_or_default()),
                         api_version: Some(object.api_version.clone()),
-                        metadata: Some(json!(object.metadata).to_string()),
+                        ..changes_from(object)
                     };
                     report.updated.push(self.db.update_endpoint(local.id, &changes)?);
                 }
                 None => {
-                    let uuid = object
-                        .metadata
-                        .get("djstripe_uuid")
-                        .and_then(|u| uuid::Uuid::parse_str(u).ok())
-                        .map(|u| u.hyphenated().to_string())
-                        .filter(|u| self.db.endpoint_by_uuid(u).ok().flatten().is_none())
+                    let local = match &uuid {
+                        Some(u) => self.db.endpoint_by_uuid(u)?,
+                        None => None,
+                    };
+                    if let Some(pending) = local.as_ref().filter(|l| is_pending(l)) {
+                        report.unfinished.push((pending.clone(), object.id.clone()));
+                        continue;
+                    }
+                    let uuid = uuid
+                        .filter(|_| local.is_none())
                         .unwrap_or_else(|| uuid::Uuid::new_v4().hyphenated().to_string());
                     let mut row = new_row(object, account, object.application.is_some(), uuid);
                     row.livemode = livemode;
@@ -455,6 +646,13 @@ impl EndpointManager {
                 }
             }
         }
+        report.without_secret = report
+            .created
+            .iter()
+            .chain(&report.updated)
+            .filter(|e| e.secret.is_empty() && made_by_djstripe(e))
+            .cloned()
+            .collect();
         report.missing = self
             .db
             .endpoints()?
@@ -465,8 +663,10 @@ impl EndpointManager {
         Ok(report)
     }
 
-    /// Changes enabled events, status or description: at Stripe first (for an endpoint created
-    /// there), then locally from Stripe's answer. A disabled endpoint answers deliveries with 404.
+    /// Changes the URL (a new base URL, same UUID), enabled events, status or description: at
+    /// Stripe first (for an endpoint created there), then locally from Stripe's answer. A
+    /// disabled endpoint answers deliveries with 404, and Stripe stops sending to it. What the
+    /// CLI's `endpoints update` and the admin's enable/disable both call.
     ///
     /// ```no_run
     /// # fn f(manager: djstripe_core::endpoints::EndpointManager) {
@@ -474,28 +674,47 @@ impl EndpointManager {
     /// let update = UpdateEndpoint { status: Some(EndpointStatus::Disabled), ..Default::default() };
     /// let endpoint = manager.update("we_123", &update).unwrap();
     /// assert!(!endpoint.is_enabled());
+    /// let moved = UpdateEndpoint { base_url: Some("https://new.example.com".into()), ..Default::default() };
+    /// assert!(manager.update("we_123", &moved).unwrap().url.starts_with("https://new.example.com/stripe/webhook/"));
     /// # }
     /// ```
     pub fn update(&self, key: &str, update: &UpdateEndpoint) -> Result<WebhookEndpoint, Error> {
         let endpoint = self.find(key)?;
+        if is_pending(&endpoint) {
+            return Err(Error::input(
+                "endpoint",
+                format!(
+                    "endpoint #{} is still being created at Stripe: run `endpoints create` again to finish it first",
+                    endpoint.id
+                ),
+            ));
+        }
         let events = update.enabled_events.as_deref().map(check_events).transpose()?;
+        let url = match &update.base_url {
+            Some(base) => {
+                let base = check_base_url(base, endpoint.livemode)?;
+                Some(format!("{base}{}/webhook/{}/", self.prefix, endpoint.djstripe_uuid))
+            }
+            None => None,
+        };
         let changes = match &endpoint.stripe_id {
             Some(id) => {
                 let caller = self.caller(endpoint.account.as_deref(), endpoint.livemode)?;
                 let params = UpdateParams {
+                    url,
                     enabled_events: events,
                     disabled: update.status.map(|s| s == EndpointStatus::Disabled),
                     description: update.description.clone(),
                 };
                 let object = self.client.update_webhook_endpoint(&caller, id, &params)?;
                 EndpointChanges {
-                    enabled_events: Some(json!(object.enabled_events).to_string()),
+                    url: Some(object.url.clone()),
                     status: Some(object.status.clone()),
-                    description: Some(object.description.clone().unwrap_or_default()),
-                    ..Default::default()
+                    ..changes_from(&object)
                 }
             }
             None => EndpointChanges {
+                url,
                 enabled_events: events.map(|e| json!(e).to_string()),
                 status: update.status.map(|s| s.as_str().to_owned()),
                 description: update.description.clone(),
@@ -505,25 +724,41 @@ impl EndpointManager {
         self.db.update_endpoint(endpoint.id, &changes)
     }
 
-    /// Deletes the endpoint at Stripe (already gone there is fine), then locally; deliveries to
-    /// its URL then get 404. If Stripe refuses, nothing is deleted locally.
+    /// Deletes the endpoint at Stripe, then locally; deliveries to its URL then get 404. If
+    /// Stripe refuses, nothing is deleted locally. [`Deleted::at_stripe`] says what Stripe
+    /// answered (deleted, or not found there). A pending creation's endpoint is looked for at
+    /// Stripe by its UUID.
     ///
     /// ```no_run
     /// # fn f(manager: djstripe_core::endpoints::EndpointManager) {
     /// let gone = manager.delete("we_123").unwrap();
-    /// println!("deleted {}", gone.url);
+    /// println!("{}: {}", gone.endpoint.url, gone.at_stripe);
     /// # }
     /// ```
-    pub fn delete(&self, key: &str) -> Result<WebhookEndpoint, Error> {
+    pub fn delete(&self, key: &str) -> Result<Deleted, Error> {
         let endpoint = self.find(key)?;
-        if let Some(id) = &endpoint.stripe_id {
-            let caller = self.caller(endpoint.account.as_deref(), endpoint.livemode)?;
-            if !self.client.delete_webhook_endpoint(&caller, id)? {
-                tracing::info!(stripe_id = %id, "the endpoint was already deleted at Stripe");
+        let at_stripe = match &endpoint.stripe_id {
+            Some(id) => {
+                let caller = self.caller(endpoint.account.as_deref(), endpoint.livemode)?;
+                if self.client.delete_webhook_endpoint(&caller, id)? {
+                    DeletedAt::Stripe
+                } else {
+                    tracing::info!(stripe_id = %id, "the endpoint was already deleted at Stripe");
+                    DeletedAt::NotFoundAtStripe
+                }
             }
-        }
+            None if is_pending(&endpoint) => {
+                let caller = self.caller(endpoint.account.as_deref(), endpoint.livemode)?;
+                let found = self.at_stripe_by_uuid(&caller, &endpoint.djstripe_uuid)?;
+                for object in &found {
+                    self.client.delete_webhook_endpoint(&caller, &object.id)?;
+                }
+                if found.is_empty() { DeletedAt::NotFoundAtStripe } else { DeletedAt::Stripe }
+            }
+            None => DeletedAt::LocalOnly,
+        };
         self.db.delete_endpoint(endpoint.id)?;
-        Ok(endpoint)
+        Ok(Deleted { endpoint, at_stripe })
     }
 
     /// Deletes the endpoint locally only (e.g. its account's key is gone); Stripe keeps it.
@@ -582,21 +817,52 @@ impl EndpointManager {
     }
 }
 
-/// Event types, non-empty, trimmed; `*` alone or specific types.
-fn check_events(events: &[String]) -> Result<Vec<String>, Error> {
-    let events: Vec<String> = events.iter().map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()).collect();
-    if events.is_empty() {
-        return Err(Error::input("enabled_events", "an endpoint needs at least one enabled event (`*` for all)"));
+/// Whether the endpoint's metadata holds a `djstripe_uuid` (created by djstripe).
+fn made_by_djstripe(endpoint: &WebhookEndpoint) -> bool {
+    serde_json::from_str::<serde_json::Value>(&endpoint.metadata).is_ok_and(|m| m["djstripe_uuid"].is_string())
+}
+
+/// The status of a row whose creation at Stripe has not finished (see [`EndpointManager::create`]).
+const PENDING: &str = "pending";
+
+fn is_pending(endpoint: &WebhookEndpoint) -> bool {
+    endpoint.status == PENDING && endpoint.stripe_id.is_none()
+}
+
+/// Whether a failed creation may have happened at Stripe all the same: no answer, a 5xx, a
+/// 409 (another request with the key in flight), or a 429 when resuming (an earlier attempt's
+/// fate is still unknown). Otherwise Stripe refused it, and created nothing.
+fn outcome_unknown(error: &Error, resumed: bool) -> bool {
+    match error {
+        Error::StripeUnreachable { .. } => true,
+        Error::StripeApi { status, .. } => *status >= 500 || *status == 409 || (*status == 429 && resumed),
+        _ => false,
     }
-    if let Some(bad) =
-        events.iter().find(|e| !e.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._*".contains(&b)))
-    {
-        return Err(Error::input(
-            "enabled_events",
-            format!("`{bad}` is not a Stripe event type (e.g. invoice.paid, or * for all)"),
-        ));
+}
+
+/// The creation's parameters, from its pending row: the same on every resumption, as Stripe
+/// requires of a repeated idempotency key.
+fn create_params(pending: &WebhookEndpoint) -> CreateParams {
+    let mut params = CreateParams {
+        url: pending.url.clone(),
+        enabled_events: serde_json::from_str(&pending.enabled_events).unwrap_or_default(),
+        api_version: pending.api_version.clone(),
+        description: Some(pending.description.clone()).filter(|d| !d.is_empty()),
+        connect: pending.connect,
+        ..Default::default()
+    };
+    params.metadata.insert("djstripe_uuid".into(), pending.djstripe_uuid.clone());
+    params
+}
+
+/// The fields Stripe's answer refreshes in every path (events, description, metadata).
+fn changes_from(object: &WebhookEndpointObject) -> EndpointChanges {
+    EndpointChanges {
+        enabled_events: Some(json!(object.enabled_events).to_string()),
+        description: Some(object.description.clone().unwrap_or_default()),
+        metadata: Some(json!(object.metadata).to_string()),
+        ..Default::default()
     }
-    Ok(events)
 }
 
 /// The local row of a Stripe endpoint (secret left empty).
@@ -620,18 +886,5 @@ fn new_row(object: &WebhookEndpointObject, account: Option<&str>, connect: bool,
         tolerance: 300,
         created: now,
         updated: now,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn events_are_checked() {
-        assert_eq!(check_events(&[" invoice.paid ".into()]).unwrap(), vec!["invoice.paid"]);
-        assert!(check_events(&[]).is_err());
-        assert!(check_events(&["".into()]).is_err());
-        assert!(check_events(&["Invoice Paid".into()]).unwrap_err().to_string().contains("`Invoice Paid`"));
     }
 }

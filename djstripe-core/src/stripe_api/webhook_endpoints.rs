@@ -127,6 +127,8 @@ impl CreateParams {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UpdateParams {
+    /// `url`: where Stripe delivers from now on.
+    pub url: Option<String>,
     /// `enabled_events[]`.
     pub enabled_events: Option<Vec<String>>,
     /// `disabled`: Stripe's update takes a flag, not the status.
@@ -145,6 +147,9 @@ impl UpdateParams {
     /// ```
     pub fn form(&self) -> Vec<(String, String)> {
         let mut form = Vec::new();
+        if let Some(url) = &self.url {
+            form.push(("url".to_owned(), url.clone()));
+        }
         if let Some(events) = &self.enabled_events {
             form.extend(events.iter().map(|e| ("enabled_events[]".to_owned(), e.clone())));
         }

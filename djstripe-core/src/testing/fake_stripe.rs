@@ -1,5 +1,5 @@
 //! [`FakeStripe`]: a stateful fake of the part of Stripe's API this crate calls, served over
-//! real HTTP on loopback (std's `TcpListener`, one request per connection, one at a time).
+//! real HTTP on loopback (std's `TcpListener`, one request per connection, a thread each).
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 /// - `/v1/webhook_endpoints`: create (`url` and `enabled_events[]` required, an
 ///   `Idempotency-Key` too, whose answer is replayed; the answer holds a fresh `whsec_...`
 ///   secret), retrieve, list (`limit`, `starting_after`, `has_more`), update (`enabled_events[]`,
-///   `description`, `disabled`) and delete; 404 for an unknown id. Each caller sees only its own
+///   `description`, `disabled`, `url`) and delete; 404 for an unknown id. Each caller sees only its own
 ///   endpoints: those of its mode and account;
 /// - authentication: `Authorization: Bearer` with a platform key ([`TEST_KEY`](Self::TEST_KEY),
 ///   [`LIVE_KEY`](Self::LIVE_KEY), or one given to [`accept_key`](Self::accept_key)), acting for a
@@ -27,8 +27,11 @@ use serde_json::{Map, Value, json};
 ///   `Stripe-Version` is 400.
 ///
 /// Every request is recorded ([`seen`](Self::seen)) with its headers (`Stripe-Version`,
-/// `Idempotency-Key`, ...) and the status it got; failures are injected with
-/// [`fail_next`](Self::fail_next) and [`fail_deletes`](Self::fail_deletes).
+/// `Idempotency-Key`, ...), the time it arrived and the status it got; failures are injected with
+/// [`fail_next`](Self::fail_next), [`fail_next_with`](Self::fail_next_with) (a 429 with
+/// `Retry-After`, `Stripe-Should-Retry`), [`fail_deletes`](Self::fail_deletes) and
+/// [`hold_next_answer`](Self::hold_next_answer) (served, then answered late or never: a client
+/// killed or cut off while Stripe answers).
 ///
 /// ```
 /// use djstripe_core::stripe_api::{Caller, StripeClient, webhook_endpoints::CreateParams};
@@ -67,13 +70,15 @@ pub struct Request {
     pub body: String,
     /// The HTTP status the fake answered.
     pub status: u16,
+    /// When the request had been read (to measure the waits between retries).
+    pub received: Instant,
 }
 
 impl Request {
     /// A header's value, by case-insensitive name.
     ///
     /// ```
-    /// # let request = djstripe_core::testing::Request { method: "GET".into(), path: "/".into(), headers: vec![("Stripe-Version".into(), "2026".into())], body: String::new(), status: 200 };
+    /// # let request = djstripe_core::testing::Request { method: "GET".into(), path: "/".into(), headers: vec![("Stripe-Version".into(), "2026".into())], body: String::new(), status: 200, received: std::time::Instant::now() };
     /// assert_eq!(request.header("stripe-version"), Some("2026"));
     /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -83,7 +88,7 @@ impl Request {
     /// The body's form fields, decoded, in order.
     ///
     /// ```
-    /// # let request = djstripe_core::testing::Request { method: "POST".into(), path: "/".into(), headers: vec![], body: "disabled=true&description=a+b%21".into(), status: 200 };
+    /// # let request = djstripe_core::testing::Request { method: "POST".into(), path: "/".into(), headers: vec![], body: "disabled=true&description=a+b%21".into(), status: 200, received: std::time::Instant::now() };
     /// assert_eq!(request.form(), [("disabled".to_string(), "true".to_string()), ("description".into(), "a b!".into())]);
     /// ```
     pub fn form(&self) -> Vec<(String, String)> {
@@ -93,7 +98,7 @@ impl Request {
     /// The first value of form field `name`.
     ///
     /// ```
-    /// # let request = djstripe_core::testing::Request { method: "POST".into(), path: "/".into(), headers: vec![], body: "url=https%3A%2F%2Fx%2F".into(), status: 200 };
+    /// # let request = djstripe_core::testing::Request { method: "POST".into(), path: "/".into(), headers: vec![], body: "url=https%3A%2F%2Fx%2F".into(), status: 200, received: std::time::Instant::now() };
     /// assert_eq!(request.field("url").as_deref(), Some("https://x/"));
     /// assert_eq!(request.field("connect"), None);
     /// ```
@@ -104,7 +109,7 @@ impl Request {
     /// Every value of form field `name` (lists: `enabled_events[]`).
     ///
     /// ```
-    /// # let request = djstripe_core::testing::Request { method: "POST".into(), path: "/".into(), headers: vec![], body: "enabled_events[]=a&enabled_events[]=b".into(), status: 200 };
+    /// # let request = djstripe_core::testing::Request { method: "POST".into(), path: "/".into(), headers: vec![], body: "enabled_events[]=a&enabled_events[]=b".into(), status: 200, received: std::time::Instant::now() };
     /// assert_eq!(request.fields("enabled_events[]"), ["a", "b"]);
     /// ```
     pub fn fields(&self, name: &str) -> Vec<String> {
@@ -129,10 +134,17 @@ struct State {
     endpoints: Vec<Endpoint>,
     next_id: usize,
     max_page_size: usize,
-    idempotent: HashMap<String, (u16, String)>,
-    fail_next: VecDeque<(u16, String)>,
+    /// Idempotency key → the request's body and the answer.
+    idempotent: HashMap<String, (String, (u16, String))>,
+    fail_next: VecDeque<Injected>,
+    /// The next request is served, then its answer held this long (`None`: never sent).
+    hold_next: Option<Option<Duration>>,
     fail_deletes: bool,
     seen: Vec<Request>,
+    /// Every answer waits this long (to watch a client's concurrency).
+    delay: Duration,
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 impl FakeStripe {
@@ -158,7 +170,11 @@ impl FakeStripe {
             max_page_size: 100,
             idempotent: HashMap::new(),
             fail_next: VecDeque::new(),
+            hold_next: None,
             fail_deletes: false,
+            delay: Duration::ZERO,
+            in_flight: 0,
+            max_in_flight: 0,
             seen: Vec::new(),
         }));
         let stop = Arc::new(AtomicBool::new(false));
@@ -170,7 +186,9 @@ impl FakeStripe {
                         break;
                     }
                     if let Ok(stream) = stream {
-                        serve(stream, &state);
+                        // One thread per connection, like Stripe serving many clients at once.
+                        let state = state.clone();
+                        std::thread::spawn(move || serve(stream, &state));
                     }
                 }
             })
@@ -352,7 +370,44 @@ impl FakeStripe {
     /// assert_eq!(stripe.seen()[0].status, 400);
     /// ```
     pub fn fail_next(&self, status: u16, body: impl Into<String>) -> &Self {
-        self.state().fail_next.push_back((status, body.into()));
+        self.fail_next_with(status, &[], body)
+    }
+
+    /// [`fail_next`](Self::fail_next) with response headers: Stripe's `Retry-After` and
+    /// `Stripe-Should-Retry`.
+    ///
+    /// ```
+    /// use djstripe_core::stripe_api::StripeClient;
+    /// use djstripe_core::testing::FakeStripe;
+    /// let stripe = FakeStripe::start();
+    /// stripe.fail_next_with(500, &[("Stripe-Should-Retry", "false")], r#"{"error":{"message":"do not retry"}}"#);
+    /// let client = StripeClient::new(stripe.base_url()).test_key(FakeStripe::TEST_KEY);
+    /// assert!(client.list_webhook_endpoints(&Default::default()).is_err());
+    /// assert_eq!(stripe.seen().len(), 1, "Stripe said not to retry");
+    /// ```
+    pub fn fail_next_with(&self, status: u16, headers: &[(&str, &str)], body: impl Into<String>) -> &Self {
+        let headers = headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        self.state().fail_next.push_back(Injected { status, headers, body: body.into() });
+        self
+    }
+
+    /// The next request is served as usual (an endpoint created, its answer kept for its
+    /// `Idempotency-Key`), but its answer is written only after `hold`, or never (`None`: the
+    /// connection is closed without an answer). What a client sees when it is killed, or cut
+    /// off, while Stripe answers.
+    ///
+    /// ```
+    /// use djstripe_core::stripe_api::{Caller, StripeClient, webhook_endpoints::CreateParams};
+    /// use djstripe_core::testing::FakeStripe;
+    /// let stripe = FakeStripe::start();
+    /// stripe.hold_next_answer(None);
+    /// let client = StripeClient::new(stripe.base_url()).test_key(FakeStripe::TEST_KEY).max_retries(0);
+    /// let params = CreateParams { url: "https://shop.example.com/hook/".into(), enabled_events: vec!["*".into()], ..Default::default() };
+    /// assert!(client.create_webhook_endpoint(&Caller::mode(false), &params, "k1").is_err());
+    /// assert_eq!(stripe.endpoints().len(), 1, "created at Stripe all the same");
+    /// ```
+    pub fn hold_next_answer(&self, hold: Option<Duration>) -> &Self {
+        self.state().hold_next = Some(hold);
         self
     }
 
@@ -365,6 +420,32 @@ impl FakeStripe {
     pub fn fail_deletes(&self, fail: bool) -> &Self {
         self.state().fail_deletes = fail;
         self
+    }
+
+    /// Every answer is held `delay` before it is written (default none), so that concurrent
+    /// requests overlap: see [`max_in_flight`](Self::max_in_flight).
+    ///
+    /// ```
+    /// let stripe = djstripe_core::testing::FakeStripe::start();
+    /// stripe.delay_answers(std::time::Duration::from_millis(10));
+    /// ```
+    pub fn delay_answers(&self, delay: Duration) -> &Self {
+        self.state().delay = delay;
+        self
+    }
+
+    /// The most requests the fake was answering at the same time.
+    ///
+    /// ```
+    /// use djstripe_core::stripe_api::StripeClient;
+    /// let stripe = djstripe_core::testing::FakeStripe::start();
+    /// assert_eq!(stripe.max_in_flight(), 0);
+    /// let client = StripeClient::new(stripe.base_url()).test_key(djstripe_core::testing::FakeStripe::TEST_KEY);
+    /// client.list_webhook_endpoints(&Default::default()).unwrap();
+    /// assert_eq!(stripe.max_in_flight(), 1);
+    /// ```
+    pub fn max_in_flight(&self) -> usize {
+        self.state().max_in_flight
     }
 
     /// Every request received so far, in order.
@@ -418,28 +499,54 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>) {
             headers.push((name.trim().to_owned(), value.trim().to_owned()));
         }
     }
-    let mut request = Request { method, path, headers, body: String::new(), status: 0 };
+    let mut request = Request { method, path, headers, body: String::new(), status: 0, received: Instant::now() };
     let length = request.header("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
     let mut body = vec![0; length];
     if reader.read_exact(&mut body).is_err() {
         return;
     }
     request.body = String::from_utf8_lossy(&body).into_owned();
+    request.received = Instant::now();
 
-    let (status, answer) = {
+    let (answer, hold, delay) = {
         let mut state = lock(state);
-        let answer = state.route(&request);
-        request.status = answer.0;
+        state.in_flight += 1;
+        state.max_in_flight = state.max_in_flight.max(state.in_flight);
+        let answer = match state.fail_next.pop_front() {
+            Some(injected) => injected,
+            None => {
+                let (status, body) = state.route(&request);
+                Injected { status, headers: Vec::new(), body }
+            }
+        };
+        request.status = answer.status;
         state.seen.push(request);
-        answer
+        (answer, state.hold_next.take(), state.delay)
     };
+    std::thread::sleep(delay);
+    lock(state).in_flight -= 1;
+    match hold {
+        Some(None) => return,
+        Some(Some(hold)) => std::thread::sleep(hold),
+        None => {}
+    }
+    let Injected { status, headers, body } = answer;
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
     let _ = write!(
         stream,
-        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
         if status < 400 { "OK" } else { "Error" },
-        answer.len()
+        body.len()
     );
     let _ = stream.flush();
+}
+
+/// A queued answer ([`FakeStripe::fail_next_with`]).
+#[derive(Debug)]
+struct Injected {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
 }
 
 /// Stripe's error shape.
@@ -460,9 +567,6 @@ impl State {
     }
 
     fn route(&mut self, req: &Request) -> (u16, String) {
-        if let Some(answer) = self.fail_next.pop_front() {
-            return answer;
-        }
         if req.header("stripe-version").is_none() {
             return error(400, "Stripe-Version header missing (the client pins one)");
         }
@@ -491,7 +595,15 @@ impl State {
                 let Some(key) = req.header("idempotency-key").map(str::to_owned) else {
                     return error(400, "creation without an Idempotency-Key");
                 };
-                if let Some(answer) = self.idempotent.get(&key) {
+                // Stripe replays the first answer to a repeated key (for 24 hours), and refuses
+                // the key with other parameters.
+                if let Some((body, answer)) = self.idempotent.get(&key) {
+                    if *body != req.body {
+                        return error(
+                            400,
+                            "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+                        );
+                    }
                     return answer.clone();
                 }
                 let Some(url) = field(&body, "url") else { return error(400, "Missing required param: url.") };
@@ -516,7 +628,7 @@ impl State {
                 }
                 object["secret"] = self.add_endpoint(object.clone(), livemode, account).into();
                 let answer = (200, object.to_string());
-                self.idempotent.insert(key, answer.clone());
+                self.idempotent.insert(key, (req.body.clone(), answer.clone()));
                 answer
             }
             ("GET", "/v1/webhook_endpoints") => {
@@ -561,6 +673,9 @@ impl State {
                         }
                         if let Some(description) = field(&body, "description") {
                             object["description"] = description.into();
+                        }
+                        if let Some(url) = field(&body, "url") {
+                            object["url"] = url.into();
                         }
                         (200, object.to_string())
                     }
