@@ -225,13 +225,17 @@ fn mac_matches(login: &Login, claims: &Claims) -> bool {
     hex(&session_mac(login, claims.expires)).as_bytes().ct_eq(claims.mac.as_bytes()).into()
 }
 
-/// How many argon2 verifications run at once, and the memory of recent good credentials.
+/// How many argon2 verifications run at once, the memory of recent good credentials, and the
+/// failure limiter every way of logging in shares (form, HTTP basic, bearer token).
 #[derive(Debug, Default)]
 pub(crate) struct Guard {
     busy: AtomicUsize,
     remembered: Mutex<HashMap<[u8; 32], Instant>>,
     /// Failed logins per client address: how many, since when.
     failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    /// Failed logins of all clients together (those of no known address too): how many, since
+    /// when. Many addresses, or a proxy that names none, do not buy a guesser more tries.
+    global: Mutex<Option<(u32, Instant)>>,
 }
 
 /// A verification slot, given back on drop.
@@ -241,6 +245,13 @@ impl Drop for Slot {
     fn drop(&mut self) {
         self.0.busy.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// The failure limits of [`AdminConfig`]: per client address and for the admin as a whole.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) per_address: u32,
+    pub(crate) total: u32,
 }
 
 impl Guard {
@@ -255,15 +266,40 @@ impl Guard {
         self.take(max)
     }
 
-    /// Seconds until `client` may try again, when it failed `max` times this window.
-    fn locked(&self, client: Option<IpAddr>, max: u32) -> Option<u64> {
+    /// Refuses a login when `client` failed `limits.per_address` times this window
+    /// ([`Error::LoginsLocked`]) or all clients together `limits.total` times
+    /// ([`Error::LoginsPaused`]), with the seconds to wait.
+    pub(crate) fn check(&self, client: Option<IpAddr>, limits: Limits) -> Result<()> {
+        let over = |entry: Option<&(u32, Instant)>, max: u32| {
+            let (count, since) = entry?;
+            let left = FAILURE_WINDOW.checked_sub(since.elapsed())?;
+            (*count >= max).then(|| left.as_secs().max(1))
+        };
+        if let Some(seconds) = over(self.global.lock().unwrap_or_else(|p| p.into_inner()).as_ref(), limits.total) {
+            return Err(Error::LoginsPaused { seconds });
+        }
         let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let (count, since) = failures.get(&client?)?;
-        let left = FAILURE_WINDOW.checked_sub(since.elapsed())?;
-        (*count >= max).then(|| left.as_secs().max(1))
+        if let Some(seconds) = client.and_then(|c| over(failures.get(&c), limits.per_address)) {
+            return Err(Error::LoginsLocked { seconds });
+        }
+        Ok(())
     }
 
-    fn failed(&self, client: Option<IpAddr>) {
+    /// Counts a failure of `client` (and of everyone); logs when a limit is reached.
+    pub(crate) fn failed(&self, client: Option<IpAddr>, limits: Limits) {
+        let bump = |entry: &mut (u32, Instant)| {
+            if entry.1.elapsed() >= FAILURE_WINDOW {
+                *entry = (0, Instant::now());
+            }
+            entry.0 += 1;
+            entry.0
+        };
+        {
+            let mut global = self.global.lock().unwrap_or_else(|p| p.into_inner());
+            if bump(global.get_or_insert_with(|| (0, Instant::now()))) == limits.total {
+                tracing::warn!(failures = limits.total, "admin logins paused for every client: too many failed logins this minute");
+            }
+        }
         let Some(client) = client else { return };
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         if failures.len() >= FAILURES_MAX && !failures.contains_key(&client) {
@@ -272,11 +308,9 @@ impl Guard {
                 failures.clear();
             }
         }
-        let entry = failures.entry(client).or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= FAILURE_WINDOW {
-            *entry = (0, Instant::now());
+        if bump(failures.entry(client).or_insert((0, Instant::now()))) == limits.per_address {
+            tracing::warn!(%client, failures = limits.per_address, "admin logins locked for a client address: too many failed logins this minute");
         }
-        entry.0 += 1;
     }
 
     fn succeeded(&self, client: Option<IpAddr>) {
@@ -329,10 +363,13 @@ pub(crate) struct Attempt<'a> {
     pub(crate) client: Option<IpAddr>,
     /// Remember a good credential (HTTP basic, sent again with every request).
     pub(crate) remember: bool,
+    /// How the credential came (`form`, `basic`): for the log line of a failure.
+    pub(crate) via: &'static str,
 }
 
-/// Checks a login on the blocking pool: `Ok(Some(login))` when right, `Ok(None)` when wrong,
-/// [`Error::LoginsLocked`] for a client address that failed too often this minute,
+/// Checks a login on the blocking pool: `Ok(Some(login))` when right, `Ok(None)` when wrong
+/// (logged, and counted by the failure limiter), [`Error::LoginsLocked`] for a client address
+/// that failed too often this minute, [`Error::LoginsPaused`] when all clients together did,
 /// [`Error::TooManyLogins`] when every verification slot is taken.
 pub(crate) async fn verify_login(
     config: &AdminConfig,
@@ -342,8 +379,9 @@ pub(crate) async fn verify_login(
     attempt: Attempt<'_>,
 ) -> Result<Option<Login>> {
     let (config, guard) = (config.clone(), guard.clone());
-    let (user, password, client, remember) =
-        (attempt.user.to_owned(), attempt.password.to_owned(), attempt.client, attempt.remember);
+    let (user, password, client, remember, via) =
+        (attempt.user.to_owned(), attempt.password.to_owned(), attempt.client, attempt.remember, attempt.via);
+    let limits = config.limits();
     blocking
         .run(move || {
             let stored = stored_credential(&config, &db, &user)?;
@@ -354,12 +392,11 @@ pub(crate) async fn verify_login(
                 let (source, fingerprint) = stored.expect("a key only for a stored credential");
                 return Ok(Some(Login { source, user, fingerprint }));
             }
-            if let Some(seconds) = guard.locked(client, config.max_failures) {
-                return Err(Error::LoginsLocked { seconds });
-            }
+            guard.check(client, limits)?;
             let Some(_slot) = guard.take(config.max_logins) else {
                 return Err(Error::TooManyLogins);
             };
+            let failed_user = djstripe_core::logging::escaped(&user).into_owned();
             let login = match stored {
                 Some((source, hash)) if verify(&hash, &password) => {
                     if let (true, Some(key)) = (remember, key) {
@@ -376,11 +413,28 @@ pub(crate) async fn verify_login(
             if login.is_some() {
                 guard.succeeded(client);
             } else {
-                guard.failed(client);
+                tracing::warn!(user = %failed_user, client = ?client, via, "admin login failed");
+                guard.failed(client, limits);
             }
             Ok(login)
         })
         .await?
+}
+
+/// Checks a bearer token through the same failure limiter as passwords: a locked client
+/// address (or a paused admin) is refused before the comparison, a wrong token is logged and
+/// counted.
+pub(crate) fn verify_token(config: &AdminConfig, guard: &Guard, client: Option<IpAddr>, token: &str) -> Result<bool> {
+    let limits = config.limits();
+    guard.check(client, limits)?;
+    let ok = check_token(config, token);
+    if ok {
+        guard.succeeded(client);
+    } else {
+        tracing::warn!(client = ?client, via = "bearer", "admin login failed");
+        guard.failed(client, limits);
+    }
+    Ok(ok)
 }
 
 /// What the request proves.
@@ -404,7 +458,7 @@ pub(crate) async fn access(
 ) -> Result<Access> {
     if let Some(value) = &req.authorization {
         let ok = if let Some(token) = value.strip_prefix("Bearer ") {
-            check_token(config, token.trim())
+            verify_token(config, guard, client, token.trim())?
         } else if let Some(encoded) = value.strip_prefix("Basic ") {
             let pair = base64::engine::general_purpose::STANDARD
                 .decode(encoded.trim())
@@ -412,10 +466,13 @@ pub(crate) async fn access(
                 .and_then(|raw| String::from_utf8(raw).ok());
             match pair.as_deref().and_then(|pair| pair.split_once(':')) {
                 Some((user, password)) => {
-                    let attempt = Attempt { user, password, client, remember: true };
+                    let attempt = Attempt { user, password, client, remember: true, via: "basic" };
                     verify_login(config, guard, db.clone(), blocking, attempt).await?.is_some()
                 }
-                None => false,
+                None => {
+                    guard.failed(client, config.limits());
+                    false
+                }
             }
         } else {
             false
@@ -497,17 +554,47 @@ mod tests {
     #[test]
     fn failures_lock_a_client_address_for_the_rest_of_its_minute() {
         let guard = Guard::default();
+        let limits = Limits { per_address: 3, total: 100 };
         let (one, other) = (Some("192.0.2.1".parse().unwrap()), Some("192.0.2.2".parse().unwrap()));
         for _ in 0..3 {
-            assert_eq!(guard.locked(one, 3), None);
-            guard.failed(one);
+            assert!(guard.check(one, limits).is_ok());
+            guard.failed(one, limits);
         }
-        assert!(guard.locked(one, 3).is_some_and(|s| (1..=60).contains(&s)));
-        assert_eq!(guard.locked(other, 3), None, "per address");
-        assert_eq!(guard.locked(None, 3), None, "an unknown address is not counted");
-        guard.failed(None);
+        assert!(matches!(guard.check(one, limits), Err(Error::LoginsLocked { seconds: 1..=60 })));
+        assert!(guard.check(other, limits).is_ok(), "per address");
+        assert!(guard.check(None, limits).is_ok(), "an unknown address has no count of its own");
         guard.succeeded(one);
-        assert_eq!(guard.locked(one, 3), None, "a good login clears the count");
+        assert!(guard.check(one, limits).is_ok(), "a good login clears the count");
+    }
+
+    /// Issue 15, 1: 300 guesses from as many addresses (or from none the server knows) went
+    /// unslowed; all clients together now pause the logins too.
+    #[test]
+    fn failures_of_all_clients_together_pause_every_login() {
+        let guard = Guard::default();
+        let limits = Limits { per_address: 3, total: 20 };
+        for n in 0..19u8 {
+            guard.failed(Some(std::net::IpAddr::from([198, 51, 100, n])), limits);
+        }
+        assert!(guard.check(Some("192.0.2.9".parse().unwrap()), limits).is_ok());
+        guard.failed(None, limits);
+        for client in [None, Some("192.0.2.9".parse().unwrap())] {
+            assert!(matches!(guard.check(client, limits), Err(Error::LoginsPaused { seconds: 1..=60 })), "{client:?}");
+        }
+    }
+
+    /// Issue 15, 1: a wrong bearer token was neither counted nor refused when locked.
+    #[test]
+    fn bearer_tokens_go_through_the_same_limiter() {
+        let config = AdminConfig::token("a-long-random-token").failed_logins_per_minute(2);
+        let guard = Guard::default();
+        let client = Some("192.0.2.1".parse().unwrap());
+        assert!(!verify_token(&config, &guard, client, "guess-1").unwrap());
+        assert!(!verify_token(&config, &guard, client, "guess-2").unwrap());
+        let locked = verify_token(&config, &guard, client, "a-long-random-token");
+        assert!(matches!(locked, Err(Error::LoginsLocked { .. })), "the right token, locked: {locked:?}");
+        let other = Some("192.0.2.2".parse().unwrap());
+        assert!(verify_token(&config, &guard, other, "a-long-random-token").unwrap());
     }
 
     #[test]

@@ -97,6 +97,14 @@ pub enum Error {
         /// Until the client's minute is over.
         seconds: u64,
     },
+    /// All clients together failed to log in too often this minute
+    /// ([`AdminConfig::failed_logins_per_minute_total`](crate::AdminConfig::failed_logins_per_minute_total)):
+    /// every login waits (429 with `Retry-After`).
+    #[error("Too many failed logins to this admin; logins are paused for {seconds} seconds.")]
+    LoginsPaused {
+        /// Seconds until the window ends.
+        seconds: u64,
+    },
     /// A template failed to render (a bug: logged, answered 500).
     #[error("admin template {template}: {source}")]
     Template {
@@ -130,7 +138,7 @@ impl Error {
             | Error::SigningSecret
             | Error::KeepHours { .. }
             | Error::NoPreviousSecret { .. } => 400,
-            Error::TooManyLogins | Error::LoginsLocked { .. } => 429,
+            Error::TooManyLogins | Error::LoginsLocked { .. } | Error::LoginsPaused { .. } => 429,
             Error::Template { .. } => 500,
         }
     }

@@ -82,7 +82,9 @@ pub(crate) fn error_response(error: &Error) -> AdminResponse {
     match error {
         Error::MethodNotAllowed { allow, .. } => response.header("Allow", *allow),
         Error::TooManyLogins => response.header("Retry-After", "1"),
-        Error::LoginsLocked { seconds } => response.header("Retry-After", seconds.to_string()),
+        Error::LoginsLocked { seconds } | Error::LoginsPaused { seconds } => {
+            response.header("Retry-After", seconds.to_string())
+        }
         _ => response,
     }
 }

@@ -1,11 +1,11 @@
-//! The login form (user + password, or the token as the password) and logout.
+//! The login form (user + password; the bearer token is no password) and logout.
 
 use djstripe_core::app::Blocking;
 use minijinja::context;
 use serde::Deserialize;
 
 use super::Page;
-use crate::auth::{Attempt, Login, SESSION_COOKIE, SESSION_SECONDS, check_token, new_session, verify_login};
+use crate::auth::{Attempt, SESSION_COOKIE, SESSION_SECONDS, new_session, verify_login};
 use crate::csrf::set_cookie;
 use crate::{AdminRequest, AdminResponse, Result};
 
@@ -43,15 +43,11 @@ pub(crate) async fn submit<B: Blocking>(p: &Page<'_, B>) -> Result<AdminResponse
     let form: LoginForm = p.form()?;
     let config = &p.admin.config;
     let user = form.user.trim();
-    let login = if check_token(config, &form.password) {
-        Some(Login::token(config))
-    } else {
-        let attempt = Attempt { user, password: &form.password, client: p.client, remember: false };
-        verify_login(config, &p.admin.guard, p.db(), p.blocking, attempt).await?
-    };
+    // The token is a token only: as a password it would log in with any user name.
+    let attempt = Attempt { user, password: &form.password, client: p.client, remember: false, via: "form" };
+    let login = verify_login(config, &p.admin.guard, p.db(), p.blocking, attempt).await?;
     let next = safe_next(p.req, form.next.as_deref());
     let Some(login) = login else {
-        tracing::warn!(user = %user.escape_debug(), "admin login failed");
         let error = "Wrong user name or password.";
         return p.render(401, "login.html", context! { next, error, user => form.user });
     };
