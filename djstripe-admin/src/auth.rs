@@ -363,8 +363,19 @@ pub(crate) struct Attempt<'a> {
     pub(crate) client: Option<IpAddr>,
     /// Remember a good credential (HTTP basic, sent again with every request).
     pub(crate) remember: bool,
-    /// How the credential came (`form`, `basic`): for the log line of a failure.
-    pub(crate) via: &'static str,
+    /// How the credential came: for the log line of a failure.
+    pub(crate) via: Via,
+}
+
+/// How a login's credential came.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Via {
+    /// The login form.
+    Form,
+    /// HTTP basic authentication.
+    Basic,
+    /// A bearer token.
+    Bearer,
 }
 
 /// Checks a login on the blocking pool: `Ok(Some(login))` when right, `Ok(None)` when wrong
@@ -413,7 +424,7 @@ pub(crate) async fn verify_login(
             if login.is_some() {
                 guard.succeeded(client);
             } else {
-                tracing::warn!(user = %failed_user, client = ?client, via, "admin login failed");
+                tracing::warn!(user = %failed_user, client = ?client, via = ?via, "admin login failed");
                 guard.failed(client, limits);
             }
             Ok(login)
@@ -431,7 +442,7 @@ pub(crate) fn verify_token(config: &AdminConfig, guard: &Guard, client: Option<I
     if ok {
         guard.succeeded(client);
     } else {
-        tracing::warn!(client = ?client, via = "bearer", "admin login failed");
+        tracing::warn!(client = ?client, via = ?Via::Bearer, "admin login failed");
         guard.failed(client, limits);
     }
     Ok(ok)
@@ -466,7 +477,7 @@ pub(crate) async fn access(
                 .and_then(|raw| String::from_utf8(raw).ok());
             match pair.as_deref().and_then(|pair| pair.split_once(':')) {
                 Some((user, password)) => {
-                    let attempt = Attempt { user, password, client, remember: true, via: "basic" };
+                    let attempt = Attempt { user, password, client, remember: true, via: Via::Basic };
                     verify_login(config, guard, db.clone(), blocking, attempt).await?.is_some()
                 }
                 None => {

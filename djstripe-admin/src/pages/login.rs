@@ -5,7 +5,7 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::Page;
-use crate::auth::{Attempt, SESSION_COOKIE, SESSION_SECONDS, new_session, verify_login};
+use crate::auth::{Attempt, Via, SESSION_COOKIE, SESSION_SECONDS, new_session, verify_login};
 use crate::csrf::set_cookie;
 use crate::{AdminRequest, AdminResponse, Result};
 
@@ -44,7 +44,7 @@ pub(crate) async fn submit<B: Blocking>(p: &Page<'_, B>) -> Result<AdminResponse
     let config = &p.admin.config;
     let user = form.user.trim();
     // The token is a token only: as a password it would log in with any user name.
-    let attempt = Attempt { user, password: &form.password, client: p.client, remember: false, via: "form" };
+    let attempt = Attempt { user, password: &form.password, client: p.client, remember: false, via: Via::Form };
     let login = verify_login(config, &p.admin.guard, p.db(), p.blocking, attempt).await?;
     let next = safe_next(p.req, form.next.as_deref());
     let Some(login) = login else {
