@@ -1,7 +1,7 @@
 //! Who may use the admin: passwords hashed with argon2 (the environment's
 //! `DJSTRIPE_ADMIN_PASSWORD_HASH` and the users of `djstripe_admin_user`), the bearer token
-//! compared in constant time, the signed session cookie a login sets, and the guard in front of
-//! every page but the login form.
+//! compared in constant time, the sessions a login opens (a random key in the cookie, a row in
+//! `djstripe_admin_session`), and the guard in front of every page but the login form.
 //!
 //! Verifying an argon2 hash costs tens of milliseconds of CPU and 19 MiB of memory on purpose,
 //! and the login form answers anyone: verifications run on the adapter's blocking pool, at most
@@ -21,11 +21,12 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2};
 use base64::Engine as _;
 use djstripe_core::app::Blocking;
-use djstripe_core::db::Database;
+use djstripe_core::db::{AdminSession, Database};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::csrf::Expected;
 use crate::{AdminConfig, AdminRequest, Error, Result};
 
 /// The session cookie's name.
@@ -116,7 +117,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A random key drawn once per process: signs sessions.
+/// A random key drawn once per process: keys the memory of good HTTP basic credentials.
 fn process_key() -> &'static [u8; 32] {
     static KEY: OnceLock<[u8; 32]> = OnceLock::new();
     KEY.get_or_init(random_bytes)
@@ -129,12 +130,7 @@ pub(crate) fn random_bytes() -> [u8; 32] {
 }
 
 fn keyed(parts: &[&[u8]]) -> [u8; 32] {
-    let mut mac = Hmac::<Sha256>::new_from_slice(process_key()).expect("HMAC takes any key length");
-    for part in parts {
-        mac.update(&(part.len() as u64).to_be_bytes());
-        mac.update(part);
-    }
-    mac.finalize().into_bytes().into()
+    hmac(process_key(), parts)
 }
 
 /// Where a login's credential is kept: what a session is bound to.
@@ -144,8 +140,6 @@ pub(crate) enum Source {
     Setting,
     /// A `djstripe_admin_user` row.
     Database,
-    /// `DJSTRIPE_ADMIN_TOKEN`.
-    Token,
 }
 
 impl Source {
@@ -153,7 +147,6 @@ impl Source {
         match self {
             Source::Setting => "s",
             Source::Database => "d",
-            Source::Token => "t",
         }
     }
 
@@ -161,7 +154,6 @@ impl Source {
         Some(match letter {
             "s" => Source::Setting,
             "d" => Source::Database,
-            "t" => Source::Token,
             _ => return None,
         })
     }
@@ -177,52 +169,59 @@ pub(crate) struct Login {
 }
 
 impl Login {
-    pub(crate) fn token(config: &AdminConfig) -> Self {
-        let fingerprint = config.token.as_ref().map(|d| hex(d)).unwrap_or_default();
-        Login { source: Source::Token, user: String::new(), fingerprint }
+    /// The CSRF token of a request that HTTP basic authentication lets in (no session): an HMAC
+    /// keyed by the stored password hash, which no other site knows and every instance shares.
+    pub(crate) fn basic_csrf(&self) -> String {
+        hex(&hmac(self.fingerprint.as_bytes(), &[b"djstripe-admin-csrf-basic", self.user.as_bytes()]))
     }
 }
 
-fn session_mac(login: &Login, expires: i64) -> [u8; 32] {
-    keyed(&[
-        b"djstripe-admin-session",
-        login.source.letter().as_bytes(),
-        login.user.as_bytes(),
-        login.fingerprint.as_bytes(),
-        expires.to_string().as_bytes(),
-    ])
-}
-
-/// A fresh session cookie value: `{expires}.{source}.{user, base64url}.{mac}`.
-pub(crate) fn new_session(login: &Login) -> String {
-    let expires = chrono::Utc::now().timestamp() + SESSION_SECONDS;
-    let user = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&login.user);
-    format!("{expires}.{}.{user}.{}", login.source.letter(), hex(&session_mac(login, expires)))
-}
-
-/// A session cookie's claims, before its MAC is checked.
-struct Claims {
-    expires: i64,
-    source: Source,
-    user: String,
-    mac: String,
-}
-
-fn claims(value: &str) -> Option<Claims> {
-    let mut parts = value.split('.');
-    let expires = parts.next()?.parse::<i64>().ok()?;
-    let source = Source::parse(parts.next()?)?;
-    let user = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts.next()?).ok()?;
-    let user = String::from_utf8(user).ok()?;
-    let mac = parts.next()?.to_owned();
-    if parts.next().is_some() || expires <= chrono::Utc::now().timestamp() {
-        return None;
+/// HMAC-SHA256 of `parts` (each length-prefixed) under `key`.
+fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    for part in parts {
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part);
     }
-    Some(Claims { expires, source, user, mac })
+    mac.finalize().into_bytes().into()
 }
 
-fn mac_matches(login: &Login, claims: &Claims) -> bool {
-    hex(&session_mac(login, claims.expires)).as_bytes().ct_eq(claims.mac.as_bytes()).into()
+/// A fresh session for `login`: the cookie's value (a random key, 64 hex digits) and the row to
+/// store, found again by the key's SHA-256.
+pub(crate) fn new_session(login: &Login) -> (String, AdminSession) {
+    let key = hex(&random_bytes());
+    let now = chrono::Utc::now().naive_utc();
+    let row = AdminSession {
+        id: session_id(&key),
+        source: login.source.letter().to_owned(),
+        username: login.user.clone(),
+        credential: credential_digest(login),
+        created: now,
+        expires: now + chrono::Duration::seconds(SESSION_SECONDS),
+    };
+    (key, row)
+}
+
+/// The row id of a session key: its SHA-256 (a copy of the table logs no one in).
+pub(crate) fn session_id(key: &str) -> String {
+    hex(&sha256(key.as_bytes()))
+}
+
+/// What a session remembers of its credential.
+fn credential_digest(login: &Login) -> String {
+    hex(&sha256(login.fingerprint.as_bytes()))
+}
+
+/// The CSRF token of a session: an HMAC keyed by the session's own random key (`HttpOnly`,
+/// never in a page), so a token planted with a cookie from elsewhere matches no session, and
+/// every instance sharing the database computes the same token.
+pub(crate) fn session_csrf(key: &str) -> String {
+    hex(&hmac(key.as_bytes(), &[b"djstripe-admin-csrf"]))
+}
+
+/// A session cookie's value, if it is one (64 hex digits).
+fn session_key(value: &str) -> Option<&str> {
+    (value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())).then_some(value)
 }
 
 /// How many argon2 verifications run at once, the memory of recent good credentials, and the
@@ -449,16 +448,25 @@ pub(crate) fn verify_token(config: &AdminConfig, guard: &Guard, client: Option<I
 }
 
 /// What the request proves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Access {
-    Granted,
+    Granted(Grant),
     /// No credential at all: a browser is sent to the login form.
     Anonymous,
     /// A credential that is wrong.
     Denied,
 }
 
-/// Checks `Authorization` (bearer token or HTTP basic), else the session cookie.
+/// What a let-in request's forms are checked against, and its session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Grant {
+    pub(crate) csrf: Expected,
+    /// The session's row id (logout deletes it).
+    pub(crate) session: Option<String>,
+}
+
+/// Checks `Authorization` (bearer token or HTTP basic), else the session cookie (its row in
+/// the database, and the credential it was made with).
 pub(crate) async fn access(
     config: &AdminConfig,
     guard: &Arc<Guard>,
@@ -468,8 +476,9 @@ pub(crate) async fn access(
     blocking: &impl Blocking,
 ) -> Result<Access> {
     if let Some(value) = &req.authorization {
-        let ok = if let Some(token) = value.strip_prefix("Bearer ") {
-            verify_token(config, guard, client, token.trim())?
+        let granted = if let Some(token) = value.strip_prefix("Bearer ") {
+            // A browser never sends a bearer token by itself: no CSRF token to check.
+            verify_token(config, guard, client, token.trim())?.then_some(Expected::Exempt)
         } else if let Some(encoded) = value.strip_prefix("Basic ") {
             let pair = base64::engine::general_purpose::STANDARD
                 .decode(encoded.trim())
@@ -478,36 +487,51 @@ pub(crate) async fn access(
             match pair.as_deref().and_then(|pair| pair.split_once(':')) {
                 Some((user, password)) => {
                     let attempt = Attempt { user, password, client, remember: true, via: Via::Basic };
-                    verify_login(config, guard, db.clone(), blocking, attempt).await?.is_some()
+                    let login = verify_login(config, guard, db.clone(), blocking, attempt).await?;
+                    login.map(|login| Expected::Token(login.basic_csrf()))
                 }
                 None => {
                     guard.failed(client, config.limits());
-                    false
+                    None
                 }
             }
         } else {
-            false
+            None
         };
-        return Ok(if ok { Access::Granted } else { Access::Denied });
+        return Ok(match granted {
+            Some(csrf) => Access::Granted(Grant { csrf, session: None }),
+            None => Access::Denied,
+        });
     }
-    // Expired, forged, signed before a restart or for an old password: log in again.
-    let Some(claims) = req.cookie(SESSION_COOKIE).and_then(claims) else { return Ok(Access::Anonymous) };
-    let login = match claims.source {
-        Source::Token => Some(Login::token(config)).filter(|_| config.token.is_some()),
-        Source::Setting => config.password.clone().filter(|_| config.user == claims.user).map(|fingerprint| Login {
-            source: Source::Setting,
-            user: claims.user.clone(),
-            fingerprint,
-        }),
-        Source::Database if config.database_users => {
-            let (db, user) = (db.clone(), claims.user.clone());
-            let row = blocking.run(move || db.admin_user(&user)).await??;
-            row.map(|row| Login { source: Source::Database, user: row.username, fingerprint: row.password_hash })
-        }
-        Source::Database => None,
-    };
+    // Unknown, expired, logged out, or made with an old password or token: log in again.
+    let name = crate::csrf::cookie_name(SESSION_COOKIE, crate::csrf::secure_cookies(config, req));
+    let Some(key) = req.cookie(&name).and_then(session_key) else { return Ok(Access::Anonymous) };
+    let (config, db, id) = (config.clone(), db.clone(), session_id(key));
+    let login = blocking
+        .run(move || -> Result<Option<(Login, AdminSession)>> {
+            let Some(row) = db.admin_session(&id)? else { return Ok(None) };
+            let login = match Source::parse(&row.source) {
+                Some(Source::Setting) => {
+                    config.password.clone().filter(|_| config.user == row.username).map(|fingerprint| Login {
+                        source: Source::Setting,
+                        user: row.username.clone(),
+                        fingerprint,
+                    })
+                }
+                Some(Source::Database) if config.database_users => db.admin_user(&row.username)?.map(|user| Login {
+                    source: Source::Database,
+                    user: user.username,
+                    fingerprint: user.password_hash,
+                }),
+                _ => None,
+            };
+            Ok(login.map(|login| (login, row)))
+        })
+        .await??;
     Ok(match login {
-        Some(login) if mac_matches(&login, &claims) => Access::Granted,
+        Some((login, row)) if bool::from(credential_digest(&login).as_bytes().ct_eq(row.credential.as_bytes())) => {
+            Access::Granted(Grant { csrf: Expected::Token(session_csrf(key)), session: Some(row.id) })
+        }
         _ => Access::Anonymous,
     })
 }
@@ -543,23 +567,23 @@ mod tests {
         assert!(parse_hash("X", "hunter2").is_err());
     }
 
+    /// Issue 15, 3: the cookie was `{expiry}.{HMAC}`, the same for every login in one second.
     #[test]
-    fn sessions_expire_and_are_bound_to_the_credential() {
+    fn sessions_are_random_keys_bound_to_the_credential() {
         let login = Login { source: Source::Database, user: "ops".into(), fingerprint: "$argon2id$one".into() };
-        let session = new_session(&login);
-        let c = claims(&session).unwrap();
-        assert_eq!((c.source, c.user.as_str()), (Source::Database, "ops"));
-        assert!(mac_matches(&login, &c));
+        let (key, row) = new_session(&login);
+        let (again, other_row) = new_session(&login);
+        assert_ne!(key, again, "two logins in the same second");
+        assert_ne!(row.id, other_row.id);
+        assert_eq!(session_key(&key), Some(key.as_str()));
+        assert_eq!(row.id, session_id(&key));
+        assert!(!row.id.contains(&key) && !format!("{row:?}").contains(&row.id), "the row holds a digest, Debug neither");
+        assert_eq!((row.source.as_str(), row.username.as_str()), ("d", "ops"));
+        assert_eq!(row.credential, credential_digest(&login));
         let changed = Login { fingerprint: "$argon2id$two".into(), ..login.clone() };
-        assert!(!mac_matches(&changed, &c), "a new password ends the session");
-        let other = Login { user: "ops2".into(), ..login.clone() };
-        assert!(!mac_matches(&other, &c));
-        let (expires, rest) = session.split_once('.').unwrap();
-        let later = claims(&format!("{}.{rest}", expires.parse::<i64>().unwrap() + 1)).unwrap();
-        assert!(!mac_matches(&login, &later), "the expiry is signed");
-        let past = chrono::Utc::now().timestamp() - 1;
-        assert!(claims(&format!("{past}.{rest}")).is_none(), "expired");
-        assert!(claims("1.x.b3Bz.00").is_none() && claims("garbage").is_none());
+        assert_ne!(credential_digest(&changed), row.credential, "a new password ends the session");
+        assert!(session_key("garbage").is_none() && session_key(&"g".repeat(64)).is_none());
+        assert_ne!(session_csrf(&key), session_csrf(&again), "the CSRF token is the session's own");
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub struct AdminConfig {
     pub(crate) max_total_failures: u32,
     pub(crate) webhook_prefix: String,
     pub(crate) page_size: i64,
+    pub(crate) secure_cookies: bool,
 }
 
 impl std::fmt::Debug for AdminConfig {
@@ -44,6 +45,7 @@ impl std::fmt::Debug for AdminConfig {
             .field("failed_logins_per_minute_total", &self.max_total_failures)
             .field("webhook_prefix", &self.webhook_prefix)
             .field("page_size", &self.page_size)
+            .field("secure_cookies", &self.secure_cookies)
             .finish()
     }
 }
@@ -67,6 +69,7 @@ impl AdminConfig {
             max_total_failures: DEFAULT_MAX_TOTAL_FAILURES,
             webhook_prefix: "/stripe".into(),
             page_size: 50,
+            secure_cookies: true,
         }
     }
 
@@ -177,6 +180,22 @@ impl AdminConfig {
         self
     }
 
+    /// Whether the admin's cookies are `Secure` (and named `__Host-…`, bound to this host and
+    /// https) even when a request arrives over plain HTTP (default on, like Django's
+    /// `SESSION_COOKIE_SECURE` in a deployment checklist): a proxy that terminates TLS and is not
+    /// in `DJSTRIPE_TRUSTED_PROXIES` still gets secure cookies. Plain HTTP to a loopback address
+    /// (`localhost`, `127.0.0.1`: local development) is exempt; elsewhere over plain HTTP the
+    /// login form says why a browser would not keep its cookie. Off: `Secure` only over https.
+    ///
+    /// ```
+    /// let config = djstripe_admin::AdminConfig::database_users().secure_cookies(false);
+    /// # let _ = config;
+    /// ```
+    pub fn secure_cookies(mut self, on: bool) -> Self {
+        self.secure_cookies = on;
+        self
+    }
+
     /// The failure limits, for the guard.
     pub(crate) fn limits(&self) -> auth::Limits {
         auth::Limits { per_address: self.max_failures, total: self.max_total_failures }
@@ -204,6 +223,7 @@ impl AdminConfig {
     /// | `DJSTRIPE_ADMIN_PAGE_SIZE` | rows per page (default 50) |
     /// | `DJSTRIPE_ADMIN_MAX_LOGINS` | password verifications at once, beyond which a login is answered 429 (default 2) |
     /// | `DJSTRIPE_ADMIN_FAILED_LOGINS` | failed logins per client address and minute, beyond which it is answered 429 (default 10) |
+    /// | `DJSTRIPE_ADMIN_SECURE_COOKIES` | `true` (default) or `false`: whether cookies are `Secure` and `__Host-` even over plain HTTP (see [`AdminConfig::secure_cookies`]) |
     /// | `DJSTRIPE_ADMIN_FAILED_LOGINS_TOTAL` | failed logins of all clients together per minute, beyond which every login is answered 429 (default 100) |
     ///
     /// Users stored in the database by the command line's `admin set-password` need no variable.
@@ -321,6 +341,19 @@ impl AdminConfig {
                 }
             })?;
             config = config.failed_logins_per_minute_total(max);
+        }
+        if let Some(on) = get("DJSTRIPE_ADMIN_SECURE_COOKIES") {
+            let on = match on.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => {
+                    return Err(djstripe_core::Error::InvalidSetting {
+                        setting: "DJSTRIPE_ADMIN_SECURE_COOKIES",
+                        message: format!("`{on}` is not true or false"),
+                    });
+                }
+            };
+            config = config.secure_cookies(on);
         }
         Ok((config, credential))
     }

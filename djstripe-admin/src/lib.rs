@@ -70,6 +70,7 @@ mod stripe;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use djstripe_core::app::{Blocking, Djstripe};
@@ -124,14 +125,30 @@ impl Admin {
     /// assert_eq!((response.status, response.header_value("location")), (303, Some("/stripe/admin/login?next=/stripe/admin/events/")));
     /// ```
     pub async fn handle(&self, request: AdminRequest, blocking: &impl Blocking) -> AdminResponse {
-        let cookie = request.cookie(csrf::CSRF_COOKIE).map(str::to_owned);
+        let trusted = &self.djstripe.settings().trusted_proxies;
+        let client = auth::client_of(&request, trusted);
+        let request = request.trusting(trusted);
+        let response = self.answer(&request, client, blocking).await;
+        security_headers(response, &request)
+    }
+
+    /// [`Admin::handle`] without the headers every answer gets.
+    async fn answer(&self, request: &AdminRequest, client: Option<IpAddr>, blocking: &impl Blocking) -> AdminResponse {
+        let secure = csrf::secure_cookies(&self.config, request);
+        let cookie = request.cookie(&csrf::cookie_name(csrf::CSRF_COOKIE, secure)).map(str::to_owned);
         let fresh = cookie.is_none().then(csrf::new_token);
+        if !request.method.is_read() {
+            if let Err(e) = csrf::same_origin(request) {
+                tracing::warn!(client = ?client, path = %djstripe_core::logging::escaped(&request.path), "admin: cross-site request refused");
+                return render::error_response(&e);
+            }
+        }
         let public = matches!(request.path.as_str(), "/login" | "/login/");
-        let client = auth::client_of(&request, &self.djstripe.settings().trusted_proxies);
+        let mut grant = None;
         if !public {
             let db = self.djstripe.engine().database();
-            match auth::access(&self.config, &self.guard, db, &request, client, blocking).await {
-                Ok(Access::Granted) => {}
+            match auth::access(&self.config, &self.guard, db, request, client, blocking).await {
+                Ok(Access::Granted(granted)) => grant = Some(granted),
                 Ok(Access::Anonymous) if request.method.is_read() => {
                     let next = auth::percent_encode(&request.full_path());
                     return AdminResponse::redirect(303, format!("{}/login?next={next}", request.prefix));
@@ -143,18 +160,43 @@ impl Admin {
                     )
                     .header("WWW-Authenticate", r#"Basic realm="djstripe admin", charset="UTF-8""#);
                 }
-                Err(e) => return render::error_response(&e).header("Cache-Control", "no-store"),
+                Err(e) => return render::error_response(&e),
             }
         }
-        let csrf_token = fresh.clone().or(cookie).unwrap_or_default();
-        let page = pages::Page { admin: self, req: &request, blocking, csrf_token, client };
+        let (csrf, csrf_token, session) = match grant {
+            Some(auth::Grant { csrf: csrf::Expected::Token(token), session }) => {
+                (csrf::Expected::Token(token.clone()), token, session)
+            }
+            Some(auth::Grant { csrf: csrf::Expected::Exempt, .. }) => (csrf::Expected::Exempt, String::new(), None),
+            _ => (csrf::Expected::Cookie, fresh.clone().or(cookie).unwrap_or_default(), None),
+        };
+        let page = pages::Page { admin: self, req: request, blocking, csrf, csrf_token, session, secure, client };
         let mut response = pages::respond(&page).await.unwrap_or_else(|e| render::error_response(&e));
         if let Some(token) = fresh {
-            let cookie = csrf::set_cookie(csrf::CSRF_COOKIE, &token, &request.prefix, None, request.secure());
+            let cookie = csrf::set_cookie(csrf::CSRF_COOKIE, &token, &request.prefix, None, secure);
             response = response.header("Set-Cookie", cookie);
         }
-        response.header("Cache-Control", "no-store").header("X-Frame-Options", "DENY")
+        response
     }
+}
+
+/// What a page may load: its own styles (inline: the templates' `<style>`), nothing else — no
+/// script at all, no frame, forms only to this site (Django's `SecurityMiddleware` and the CSP
+/// a script-free admin can have).
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
+                                       form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The headers every answer gets: no caching, no framing, no sniffing, no referrer to other
+/// sites, the CSP, and HSTS when the request came over https (a plain-HTTP answer cannot set it).
+fn security_headers(response: AdminResponse, request: &AdminRequest) -> AdminResponse {
+    let response = response
+        .header("Cache-Control", "no-store")
+        .header("X-Frame-Options", "DENY")
+        .header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        .header("X-Content-Type-Options", "nosniff")
+        .header("Referrer-Policy", "same-origin")
+        .header("Cross-Origin-Opener-Policy", "same-origin");
+    if request.secure() { response.header("Strict-Transport-Security", "max-age=31536000") } else { response }
 }
 
 #[cfg(test)]

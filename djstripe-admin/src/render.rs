@@ -73,7 +73,9 @@ pub(crate) fn error_response(error: &Error) -> AdminResponse {
     let status = error.status();
     let message = error.public_message();
     let response = match error {
-        Error::Csrf | Error::Form(_) | Error::FormTooLarge { .. } => AdminResponse::text(status, message),
+        Error::Csrf | Error::CrossSite | Error::Form(_) | Error::FormTooLarge { .. } => {
+            AdminResponse::text(status, message)
+        }
         _ => {
             let html = render("error.html", context! { status, message => &message }).unwrap_or(message);
             AdminResponse::html(status, html)

@@ -47,17 +47,28 @@ pub(crate) async fn submit<B: Blocking>(p: &Page<'_, B>) -> Result<AdminResponse
     let attempt = Attempt { user, password: &form.password, client: p.client, remember: false, via: Via::Form };
     let login = verify_login(config, &p.admin.guard, p.db(), p.blocking, attempt).await?;
     let next = safe_next(p.req, form.next.as_deref());
+    if p.secure && !p.req.secure() {
+        return Err(crate::Error::InsecureLogin);
+    }
     let Some(login) = login else {
         let error = "Wrong user name or password.";
         return p.render(401, "login.html", context! { next, error, user => form.user });
     };
     tracing::info!(user = %login.user, source = ?login.source, "admin login");
-    let cookie = set_cookie(SESSION_COOKIE, &new_session(&login), &p.req.prefix, Some(SESSION_SECONDS), p.req.secure());
+    let (key, row) = new_session(&login);
+    let db = p.db();
+    p.run(move || db.insert_admin_session(&row)).await?;
+    let cookie = set_cookie(SESSION_COOKIE, &key, &p.req.prefix, Some(SESSION_SECONDS), p.secure);
     Ok(AdminResponse::redirect(303, next).header("Set-Cookie", cookie))
 }
 
-pub(crate) fn logout<B: Blocking>(p: &Page<'_, B>) -> Result<AdminResponse> {
+/// Ends the session: its row is deleted, so the cookie is worth nothing anywhere, even if kept.
+pub(crate) async fn logout<B: Blocking>(p: &Page<'_, B>) -> Result<AdminResponse> {
     p.form::<serde::de::IgnoredAny>()?;
-    let cookie = set_cookie(SESSION_COOKIE, "", &p.req.prefix, Some(0), p.req.secure());
+    if let Some(id) = p.session.clone() {
+        let db = p.db();
+        p.run(move || db.delete_admin_session(&id)).await?;
+    }
+    let cookie = set_cookie(SESSION_COOKIE, "", &p.req.prefix, Some(0), p.secure);
     Ok(p.see_other("/login?done=logged_out").header("Set-Cookie", cookie))
 }
