@@ -536,17 +536,13 @@ pub(crate) async fn access(
     })
 }
 
-/// Percent-encodes everything but unreserved characters and `/`.
+/// What a `next` value keeps as is: unreserved characters and `/`.
+const NEXT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'/');
+
+/// Percent-encodes everything but unreserved characters and `/` (the login form's `next`).
 pub(crate) fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, NEXT).to_string()
 }
 
 #[cfg(test)]

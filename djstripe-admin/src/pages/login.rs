@@ -24,11 +24,25 @@ struct LoginForm {
     next: Option<String>,
 }
 
-/// Only a path inside the admin is a place to go back to (no open redirect).
+/// Where to go after the login: `next` resolved the way a browser will resolve it (WHATWG URL
+/// parsing: `..` and `%2e%2e` segments, backslashes as slashes, `//host`), and only when the
+/// result is a path inside the admin (no open redirect, no leaving the admin through `..`);
+/// else the triggers.
 fn safe_next(req: &AdminRequest, next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with(&format!("{}/", req.prefix)) && !n.contains("//") && !n.contains('\\') => n.to_owned(),
-        _ => format!("{}/triggers/", req.prefix),
+    const BASE: &str = "http://admin.invalid";
+    let fallback = format!("{}/triggers/", req.prefix);
+    let Some(next) = next.filter(|n| n.starts_with('/')) else { return fallback };
+    let Ok(base) = url::Url::parse(&format!("{BASE}{}/", req.prefix)) else { return fallback };
+    let Ok(url) = base.join(next) else { return fallback };
+    let inside = url.origin() == base.origin() && url.path().starts_with(base.path());
+    // A still-encoded dot or slash would be decoded by some server behind the admin.
+    let lower = url.path().to_ascii_lowercase();
+    if !inside || lower.contains("%2e") || lower.contains("%2f") || lower.contains("%5c") {
+        return fallback;
+    }
+    match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
     }
 }
 
@@ -71,4 +85,35 @@ pub(crate) async fn logout<B: Blocking>(p: &Page<'_, B>) -> Result<AdminResponse
     }
     let cookie = set_cookie(SESSION_COOKIE, "", &p.req.prefix, Some(0), p.secure);
     Ok(p.see_other("/login?done=logged_out").header("Set-Cookie", cookie))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{AdminRequest, Method};
+
+    /// Issue 15, 5: `/stripe/admin/../../x` left the admin.
+    #[test]
+    fn next_stays_inside_the_admin() {
+        let req = AdminRequest::new(Method::Get, "/stripe/admin", "/login", "");
+        let next = |n: &str| super::safe_next(&req, Some(n));
+        assert_eq!(next("/stripe/admin/events/?type=x"), "/stripe/admin/events/?type=x");
+        assert_eq!(next("/stripe/admin/a/../events/"), "/stripe/admin/events/", "resolved like a browser");
+        for outside in [
+            "/stripe/admin/../../x",
+            "/stripe/admin/%2e%2e/%2e%2e/x",
+            "/stripe/admin/%2E%2E%2fx",
+            "/stripe/admin/..%2f..%2fx",
+            "/stripe/admin\\..\\..\\x",
+            "/stripe/administrator/",
+            "/stripe/admin",
+            "//evil.example/stripe/admin/",
+            "/\\evil.example/stripe/admin/",
+            "https://evil.example/stripe/admin/",
+            "stripe/admin/x",
+            "/stripe/admin/\t/../../x",
+        ] {
+            assert_eq!(next(outside), "/stripe/admin/triggers/", "{outside}");
+        }
+        assert_eq!(super::safe_next(&req, None), "/stripe/admin/triggers/");
+    }
 }
