@@ -161,11 +161,18 @@ impl Source {
 
 /// Who logged in: the session is bound to the credential as it is now (its hash, or the token's
 /// digest), so a new password or token ends every session made with the old one.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Login {
     pub(crate) source: Source,
     pub(crate) user: String,
     fingerprint: String,
+}
+
+/// Shows who, never the stored hash.
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login").field("source", &self.source).field("user", &self.user).finish_non_exhaustive()
+    }
 }
 
 impl Login {
@@ -457,12 +464,19 @@ pub(crate) enum Access {
     Denied,
 }
 
-/// What a let-in request's forms are checked against, and its session.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a let-in request's forms are checked against, and its session (`Debug` shows neither
+/// the token nor the id: see [`Expected`]'s).
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Grant {
     pub(crate) csrf: Expected,
     /// The session's row id (logout deletes it).
     pub(crate) session: Option<String>,
+}
+
+impl std::fmt::Debug for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grant").field("csrf", &self.csrf).field("session", &self.session.as_ref().map(|_| "…")).finish()
+    }
 }
 
 /// Checks `Authorization` (bearer token or HTTP basic), else the session cookie (its row in
@@ -580,6 +594,9 @@ mod tests {
         assert_ne!(credential_digest(&changed), row.credential, "a new password ends the session");
         assert!(session_key("garbage").is_none() && session_key(&"g".repeat(64)).is_none());
         assert_ne!(session_csrf(&key), session_csrf(&again), "the CSRF token is the session's own");
+        let grant = Grant { csrf: Expected::Token(session_csrf(&key)), session: Some(row.id.clone()) };
+        let shown = format!("{login:?} {grant:?} {:?}", Expected::Token(session_csrf(&key)));
+        assert!(!shown.contains("$argon2id") && !shown.contains(&session_csrf(&key)) && !shown.contains(&row.id), "{shown}");
     }
 
     #[test]

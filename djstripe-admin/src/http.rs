@@ -66,7 +66,7 @@ impl Method {
 /// assert_eq!(request.cookie.as_deref(), Some("a=1; b=2"));
 /// assert_eq!(request.origin(), ("http", "shop.example.com"));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AdminRequest {
     /// The method.
     pub method: Method,
@@ -103,6 +103,35 @@ pub struct AdminRequest {
     pub tls: bool,
     /// The body, read within [`MAX_FORM_BODY`].
     pub body: Body<Vec<u8>>,
+}
+
+/// Shows the request without its credentials: which cookies (not their values), which kind of
+/// `Authorization` (not the credential), and the body's size.
+impl std::fmt::Debug for AdminRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cookies: Option<Vec<&str>> = self
+            .cookie
+            .as_deref()
+            .map(|c| c.split(';').map(|pair| pair.split('=').next().unwrap_or("").trim()).collect());
+        let scheme = self.authorization.as_deref().map(|a| a.split(' ').next().unwrap_or(""));
+        let body = match &self.body {
+            Body::Complete(b) => format!("{} bytes", b.len()),
+            Body::TooLarge(_) => "too large".to_owned(),
+            Body::TimedOut(_) => "timed out".to_owned(),
+        };
+        f.debug_struct("AdminRequest")
+            .field("method", &self.method)
+            .field("prefix", &self.prefix)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .field("cookies", &cookies)
+            .field("authorization", &scheme)
+            .field("host", &self.host)
+            .field("peer", &self.peer)
+            .field("tls", &self.tls)
+            .field("body", &body)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AdminRequest {
@@ -332,6 +361,19 @@ mod tests {
         let bare = AdminRequest::new(Method::Get, "", "", "").tls(true);
         assert_eq!(bare.origin(), ("https", "localhost"));
         assert_eq!(bare.full_path(), "/");
+    }
+
+    /// Issue 15, 6: no credential of a request in its `Debug` output.
+    #[test]
+    fn debug_shows_no_credential() {
+        let request = AdminRequest::new(Method::Post, "/a", "/login", "")
+            .headers([("cookie", &b"djstripe_admin_session=SESSIONKEY; x=1"[..]), ("authorization", b"Basic QUxBRERJTg==")])
+            .body(Body::Complete(b"password=PASSWORD".to_vec()));
+        let out = format!("{request:?} {request:#?}");
+        for secret in ["SESSIONKEY", "QUxBRERJTg", "PASSWORD"] {
+            assert!(!out.contains(secret), "{out}");
+        }
+        assert!(out.contains("djstripe_admin_session") && out.contains("Basic"), "{out}");
     }
 
     #[test]
