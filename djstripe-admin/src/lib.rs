@@ -5,7 +5,7 @@
 //! webhook event triggers (filtered, paginated, one in full, reprocess), stored events and the
 //! registered handlers, server-rendered with minijinja templates (no JavaScript).
 //!
-//! Everything — login (form with a signed session cookie, HTTP basic, bearer token), CSRF, every
+//! Everything — login (form with a session in the database, HTTP basic, bearer token), CSRF, every
 //! page — is one call, [`Admin::handle`]: an [`AdminRequest`] (plain data) in, an
 //! [`AdminResponse`] (plain data) out. A web adapter (`djstripe_actix::admin::scope`,
 //! `djstripe_axum::admin::router`) only reads its framework's request into it and writes the
@@ -39,25 +39,33 @@
 //! | `lib.rs` | [`Admin`] and [`Admin::handle`]: the login check, the page, the headers every answer gets |
 //! | `http.rs` | [`AdminRequest`], [`AdminResponse`], [`Method`] |
 //! | `config.rs` | [`AdminConfig`] |
-//! | `auth.rs` | argon2 password hashes (environment and database users), the bounded verification, the signed session cookie |
-//! | `csrf.rs` | the double-submit CSRF token and the form check |
+//! | `auth.rs` | argon2 password hashes (environment and database users), the bounded verification and the failure limiter, sessions (`djstripe_admin_session`) |
+//! | `csrf.rs` | the origin check, CSRF tokens bound to the session or credential, the form check, the cookies |
 //! | `render.rs` | the minijinja environment, HTML error pages |
 //! | `stripe.rs` | base-URL validation, creating and deleting endpoints at Stripe |
 //! | `error.rs` | [`Error`] and the status each error is answered with |
 //! | `pages/` | the routes, one file per section: login, endpoints, triggers, events, handlers |
 //! | `testing.rs` | feature `testing`: the HTTP suite every adapter runs against its server |
 //!
-//! Security notes: passwords are argon2id hashes (the environment's `DJSTRIPE_ADMIN_PASSWORD_HASH`
-//! and the database's `djstripe_admin_user` rows that the command line's `admin set-password`
-//! writes), verified on the blocking pool, at most [`AdminConfig::max_concurrent_logins`] at once
-//! (beyond that: 429 at once), and a client address that failed
-//! [`AdminConfig::failed_logins_per_minute`] times waits for the rest of its minute (429); every
-//! state-changing form is a POST checked against the CSRF cookie; secrets
-//! are never rendered (only whether one is set and when previous ones expire); cookies are
-//! `HttpOnly`, `SameSite=Strict`, limited to the admin's path and `Secure` over https; every
-//! answer past the login check is `Cache-Control: no-store` and `X-Frame-Options: DENY`.
-//! Sessions are signed with a key drawn at process start: a restart logs everyone out, and
-//! instances behind one load balancer need sticky sessions (or HTTP basic auth).
+//! Security notes (Django's admin and its security middleware are the bar): passwords are
+//! argon2id hashes (the environment's `DJSTRIPE_ADMIN_PASSWORD_HASH` and the database's
+//! `djstripe_admin_user` rows that the command line's `admin set-password` writes), verified on
+//! the blocking pool, at most [`AdminConfig::max_concurrent_logins`] at once (beyond that: 429 at
+//! once); one failure limiter counts form, HTTP basic and bearer logins and logs each failure: a
+//! client address that failed [`AdminConfig::failed_logins_per_minute`] times, or all clients
+//! together [`AdminConfig::failed_logins_per_minute_total`] times, waits for the rest of the
+//! minute (429 with `Retry-After`). The token is accepted only as a bearer token. A session is a
+//! random key in the cookie and a row (its SHA-256) in `djstripe_admin_session`: logout, a new
+//! password and a removed user end it on every instance sharing the database. Every
+//! state-changing request is a POST from this site (`Sec-Fetch-Site` / `Origin`) whose
+//! `csrf_token` is bound to the session (an HMAC keyed by its key) or the basic credential.
+//! Cookies are `HttpOnly`, `SameSite=Strict`, and `Secure` with the `__Host-` prefix
+//! ([`AdminConfig::secure_cookies`]); forwarding headers count only from trusted proxies
+//! (`DJSTRIPE_TRUSTED_PROXIES`). Secrets are never rendered (only whether one is set and when
+//! previous ones expire), ids are percent-encoded in links, `next` stays inside the admin; every
+//! answer is `Cache-Control: no-store` with a script-free `Content-Security-Policy`,
+//! `X-Frame-Options: DENY`, `X-Content-Type-Options: nosniff`, `Referrer-Policy: same-origin`,
+//! and HSTS over https.
 
 mod auth;
 mod config;
