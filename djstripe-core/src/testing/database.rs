@@ -112,7 +112,7 @@ impl TestDatabaseBuilder {
     /// ```
     /// use djstripe_core::db::Backend;
     /// let db = djstripe_core::testing::TestDatabase::builder(Backend::Sqlite).migrated(false).build();
-    /// assert_eq!(db.migrate().unwrap(), 4);
+    /// assert_eq!(db.migrate().unwrap(), 5);
     /// ```
     pub fn migrated(mut self, migrated: bool) -> Self {
         self.migrated = migrated;
