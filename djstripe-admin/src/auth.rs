@@ -303,7 +303,10 @@ impl Guard {
         {
             let mut global = self.global.lock().unwrap_or_else(|p| p.into_inner());
             if bump(global.get_or_insert_with(|| (0, Instant::now()))) == limits.total {
-                tracing::warn!(failures = limits.total, "admin logins paused for every client: too many failed logins this minute");
+                tracing::warn!(
+                    failures = limits.total,
+                    "admin logins paused for every client: too many failed logins this minute"
+                );
             }
         }
         let Some(client) = client else { return };
@@ -524,21 +527,18 @@ pub(crate) async fn access(
     let login = blocking
         .run(move || -> Result<Option<(Login, AdminSession)>> {
             let Some(row) = db.admin_session(&id)? else { return Ok(None) };
-            let login = match Source::parse(&row.source) {
-                Some(Source::Setting) => {
-                    config.password.clone().filter(|_| config.user == row.username).map(|fingerprint| Login {
-                        source: Source::Setting,
-                        user: row.username.clone(),
-                        fingerprint,
-                    })
-                }
-                Some(Source::Database) if config.database_users => db.admin_user(&row.username)?.map(|user| Login {
-                    source: Source::Database,
-                    user: user.username,
-                    fingerprint: user.password_hash,
-                }),
-                _ => None,
-            };
+            let login =
+                match Source::parse(&row.source) {
+                    Some(Source::Setting) => config
+                        .password
+                        .clone()
+                        .filter(|_| config.user == row.username)
+                        .map(|fingerprint| Login { source: Source::Setting, user: row.username.clone(), fingerprint }),
+                    Some(Source::Database) if config.database_users => db.admin_user(&row.username)?.map(|user| {
+                        Login { source: Source::Database, user: user.username, fingerprint: user.password_hash }
+                    }),
+                    _ => None,
+                };
             Ok(login.map(|login| (login, row)))
         })
         .await??;
@@ -587,7 +587,10 @@ mod tests {
         assert_ne!(row.id, other_row.id);
         assert_eq!(session_key(&key), Some(key.as_str()));
         assert_eq!(row.id, session_id(&key));
-        assert!(!row.id.contains(&key) && !format!("{row:?}").contains(&row.id), "the row holds a digest, Debug neither");
+        assert!(
+            !row.id.contains(&key) && !format!("{row:?}").contains(&row.id),
+            "the row holds a digest, Debug neither"
+        );
         assert_eq!((row.source.as_str(), row.username.as_str()), ("d", "ops"));
         assert_eq!(row.credential, credential_digest(&login));
         let changed = Login { fingerprint: "$argon2id$two".into(), ..login.clone() };
@@ -596,7 +599,10 @@ mod tests {
         assert_ne!(session_csrf(&key), session_csrf(&again), "the CSRF token is the session's own");
         let grant = Grant { csrf: Expected::Token(session_csrf(&key)), session: Some(row.id.clone()) };
         let shown = format!("{login:?} {grant:?} {:?}", Expected::Token(session_csrf(&key)));
-        assert!(!shown.contains("$argon2id") && !shown.contains(&session_csrf(&key)) && !shown.contains(&row.id), "{shown}");
+        assert!(
+            !shown.contains("$argon2id") && !shown.contains(&session_csrf(&key)) && !shown.contains(&row.id),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -158,10 +158,14 @@ mod tests {
             let refused = form::<serde::de::IgnoredAny>(&post(cookie, body), &Expected::Cookie, false).unwrap_err();
             assert!(matches!(refused, Error::Csrf), "{cookie} {body}");
         }
-        let plain = form::<serde::de::IgnoredAny>(&post("djstripe_admin_csrf=abc", "csrf_token=abc"), &Expected::Cookie, true);
+        let plain =
+            form::<serde::de::IgnoredAny>(&post("djstripe_admin_csrf=abc", "csrf_token=abc"), &Expected::Cookie, true);
         assert!(matches!(plain, Err(Error::Csrf)), "over https only the __Host- cookie counts");
         let large = post("djstripe_admin_csrf=abc", "").body(Body::TooLarge(Vec::new()));
-        assert!(matches!(form::<serde::de::IgnoredAny>(&large, &Expected::Cookie, false), Err(Error::FormTooLarge { .. })));
+        assert!(matches!(
+            form::<serde::de::IgnoredAny>(&large, &Expected::Cookie, false),
+            Err(Error::FormTooLarge { .. })
+        ));
     }
 
     /// Issue 15, 2: a planted cookie and the same value in the form were accepted.
@@ -218,6 +222,9 @@ mod tests {
         assert!(!secure_cookies(&off, &req) && secure_cookies(&off, &req.clone().tls(true)));
         let cookie = set_cookie("s", "v", "/stripe/admin", Some(60), true);
         assert_eq!(cookie, "__Host-s=v; Path=/; HttpOnly; SameSite=Strict; Max-Age=60; Secure");
-        assert_eq!(set_cookie("s", "v", "/stripe/admin", None, false), "s=v; Path=/stripe/admin; HttpOnly; SameSite=Strict");
+        assert_eq!(
+            set_cookie("s", "v", "/stripe/admin", None, false),
+            "s=v; Path=/stripe/admin; HttpOnly; SameSite=Strict"
+        );
     }
 }

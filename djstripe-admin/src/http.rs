@@ -367,7 +367,10 @@ mod tests {
     #[test]
     fn debug_shows_no_credential() {
         let request = AdminRequest::new(Method::Post, "/a", "/login", "")
-            .headers([("cookie", &b"djstripe_admin_session=SESSIONKEY; x=1"[..]), ("authorization", b"Basic QUxBRERJTg==")])
+            .headers([
+                ("cookie", &b"djstripe_admin_session=SESSIONKEY; x=1"[..]),
+                ("authorization", b"Basic QUxBRERJTg=="),
+            ])
             .body(Body::Complete(b"password=PASSWORD".to_vec()));
         let out = format!("{request:?} {request:#?}");
         for secret in ["SESSIONKEY", "QUxBRERJTg", "PASSWORD"] {

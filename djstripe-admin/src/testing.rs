@@ -404,7 +404,10 @@ pub fn secure_cookies_follow_trusted_proxies_and_the_setting(serve: Serve) {
     let proxied = [("x-forwarded-proto", "https".to_owned()), ("x-forwarded-host", "shop.example.com".to_owned())];
     let cookie_of = |reply: &Reply| reply.set_cookies().iter().find(|c| c.contains("_csrf=")).unwrap().to_string();
     let set = cookie_of(&trusted.get("/stripe/admin/login", &proxied));
-    assert!(set.starts_with("__Host-djstripe_admin_csrf=") && set.contains("; Secure") && set.contains("Path=/;"), "{set}");
+    assert!(
+        set.starts_with("__Host-djstripe_admin_csrf=") && set.contains("; Secure") && set.contains("Path=/;"),
+        "{set}"
+    );
     let reply = untrusted.get("/stripe/admin/login", &proxied);
     let set = cookie_of(&reply);
     assert!(set.starts_with("djstripe_admin_csrf=") && !set.contains("Secure"), "a client's own header: {set}");
@@ -499,8 +502,10 @@ pub fn state_changing_forms_need_the_csrf_token(serve: Serve) {
     assert_eq!(post(&[origin, ("sec-fetch-site", "same-origin".into())], Some(&token)).status, 303, "this site");
     assert!(!db.endpoints().unwrap()[0].is_enabled());
     // A bearer token needs no CSRF token (a browser never sends one by itself).
-    let bearer = [("authorization", format!("Bearer {TOKEN}")), ("content-type", "application/x-www-form-urlencoded".into())];
-    let reply = s.call("POST", &format!("/stripe/admin/endpoints/{id}/status"), &bearer, Some(b"status=enabled".to_vec()));
+    let bearer =
+        [("authorization", format!("Bearer {TOKEN}")), ("content-type", "application/x-www-form-urlencoded".into())];
+    let reply =
+        s.call("POST", &format!("/stripe/admin/endpoints/{id}/status"), &bearer, Some(b"status=enabled".to_vec()));
     assert_eq!(reply.status, 303, "{}", reply.body);
 }
 

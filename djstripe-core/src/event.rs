@@ -280,9 +280,9 @@ pub const MAX_ID_LEN: usize = 255;
 /// ```
 pub fn is_event_id(id: &str) -> bool {
     id.len() <= MAX_ID_LEN
-        && id.strip_prefix("evt_").is_some_and(|rest| {
-            !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        })
+        && id
+            .strip_prefix("evt_")
+            .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
 }
 
 /// The `created` values accepted (Unix seconds): 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z,

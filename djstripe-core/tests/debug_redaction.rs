@@ -47,7 +47,13 @@ fn no_debug_output_shows_a_secret() {
         updated: now,
     };
     assert_redacted("AccountKey", &key);
-    let user = AdminUser { id: 1, username: "ops".into(), password_hash: format!("$argon2id${MARK}"), created: now, updated: now };
+    let user = AdminUser {
+        id: 1,
+        username: "ops".into(),
+        password_hash: format!("$argon2id${MARK}"),
+        created: now,
+        updated: now,
+    };
     assert_redacted("AdminUser", &user);
     let object: WebhookEndpointObject = serde_json::from_value(serde_json::json!({
         "id": "we_1", "url": "https://shop.example/stripe/webhook/x/", "enabled_events": ["*"],

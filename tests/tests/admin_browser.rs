@@ -374,7 +374,10 @@ async fn attacked(
     assert!(path(client).await.starts_with("/stripe/admin/login"));
 
     // A browser that kept the cookie (or anyone who copied it) is logged out all the same.
-    assert_eq!(status_with_cookie(server, "/stripe/admin/triggers/", &format!("djstripe_admin_session={session}")), 303);
+    assert_eq!(
+        status_with_cookie(server, "/stripe/admin/triggers/", &format!("djstripe_admin_session={session}")),
+        303
+    );
     Ok(())
 }
 
@@ -382,7 +385,8 @@ async fn attacked(
 fn status_with_cookie(server: &Server, path: &str, cookie: &str) -> u16 {
     use std::io::{Read, Write};
     let mut stream = TcpStream::connect(server.base.trim_start_matches("http://")).unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n", &server.base[7..]);
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n", &server.base[7..]);
     stream.write_all(request.as_bytes()).unwrap();
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);

@@ -5,7 +5,7 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::Page;
-use crate::auth::{Attempt, Via, SESSION_COOKIE, SESSION_SECONDS, new_session, verify_login};
+use crate::auth::{Attempt, SESSION_COOKIE, SESSION_SECONDS, Via, new_session, verify_login};
 use crate::csrf::set_cookie;
 use crate::{AdminRequest, AdminResponse, Result};
 

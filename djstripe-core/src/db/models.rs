@@ -75,7 +75,10 @@ pub struct PreviousSecret {
 /// Shows when it expires; the secret as `whsec_…`.
 impl std::fmt::Debug for PreviousSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PreviousSecret").field("secret", &redacted(&self.secret)).field("expires", &self.expires).finish()
+        f.debug_struct("PreviousSecret")
+            .field("secret", &redacted(&self.secret))
+            .field("expires", &self.expires)
+            .finish()
     }
 }
 
