@@ -52,6 +52,7 @@ macro_rules! admin_suite {
             state_changing_forms_need_the_csrf_token,
             failed_logins_of_all_clients_pause_every_login,
             secure_cookies_follow_trusted_proxies_and_the_setting,
+            every_answer_has_the_security_headers,
             triggers_are_paginated_newest_first_and_filtered,
             a_failed_trigger_shows_its_error_and_can_be_reprocessed,
             events_handlers_and_endpoints_pages,
@@ -783,6 +784,31 @@ pub fn failed_logins_lock_the_client_address_for_a_minute(serve: Serve) {
     // X-Forwarded-For from an untrusted peer is not believed: still the locked address.
     let spoofed = [good(), ("x-forwarded-for", "203.0.113.7".into())];
     assert_eq!(s.get("/stripe/admin/triggers/", &spoofed).status, 429);
+}
+
+/// Issue 15, 5: no `Content-Security-Policy`, `X-Content-Type-Options` or `Referrer-Policy` on
+/// the admin's answers. Every answer has them, pages, redirects and refusals alike; HSTS only
+/// under TLS (see `secure_cookies_follow_trusted_proxies_and_the_setting`).
+pub fn every_answer_has_the_security_headers(serve: Serve) {
+    let s = site(serve);
+    let answers = [
+        s.get("/stripe/admin/triggers/", &[good()]),
+        s.get("/stripe/admin/login", &[]),
+        s.get("/stripe/admin/triggers/", &[]),
+        s.get("/stripe/admin/triggers/", &[basic("ops", "wrong")]),
+        s.get("/stripe/admin/nothing-here", &[good()]),
+        s.post("/stripe/admin/logout", &[("origin", "https://evil.example".into())], &[]),
+    ];
+    for reply in answers {
+        let csp = reply.header("content-security-policy");
+        assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(!csp.contains("script-src"), "no script at all: {csp}");
+        assert_eq!(reply.header("x-content-type-options"), "nosniff");
+        assert_eq!(reply.header("referrer-policy"), "same-origin");
+        assert_eq!(reply.header("x-frame-options"), "DENY");
+        assert_eq!(reply.header("cache-control"), "no-store");
+        assert!(reply.headers.iter().all(|(k, _)| k != "strict-transport-security"), "plain HTTP: no HSTS");
+    }
 }
 
 /// Failed logins of all clients together pause every login (issue 15, 1: 300 guesses in 2.4 s
