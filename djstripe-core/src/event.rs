@@ -1,16 +1,20 @@
 //! The Stripe Event object, as Stripe sends it to a webhook endpoint.
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::Error;
+
+mod json;
 
 /// A Stripe event (`"object": "event"`).
 ///
 /// The well-known fields are typed; `data.object` stays a [`serde_json::Value`] with typed access
 /// on demand ([`Event::object`]), and every field this model does not know is kept in
-/// [`Event::extra`], so an event serializes back to what Stripe sent.
+/// [`Event::extra`], so an event serializes back to what Stripe sent, field for field: a field
+/// sent as `null` stays `null` (the typed field is `None` and `extra` holds the `null`), a field
+/// in a form the typed model normalizes (an old API version's `request` as a bare id) is kept in
+/// `extra` as sent, and a field held in `extra` is what serializes.
 ///
 /// ```
 /// use djstripe_core::Event;
@@ -21,33 +25,29 @@ use crate::Error;
 /// assert_eq!(event.category(), "customer");
 /// assert_eq!(event.object_id(), Some("cus_1"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     /// Stripe's id, `evt_...`; the primary key of the stored event.
     pub id: String,
-    /// The event type, e.g. `customer.subscription.updated`.
-    #[serde(rename = "type")]
+    /// The event type, e.g. `customer.subscription.updated` (`type` in the JSON).
     pub type_: String,
     /// The API version the event was rendered with (`null` for some old and test events).
-    #[serde(default)]
     pub api_version: Option<String>,
     /// Creation time, Unix seconds.
     pub created: i64,
     /// Whether it happened in live mode.
     pub livemode: bool,
     /// Webhooks not yet successfully delivered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_webhooks: Option<i64>,
-    /// The API request that caused the event, if any.
-    #[serde(default, deserialize_with = "request_compat", skip_serializing_if = "Option::is_none")]
+    /// The API request that caused the event, if any (old API versions send a bare id string;
+    /// that is read as `{id}` and kept as sent in [`Event::extra`]).
     pub request: Option<EventRequest>,
     /// The connected account the event belongs to (Connect webhooks).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
     /// The object and, for `*.updated`, what changed.
     pub data: EventData,
-    /// Every field this model does not name (`object`, `context`, ...), kept for the round trip.
-    #[serde(flatten)]
+    /// Every field this model does not name (`object`, `context`, ...) and every named field
+    /// sent as `null` or in a form the typed field normalizes, as sent: kept for the round trip.
     pub extra: Map<String, Value>,
 }
 
@@ -57,13 +57,11 @@ pub struct Event {
 /// let req = djstripe_core::EventRequest { id: Some("req_1".into()), idempotency_key: None };
 /// assert_eq!(req.id.as_deref(), Some("req_1"));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventRequest {
     /// The request id, `req_...`; `None` for automatic events.
-    #[serde(default)]
     pub id: Option<String>,
     /// The idempotency key of that request.
-    #[serde(default)]
     pub idempotency_key: Option<String>,
 }
 
@@ -73,31 +71,15 @@ pub struct EventRequest {
 /// let data = djstripe_core::EventData { object: serde_json::json!({"id": "cus_1"}), previous_attributes: None, extra: Default::default() };
 /// assert_eq!(data.object["id"], "cus_1");
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EventData {
     /// The resource the event is about, as Stripe rendered it.
     pub object: Value,
     /// For `*.updated` events: the changed attributes' previous values.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_attributes: Option<Value>,
-    /// Unknown fields of `data`, kept for the round trip.
-    #[serde(flatten)]
+    /// Unknown fields of `data` (and a `previous_attributes` sent as `null`), kept for the
+    /// round trip.
     pub extra: Map<String, Value>,
-}
-
-/// Old API versions send `request` as a bare id string; newer ones as `{id, idempotency_key}`.
-fn request_compat<'de, D: Deserializer<'de>>(d: D) -> Result<Option<EventRequest>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Compat {
-        Id(String),
-        Full(EventRequest),
-    }
-    Ok(match Option::<Compat>::deserialize(d)? {
-        None => None,
-        Some(Compat::Id(id)) => Some(EventRequest { id: Some(id), idempotency_key: None }),
-        Some(Compat::Full(r)) => Some(r),
-    })
 }
 
 impl Event {

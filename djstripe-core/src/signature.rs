@@ -359,7 +359,7 @@ impl SignatureHeader {
     ///
     /// - items are separated by `,`; whitespace around items, keys and values is ignored, and
     ///   so are empty items (a trailing comma);
-    /// - every non-empty item must be `key=value`, else the header is malformed;
+    /// - items without `=` (a flag such as `v2flag`) are ignored, as Stripe's libraries do;
     /// - exactly one `t`, a non-negative integer of Unix seconds (digits only); a missing,
     ///   repeated or non-numeric `t` is malformed — two timestamps would leave it unclear which
     ///   one was signed;
@@ -395,9 +395,8 @@ impl SignatureHeader {
         let mut timestamp = None;
         let mut v1 = Vec::new();
         for item in header.split(',').map(str::trim).filter(|item| !item.is_empty()) {
-            let Some((key, value)) = item.split_once('=') else {
-                return Err(malformed(format!("`{}` is not a key=value pair", excerpt(item))));
-            };
+            // Stripe's libraries ignore what they do not use, a flag without `=` included.
+            let Some((key, value)) = item.split_once('=') else { continue };
             match (key.trim(), value.trim()) {
                 ("t", value) => {
                     if timestamp.is_some() {

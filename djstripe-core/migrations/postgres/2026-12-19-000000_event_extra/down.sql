@@ -1,0 +1,1 @@
+ALTER TABLE djstripe_event DROP COLUMN extra;
