@@ -1,7 +1,7 @@
 //! Who may use the admin: passwords hashed with argon2 (the environment's
 //! `DJSTRIPE_ADMIN_PASSWORD_HASH` and the users of `djstripe_admin_user`), the bearer token
-//! compared in constant time, the signed session cookie a login sets, and the guard in front of
-//! every page but the login form.
+//! compared in constant time, the sessions a login opens (a random key in the cookie, a row in
+//! `djstripe_admin_session`), and the guard in front of every page but the login form.
 //!
 //! Verifying an argon2 hash costs tens of milliseconds of CPU and 19 MiB of memory on purpose,
 //! and the login form answers anyone: verifications run on the adapter's blocking pool, at most
@@ -21,11 +21,12 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2};
 use base64::Engine as _;
 use djstripe_core::app::Blocking;
-use djstripe_core::db::Database;
+use djstripe_core::db::{AdminSession, Database};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::csrf::Expected;
 use crate::{AdminConfig, AdminRequest, Error, Result};
 
 /// The session cookie's name.
@@ -116,7 +117,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A random key drawn once per process: signs sessions.
+/// A random key drawn once per process: keys the memory of good HTTP basic credentials.
 fn process_key() -> &'static [u8; 32] {
     static KEY: OnceLock<[u8; 32]> = OnceLock::new();
     KEY.get_or_init(random_bytes)
@@ -129,12 +130,7 @@ pub(crate) fn random_bytes() -> [u8; 32] {
 }
 
 fn keyed(parts: &[&[u8]]) -> [u8; 32] {
-    let mut mac = Hmac::<Sha256>::new_from_slice(process_key()).expect("HMAC takes any key length");
-    for part in parts {
-        mac.update(&(part.len() as u64).to_be_bytes());
-        mac.update(part);
-    }
-    mac.finalize().into_bytes().into()
+    hmac(process_key(), parts)
 }
 
 /// Where a login's credential is kept: what a session is bound to.
@@ -144,8 +140,6 @@ pub(crate) enum Source {
     Setting,
     /// A `djstripe_admin_user` row.
     Database,
-    /// `DJSTRIPE_ADMIN_TOKEN`.
-    Token,
 }
 
 impl Source {
@@ -153,7 +147,6 @@ impl Source {
         match self {
             Source::Setting => "s",
             Source::Database => "d",
-            Source::Token => "t",
         }
     }
 
@@ -161,7 +154,6 @@ impl Source {
         Some(match letter {
             "s" => Source::Setting,
             "d" => Source::Database,
-            "t" => Source::Token,
             _ => return None,
         })
     }
@@ -169,69 +161,87 @@ impl Source {
 
 /// Who logged in: the session is bound to the credential as it is now (its hash, or the token's
 /// digest), so a new password or token ends every session made with the old one.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Login {
     pub(crate) source: Source,
     pub(crate) user: String,
     fingerprint: String,
 }
 
+/// Shows who, never the stored hash.
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login").field("source", &self.source).field("user", &self.user).finish_non_exhaustive()
+    }
+}
+
 impl Login {
-    pub(crate) fn token(config: &AdminConfig) -> Self {
-        let fingerprint = config.token.as_ref().map(|d| hex(d)).unwrap_or_default();
-        Login { source: Source::Token, user: String::new(), fingerprint }
+    /// The CSRF token of a request that HTTP basic authentication lets in (no session): an HMAC
+    /// keyed by the stored password hash, which no other site knows and every instance shares.
+    pub(crate) fn basic_csrf(&self) -> String {
+        hex(&hmac(self.fingerprint.as_bytes(), &[b"djstripe-admin-csrf-basic", self.user.as_bytes()]))
     }
 }
 
-fn session_mac(login: &Login, expires: i64) -> [u8; 32] {
-    keyed(&[
-        b"djstripe-admin-session",
-        login.source.letter().as_bytes(),
-        login.user.as_bytes(),
-        login.fingerprint.as_bytes(),
-        expires.to_string().as_bytes(),
-    ])
-}
-
-/// A fresh session cookie value: `{expires}.{source}.{user, base64url}.{mac}`.
-pub(crate) fn new_session(login: &Login) -> String {
-    let expires = chrono::Utc::now().timestamp() + SESSION_SECONDS;
-    let user = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&login.user);
-    format!("{expires}.{}.{user}.{}", login.source.letter(), hex(&session_mac(login, expires)))
-}
-
-/// A session cookie's claims, before its MAC is checked.
-struct Claims {
-    expires: i64,
-    source: Source,
-    user: String,
-    mac: String,
-}
-
-fn claims(value: &str) -> Option<Claims> {
-    let mut parts = value.split('.');
-    let expires = parts.next()?.parse::<i64>().ok()?;
-    let source = Source::parse(parts.next()?)?;
-    let user = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts.next()?).ok()?;
-    let user = String::from_utf8(user).ok()?;
-    let mac = parts.next()?.to_owned();
-    if parts.next().is_some() || expires <= chrono::Utc::now().timestamp() {
-        return None;
+/// HMAC-SHA256 of `parts` (each length-prefixed) under `key`.
+fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    for part in parts {
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part);
     }
-    Some(Claims { expires, source, user, mac })
+    mac.finalize().into_bytes().into()
 }
 
-fn mac_matches(login: &Login, claims: &Claims) -> bool {
-    hex(&session_mac(login, claims.expires)).as_bytes().ct_eq(claims.mac.as_bytes()).into()
+/// A fresh session for `login`: the cookie's value (a random key, 64 hex digits) and the row to
+/// store, found again by the key's SHA-256.
+pub(crate) fn new_session(login: &Login) -> (String, AdminSession) {
+    let key = hex(&random_bytes());
+    let now = chrono::Utc::now().naive_utc();
+    let row = AdminSession {
+        id: session_id(&key),
+        source: login.source.letter().to_owned(),
+        username: login.user.clone(),
+        credential: credential_digest(login),
+        created: now,
+        expires: now + chrono::Duration::seconds(SESSION_SECONDS),
+    };
+    (key, row)
 }
 
-/// How many argon2 verifications run at once, and the memory of recent good credentials.
+/// The row id of a session key: its SHA-256 (a copy of the table logs no one in).
+pub(crate) fn session_id(key: &str) -> String {
+    hex(&sha256(key.as_bytes()))
+}
+
+/// What a session remembers of its credential.
+fn credential_digest(login: &Login) -> String {
+    hex(&sha256(login.fingerprint.as_bytes()))
+}
+
+/// The CSRF token of a session: an HMAC keyed by the session's own random key (`HttpOnly`,
+/// never in a page), so a token planted with a cookie from elsewhere matches no session, and
+/// every instance sharing the database computes the same token.
+pub(crate) fn session_csrf(key: &str) -> String {
+    hex(&hmac(key.as_bytes(), &[b"djstripe-admin-csrf"]))
+}
+
+/// A session cookie's value, if it is one (64 hex digits).
+fn session_key(value: &str) -> Option<&str> {
+    (value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())).then_some(value)
+}
+
+/// How many argon2 verifications run at once, the memory of recent good credentials, and the
+/// failure limiter every way of logging in shares (form, HTTP basic, bearer token).
 #[derive(Debug, Default)]
 pub(crate) struct Guard {
     busy: AtomicUsize,
     remembered: Mutex<HashMap<[u8; 32], Instant>>,
     /// Failed logins per client address: how many, since when.
     failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    /// Failed logins of all clients together (those of no known address too): how many, since
+    /// when. Many addresses, or a proxy that names none, do not buy a guesser more tries.
+    global: Mutex<Option<(u32, Instant)>>,
 }
 
 /// A verification slot, given back on drop.
@@ -241,6 +251,13 @@ impl Drop for Slot {
     fn drop(&mut self) {
         self.0.busy.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// The failure limits of [`AdminConfig`]: per client address and for the admin as a whole.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) per_address: u32,
+    pub(crate) total: u32,
 }
 
 impl Guard {
@@ -255,15 +272,43 @@ impl Guard {
         self.take(max)
     }
 
-    /// Seconds until `client` may try again, when it failed `max` times this window.
-    fn locked(&self, client: Option<IpAddr>, max: u32) -> Option<u64> {
+    /// Refuses a login when `client` failed `limits.per_address` times this window
+    /// ([`Error::LoginsLocked`]) or all clients together `limits.total` times
+    /// ([`Error::LoginsPaused`]), with the seconds to wait.
+    pub(crate) fn check(&self, client: Option<IpAddr>, limits: Limits) -> Result<()> {
+        let over = |entry: Option<&(u32, Instant)>, max: u32| {
+            let (count, since) = entry?;
+            let left = FAILURE_WINDOW.checked_sub(since.elapsed())?;
+            (*count >= max).then(|| left.as_secs().max(1))
+        };
+        if let Some(seconds) = over(self.global.lock().unwrap_or_else(|p| p.into_inner()).as_ref(), limits.total) {
+            return Err(Error::LoginsPaused { seconds });
+        }
         let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let (count, since) = failures.get(&client?)?;
-        let left = FAILURE_WINDOW.checked_sub(since.elapsed())?;
-        (*count >= max).then(|| left.as_secs().max(1))
+        if let Some(seconds) = client.and_then(|c| over(failures.get(&c), limits.per_address)) {
+            return Err(Error::LoginsLocked { seconds });
+        }
+        Ok(())
     }
 
-    fn failed(&self, client: Option<IpAddr>) {
+    /// Counts a failure of `client` (and of everyone); logs when a limit is reached.
+    pub(crate) fn failed(&self, client: Option<IpAddr>, limits: Limits) {
+        let bump = |entry: &mut (u32, Instant)| {
+            if entry.1.elapsed() >= FAILURE_WINDOW {
+                *entry = (0, Instant::now());
+            }
+            entry.0 += 1;
+            entry.0
+        };
+        {
+            let mut global = self.global.lock().unwrap_or_else(|p| p.into_inner());
+            if bump(global.get_or_insert_with(|| (0, Instant::now()))) == limits.total {
+                tracing::warn!(
+                    failures = limits.total,
+                    "admin logins paused for every client: too many failed logins this minute"
+                );
+            }
+        }
         let Some(client) = client else { return };
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         if failures.len() >= FAILURES_MAX && !failures.contains_key(&client) {
@@ -272,11 +317,9 @@ impl Guard {
                 failures.clear();
             }
         }
-        let entry = failures.entry(client).or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= FAILURE_WINDOW {
-            *entry = (0, Instant::now());
+        if bump(failures.entry(client).or_insert((0, Instant::now()))) == limits.per_address {
+            tracing::warn!(%client, failures = limits.per_address, "admin logins locked for a client address: too many failed logins this minute");
         }
-        entry.0 += 1;
     }
 
     fn succeeded(&self, client: Option<IpAddr>) {
@@ -329,10 +372,24 @@ pub(crate) struct Attempt<'a> {
     pub(crate) client: Option<IpAddr>,
     /// Remember a good credential (HTTP basic, sent again with every request).
     pub(crate) remember: bool,
+    /// How the credential came: for the log line of a failure.
+    pub(crate) via: Via,
 }
 
-/// Checks a login on the blocking pool: `Ok(Some(login))` when right, `Ok(None)` when wrong,
-/// [`Error::LoginsLocked`] for a client address that failed too often this minute,
+/// How a login's credential came.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Via {
+    /// The login form.
+    Form,
+    /// HTTP basic authentication.
+    Basic,
+    /// A bearer token.
+    Bearer,
+}
+
+/// Checks a login on the blocking pool: `Ok(Some(login))` when right, `Ok(None)` when wrong
+/// (logged, and counted by the failure limiter), [`Error::LoginsLocked`] for a client address
+/// that failed too often this minute, [`Error::LoginsPaused`] when all clients together did,
 /// [`Error::TooManyLogins`] when every verification slot is taken.
 pub(crate) async fn verify_login(
     config: &AdminConfig,
@@ -342,8 +399,9 @@ pub(crate) async fn verify_login(
     attempt: Attempt<'_>,
 ) -> Result<Option<Login>> {
     let (config, guard) = (config.clone(), guard.clone());
-    let (user, password, client, remember) =
-        (attempt.user.to_owned(), attempt.password.to_owned(), attempt.client, attempt.remember);
+    let (user, password, client, remember, via) =
+        (attempt.user.to_owned(), attempt.password.to_owned(), attempt.client, attempt.remember, attempt.via);
+    let limits = config.limits();
     blocking
         .run(move || {
             let stored = stored_credential(&config, &db, &user)?;
@@ -354,12 +412,11 @@ pub(crate) async fn verify_login(
                 let (source, fingerprint) = stored.expect("a key only for a stored credential");
                 return Ok(Some(Login { source, user, fingerprint }));
             }
-            if let Some(seconds) = guard.locked(client, config.max_failures) {
-                return Err(Error::LoginsLocked { seconds });
-            }
+            guard.check(client, limits)?;
             let Some(_slot) = guard.take(config.max_logins) else {
                 return Err(Error::TooManyLogins);
             };
+            let failed_user = djstripe_core::logging::escaped(&user).into_owned();
             let login = match stored {
                 Some((source, hash)) if verify(&hash, &password) => {
                     if let (true, Some(key)) = (remember, key) {
@@ -376,24 +433,57 @@ pub(crate) async fn verify_login(
             if login.is_some() {
                 guard.succeeded(client);
             } else {
-                guard.failed(client);
+                tracing::warn!(user = %failed_user, client = ?client, via = ?via, "admin login failed");
+                guard.failed(client, limits);
             }
             Ok(login)
         })
         .await?
 }
 
+/// Checks a bearer token through the same failure limiter as passwords: a locked client
+/// address (or a paused admin) is refused before the comparison, a wrong token is logged and
+/// counted.
+pub(crate) fn verify_token(config: &AdminConfig, guard: &Guard, client: Option<IpAddr>, token: &str) -> Result<bool> {
+    let limits = config.limits();
+    guard.check(client, limits)?;
+    let ok = check_token(config, token);
+    if ok {
+        guard.succeeded(client);
+    } else {
+        tracing::warn!(client = ?client, via = ?Via::Bearer, "admin login failed");
+        guard.failed(client, limits);
+    }
+    Ok(ok)
+}
+
 /// What the request proves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Access {
-    Granted,
+    Granted(Grant),
     /// No credential at all: a browser is sent to the login form.
     Anonymous,
     /// A credential that is wrong.
     Denied,
 }
 
-/// Checks `Authorization` (bearer token or HTTP basic), else the session cookie.
+/// What a let-in request's forms are checked against, and its session (`Debug` shows neither
+/// the token nor the id: see [`Expected`]'s).
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Grant {
+    pub(crate) csrf: Expected,
+    /// The session's row id (logout deletes it).
+    pub(crate) session: Option<String>,
+}
+
+impl std::fmt::Debug for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grant").field("csrf", &self.csrf).field("session", &self.session.as_ref().map(|_| "…")).finish()
+    }
+}
+
+/// Checks `Authorization` (bearer token or HTTP basic), else the session cookie (its row in
+/// the database, and the credential it was made with).
 pub(crate) async fn access(
     config: &AdminConfig,
     guard: &Arc<Guard>,
@@ -403,8 +493,9 @@ pub(crate) async fn access(
     blocking: &impl Blocking,
 ) -> Result<Access> {
     if let Some(value) = &req.authorization {
-        let ok = if let Some(token) = value.strip_prefix("Bearer ") {
-            check_token(config, token.trim())
+        let granted = if let Some(token) = value.strip_prefix("Bearer ") {
+            // A browser never sends a bearer token by itself: no CSRF token to check.
+            verify_token(config, guard, client, token.trim())?.then_some(Expected::Exempt)
         } else if let Some(encoded) = value.strip_prefix("Basic ") {
             let pair = base64::engine::general_purpose::STANDARD
                 .decode(encoded.trim())
@@ -412,49 +503,60 @@ pub(crate) async fn access(
                 .and_then(|raw| String::from_utf8(raw).ok());
             match pair.as_deref().and_then(|pair| pair.split_once(':')) {
                 Some((user, password)) => {
-                    let attempt = Attempt { user, password, client, remember: true };
-                    verify_login(config, guard, db.clone(), blocking, attempt).await?.is_some()
+                    let attempt = Attempt { user, password, client, remember: true, via: Via::Basic };
+                    let login = verify_login(config, guard, db.clone(), blocking, attempt).await?;
+                    login.map(|login| Expected::Token(login.basic_csrf()))
                 }
-                None => false,
+                None => {
+                    guard.failed(client, config.limits());
+                    None
+                }
             }
         } else {
-            false
+            None
         };
-        return Ok(if ok { Access::Granted } else { Access::Denied });
+        return Ok(match granted {
+            Some(csrf) => Access::Granted(Grant { csrf, session: None }),
+            None => Access::Denied,
+        });
     }
-    // Expired, forged, signed before a restart or for an old password: log in again.
-    let Some(claims) = req.cookie(SESSION_COOKIE).and_then(claims) else { return Ok(Access::Anonymous) };
-    let login = match claims.source {
-        Source::Token => Some(Login::token(config)).filter(|_| config.token.is_some()),
-        Source::Setting => config.password.clone().filter(|_| config.user == claims.user).map(|fingerprint| Login {
-            source: Source::Setting,
-            user: claims.user.clone(),
-            fingerprint,
-        }),
-        Source::Database if config.database_users => {
-            let (db, user) = (db.clone(), claims.user.clone());
-            let row = blocking.run(move || db.admin_user(&user)).await??;
-            row.map(|row| Login { source: Source::Database, user: row.username, fingerprint: row.password_hash })
-        }
-        Source::Database => None,
-    };
+    // Unknown, expired, logged out, or made with an old password or token: log in again.
+    let name = crate::csrf::cookie_name(SESSION_COOKIE, crate::csrf::secure_cookies(config, req));
+    let Some(key) = req.cookie(&name).and_then(session_key) else { return Ok(Access::Anonymous) };
+    let (config, db, id) = (config.clone(), db.clone(), session_id(key));
+    let login = blocking
+        .run(move || -> Result<Option<(Login, AdminSession)>> {
+            let Some(row) = db.admin_session(&id)? else { return Ok(None) };
+            let login =
+                match Source::parse(&row.source) {
+                    Some(Source::Setting) => config
+                        .password
+                        .clone()
+                        .filter(|_| config.user == row.username)
+                        .map(|fingerprint| Login { source: Source::Setting, user: row.username.clone(), fingerprint }),
+                    Some(Source::Database) if config.database_users => db.admin_user(&row.username)?.map(|user| {
+                        Login { source: Source::Database, user: user.username, fingerprint: user.password_hash }
+                    }),
+                    _ => None,
+                };
+            Ok(login.map(|login| (login, row)))
+        })
+        .await??;
     Ok(match login {
-        Some(login) if mac_matches(&login, &claims) => Access::Granted,
+        Some((login, row)) if bool::from(credential_digest(&login).as_bytes().ct_eq(row.credential.as_bytes())) => {
+            Access::Granted(Grant { csrf: Expected::Token(session_csrf(key)), session: Some(row.id) })
+        }
         _ => Access::Anonymous,
     })
 }
 
-/// Percent-encodes everything but unreserved characters and `/`.
+/// What a `next` value keeps as is: unreserved characters and `/`.
+const NEXT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'/');
+
+/// Percent-encodes everything but unreserved characters and `/` (the login form's `next`).
 pub(crate) fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, NEXT).to_string()
 }
 
 #[cfg(test)]
@@ -475,39 +577,78 @@ mod tests {
         assert!(parse_hash("X", "hunter2").is_err());
     }
 
+    /// Issue 15, 3: the cookie was `{expiry}.{HMAC}`, the same for every login in one second.
     #[test]
-    fn sessions_expire_and_are_bound_to_the_credential() {
+    fn sessions_are_random_keys_bound_to_the_credential() {
         let login = Login { source: Source::Database, user: "ops".into(), fingerprint: "$argon2id$one".into() };
-        let session = new_session(&login);
-        let c = claims(&session).unwrap();
-        assert_eq!((c.source, c.user.as_str()), (Source::Database, "ops"));
-        assert!(mac_matches(&login, &c));
+        let (key, row) = new_session(&login);
+        let (again, other_row) = new_session(&login);
+        assert_ne!(key, again, "two logins in the same second");
+        assert_ne!(row.id, other_row.id);
+        assert_eq!(session_key(&key), Some(key.as_str()));
+        assert_eq!(row.id, session_id(&key));
+        assert!(
+            !row.id.contains(&key) && !format!("{row:?}").contains(&row.id),
+            "the row holds a digest, Debug neither"
+        );
+        assert_eq!((row.source.as_str(), row.username.as_str()), ("d", "ops"));
+        assert_eq!(row.credential, credential_digest(&login));
         let changed = Login { fingerprint: "$argon2id$two".into(), ..login.clone() };
-        assert!(!mac_matches(&changed, &c), "a new password ends the session");
-        let other = Login { user: "ops2".into(), ..login.clone() };
-        assert!(!mac_matches(&other, &c));
-        let (expires, rest) = session.split_once('.').unwrap();
-        let later = claims(&format!("{}.{rest}", expires.parse::<i64>().unwrap() + 1)).unwrap();
-        assert!(!mac_matches(&login, &later), "the expiry is signed");
-        let past = chrono::Utc::now().timestamp() - 1;
-        assert!(claims(&format!("{past}.{rest}")).is_none(), "expired");
-        assert!(claims("1.x.b3Bz.00").is_none() && claims("garbage").is_none());
+        assert_ne!(credential_digest(&changed), row.credential, "a new password ends the session");
+        assert!(session_key("garbage").is_none() && session_key(&"g".repeat(64)).is_none());
+        assert_ne!(session_csrf(&key), session_csrf(&again), "the CSRF token is the session's own");
+        let grant = Grant { csrf: Expected::Token(session_csrf(&key)), session: Some(row.id.clone()) };
+        let shown = format!("{login:?} {grant:?} {:?}", Expected::Token(session_csrf(&key)));
+        assert!(
+            !shown.contains("$argon2id") && !shown.contains(&session_csrf(&key)) && !shown.contains(&row.id),
+            "{shown}"
+        );
     }
 
     #[test]
     fn failures_lock_a_client_address_for_the_rest_of_its_minute() {
         let guard = Guard::default();
+        let limits = Limits { per_address: 3, total: 100 };
         let (one, other) = (Some("192.0.2.1".parse().unwrap()), Some("192.0.2.2".parse().unwrap()));
         for _ in 0..3 {
-            assert_eq!(guard.locked(one, 3), None);
-            guard.failed(one);
+            assert!(guard.check(one, limits).is_ok());
+            guard.failed(one, limits);
         }
-        assert!(guard.locked(one, 3).is_some_and(|s| (1..=60).contains(&s)));
-        assert_eq!(guard.locked(other, 3), None, "per address");
-        assert_eq!(guard.locked(None, 3), None, "an unknown address is not counted");
-        guard.failed(None);
+        assert!(matches!(guard.check(one, limits), Err(Error::LoginsLocked { seconds: 1..=60 })));
+        assert!(guard.check(other, limits).is_ok(), "per address");
+        assert!(guard.check(None, limits).is_ok(), "an unknown address has no count of its own");
         guard.succeeded(one);
-        assert_eq!(guard.locked(one, 3), None, "a good login clears the count");
+        assert!(guard.check(one, limits).is_ok(), "a good login clears the count");
+    }
+
+    /// Issue 15, 1: 300 guesses from as many addresses (or from none the server knows) went
+    /// unslowed; all clients together now pause the logins too.
+    #[test]
+    fn failures_of_all_clients_together_pause_every_login() {
+        let guard = Guard::default();
+        let limits = Limits { per_address: 3, total: 20 };
+        for n in 0..19u8 {
+            guard.failed(Some(std::net::IpAddr::from([198, 51, 100, n])), limits);
+        }
+        assert!(guard.check(Some("192.0.2.9".parse().unwrap()), limits).is_ok());
+        guard.failed(None, limits);
+        for client in [None, Some("192.0.2.9".parse().unwrap())] {
+            assert!(matches!(guard.check(client, limits), Err(Error::LoginsPaused { seconds: 1..=60 })), "{client:?}");
+        }
+    }
+
+    /// Issue 15, 1: a wrong bearer token was neither counted nor refused when locked.
+    #[test]
+    fn bearer_tokens_go_through_the_same_limiter() {
+        let config = AdminConfig::token("a-long-random-token").failed_logins_per_minute(2);
+        let guard = Guard::default();
+        let client = Some("192.0.2.1".parse().unwrap());
+        assert!(!verify_token(&config, &guard, client, "guess-1").unwrap());
+        assert!(!verify_token(&config, &guard, client, "guess-2").unwrap());
+        let locked = verify_token(&config, &guard, client, "a-long-random-token");
+        assert!(matches!(locked, Err(Error::LoginsLocked { .. })), "the right token, locked: {locked:?}");
+        let other = Some("192.0.2.2".parse().unwrap());
+        assert!(verify_token(&config, &guard, other, "a-long-random-token").unwrap());
     }
 
     #[test]

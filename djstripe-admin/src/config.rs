@@ -27,8 +27,10 @@ pub struct AdminConfig {
     pub(crate) database_users: bool,
     pub(crate) max_logins: usize,
     pub(crate) max_failures: u32,
+    pub(crate) max_total_failures: u32,
     pub(crate) webhook_prefix: String,
     pub(crate) page_size: i64,
+    pub(crate) secure_cookies: bool,
 }
 
 impl std::fmt::Debug for AdminConfig {
@@ -40,8 +42,10 @@ impl std::fmt::Debug for AdminConfig {
             .field("database_users", &self.database_users)
             .field("max_concurrent_logins", &self.max_logins)
             .field("failed_logins_per_minute", &self.max_failures)
+            .field("failed_logins_per_minute_total", &self.max_total_failures)
             .field("webhook_prefix", &self.webhook_prefix)
             .field("page_size", &self.page_size)
+            .field("secure_cookies", &self.secure_cookies)
             .finish()
     }
 }
@@ -62,8 +66,10 @@ impl AdminConfig {
             database_users: true,
             max_logins: DEFAULT_MAX_LOGINS,
             max_failures: DEFAULT_MAX_FAILURES,
+            max_total_failures: DEFAULT_MAX_TOTAL_FAILURES,
             webhook_prefix: "/stripe".into(),
             page_size: 50,
+            secure_cookies: true,
         }
     }
 
@@ -86,8 +92,8 @@ impl AdminConfig {
         Ok(Self { user: user.into(), password: Some(hash), ..Self::database_users() })
     }
 
-    /// Log in with a token: `Authorization: Bearer <token>`, or the token as the login form's
-    /// password. Only its SHA-256 is kept.
+    /// Log in with a token: `Authorization: Bearer <token>` only (never as the login form's
+    /// password, where any user name would do). Only its SHA-256 is kept.
     ///
     /// ```
     /// let config = djstripe_admin::AdminConfig::token("s3cr3t-token-of-enough-length");
@@ -160,6 +166,41 @@ impl AdminConfig {
         self
     }
 
+    /// How many failed logins all clients together may make in a minute, at least 1 (default
+    /// 100): after that, every login (form, HTTP basic, bearer token) is answered 429 with
+    /// `Retry-After` until the minute is over. Sessions already open keep working. This bounds
+    /// a guesser with many addresses, or behind a proxy that names none.
+    ///
+    /// ```
+    /// let config = djstripe_admin::AdminConfig::database_users().failed_logins_per_minute_total(50);
+    /// # let _ = config;
+    /// ```
+    pub fn failed_logins_per_minute_total(mut self, failures: u32) -> Self {
+        self.max_total_failures = failures.max(1);
+        self
+    }
+
+    /// Whether the admin's cookies are `Secure` (and named `__Host-…`, bound to this host and
+    /// https) even when a request arrives over plain HTTP (default on, like Django's
+    /// `SESSION_COOKIE_SECURE` in a deployment checklist): a proxy that terminates TLS and is not
+    /// in `DJSTRIPE_TRUSTED_PROXIES` still gets secure cookies. Plain HTTP to a loopback address
+    /// (`localhost`, `127.0.0.1`: local development) is exempt; elsewhere over plain HTTP the
+    /// login form says why a browser would not keep its cookie. Off: `Secure` only over https.
+    ///
+    /// ```
+    /// let config = djstripe_admin::AdminConfig::database_users().secure_cookies(false);
+    /// # let _ = config;
+    /// ```
+    pub fn secure_cookies(mut self, on: bool) -> Self {
+        self.secure_cookies = on;
+        self
+    }
+
+    /// The failure limits, for the guard.
+    pub(crate) fn limits(&self) -> auth::Limits {
+        auth::Limits { per_address: self.max_failures, total: self.max_total_failures }
+    }
+
     /// Rows per page of the triggers and events lists (default 50, at least 1).
     ///
     /// ```
@@ -182,6 +223,8 @@ impl AdminConfig {
     /// | `DJSTRIPE_ADMIN_PAGE_SIZE` | rows per page (default 50) |
     /// | `DJSTRIPE_ADMIN_MAX_LOGINS` | password verifications at once, beyond which a login is answered 429 (default 2) |
     /// | `DJSTRIPE_ADMIN_FAILED_LOGINS` | failed logins per client address and minute, beyond which it is answered 429 (default 10) |
+    /// | `DJSTRIPE_ADMIN_SECURE_COOKIES` | `true` (default) or `false`: whether cookies are `Secure` and `__Host-` even over plain HTTP (see [`AdminConfig::secure_cookies`]) |
+    /// | `DJSTRIPE_ADMIN_FAILED_LOGINS_TOTAL` | failed logins of all clients together per minute, beyond which every login is answered 429 (default 100) |
     ///
     /// Users stored in the database by the command line's `admin set-password` need no variable.
     ///
@@ -290,6 +333,28 @@ impl AdminConfig {
             })?;
             config = config.failed_logins_per_minute(max);
         }
+        if let Some(max) = get("DJSTRIPE_ADMIN_FAILED_LOGINS_TOTAL") {
+            let max = max.trim().parse::<u32>().ok().filter(|n| (1..=1_000_000).contains(n)).ok_or_else(|| {
+                djstripe_core::Error::InvalidSetting {
+                    setting: "DJSTRIPE_ADMIN_FAILED_LOGINS_TOTAL",
+                    message: format!("`{max}` is not a number of failed logins per minute between 1 and 1000000"),
+                }
+            })?;
+            config = config.failed_logins_per_minute_total(max);
+        }
+        if let Some(on) = get("DJSTRIPE_ADMIN_SECURE_COOKIES") {
+            let on = match on.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => {
+                    return Err(djstripe_core::Error::InvalidSetting {
+                        setting: "DJSTRIPE_ADMIN_SECURE_COOKIES",
+                        message: format!("`{on}` is not true or false"),
+                    });
+                }
+            };
+            config = config.secure_cookies(on);
+        }
         Ok((config, credential))
     }
 
@@ -319,6 +384,8 @@ impl AdminConfig {
 const DEFAULT_MAX_LOGINS: usize = 2;
 /// Failed logins per client address and minute, by default.
 const DEFAULT_MAX_FAILURES: u32 = 10;
+/// Failed logins of all clients together per minute, by default.
+const DEFAULT_MAX_TOTAL_FAILURES: u32 = 100;
 
 /// A variable of the environment; empty counts as unset.
 fn env(name: &str) -> Option<String> {

@@ -97,6 +97,24 @@ pub enum Error {
         /// Until the client's minute is over.
         seconds: u64,
     },
+    /// A state-changing request another site made a browser send (`Sec-Fetch-Site` or `Origin`
+    /// not this site's).
+    #[error("This request came from another site (Origin / Sec-Fetch-Site) and was refused.")]
+    CrossSite,
+    /// A login over plain HTTP while cookies are `Secure`: a browser would not keep the session.
+    #[error(
+        "This admin is reached over plain HTTP, and its cookies are Secure: a browser would not keep \
+         the login. Use https, or set DJSTRIPE_ADMIN_SECURE_COOKIES=false on a network you trust."
+    )]
+    InsecureLogin,
+    /// All clients together failed to log in too often this minute
+    /// ([`AdminConfig::failed_logins_per_minute_total`](crate::AdminConfig::failed_logins_per_minute_total)):
+    /// every login waits (429 with `Retry-After`).
+    #[error("Too many failed logins to this admin; logins are paused for {seconds} seconds.")]
+    LoginsPaused {
+        /// Seconds until the window ends.
+        seconds: u64,
+    },
     /// A template failed to render (a bug: logged, answered 500).
     #[error("admin template {template}: {source}")]
     Template {
@@ -119,7 +137,7 @@ impl Error {
             Error::Core(e) => e.http_status(),
             Error::NoPage { .. } => 404,
             Error::MethodNotAllowed { .. } => 405,
-            Error::Csrf => 403,
+            Error::Csrf | Error::CrossSite => 403,
             Error::FormTooLarge { .. } => 413,
             Error::FormTimedOut => 408,
             Error::Form(_)
@@ -129,8 +147,9 @@ impl Error {
             | Error::EndpointStatus { .. }
             | Error::SigningSecret
             | Error::KeepHours { .. }
-            | Error::NoPreviousSecret { .. } => 400,
-            Error::TooManyLogins | Error::LoginsLocked { .. } => 429,
+            | Error::NoPreviousSecret { .. }
+            | Error::InsecureLogin => 400,
+            Error::TooManyLogins | Error::LoginsLocked { .. } | Error::LoginsPaused { .. } => 429,
             Error::Template { .. } => 500,
         }
     }

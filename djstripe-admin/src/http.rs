@@ -66,7 +66,7 @@ impl Method {
 /// assert_eq!(request.cookie.as_deref(), Some("a=1; b=2"));
 /// assert_eq!(request.origin(), ("http", "shop.example.com"));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AdminRequest {
     /// The method.
     pub method: Method,
@@ -92,6 +92,10 @@ pub struct AdminRequest {
     /// `X-Forwarded-For` (believed only from `DJSTRIPE_TRUSTED_PROXIES`, see
     /// [`djstripe_core::app::client_ip`]).
     pub forwarded_for: Option<String>,
+    /// `Origin`: a state-changing request from another site is refused.
+    pub sent_origin: Option<String>,
+    /// `Sec-Fetch-Site`: a state-changing request that is not `same-origin` is refused.
+    pub fetch_site: Option<String>,
     /// The connection's peer address, when the adapter knows it: failed logins are counted per
     /// client address.
     pub peer: Option<std::net::IpAddr>,
@@ -99,6 +103,35 @@ pub struct AdminRequest {
     pub tls: bool,
     /// The body, read within [`MAX_FORM_BODY`].
     pub body: Body<Vec<u8>>,
+}
+
+/// Shows the request without its credentials: which cookies (not their values), which kind of
+/// `Authorization` (not the credential), and the body's size.
+impl std::fmt::Debug for AdminRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cookies: Option<Vec<&str>> = self
+            .cookie
+            .as_deref()
+            .map(|c| c.split(';').map(|pair| pair.split('=').next().unwrap_or("").trim()).collect());
+        let scheme = self.authorization.as_deref().map(|a| a.split(' ').next().unwrap_or(""));
+        let body = match &self.body {
+            Body::Complete(b) => format!("{} bytes", b.len()),
+            Body::TooLarge(_) => "too large".to_owned(),
+            Body::TimedOut(_) => "timed out".to_owned(),
+        };
+        f.debug_struct("AdminRequest")
+            .field("method", &self.method)
+            .field("prefix", &self.prefix)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .field("cookies", &cookies)
+            .field("authorization", &scheme)
+            .field("host", &self.host)
+            .field("peer", &self.peer)
+            .field("tls", &self.tls)
+            .field("body", &body)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AdminRequest {
@@ -116,6 +149,8 @@ impl AdminRequest {
             forwarded_host: None,
             forwarded_proto: None,
             forwarded_for: None,
+            sent_origin: None,
+            fetch_site: None,
             peer: None,
             tls: false,
             body: Body::Complete(Vec::new()),
@@ -140,6 +175,8 @@ impl AdminRequest {
                 "forwarded" => &mut self.forwarded,
                 "x-forwarded-host" => &mut self.forwarded_host,
                 "x-forwarded-proto" => &mut self.forwarded_proto,
+                "origin" => &mut self.sent_origin,
+                "sec-fetch-site" => &mut self.fetch_site,
                 "x-forwarded-for" => {
                     self.forwarded_for = Some(match self.forwarded_for.take() {
                         Some(before) => format!("{before}, {value}"),
@@ -212,6 +249,30 @@ impl AdminRequest {
         let host =
             forwarded("host").or_else(|| first(&self.forwarded_host)).or(self.host.as_deref()).unwrap_or("localhost");
         (scheme, host)
+    }
+
+    /// The request with its forwarding headers (`Forwarded`, `X-Forwarded-*`) dropped unless
+    /// the peer is one of `trusted` (`DJSTRIPE_TRUSTED_PROXIES`): anyone can send them, and they
+    /// decide the `Secure` cookie flag, the origin check and the form's base URL.
+    ///
+    /// ```
+    /// use djstripe_admin::{AdminRequest, Method};
+    /// let proxy: std::net::IpAddr = "10.0.0.2".parse().unwrap();
+    /// let request = AdminRequest::new(Method::Get, "/a", "/", "")
+    ///     .headers([("host", &b"inside:8000"[..]), ("x-forwarded-proto", b"https"), ("x-forwarded-host", b"shop.example")]);
+    /// let direct = request.clone().peer(Some("203.0.113.9".parse().unwrap())).trusting(&[proxy]);
+    /// assert_eq!(direct.origin(), ("http", "inside:8000"));
+    /// let proxied = request.peer(Some(proxy)).trusting(&[proxy]);
+    /// assert_eq!(proxied.origin(), ("https", "shop.example"));
+    /// ```
+    pub fn trusting(mut self, trusted: &[std::net::IpAddr]) -> Self {
+        if !self.peer.is_some_and(|peer| trusted.contains(&peer)) {
+            self.forwarded = None;
+            self.forwarded_host = None;
+            self.forwarded_proto = None;
+            self.forwarded_for = None;
+        }
+        self
     }
 
     /// Whether the client talks https (cookies get `Secure`).
@@ -300,6 +361,22 @@ mod tests {
         let bare = AdminRequest::new(Method::Get, "", "", "").tls(true);
         assert_eq!(bare.origin(), ("https", "localhost"));
         assert_eq!(bare.full_path(), "/");
+    }
+
+    /// Issue 15, 6: no credential of a request in its `Debug` output.
+    #[test]
+    fn debug_shows_no_credential() {
+        let request = AdminRequest::new(Method::Post, "/a", "/login", "")
+            .headers([
+                ("cookie", &b"djstripe_admin_session=SESSIONKEY; x=1"[..]),
+                ("authorization", b"Basic QUxBRERJTg=="),
+            ])
+            .body(Body::Complete(b"password=PASSWORD".to_vec()));
+        let out = format!("{request:?} {request:#?}");
+        for secret in ["SESSIONKEY", "QUxBRERJTg", "PASSWORD"] {
+            assert!(!out.contains(secret), "{out}");
+        }
+        assert!(out.contains("djstripe_admin_session") && out.contains("Basic"), "{out}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! webhook event triggers (filtered, paginated, one in full, reprocess), stored events and the
 //! registered handlers, server-rendered with minijinja templates (no JavaScript).
 //!
-//! Everything — login (form with a signed session cookie, HTTP basic, bearer token), CSRF, every
+//! Everything — login (form with a session in the database, HTTP basic, bearer token), CSRF, every
 //! page — is one call, [`Admin::handle`]: an [`AdminRequest`] (plain data) in, an
 //! [`AdminResponse`] (plain data) out. A web adapter (`djstripe_actix::admin::scope`,
 //! `djstripe_axum::admin::router`) only reads its framework's request into it and writes the
@@ -39,25 +39,33 @@
 //! | `lib.rs` | [`Admin`] and [`Admin::handle`]: the login check, the page, the headers every answer gets |
 //! | `http.rs` | [`AdminRequest`], [`AdminResponse`], [`Method`] |
 //! | `config.rs` | [`AdminConfig`] |
-//! | `auth.rs` | argon2 password hashes (environment and database users), the bounded verification, the signed session cookie |
-//! | `csrf.rs` | the double-submit CSRF token and the form check |
+//! | `auth.rs` | argon2 password hashes (environment and database users), the bounded verification and the failure limiter, sessions (`djstripe_admin_session`) |
+//! | `csrf.rs` | the origin check, CSRF tokens bound to the session or credential, the form check, the cookies |
 //! | `render.rs` | the minijinja environment, HTML error pages |
 //! | `stripe.rs` | base-URL validation, creating and deleting endpoints at Stripe |
 //! | `error.rs` | [`Error`] and the status each error is answered with |
 //! | `pages/` | the routes, one file per section: login, endpoints, triggers, events, handlers |
 //! | `testing.rs` | feature `testing`: the HTTP suite every adapter runs against its server |
 //!
-//! Security notes: passwords are argon2id hashes (the environment's `DJSTRIPE_ADMIN_PASSWORD_HASH`
-//! and the database's `djstripe_admin_user` rows that the command line's `admin set-password`
-//! writes), verified on the blocking pool, at most [`AdminConfig::max_concurrent_logins`] at once
-//! (beyond that: 429 at once), and a client address that failed
-//! [`AdminConfig::failed_logins_per_minute`] times waits for the rest of its minute (429); every
-//! state-changing form is a POST checked against the CSRF cookie; secrets
-//! are never rendered (only whether one is set and when previous ones expire); cookies are
-//! `HttpOnly`, `SameSite=Strict`, limited to the admin's path and `Secure` over https; every
-//! answer past the login check is `Cache-Control: no-store` and `X-Frame-Options: DENY`.
-//! Sessions are signed with a key drawn at process start: a restart logs everyone out, and
-//! instances behind one load balancer need sticky sessions (or HTTP basic auth).
+//! Security notes (Django's admin and its security middleware are the bar): passwords are
+//! argon2id hashes (the environment's `DJSTRIPE_ADMIN_PASSWORD_HASH` and the database's
+//! `djstripe_admin_user` rows that the command line's `admin set-password` writes), verified on
+//! the blocking pool, at most [`AdminConfig::max_concurrent_logins`] at once (beyond that: 429 at
+//! once); one failure limiter counts form, HTTP basic and bearer logins and logs each failure: a
+//! client address that failed [`AdminConfig::failed_logins_per_minute`] times, or all clients
+//! together [`AdminConfig::failed_logins_per_minute_total`] times, waits for the rest of the
+//! minute (429 with `Retry-After`). The token is accepted only as a bearer token. A session is a
+//! random key in the cookie and a row (its SHA-256) in `djstripe_admin_session`: logout, a new
+//! password and a removed user end it on every instance sharing the database. Every
+//! state-changing request is a POST from this site (`Sec-Fetch-Site` / `Origin`) whose
+//! `csrf_token` is bound to the session (an HMAC keyed by its key) or the basic credential.
+//! Cookies are `HttpOnly`, `SameSite=Strict`, and `Secure` with the `__Host-` prefix
+//! ([`AdminConfig::secure_cookies`]); forwarding headers count only from trusted proxies
+//! (`DJSTRIPE_TRUSTED_PROXIES`). Secrets are never rendered (only whether one is set and when
+//! previous ones expire), ids are percent-encoded in links, `next` stays inside the admin; every
+//! answer is `Cache-Control: no-store` with a script-free `Content-Security-Policy`,
+//! `X-Frame-Options: DENY`, `X-Content-Type-Options: nosniff`, `Referrer-Policy: same-origin`,
+//! and HSTS over https.
 
 mod auth;
 mod config;
@@ -70,6 +78,7 @@ mod stripe;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use djstripe_core::app::{Blocking, Djstripe};
@@ -124,14 +133,30 @@ impl Admin {
     /// assert_eq!((response.status, response.header_value("location")), (303, Some("/stripe/admin/login?next=/stripe/admin/events/")));
     /// ```
     pub async fn handle(&self, request: AdminRequest, blocking: &impl Blocking) -> AdminResponse {
-        let cookie = request.cookie(csrf::CSRF_COOKIE).map(str::to_owned);
+        let trusted = &self.djstripe.settings().trusted_proxies;
+        let client = auth::client_of(&request, trusted);
+        let request = request.trusting(trusted);
+        let response = self.answer(&request, client, blocking).await;
+        security_headers(response, &request)
+    }
+
+    /// [`Admin::handle`] without the headers every answer gets.
+    async fn answer(&self, request: &AdminRequest, client: Option<IpAddr>, blocking: &impl Blocking) -> AdminResponse {
+        let secure = csrf::secure_cookies(&self.config, request);
+        let cookie = request.cookie(&csrf::cookie_name(csrf::CSRF_COOKIE, secure)).map(str::to_owned);
         let fresh = cookie.is_none().then(csrf::new_token);
+        if !request.method.is_read() {
+            if let Err(e) = csrf::same_origin(request) {
+                tracing::warn!(client = ?client, path = %djstripe_core::logging::escaped(&request.path), "admin: cross-site request refused");
+                return render::error_response(&e);
+            }
+        }
         let public = matches!(request.path.as_str(), "/login" | "/login/");
-        let client = auth::client_of(&request, &self.djstripe.settings().trusted_proxies);
+        let mut grant = None;
         if !public {
             let db = self.djstripe.engine().database();
-            match auth::access(&self.config, &self.guard, db, &request, client, blocking).await {
-                Ok(Access::Granted) => {}
+            match auth::access(&self.config, &self.guard, db, request, client, blocking).await {
+                Ok(Access::Granted(granted)) => grant = Some(granted),
                 Ok(Access::Anonymous) if request.method.is_read() => {
                     let next = auth::percent_encode(&request.full_path());
                     return AdminResponse::redirect(303, format!("{}/login?next={next}", request.prefix));
@@ -143,18 +168,43 @@ impl Admin {
                     )
                     .header("WWW-Authenticate", r#"Basic realm="djstripe admin", charset="UTF-8""#);
                 }
-                Err(e) => return render::error_response(&e).header("Cache-Control", "no-store"),
+                Err(e) => return render::error_response(&e),
             }
         }
-        let csrf_token = fresh.clone().or(cookie).unwrap_or_default();
-        let page = pages::Page { admin: self, req: &request, blocking, csrf_token, client };
+        let (csrf, csrf_token, session) = match grant {
+            Some(auth::Grant { csrf: csrf::Expected::Token(token), session }) => {
+                (csrf::Expected::Token(token.clone()), token, session)
+            }
+            Some(auth::Grant { csrf: csrf::Expected::Exempt, .. }) => (csrf::Expected::Exempt, String::new(), None),
+            _ => (csrf::Expected::Cookie, fresh.clone().or(cookie).unwrap_or_default(), None),
+        };
+        let page = pages::Page { admin: self, req: request, blocking, csrf, csrf_token, session, secure, client };
         let mut response = pages::respond(&page).await.unwrap_or_else(|e| render::error_response(&e));
         if let Some(token) = fresh {
-            let cookie = csrf::set_cookie(csrf::CSRF_COOKIE, &token, &request.prefix, None, request.secure());
+            let cookie = csrf::set_cookie(csrf::CSRF_COOKIE, &token, &request.prefix, None, secure);
             response = response.header("Set-Cookie", cookie);
         }
-        response.header("Cache-Control", "no-store").header("X-Frame-Options", "DENY")
+        response
     }
+}
+
+/// What a page may load: its own styles (inline: the templates' `<style>`), nothing else — no
+/// script at all, no frame, forms only to this site (Django's `SecurityMiddleware` and the CSP
+/// a script-free admin can have).
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
+                                       form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The headers every answer gets: no caching, no framing, no sniffing, no referrer to other
+/// sites, the CSP, and HSTS when the request came over https (a plain-HTTP answer cannot set it).
+fn security_headers(response: AdminResponse, request: &AdminRequest) -> AdminResponse {
+    let response = response
+        .header("Cache-Control", "no-store")
+        .header("X-Frame-Options", "DENY")
+        .header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        .header("X-Content-Type-Options", "nosniff")
+        .header("Referrer-Policy", "same-origin")
+        .header("Cross-Origin-Opener-Policy", "same-origin");
+    if request.secure() { response.header("Strict-Transport-Security", "max-age=31536000") } else { response }
 }
 
 #[cfg(test)]

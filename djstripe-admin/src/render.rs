@@ -25,11 +25,27 @@ fn environment() -> &'static Environment<'static> {
     ENV.get_or_init(|| {
         let mut env = Environment::new();
         env.set_formatter(escape_html);
+        env.add_filter("segment", segment);
         for (name, source) in TEMPLATES {
             env.add_template(name, source).unwrap_or_else(|e| panic!("admin template {name}: {e}"));
         }
         env
     })
+}
+
+/// What a path segment keeps as is: RFC 3986's unreserved characters.
+const SEGMENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// The `segment` filter: `value` percent-encoded as one path segment (an id in a link: a `/`,
+/// `?`, `#` or `..` in it cannot change where the link goes).
+pub(crate) fn segment(value: &str) -> String {
+    let encoded = percent_encoding::utf8_percent_encode(value, SEGMENT).to_string();
+    match encoded.as_str() {
+        "." => "%2E".to_owned(),
+        ".." => "%2E%2E".to_owned(),
+        _ => encoded,
+    }
 }
 
 /// minijinja's HTML escaping, but leaving `/` alone (readable URLs in the page source); `&`, `<`,
@@ -73,7 +89,9 @@ pub(crate) fn error_response(error: &Error) -> AdminResponse {
     let status = error.status();
     let message = error.public_message();
     let response = match error {
-        Error::Csrf | Error::Form(_) | Error::FormTooLarge { .. } => AdminResponse::text(status, message),
+        Error::Csrf | Error::CrossSite | Error::Form(_) | Error::FormTooLarge { .. } => {
+            AdminResponse::text(status, message)
+        }
         _ => {
             let html = render("error.html", context! { status, message => &message }).unwrap_or(message);
             AdminResponse::html(status, html)
@@ -82,7 +100,9 @@ pub(crate) fn error_response(error: &Error) -> AdminResponse {
     match error {
         Error::MethodNotAllowed { allow, .. } => response.header("Allow", *allow),
         Error::TooManyLogins => response.header("Retry-After", "1"),
-        Error::LoginsLocked { seconds } => response.header("Retry-After", seconds.to_string()),
+        Error::LoginsLocked { seconds } | Error::LoginsPaused { seconds } => {
+            response.header("Retry-After", seconds.to_string())
+        }
         _ => response,
     }
 }
@@ -113,6 +133,22 @@ mod tests {
             .render(minijinja::context! { v => "<a href='/x'>&\"", n => 3, none => () })
             .unwrap();
         assert_eq!(out, "&lt;a href=&#x27;/x&#x27;&gt;&amp;&quot;|3|None");
+    }
+
+    /// Issue 15, 5: event ids went into links as they were.
+    #[test]
+    fn ids_in_links_are_percent_encoded() {
+        assert_eq!(super::segment("evt_1PgaMmB7WZ01zgkW"), "evt_1PgaMmB7WZ01zgkW");
+        assert_eq!(super::segment("../../x?y#z"), "..%2F..%2Fx%3Fy%23z");
+        assert_eq!(super::segment(".."), "%2E%2E");
+        assert_eq!(super::segment("a b/é"), "a%20b%2F%C3%A9");
+        let env = super::environment();
+        let html = env
+            .get_template("events.html")
+            .unwrap()
+            .render(minijinja::context! { prefix => "/a", rows => vec![minijinja::context! { id => "evt_x/../y" }] })
+            .unwrap();
+        assert!(html.contains(r#"href="/a/events/evt_x%2F..%2Fy/""#), "{html}");
     }
 
     #[test]

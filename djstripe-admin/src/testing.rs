@@ -50,6 +50,9 @@ macro_rules! admin_suite {
             right_credentials_are_let_in,
             the_login_form_sets_a_session_and_logout_ends_it,
             state_changing_forms_need_the_csrf_token,
+            failed_logins_of_all_clients_pause_every_login,
+            secure_cookies_follow_trusted_proxies_and_the_setting,
+            every_answer_has_the_security_headers,
             triggers_are_paginated_newest_first_and_filtered,
             a_failed_trigger_shows_its_error_and_can_be_reprocessed,
             events_handlers_and_endpoints_pages,
@@ -217,7 +220,16 @@ impl Site {
         line.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or_else(|| panic!("not HTTP: {line}"))
     }
 
-    /// The CSRF cookie an admin GET hands out.
+    /// The CSRF token the forms of a page carry for the credential in `headers` (bound to its
+    /// session or HTTP basic credential).
+    fn form_token(&self, headers: Headers<'_>) -> String {
+        let page = self.get("/stripe/admin/handlers/", headers);
+        assert_eq!(page.status, 200, "{}", page.body);
+        let field = page.body.split(r#"name="csrf_token" value=""#).nth(1).expect("a form with a CSRF token");
+        field.split('"').next().unwrap().to_owned()
+    }
+
+    /// The CSRF cookie an admin GET hands out (the login form's, before there is a session).
     fn csrf_cookie(&self) -> String {
         let reply = self.get("/stripe/admin/login", &[]);
         let cookies = reply.set_cookies();
@@ -332,7 +344,8 @@ pub fn right_credentials_are_let_in(serve: Serve) {
     }
 }
 
-/// The login form (with its CSRF token) sets a signed session; logout deletes it.
+/// The login form (with its CSRF token) opens a session; logout ends it (issue 15, 3: the
+/// cookie still worked after logout, and was the same for every login in one second).
 pub fn the_login_form_sets_a_session_and_logout_ends_it(serve: Serve) {
     let s = site(serve);
     let token = s.csrf_cookie();
@@ -350,55 +363,130 @@ pub fn the_login_form_sets_a_session_and_logout_ends_it(serve: Serve) {
     assert_eq!(reply.header("location"), "/stripe/admin/events/");
     let set = reply.header("set-cookie");
     assert!(set.starts_with("djstripe_admin_session=") && set.contains("HttpOnly") && set.contains("SameSite=Strict"));
-    assert!(set.contains("Path=/stripe/admin") && !set.contains("Secure"), "{set}");
+    assert!(set.contains("Path=/stripe/admin") && !set.contains("Secure"), "plain HTTP on loopback: {set}");
     let session = set.split(';').next().unwrap().to_owned();
-    let cookies = ("cookie", format!("{session}; djstripe_admin_csrf={token}"));
+    let cookies = ("cookie", session.clone());
     assert_eq!(s.get("/stripe/admin/events/", std::slice::from_ref(&cookies)).status, 200);
+    let second = login(PASSWORD, &token).header("set-cookie").split(';').next().unwrap().to_owned();
+    assert_ne!(second, session, "every login its own random session");
 
-    // The token works as the form's password too; an outside `next` is ignored.
-    let form = [("csrf_token", token.as_str()), ("user", ""), ("password", TOKEN), ("next", "//evil.example/")];
+    // Issue 15, 1: the token is no password (it logged in with any user name).
+    for user in ["", "anyone", "ops"] {
+        let form = [("csrf_token", token.as_str()), ("user", user), ("password", TOKEN)];
+        assert_eq!(s.post("/stripe/admin/login", &[csrf(&token)], &form).status, 401, "{user}");
+    }
+    // An outside `next` is ignored.
+    let form = [("csrf_token", token.as_str()), ("user", "ops"), ("password", PASSWORD), ("next", "//evil.example/")];
     let reply = s.post("/stripe/admin/login", &[csrf(&token)], &form);
     assert_eq!(reply.header("location"), "/stripe/admin/triggers/");
 
-    // Behind an https proxy, the session cookie is `Secure`.
-    let forwarded = [csrf(&token), ("x-forwarded-proto", "https".into())];
-    let form = [("csrf_token", token.as_str()), ("user", "ops"), ("password", PASSWORD)];
-    assert!(s.post("/stripe/admin/login", &forwarded, &form).header("set-cookie").contains("; Secure"));
-
-    let reply = s.post("/stripe/admin/logout", &[cookies], &[("csrf_token", token.as_str())]);
+    // The session's forms carry a token of their own, not the login cookie's.
+    let form_token = s.form_token(std::slice::from_ref(&cookies));
+    assert_ne!(form_token, token);
+    let reply = s.post("/stripe/admin/logout", std::slice::from_ref(&cookies), &[("csrf_token", token.as_str())]);
+    assert_eq!(reply.status, 403, "the login cookie's token is no session's");
+    let reply = s.post("/stripe/admin/logout", std::slice::from_ref(&cookies), &[("csrf_token", form_token.as_str())]);
     assert_eq!(reply.status, 303);
     assert_eq!(reply.header("location"), "/stripe/admin/login?done=logged_out");
     assert!(reply.header("set-cookie").contains("Max-Age=0"));
+    // The browser may keep the cookie: it is worth nothing now.
+    assert_eq!(s.get("/stripe/admin/events/", std::slice::from_ref(&cookies)).status, 303, "logged out");
+    assert_eq!(s.get("/stripe/admin/events/", &[("cookie", second)]).status, 200, "another login is another session");
 }
 
-/// Every state-changing form needs the CSRF cookie and the same token in the form; GET changes
-/// nothing.
+/// Behind a trusted https proxy cookies are `Secure` and `__Host-`; the same headers from
+/// anyone else are not believed (issue 15, 4), and a site that is not loopback gets secure
+/// cookies over plain HTTP too, unless `secure_cookies` is off.
+pub fn secure_cookies_follow_trusted_proxies_and_the_setting(serve: Serve) {
+    let admin = AdminConfig::password("ops", &hash_password(PASSWORD)).unwrap();
+    let trusted = site_with_settings(serve, Some(admin.clone()), |settings| {
+        settings.trusted_proxies(["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()])
+    });
+    let untrusted = site_with(serve, Some(admin.clone()));
+    let proxied = [("x-forwarded-proto", "https".to_owned()), ("x-forwarded-host", "shop.example.com".to_owned())];
+    let cookie_of = |reply: &Reply| reply.set_cookies().iter().find(|c| c.contains("_csrf=")).unwrap().to_string();
+    let set = cookie_of(&trusted.get("/stripe/admin/login", &proxied));
+    assert!(
+        set.starts_with("__Host-djstripe_admin_csrf=") && set.contains("; Secure") && set.contains("Path=/;"),
+        "{set}"
+    );
+    let reply = untrusted.get("/stripe/admin/login", &proxied);
+    let set = cookie_of(&reply);
+    assert!(set.starts_with("djstripe_admin_csrf=") && !set.contains("Secure"), "a client's own header: {set}");
+    assert!(reply.headers.iter().all(|(k, _)| k != "strict-transport-security"));
+    let reply = trusted.get("/stripe/admin/login", &proxied);
+    assert_eq!(reply.header("strict-transport-security"), "max-age=31536000", "HSTS under TLS only");
+
+    // A login through the trusted proxy: a `__Host-` session that works through it.
+    let token = cookie_of(&reply).split(';').next().unwrap().split_once('=').unwrap().1.to_owned();
+    let mut headers = proxied.to_vec();
+    headers.push(("cookie", format!("__Host-djstripe_admin_csrf={token}")));
+    let form = [("csrf_token", token.as_str()), ("user", "ops"), ("password", PASSWORD)];
+    let reply = trusted.post("/stripe/admin/login", &headers, &form);
+    assert_eq!(reply.status, 303, "{}", reply.body);
+    let session = reply.header("set-cookie").split(';').next().unwrap().to_owned();
+    assert!(session.starts_with("__Host-djstripe_admin_session="), "{session}");
+    let mut headers = proxied.to_vec();
+    headers.push(("cookie", session.clone()));
+    assert_eq!(trusted.get("/stripe/admin/events/", &headers).status, 200);
+
+    // Not loopback (a Host the server is reached by), plain HTTP: still Secure, and the login
+    // form says why a browser would not keep it.
+    let outside = [("host", "shop.example.com".to_owned())];
+    assert!(cookie_of(&untrusted.get("/stripe/admin/login", &outside)).starts_with("__Host-"));
+    let mut headers = outside.to_vec();
+    headers.push(("cookie", format!("__Host-djstripe_admin_csrf={token}")));
+    let reply = untrusted.post("/stripe/admin/login", &headers, &form);
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains("DJSTRIPE_ADMIN_SECURE_COOKIES"), "{}", reply.body);
+    let off = site_with(serve, Some(admin.secure_cookies(false)));
+    assert!(cookie_of(&off.get("/stripe/admin/login", &outside)).starts_with("djstripe_admin_csrf="));
+}
+
+/// Every state-changing form needs the token bound to the credential (issue 15, 2: a planted
+/// cookie with the same value in the form was accepted) and must come from this site; GET
+/// changes nothing.
 pub fn state_changing_forms_need_the_csrf_token(serve: Serve) {
     let s = site(serve);
-    let token = s.csrf_cookie();
+    let token = s.form_token(&[good()]);
     let id = s.endpoint_id;
-    let post = |cookie: Option<&str>, field: Option<&str>| {
+    let post = |extra: &[(&str, String)], field: Option<&str>| {
         let mut headers = vec![good()];
-        if let Some(cookie) = cookie {
-            headers.push(csrf(cookie));
-        }
+        headers.extend_from_slice(extra);
         let mut form = vec![("status", "disabled")];
         if let Some(field) = field {
             form.push(("csrf_token", field));
         }
         s.post(&format!("/stripe/admin/endpoints/{id}/status"), &headers, &form)
     };
-    for (cookie, field) in [
-        (None, None),
-        (None, Some(token.as_str())),
-        (Some(token.as_str()), None),
-        (Some(token.as_str()), Some("0000")),
-        (Some(""), Some("")),
+    let login_cookie = s.csrf_cookie();
+    for (extra, field) in [
+        (vec![], None),
+        (vec![], Some("0000")),
+        (vec![csrf("attacker")], Some("attacker")),
+        (vec![csrf(&login_cookie)], Some(login_cookie.as_str())),
+        (vec![csrf("")], Some("")),
     ] {
-        let reply = post(cookie, field);
-        assert_eq!(reply.status, 403, "cookie {cookie:?} field {field:?}");
+        let reply = post(&extra, field);
+        assert_eq!(reply.status, 403, "{extra:?} field {field:?}");
         assert!(reply.body.contains("CSRF"));
     }
+    // The issue's exact request: planted cookie and field, another site's Origin, text/plain.
+    for cross in [
+        vec![("origin", "https://evil.example".to_owned())],
+        vec![("origin", "null".to_owned())],
+        vec![("sec-fetch-site", "cross-site".to_owned())],
+        vec![("sec-fetch-site", "same-site".to_owned())],
+    ] {
+        let reply = post(&cross, Some(&token));
+        assert_eq!(reply.status, 403, "{cross:?}: {}", reply.body);
+        assert!(reply.body.contains("another site"), "{}", reply.body);
+    }
+    let mut headers = vec![good(), csrf("attacker"), ("origin", "https://evil.example".into())];
+    headers.push(("content-type", "text/plain".into()));
+    let raw = b"csrf_token=attacker&status=disabled".to_vec();
+    let reply = s.call("POST", &format!("/stripe/admin/endpoints/{id}/status"), &headers, Some(raw));
+    assert_eq!(reply.status, 403);
     let db = s.djstripe.engine().database();
     assert!(db.endpoints().unwrap()[0].is_enabled(), "nothing changed");
     // GET is never state-changing: the forms' routes do not answer it.
@@ -410,11 +498,17 @@ pub fn state_changing_forms_need_the_csrf_token(serve: Serve) {
     assert_eq!((reply.status, reply.header("allow")), (405, "POST"));
     assert_eq!(db.endpoints().unwrap().len(), 1);
     // A form announced over the limit is refused before it is read.
-    let cookie = format!("djstripe_admin_csrf={token}");
-    assert_eq!(s.status_of_announced_body(&format!("/stripe/admin/endpoints/{id}/status"), &cookie), 413);
+    assert_eq!(s.status_of_announced_body(&format!("/stripe/admin/endpoints/{id}/status"), ""), 413);
 
-    assert_eq!(post(Some(&token), Some(&token)).status, 303);
+    let origin = ("origin", s.base.clone());
+    assert_eq!(post(&[origin, ("sec-fetch-site", "same-origin".into())], Some(&token)).status, 303, "this site");
     assert!(!db.endpoints().unwrap()[0].is_enabled());
+    // A bearer token needs no CSRF token (a browser never sends one by itself).
+    let bearer =
+        [("authorization", format!("Bearer {TOKEN}")), ("content-type", "application/x-www-form-urlencoded".into())];
+    let reply =
+        s.call("POST", &format!("/stripe/admin/endpoints/{id}/status"), &bearer, Some(b"status=enabled".to_vec()));
+    assert_eq!(reply.status, 303, "{}", reply.body);
 }
 
 /// The triggers list: newest first, pages of 3, every filter, filters kept across pages.
@@ -463,7 +557,7 @@ pub fn triggers_are_paginated_newest_first_and_filtered(serve: Serve) {
 /// One failed trigger in full (error, escaped pretty body), reprocessed by its button.
 pub fn a_failed_trigger_shows_its_error_and_can_be_reprocessed(serve: Serve) {
     let s = site(serve);
-    let token = s.csrf_cookie();
+    let token = s.form_token(&[good()]);
     assert_eq!(s.deliver(EventBuilder::new("customer.updated").id("evt_fail_once").metadata("fail", "yes")), 500);
     let html = s.get("/stripe/admin/triggers/1/", &[good()]).body;
     assert!(html.contains("asked to fail for evt_fail_once"), "{html}");
@@ -511,7 +605,7 @@ pub fn events_handlers_and_endpoints_pages(serve: Serve) {
 /// A new signing secret keeps the old one valid for a while; a previous one can be dropped.
 pub fn secrets_are_rotated_and_dropped_without_being_shown(serve: Serve) {
     let s = site(serve);
-    let token = s.csrf_cookie();
+    let token = s.form_token(&[good()]);
     let post = |uri: String, form: &[(&str, &str)]| {
         let mut form = form.to_vec();
         form.push(("csrf_token", &token));
@@ -536,12 +630,13 @@ pub fn secrets_are_rotated_and_dropped_without_being_shown(serve: Serve) {
 /// The "add endpoint" form is prefilled from the host, and shows Stripe's objections with the form.
 pub fn the_add_form_refuses_what_stripe_would_refuse(serve: Serve) {
     let s = site(serve);
-    let token = s.csrf_cookie();
+    let token = s.form_token(&[good()]);
     let html = s.get("/stripe/admin/endpoints/new", &[good(), ("host", "shop.example.com".into())]).body;
     assert!(html.contains(r#"value="http://shop.example.com""#), "base URL prefilled from the host: {html}");
     assert!(html.contains(r#"<label for="base_url">"#) && html.contains(r#"<label for="enabled_events">"#));
     let proxied = [good(), ("x-forwarded-proto", "https".into()), ("x-forwarded-host", "shop.example.com".into())];
-    assert!(s.get("/stripe/admin/endpoints/new", &proxied).body.contains(r#"value="https://shop.example.com""#));
+    // Issue 15, 4: forwarding headers from a peer that is no trusted proxy are not believed.
+    assert!(!s.get("/stripe/admin/endpoints/new", &proxied).body.contains(r#"value="https://shop.example.com""#));
     for (mode, base, needle) in [
         // The same messages as `shop endpoints create` (djstripe_core::endpoints::check_base_url).
         ("test", "http://localhost:8000", "is this machine, which Stripe cannot reach"),
@@ -595,14 +690,21 @@ pub fn database_users_log_in_and_a_new_password_ends_their_sessions(serve: Serve
     let session = reply.header("set-cookie").split(';').next().unwrap().to_owned();
     let with_session = [("cookie", session.clone())];
     assert_eq!(s.get("/stripe/admin/events/", &with_session).status, 200);
-    // A forged user name in the cookie is no login.
-    let mut parts: Vec<&str> = session.trim_start_matches("djstripe_admin_session=").split('.').collect();
-    parts[2] = "b3Bz"; // base64url("ops")
-    let forged = [("cookie", format!("djstripe_admin_session={}", parts.join(".")))];
+    // A made-up session key is no login.
+    let forged = [("cookie", format!("djstripe_admin_session={}", "ab".repeat(32)))];
     assert_eq!(s.get("/stripe/admin/events/", &forged).status, 303);
+    // Another instance on the same database knows the session, and sees it end.
+    let other = format!("http://{}", serve(s.djstripe.clone(), Some(AdminConfig::database_users())));
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+    let status_at_other = || {
+        let url = format!("{other}/stripe/admin/events/");
+        agent.get(url).header("cookie", session.as_str()).call().unwrap().status().as_u16()
+    };
+    assert_eq!(status_at_other(), 200, "a session is a row, not this process's memory");
 
     db.set_admin_password("clerk", &hash_password("second passphrase")).unwrap();
     assert_eq!(s.get("/stripe/admin/events/", &with_session).status, 303, "the old session ended");
+    assert_eq!(status_at_other(), 303, "on every instance");
     assert_eq!(s.get("/stripe/admin/triggers/", &[basic("clerk", "first passphrase")]).status, 401);
     assert_eq!(s.get("/stripe/admin/triggers/", &[basic("clerk", "second passphrase")]).status, 200);
     db.delete_admin_user("clerk").unwrap();
@@ -653,8 +755,9 @@ pub fn a_login_flood_is_answered_429_beyond_the_verification_limit(serve: Serve)
 }
 
 /// A client address that failed `failed_logins_per_minute` times is answered 429 for the rest
-/// of its minute, even with the right password (no check is made); a token still works, and so
-/// does a client that a trusted proxy names (another address).
+/// of its minute, even with the right password or token (no check is made); form, HTTP basic
+/// and bearer token share the count (issue 15, 1: a wrong token was not counted, a right one let
+/// in after any number of failures).
 pub fn failed_logins_lock_the_client_address_for_a_minute(serve: Serve) {
     let s = site_with(
         serve,
@@ -676,10 +779,59 @@ pub fn failed_logins_lock_the_client_address_for_a_minute(serve: Serve) {
     let token = s.csrf_cookie();
     let form = [("csrf_token", token.as_str()), ("user", "ops"), ("password", PASSWORD)];
     assert_eq!(s.post("/stripe/admin/login", &[csrf(&token)], &form).status, 429, "the login form too");
-    assert_eq!(s.get("/stripe/admin/triggers/", &[("authorization", format!("Bearer {TOKEN}"))]).status, 200);
+    let reply = s.get("/stripe/admin/triggers/", &[("authorization", format!("Bearer {TOKEN}"))]);
+    assert_eq!(reply.status, 429, "the token too");
+    assert!(reply.header("retry-after").parse::<u64>().is_ok());
     // X-Forwarded-For from an untrusted peer is not believed: still the locked address.
     let spoofed = [good(), ("x-forwarded-for", "203.0.113.7".into())];
     assert_eq!(s.get("/stripe/admin/triggers/", &spoofed).status, 429);
+}
+
+/// Issue 15, 5: no `Content-Security-Policy`, `X-Content-Type-Options` or `Referrer-Policy` on
+/// the admin's answers. Every answer has them, pages, redirects and refusals alike; HSTS only
+/// under TLS (see `secure_cookies_follow_trusted_proxies_and_the_setting`).
+pub fn every_answer_has_the_security_headers(serve: Serve) {
+    let s = site(serve);
+    let answers = [
+        s.get("/stripe/admin/triggers/", &[good()]),
+        s.get("/stripe/admin/login", &[]),
+        s.get("/stripe/admin/triggers/", &[]),
+        s.get("/stripe/admin/triggers/", &[basic("ops", "wrong")]),
+        s.get("/stripe/admin/nothing-here", &[good()]),
+        s.post("/stripe/admin/logout", &[("origin", "https://evil.example".into())], &[]),
+    ];
+    for reply in answers {
+        let csp = reply.header("content-security-policy");
+        assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(!csp.contains("script-src"), "no script at all: {csp}");
+        assert_eq!(reply.header("x-content-type-options"), "nosniff");
+        assert_eq!(reply.header("referrer-policy"), "same-origin");
+        assert_eq!(reply.header("x-frame-options"), "DENY");
+        assert_eq!(reply.header("cache-control"), "no-store");
+        assert!(reply.headers.iter().all(|(k, _)| k != "strict-transport-security"), "plain HTTP: no HSTS");
+    }
+}
+
+/// Failed logins of all clients together pause every login (issue 15, 1: 300 guesses in 2.4 s
+/// were all checked, the 301st right one let in); wrong bearer tokens count too.
+pub fn failed_logins_of_all_clients_pause_every_login(serve: Serve) {
+    let config = AdminConfig::password("ops", &hash_password(PASSWORD))
+        .unwrap()
+        .with_token(TOKEN)
+        .failed_logins_per_minute(1000)
+        .failed_logins_per_minute_total(4);
+    let s = site_with(serve, Some(config));
+    for n in 0..2 {
+        assert_eq!(s.get("/stripe/admin/triggers/", &[basic("ops", &format!("guess {n}"))]).status, 401, "{n}");
+        let bearer = ("authorization", format!("Bearer guess-{n}"));
+        assert_eq!(s.get("/stripe/admin/triggers/", &[bearer]).status, 401, "{n}");
+    }
+    for credential in [good(), ("authorization", format!("Bearer {TOKEN}"))] {
+        let reply = s.get("/stripe/admin/triggers/", &[credential]);
+        assert_eq!(reply.status, 429, "{}", reply.body);
+        assert!(reply.body.contains("logins are paused"), "{}", reply.body);
+        assert!((1..=60).contains(&reply.header("retry-after").parse::<u64>().unwrap()));
+    }
 }
 
 /// Past `DJSTRIPE_WEBHOOK_REJECTED_PER_MINUTE`, rejected deliveries are answered but not stored;

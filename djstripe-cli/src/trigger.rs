@@ -8,7 +8,7 @@ use super::{Cli, Open};
 use crate::{Error, Result};
 
 /// Arguments of `trigger`.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args)]
 pub(super) struct TriggerArgs {
     /// The event type to send, e.g. customer.created.
     event_type: String,
@@ -28,6 +28,20 @@ pub(super) struct TriggerArgs {
     /// `stripe trigger` creates new objects).
     #[arg(long, default_value_t = 1)]
     count: u32,
+}
+
+/// Shows every argument but the secret (`whsec_…` when given).
+impl std::fmt::Debug for TriggerArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TriggerArgs")
+            .field("event_type", &self.event_type)
+            .field("endpoint", &self.endpoint)
+            .field("base_url", &self.base_url)
+            .field("url", &self.url)
+            .field("secret", &self.secret.as_ref().map(|_| "whsec_…"))
+            .field("count", &self.count)
+            .finish()
+    }
 }
 
 /// Where to send, and what signs it.
@@ -123,5 +137,23 @@ fn fresh_event(event_type: &str) -> EventBuilder {
             builder.merge_object(serde_json::json!({ "id": format!("{prefix}_{suffix}") }))
         }
         None => builder,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Issue 15, 6: no secret in any `Debug` output, `--secret` included.
+    #[test]
+    fn debug_shows_no_secret() {
+        let args = super::TriggerArgs {
+            event_type: "customer.created".into(),
+            endpoint: None,
+            base_url: "http://127.0.0.1:8000".into(),
+            url: None,
+            secret: Some("whsec_S3NTINEL".into()),
+            count: 1,
+        };
+        let out = format!("{args:?} {args:#?}");
+        assert!(!out.contains("S3NTINEL") && out.contains("customer.created"), "{out}");
     }
 }

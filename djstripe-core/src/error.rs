@@ -78,7 +78,8 @@ pub enum Error {
         /// Which bound.
         limit: Limit,
     },
-    /// `retrieve_event` validation: the delivered id is not one Stripe could have sent.
+    /// The delivered event's id is not one Stripe could have sent (`evt_` and letters, digits,
+    /// `_`: [`crate::event::is_event_id`]); checked on every delivery, recorded as invalid.
     #[error("`{id}` is not a Stripe event id")]
     InvalidEventId {
         /// The id from the body (never used in a URL).

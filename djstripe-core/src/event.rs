@@ -160,7 +160,11 @@ impl Event {
         if self.type_.is_empty() {
             return Err(Error::invalid_event("`type` is empty"));
         }
-        self.check_storable()
+        self.check_storable()?;
+        if !is_event_id(&self.id) {
+            return Err(Error::InvalidEventId { id: self.id.clone() });
+        }
+        Ok(())
     }
 
     /// Refuses what no Stripe event holds and a backend could not store or read back, before
@@ -314,6 +318,24 @@ impl Event {
 /// assert_eq!(djstripe_core::event::MAX_ID_LEN, 255);
 /// ```
 pub const MAX_ID_LEN: usize = 255;
+
+/// Whether `id` has the shape of a Stripe event id: `evt_` and then ASCII letters, digits and
+/// `_` (`evt_1PgaMmB7WZ01zgkW`, `evt_test_…`), at most [`MAX_ID_LEN`] bytes. Checked on every
+/// delivery before the id is stored, put in a link or sent to Stripe's API: anything else is
+/// answered 400 ([`Error::InvalidEventId`]) and recorded as an invalid trigger.
+///
+/// ```
+/// use djstripe_core::event::is_event_id;
+/// assert!(is_event_id("evt_1PgaMmB7WZ01zgkW") && is_event_id("evt_test_61S5"));
+/// assert!(!is_event_id("evt_") && !is_event_id("cus_1") && !is_event_id("evt_1/../x") && !is_event_id("evt_1?x"));
+/// assert!(!is_event_id(&format!("evt_{}", "1".repeat(252))));
+/// ```
+pub fn is_event_id(id: &str) -> bool {
+    id.len() <= MAX_ID_LEN
+        && id
+            .strip_prefix("evt_")
+            .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+}
 
 /// The `created` values accepted (Unix seconds): 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z,
 /// the timestamps both backends store and read back.

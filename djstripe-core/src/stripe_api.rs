@@ -232,7 +232,7 @@ impl StripeClient {
     /// # let _ = event;
     /// ```
     pub fn retrieve_event(&self, id: &str, livemode: bool, account: Option<&str>) -> Result<Value, Error> {
-        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        if !crate::event::is_event_id(id) {
             return Err(Error::InvalidEventId { id: id.to_owned() });
         }
         self.call("GET", &format!("/v1/events/{id}"), &[], livemode, account, None)

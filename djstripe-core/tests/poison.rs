@@ -213,10 +213,31 @@ fn unstorable_fields_are_invalid_on_both_backends(backend: Backend) {
     assert_eq!(db.recent_triggers(100).unwrap().len(), 9);
 }
 
+/// Issue 15, 5: an event id that Stripe could not have sent was stored and then put into the
+/// admin's links as it was. Now it is a 400 with an invalid trigger row, before any storing.
+fn event_ids_are_checked_for_stripes_format(backend: Backend) {
+    let db = database(backend);
+    let ep = endpoint(&db);
+    let engine = Engine::new(db.clone(), EngineConfig::default()).unwrap();
+    for id in ["cus_1", "evt_", "evt_1/../../x", "evt_1?x=1", "evt_1#x", "evt_1 2", "evt_é", "EVT_1", "x"] {
+        let signed = EventBuilder::new("customer.created").id(id).signed(SECRET);
+        let receipt = submit_all(&engine, &ep.djstripe_uuid, std::slice::from_ref(&signed)).pop().unwrap().unwrap();
+        assert_eq!((receipt.outcome, receipt.http_status()), (Outcome::Invalid, 400), "{id}: {receipt:?}");
+        assert!(matches!(receipt.error, Some(Error::InvalidEventId { .. })), "{id}: {receipt:?}");
+        let trigger = db.trigger(receipt.trigger_id).unwrap();
+        assert!(trigger.exception.contains("is not a Stripe event id") && trigger.event_id.is_none(), "{trigger:?}");
+    }
+    assert!(db.events(None, 0, 100).unwrap().is_empty(), "none stored");
+    let signed = EventBuilder::new("customer.created").id("evt_1PgaMmB7WZ01zgkW").signed(SECRET);
+    let receipt = submit_all(&engine, &ep.djstripe_uuid, std::slice::from_ref(&signed)).pop().unwrap().unwrap();
+    assert_eq!(receipt.outcome, Outcome::Processed, "{receipt:?}");
+}
+
 both_backends!(
     unstorable_events_do_not_fail_their_batch,
     rows_the_database_refuses_are_isolated,
     unstorable_fields_are_invalid_on_both_backends,
+    event_ids_are_checked_for_stripes_format,
 );
 
 /// A handler that breaks its own transaction (PostgreSQL aborts it after a failed statement,

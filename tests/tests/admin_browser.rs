@@ -347,3 +347,109 @@ async fn create_for_account(client: &Client, db: &TestDb, stripe: &FakeStripe, a
     assert_eq!(stripe.endpoint(&stripe_id).unwrap()["status"], "disabled");
     Ok(())
 }
+
+/// A page of another origin on the same host (another port: the same site, as a sibling
+/// subdomain is): it plants `djstripe_admin_csrf=attacker` for the whole host and offers a form
+/// that posts the planted value to the admin. Answers every request alike, until dropped.
+struct Attacker {
+    base: String,
+}
+
+impl Attacker {
+    fn start(target: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                use std::io::{Read, Write};
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                let html = format!(
+                    "<!doctype html><title>prize</title><form method=post action=\"{target}\">\
+                     <input type=hidden name=csrf_token value=attacker>\
+                     <input type=hidden name=status value=disabled>\
+                     <button id=go type=submit>Claim your prize</button></form>"
+                );
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nSet-Cookie: djstripe_admin_csrf=attacker; Path=/\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{html}",
+                    html.len()
+                );
+                let _ = stream.write_all(answer.as_bytes());
+            }
+        });
+        Self { base }
+    }
+}
+
+/// Issue 15, 2 and 3 in a browser: a logged-in admin lured to another origin's page posts its
+/// form with the session cookie and a planted CSRF cookie — refused, nothing changes; logout
+/// ends the session even for a browser that kept the cookie.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_refuses_cross_origin_posts_and_logout_ends_the_session() {
+    let db = TestDb::new(Backend::Sqlite);
+    let hash = djstripe_actix::admin::hash_password(PASSWORD);
+    let server = Server::start(&db, &[("DJSTRIPE_ADMIN_PASSWORD_HASH", hash.as_str())]);
+    let admin = format!("{}/stripe/admin", server.base);
+    let endpoint = db.endpoint_by_uuid(&server.uuid).unwrap().unwrap();
+    let attacker = Attacker::start(format!("{admin}/endpoints/{}/status", endpoint.id));
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let client = browser(&driver, profile.path()).await;
+    let result = attacked(&client, &server, &db, &admin, &attacker, &endpoint.djstripe_uuid).await;
+    let _ = client.close().await;
+    result.unwrap();
+}
+
+async fn attacked(
+    client: &Client,
+    server: &Server,
+    db: &TestDb,
+    admin: &str,
+    attacker: &Attacker,
+    uuid: &str,
+) -> Result<(), String> {
+    client.goto(&format!("{admin}/login")).await.unwrap();
+    fill(client, "#user", "admin").await;
+    fill(client, "#password", PASSWORD).await;
+    click(client, "form[action$='/login'] button[type=submit]").await;
+    assert_eq!(path(client).await, "/stripe/admin/triggers/");
+    let session = client.get_named_cookie("djstripe_admin_session").await.unwrap();
+    assert!(session.http_only() == Some(true), "{session:?}");
+    let session = session.value().to_owned();
+
+    // The lure: the browser sends the session (same site) and the planted cookie along.
+    client.goto(&format!("{}/prize", attacker.base)).await.unwrap();
+    click(client, "#go").await;
+    let page = client.source().await.unwrap();
+    assert!(page.contains("came from another site"), "refused: {page}");
+    assert!(db.endpoint_by_uuid(uuid).unwrap().unwrap().is_enabled(), "nothing changed");
+
+    // Still logged in on the admin's own pages; then log out.
+    client.goto(&format!("{admin}/triggers/")).await.unwrap();
+    assert_eq!(path(client).await, "/stripe/admin/triggers/");
+    let cookie = format!("djstripe_admin_session={session}");
+    assert_eq!(status_with_cookie(server, "/stripe/admin/triggers/", &cookie), 200, "the copied cookie works, for now");
+    click(client, "form[action$='/logout'] button").await;
+    assert!(path(client).await.starts_with("/stripe/admin/login"));
+
+    // A browser that kept the cookie (or anyone who copied it) is logged out all the same.
+    assert_eq!(
+        status_with_cookie(server, "/stripe/admin/triggers/", &format!("djstripe_admin_session={session}")),
+        303
+    );
+    Ok(())
+}
+
+/// The status of `GET path` with `cookie`, over a raw connection (what a copied cookie gets).
+fn status_with_cookie(server: &Server, path: &str, cookie: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(server.base.trim_start_matches("http://")).unwrap();
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n", &server.base[7..]);
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("not HTTP: {answer}"))
+}

@@ -68,7 +68,8 @@ pub(crate) async fn list<B: Blocking>(p: &Page<'_, B>) -> Result<AdminResponse> 
 }
 
 pub(crate) async fn detail<B: Blocking>(p: &Page<'_, B>, id: &str) -> Result<AdminResponse> {
-    let id = id.to_owned();
+    // The path is as sent: links percent-encode the id (`{{ id | segment }}`).
+    let id = percent_encoding::percent_decode_str(id).decode_utf8_lossy().into_owned();
     let db = p.db();
     let stored = p.run(move || db.event(&id)).await?;
     let json = stored

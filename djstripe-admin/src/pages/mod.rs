@@ -25,13 +25,21 @@ use serde::de::DeserializeOwned;
 
 use crate::{Admin, AdminRequest, AdminResponse, Error, Method, Result, csrf};
 
-/// What a page handler gets: the admin, the request, the blocking pool and the CSRF token its
-/// forms carry (the request's cookie, or the one this response sets).
+/// What a page handler gets: the admin, the request, the blocking pool, the CSRF token its
+/// forms carry (bound to the session or credential; on the login form the request's cookie, or
+/// the one this response sets) and the session.
 pub(crate) struct Page<'a, B> {
     pub(crate) admin: &'a Admin,
     pub(crate) req: &'a AdminRequest,
     pub(crate) blocking: &'a B,
+    /// What the forms' `csrf_token` must be.
+    pub(crate) csrf: csrf::Expected,
+    /// The token the page's forms carry.
     pub(crate) csrf_token: String,
+    /// The session's row id, when a session let the request in (logout ends it).
+    pub(crate) session: Option<String>,
+    /// Whether cookies are `Secure` and `__Host-` ([`csrf::secure_cookies`]).
+    pub(crate) secure: bool,
     /// The client's address (the login form counts failures per address).
     pub(crate) client: Option<std::net::IpAddr>,
 }
@@ -57,7 +65,7 @@ impl<B: Blocking> Page<'_, B> {
 
     /// The form as `T`, once the CSRF check passed.
     pub(crate) fn form<T: DeserializeOwned>(&self) -> Result<T> {
-        csrf::form(self.req)
+        csrf::form(self.req, &self.csrf, self.secure)
     }
 
     /// Renders `template` with `page` plus the shared context (`prefix`, `csrf_token`).
@@ -150,7 +158,7 @@ pub(crate) async fn respond<B: Blocking>(p: &Page<'_, B>) -> Result<AdminRespons
         Route::Index if read => Ok(p.see_other("/triggers/")),
         Route::Login if read => login::form(p),
         Route::Login if post => login::submit(p).await,
-        Route::Logout if post => login::logout(p),
+        Route::Logout if post => login::logout(p).await,
         Route::Endpoints if read => endpoints::list(p).await,
         Route::Endpoints if post => endpoints::create(p).await,
         Route::EndpointNew if read => endpoints::new_form(p).await,

@@ -172,14 +172,19 @@ fn next<S: Stream + Unpin>(stream: &mut S) -> impl Future<Output = Option<S::Ite
 }
 
 /// The client's address: the connection's `peer`; when that peer is a trusted proxy
-/// (`DJSTRIPE_TRUSTED_PROXIES`), the right-most address in `X-Forwarded-For` that is not itself a
-/// trusted proxy. The left-most entries are whatever the client chose to send, so they are never
-/// believed.
+/// (`DJSTRIPE_TRUSTED_PROXIES`), `X-Forwarded-For` read from the right, and the first entry that
+/// is not itself a trusted proxy is the client — an address with a port (`203.0.113.9:4711`,
+/// `[2001:db8::1]:4711`) counts as its address, and an entry that is no address at all makes the
+/// client unknown (an empty string) rather than being skipped, which would hand the choice to
+/// the entries left of it, whatever the client chose to send. No entry left but trusted
+/// proxies: the left-most of them.
 ///
 /// ```
 /// use djstripe_core::app::client_ip;
 /// let proxy: std::net::IpAddr = "10.0.0.1".parse().unwrap();
 /// assert_eq!(client_ip(Some(proxy), ["6.6.6.6, 203.0.113.9"], &[proxy]), "203.0.113.9");
+/// assert_eq!(client_ip(Some(proxy), ["6.6.6.6, 203.0.113.9:4711"], &[proxy]), "203.0.113.9");
+/// assert_eq!(client_ip(Some(proxy), ["6.6.6.6, unknown"], &[proxy]), "", "never skipped");
 /// assert_eq!(client_ip(Some(proxy), ["6.6.6.6"], &[]), "10.0.0.1", "untrusted: the peer");
 /// let direct: std::net::IpAddr = "198.51.100.2".parse().unwrap();
 /// assert_eq!(client_ip(Some(direct), ["6.6.6.6"], &[proxy]), "198.51.100.2", "spoofed from a non-proxy");
@@ -194,14 +199,25 @@ pub fn client_ip<'h>(
         return peer.to_string();
     }
     let forwarded: Vec<&str> = forwarded_for.into_iter().collect();
-    forwarded
-        .iter()
-        .rev()
-        .flat_map(|header| header.rsplit(','))
-        .filter_map(|ip| ip.trim().parse::<IpAddr>().ok())
-        .find(|ip| !trusted.contains(ip))
-        .unwrap_or(peer)
-        .to_string()
+    let mut client = peer;
+    for entry in forwarded.iter().rev().flat_map(|header| header.rsplit(',')).map(str::trim) {
+        let Some(ip) = forwarded_address(entry) else { return String::new() };
+        client = ip;
+        if !trusted.contains(&ip) {
+            break;
+        }
+    }
+    client.to_string()
+}
+
+/// One `X-Forwarded-For` entry's address: `203.0.113.9`, `2001:db8::1`, `203.0.113.9:4711`,
+/// `[2001:db8::1]:4711` or `[2001:db8::1]`.
+fn forwarded_address(entry: &str) -> Option<IpAddr> {
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| entry.strip_prefix('[')?.strip_suffix(']')?.parse().ok())
 }
 
 /// One webhook request as an adapter hands it over: everything but the body, which comes as a
@@ -490,4 +506,28 @@ where
         return blocking.run(move || engine.submit(prepared).wait()).await?;
     }
     engine.submit(prepared).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 15, 4: `6.6.6.6, 203.0.113.9:4711` through a trusted proxy recorded 6.6.6.6 (the
+    /// entry with a port did not parse and was skipped).
+    #[test]
+    fn forwarded_for_takes_the_first_untrusted_entry_whether_it_parses_or_not() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let inner: IpAddr = "10.0.0.2".parse().unwrap();
+        let trusted = [proxy, inner];
+        let ip = |headers: &[&str]| client_ip(Some(proxy), headers.iter().copied(), &trusted);
+        assert_eq!(ip(&["6.6.6.6, 203.0.113.9:4711"]), "203.0.113.9");
+        assert_eq!(ip(&["6.6.6.6, [2001:db8::7]:4711"]), "2001:db8::7");
+        assert_eq!(ip(&["6.6.6.6, 203.0.113.9, 10.0.0.2"]), "203.0.113.9", "trusted hops are skipped");
+        assert_eq!(ip(&["6.6.6.6", "203.0.113.9"]), "203.0.113.9", "several headers: the last is nearest");
+        for junk in ["6.6.6.6, not-an-address", "6.6.6.6, ", "6.6.6.6, _hidden, 10.0.0.2"] {
+            assert_eq!(ip(&[junk]), "", "{junk}: unknown, never 6.6.6.6");
+        }
+        assert_eq!(ip(&["10.0.0.2"]), "10.0.0.2", "only proxies: the left-most");
+        assert_eq!(ip(&[]), "10.0.0.1", "no header: the peer");
+    }
 }

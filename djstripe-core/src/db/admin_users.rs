@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::Database;
 use super::database::classify;
+use super::schema::djstripe_admin_session as sessions;
 use super::schema::djstripe_admin_user as au;
 use crate::Error;
 use crate::error::Resource;
@@ -131,6 +132,8 @@ impl Database {
                 .set((au::password_hash.eq(password_hash), au::updated.eq(now)))
                 .execute(c)?;
             if updated > 0 {
+                // A new password ends the user's sessions on every instance.
+                diesel::delete(sessions::table.filter(sessions::username.eq(username))).execute(c)?;
                 return Ok(PasswordChange::Changed);
             }
             diesel::insert_into(au::table)
@@ -174,7 +177,7 @@ impl Database {
         au::table.order(au::username).select(AdminUser::as_select()).load(&mut *conn).map_err(classify)
     }
 
-    /// Removes the admin user `username`: their sessions end at their next request.
+    /// Removes the admin user `username` and ends their sessions.
     ///
     /// # Errors
     /// [`Error::NotFound`] when there is no such user.
@@ -186,7 +189,12 @@ impl Database {
     pub fn delete_admin_user(&self, username: &str) -> Result<(), Error> {
         let _writer = self.writer_lock();
         let mut conn = self.get()?;
-        let n = diesel::delete(au::table.filter(au::username.eq(username))).execute(&mut *conn).map_err(classify)?;
+        let n = conn
+            .transaction(|c| {
+                diesel::delete(sessions::table.filter(sessions::username.eq(username))).execute(c)?;
+                diesel::delete(au::table.filter(au::username.eq(username))).execute(c)
+            })
+            .map_err(classify)?;
         if n == 0 { Err(Error::not_found(Resource::AdminUser, username)) } else { Ok(()) }
     }
 }

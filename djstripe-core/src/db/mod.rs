@@ -14,7 +14,9 @@
 //! | `unnest.rs` | PostgreSQL batch inserts as one prepared statement, whatever the batch size |
 //! | `keys.rs` | connected accounts' own API keys ([`AccountKey`]) |
 //! | `admin_users.rs` | the admin pages' users and their password hashes ([`AdminUser`]) |
+//! | `admin_sessions.rs` | the admin pages' login sessions ([`AdminSession`]) |
 
+mod admin_sessions;
 mod admin_users;
 mod breaker;
 mod cache;
@@ -28,6 +30,7 @@ pub mod schema;
 #[cfg(feature = "postgres")]
 mod unnest;
 
+pub use admin_sessions::AdminSession;
 pub use admin_users::{AdminUser, PasswordChange, check_username};
 pub use cache::TTL as ENDPOINT_CACHE_TTL;
 #[cfg(feature = "postgres")]

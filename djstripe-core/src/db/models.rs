@@ -65,12 +65,28 @@ impl std::str::FromStr for ValidationMethod {
 /// let old = djstripe_core::db::PreviousSecret { secret: "whsec_old".into(), expires: 0 };
 /// assert!(old.expires <= chrono::Utc::now().timestamp());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreviousSecret {
     /// The secret.
     pub secret: String,
     /// When it stops verifying, Unix seconds.
     pub expires: i64,
+}
+
+/// Shows when it expires; the secret as `whsec_…`.
+impl std::fmt::Debug for PreviousSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreviousSecret")
+            .field("secret", &redacted(&self.secret))
+            .field("expires", &self.expires)
+            .finish()
+    }
+}
+
+/// How a secret appears in `Debug` output: `whsec_…` when set (never any of its characters
+/// past Stripe's prefix), empty when not.
+pub(crate) fn redacted(secret: &str) -> &'static str {
+    if secret.is_empty() { "" } else { "whsec_…" }
 }
 
 /// A `djstripe_webhookendpoint` row.
@@ -133,7 +149,7 @@ impl std::fmt::Debug for WebhookEndpoint {
             .field("stripe_id", &self.stripe_id)
             .field("djstripe_uuid", &self.djstripe_uuid)
             .field("url", &self.url)
-            .field("secret", &if self.secret.is_empty() { "" } else { "whsec_…" })
+            .field("secret", &redacted(&self.secret))
             .field("previous_secrets", &self.previous().len())
             .field("api_version", &self.api_version)
             .field("enabled_events", &self.enabled_events)
@@ -208,7 +224,7 @@ impl WebhookEndpoint {
 /// let new = djstripe_core::db::NewWebhookEndpoint::local("whsec_abc");
 /// assert_eq!(new.validation_method, "verify_signature");
 /// ```
-#[derive(Debug, Clone, Insertable)]
+#[derive(Clone, Insertable)]
 #[diesel(table_name = djstripe_webhookendpoint)]
 pub struct NewWebhookEndpoint {
     /// See [`WebhookEndpoint::stripe_id`].
@@ -245,6 +261,23 @@ pub struct NewWebhookEndpoint {
     pub created: NaiveDateTime,
     /// See [`WebhookEndpoint::updated`].
     pub updated: NaiveDateTime,
+}
+
+/// Shows what identifies the endpoint; the secrets as `whsec_…` and a count.
+impl std::fmt::Debug for NewWebhookEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let previous = serde_json::from_str::<Vec<PreviousSecret>>(&self.previous_secrets).map_or(0, |p| p.len());
+        f.debug_struct("NewWebhookEndpoint")
+            .field("stripe_id", &self.stripe_id)
+            .field("djstripe_uuid", &self.djstripe_uuid)
+            .field("url", &self.url)
+            .field("secret", &redacted(&self.secret))
+            .field("previous_secrets", &previous)
+            .field("livemode", &self.livemode)
+            .field("status", &self.status)
+            .field("account", &self.account)
+            .finish_non_exhaustive()
+    }
 }
 
 impl NewWebhookEndpoint {

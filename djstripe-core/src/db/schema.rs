@@ -94,11 +94,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    djstripe_admin_session (id) {
+        id -> Text,
+        source -> Text,
+        username -> Text,
+        credential -> Text,
+        created -> Timestamp,
+        expires -> Timestamp,
+    }
+}
+
 diesel::joinable!(djstripe_webhookeventtrigger -> djstripe_webhookendpoint (webhook_endpoint_id));
 diesel::allow_tables_to_appear_in_same_query!(
     djstripe_webhookendpoint,
     djstripe_webhookeventtrigger,
     djstripe_event,
     djstripe_account_key,
-    djstripe_admin_user
+    djstripe_admin_user,
+    djstripe_admin_session
 );

@@ -93,7 +93,7 @@ pub type EventCallback = Arc<dyn Fn(i64, &Event) -> Result<(), HandlerError> + S
 /// let legacy = djstripe_core::engine::LegacyEndpoint::new(["whsec_new", "whsec_old"]);
 /// assert_eq!(legacy.secrets.len(), 2);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LegacyEndpoint {
     /// Secrets that verify deliveries (several during a rotation).
     pub secrets: Vec<String>,
@@ -101,6 +101,17 @@ pub struct LegacyEndpoint {
     pub validation: ValidationMethod,
     /// Timestamp tolerance (`DJSTRIPE_WEBHOOK_TOLERANCE`); zero turns the check off.
     pub tolerance: Duration,
+}
+
+/// Shows how many secrets, never one of them.
+impl std::fmt::Debug for LegacyEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LegacyEndpoint")
+            .field("secrets", &format_args!("[{} × whsec_…]", self.secrets.len()))
+            .field("validation", &self.validation)
+            .field("tolerance", &self.tolerance)
+            .finish()
+    }
 }
 
 impl LegacyEndpoint {
@@ -259,12 +270,23 @@ const INLINE_BODY: usize = 64 * 1024;
 pub struct Admitted(Resolved);
 
 /// What a delivery is validated against.
-#[derive(Debug)]
 struct Resolved {
     endpoint_id: Option<i64>,
     validation: ValidationMethod,
     secrets: Vec<String>,
     tolerance: Duration,
+}
+
+/// Shows how many secrets, never one of them.
+impl std::fmt::Debug for Resolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolved")
+            .field("endpoint_id", &self.endpoint_id)
+            .field("validation", &self.validation)
+            .field("secrets", &format_args!("[{} × whsec_…]", self.secrets.len()))
+            .field("tolerance", &self.tolerance)
+            .finish()
+    }
 }
 
 impl Engine {

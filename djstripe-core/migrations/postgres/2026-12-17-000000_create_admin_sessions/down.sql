@@ -1,0 +1,1 @@
+DROP TABLE djstripe_admin_session;
