@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use djstripe_core::app::{Djstripe, Settings};
+use diesel::connection::SimpleConnection;
+use djstripe_core::app::{AppMigrations, Djstripe, Settings};
 use djstripe_core::db::NewWebhookEndpoint;
 use djstripe_core::engine::{Delivery, Target};
 use djstripe_core::testing::{EventBuilder, SignedEvent};
@@ -20,14 +21,18 @@ use djstripe_core::{Event, HandlerContext, HandlerResult, webhook_handler};
 #[cfg(feature = "postgres")]
 use support::private_postgres::PrivatePostgres;
 
-/// Committed runs of the handler per event id (counted in `on_commit`: a rolled-back batch
-/// counts nothing).
-static HANDLED: Mutex<Option<HashMap<String, usize>>> = Mutex::new(None);
+/// Runs of `on_commit` per event id. At most one each: a commit whose answer the stopped server
+/// never sent (committed, but the connection broke during `COMMIT`) is a 503 whose callbacks do
+/// not run, and Stripe's re-send is then a duplicate (README, "Transaction guarantees").
+static ON_COMMIT: Mutex<Option<HashMap<String, usize>>> = Mutex::new(None);
 
+/// Writes one `faults_handled` row per run in the event's transaction (what "handled exactly
+/// once" counts: a rolled-back batch leaves none), and counts its `on_commit`.
 #[webhook_handler("invoice.paid")]
 fn count_invoice(event: &Event, ctx: &mut HandlerContext) -> HandlerResult {
+    ctx.connection()?.batch_execute(&format!("INSERT INTO faults_handled (event_id) VALUES ('{}')", event.id))?;
     let id = event.id.clone();
-    ctx.on_commit(move || *HANDLED.lock().unwrap().get_or_insert_with(HashMap::new).entry(id).or_default() += 1);
+    ctx.on_commit(move || *ON_COMMIT.lock().unwrap().get_or_insert_with(HashMap::new).entry(id).or_default() += 1);
     Ok(())
 }
 
@@ -43,7 +48,11 @@ fn start(server: &PrivatePostgres) -> (Djstripe, String) {
 }
 
 fn start_on(url: String) -> (Djstripe, String) {
-    let mut settings = Settings::new(url).handlers(djstripe_core::registry::HandlerSet::only(["count_invoice"]));
+    let mut settings = Settings::new(url)
+        .handlers(djstripe_core::registry::HandlerSet::only(["count_invoice"]))
+        .app_migrations(AppMigrations::function(|conn| {
+            Ok(conn.batch_execute("CREATE TABLE IF NOT EXISTS faults_handled (event_id TEXT NOT NULL)")?)
+        }));
     settings.database.connect_timeout = DB_TIMEOUT;
     settings.database.pool_size = 8;
     let djstripe = Djstripe::start(settings).unwrap();
@@ -138,11 +147,33 @@ fn postgres_stopped_mid_load_answers_503_in_time_and_loses_nothing() {
         assert_eq!(status, 200);
     }
     djstripe.engine().flush_on_commit();
-    let handled = HANDLED.lock().unwrap().clone().unwrap_or_default();
+    let handled = handled_rows(&server);
+    let on_commit = ON_COMMIT.lock().unwrap().clone().unwrap_or_default();
     for signed in events.iter() {
-        assert!(djstripe.engine().database().event(&signed.event.id).is_ok(), "{} is stored", signed.event.id);
-        assert_eq!(handled.get(&signed.event.id), Some(&1), "{} handled exactly once", signed.event.id);
+        let id = &signed.event.id;
+        assert!(djstripe.engine().database().event(id).is_ok(), "{id} is stored");
+        assert_eq!(handled.get(id), Some(&1), "{id} handled exactly once");
+        assert!(on_commit.get(id).copied().unwrap_or(0) <= 1, "{id}: on_commit ran twice");
     }
+    let skipped = events.iter().filter(|e| !on_commit.contains_key(&e.event.id)).count();
+    eprintln!("on_commit skipped for {skipped} events (commits whose answer was lost)");
+}
+
+/// `faults_handled` rows per event id.
+#[cfg(feature = "postgres")]
+fn handled_rows(server: &PrivatePostgres) -> HashMap<String, i64> {
+    use diesel::{Connection, QueryableByName, RunQueryDsl, sql_types};
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = sql_types::Text)]
+        event_id: String,
+        #[diesel(sql_type = sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = diesel::PgConnection::establish(&server.url("127.0.0.1", "sslmode=disable")).unwrap();
+    let rows: Vec<Row> =
+        diesel::sql_query("SELECT event_id, count(*) AS n FROM faults_handled GROUP BY event_id").load(&mut conn).unwrap();
+    rows.into_iter().map(|r| (r.event_id, r.n)).collect()
 }
 
 /// While the server is down, a burst of deliveries (more than the writers' batches) is answered
