@@ -171,8 +171,9 @@ fn handled_rows(server: &PrivatePostgres) -> HashMap<String, i64> {
         n: i64,
     }
     let mut conn = diesel::PgConnection::establish(&server.url("127.0.0.1", "sslmode=disable")).unwrap();
-    let rows: Vec<Row> =
-        diesel::sql_query("SELECT event_id, count(*) AS n FROM faults_handled GROUP BY event_id").load(&mut conn).unwrap();
+    let rows: Vec<Row> = diesel::sql_query("SELECT event_id, count(*) AS n FROM faults_handled GROUP BY event_id")
+        .load(&mut conn)
+        .unwrap();
     rows.into_iter().map(|r| (r.event_id, r.n)).collect()
 }
 
