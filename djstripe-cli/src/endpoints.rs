@@ -111,7 +111,7 @@ pub(super) enum EndpointsCommand {
         endpoint: String,
         /// The new secret (whsec_...); default: read from the DJSTRIPE_NEW_WEBHOOK_SECRET variable.
         #[arg(long, env = "DJSTRIPE_NEW_WEBHOOK_SECRET", hide_env_values = true)]
-        secret: String,
+        secret: Hidden,
         /// Hours the replaced secret keeps verifying (0 = drop it now).
         #[arg(long, default_value_t = 24.0)]
         keep_hours: f64,
@@ -121,6 +121,23 @@ pub(super) enum EndpointsCommand {
         /// Local id, Stripe id (we_...) or UUID.
         endpoint: String,
     },
+}
+
+/// A secret argument (a signing secret, an API key): parsed like a `String`, shown as `…` by
+/// `Debug`, so that no secret reaches a log through the parsed command line.
+#[derive(Clone)]
+pub(super) struct Hidden(pub(super) String);
+
+impl From<String> for Hidden {
+    fn from(value: String) -> Self {
+        Hidden(value)
+    }
+}
+
+impl std::fmt::Debug for Hidden {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"…\"")
+    }
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -133,7 +150,7 @@ pub(super) enum AccountsCommand {
         mode: Mode,
         /// The key (sk_/rk_...); default: read from the STRIPE_ACCOUNT_SECRET_KEY variable.
         #[arg(long, env = "STRIPE_ACCOUNT_SECRET_KEY", hide_env_values = true)]
-        key: String,
+        key: Hidden,
     },
     /// Stored account keys (redacted).
     List,
@@ -336,7 +353,7 @@ pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<()> {
             if !(0.0..=24.0 * 365.0).contains(&keep_hours) {
                 return Err(Error::Argument { flag: "--keep-hours", message: "must be between 0 and 8760".into() });
             }
-            let updated = manager.add_secret(&endpoint, &secret, Duration::from_secs_f64(keep_hours * 3600.0))?;
+            let updated = manager.add_secret(&endpoint, &secret.0, Duration::from_secs_f64(keep_hours * 3600.0))?;
             say!("new secret stored; {}", describe(&updated))?;
         }
         EndpointsCommand::DropSecret { endpoint } => {
@@ -354,7 +371,7 @@ pub(super) fn accounts(cli: &Cli, command: AccountsCommand) -> Result<()> {
     match command {
         AccountsCommand::SetKey { account, mode, key } => {
             let livemode = mode.livemode(default_live);
-            db.set_account_key(&account, livemode, key.trim())?;
+            db.set_account_key(&account, livemode, key.0.trim())?;
             say!("{} key stored for {account}", mode_name(livemode))?;
         }
         AccountsCommand::List => {
@@ -380,4 +397,30 @@ pub(super) fn accounts(cli: &Cli, command: AccountsCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(clap::Parser, Debug)]
+    enum Command {
+        #[command(subcommand)]
+        Endpoints(super::EndpointsCommand),
+        #[command(subcommand)]
+        Accounts(super::AccountsCommand),
+    }
+
+    /// Issue 15, 6: no secret in any `Debug` output, the parsed command lines included.
+    #[test]
+    fn debug_shows_no_secret_or_key() {
+        for args in [
+            &["x", "endpoints", "add-secret", "1", "--secret", "whsec_S3NTINEL"][..],
+            &["x", "accounts", "set-key", "acct_1", "--test", "--key", "sk_test_S3NTINEL"][..],
+        ] {
+            let parsed = Command::try_parse_from(args).unwrap();
+            let out = format!("{parsed:?} {parsed:#?}");
+            assert!(!out.contains("S3NTINEL") && out.contains('…'), "{out}");
+        }
+    }
 }

@@ -13,7 +13,7 @@
 //! otherwise: `false` is never retried (whatever the status), `true` always is. Each wait is the
 //! exponential backoff ([`StripeClient::backoff`], doubling, at most [`MAX_BACKOFF`]) with jitter
 //! (between half and all of it, so that many clients do not retry in step), and at least the
-//! `Retry-After` Stripe asked for. All waits of one call together stay within
+//! `Retry-After` Stripe asked for (seconds or an HTTP date). All waits of one call together stay within
 //! [`StripeClient::retry_budget`]: a `Retry-After` beyond it ends the retries at once, with an
 //! error that says how long Stripe asked to wait.
 //! | `stripe_api/webhook_endpoints.rs` | `/v1/webhook_endpoints`: create, list, retrieve, update, delete |
@@ -348,8 +348,7 @@ impl StripeClient {
         let mut response = response.map_err(|e| Retry::Network(e.to_string()))?;
         let status = response.status().as_u16();
         let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim);
-        // `Retry-After` in seconds (Stripe's form; an HTTP date is ignored: the backoff applies).
-        let retry_after = header("retry-after").and_then(|s| s.parse::<u64>().ok()).map(Duration::from_secs);
+        let retry_after = header("retry-after").and_then(|value| retry_after(value, chrono::Utc::now()));
         let should_retry = match header("stripe-should-retry") {
             Some("true") => Some(true),
             Some("false") => Some(false),
@@ -417,5 +416,29 @@ impl Retry {
             _ => message,
         };
         Error::StripeApi { request, status, code, message }
+    }
+}
+
+/// How long a `Retry-After` value asks to wait (RFC 9110 §10.2.3): delay seconds (Stripe's form)
+/// or an HTTP date (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`), a date in the past meaning
+/// now; `None` for anything else (the backoff applies).
+fn retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    Some((at.with_timezone(&chrono::Utc) - now).to_std().unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date() {
+        let now = chrono::DateTime::parse_from_rfc3339("1994-11-06T08:49:30Z").unwrap().with_timezone(&chrono::Utc);
+        assert_eq!(super::retry_after("2", now), Some(std::time::Duration::from_secs(2)));
+        assert_eq!(super::retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now), Some(std::time::Duration::from_secs(7)));
+        assert_eq!(super::retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now), Some(std::time::Duration::ZERO));
+        assert_eq!(super::retry_after("soon", now), None);
+        assert_eq!(super::retry_after("-1", now), None);
     }
 }
