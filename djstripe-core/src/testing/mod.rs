@@ -210,13 +210,12 @@ pub fn fixture(resource: &str) -> Option<&'static Value> {
 /// ```
 pub fn event_types() -> &'static [&'static str] {
     static TYPES: OnceLock<Vec<&'static str>> = OnceLock::new();
-    TYPES.get_or_init(|| {
-        include_str!("../../fixtures/event-types.txt")
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .collect()
-    })
+    TYPES.get_or_init(|| catalog_lines(include_str!("../../fixtures/event-types.txt")))
+}
+
+/// The names of a catalog file: one a line, blank lines and `#` comments skipped.
+fn catalog_lines(text: &'static str) -> Vec<&'static str> {
+    text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect()
 }
 
 fn resources() -> &'static HashMap<String, Value> {

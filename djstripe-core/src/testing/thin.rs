@@ -15,13 +15,7 @@ use crate::RelatedObject;
 /// ```
 pub fn v2_event_types() -> &'static [&'static str] {
     static TYPES: OnceLock<Vec<&'static str>> = OnceLock::new();
-    TYPES.get_or_init(|| {
-        include_str!("../../fixtures/event-types-v2.txt")
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .collect()
-    })
+    TYPES.get_or_init(|| super::catalog_lines(include_str!("../../fixtures/event-types-v2.txt")))
 }
 
 /// The object a v2 notification of `event_type` refers to: its type is the event type without
