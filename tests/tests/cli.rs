@@ -62,6 +62,7 @@ fn handlers_lists_the_three_shop_handlers() {
     assert_eq!(lines.remove(0), ["patterns", "handler", "defined", "at"], "a header: {stdout}");
     let expected = [
         (vec!["price,", "product"], "catalog_changed"),
+        (vec!["v2.core.account"], "record_account_event"),
         (vec!["customer"], "record_customer_event"),
         (vec!["customer.subscription.trial_will_end"], "remind_trial_ending"),
     ];
@@ -242,6 +243,29 @@ fn trigger_sends_signed_events(backend: Backend) {
     // Each about a new customer (a handler keyed on the object would otherwise meet the same one).
     let customers = db.count("SELECT COUNT(DISTINCT customer_id) AS n FROM shop_customer_event");
     assert_eq!(customers, 5, "one fresh customer per event");
+
+    // A v2 notification type is sent as a thin event, each about a fresh account.
+    let (code, stdout, stderr) = shop(
+        &db,
+        &[],
+        &[
+            "trigger",
+            "v2.core.account[identity].updated",
+            "--endpoint",
+            &server.uuid,
+            "--base-url",
+            &server.base,
+            "--count",
+            "2",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.lines().all(|l| l.starts_with("200 evt_test_") && l.contains(r#""status":"processed""#)),
+        "{stdout}"
+    );
+    assert_eq!(count(&db, "djstripe_event"), 7);
+    assert_eq!(db.count("SELECT COUNT(DISTINCT account_id) AS n FROM shop_account_event"), 2);
 }
 
 /// Bad `trigger` arguments: exit 1 and one clear line, nothing sent.

@@ -431,7 +431,40 @@ fn legacy_rotation(stack: Stack) {
     assert_eq!(triggers(&db), 5);
 }
 
+/// A v2 event notification ("thin" event, issue 16: answered 400 "not a Stripe event" before):
+/// 200 processed, stored, the shop's `v2.core.account` handler called once (a bracketed type
+/// included); the duplicate 200 without a second call.
+fn thin_events(stack: Stack) {
+    let db = TestDb::new(stack);
+    let server = Server::start(&db, &[]);
+    let secret = server.secret(&db);
+    let url = server.endpoint_url();
+    let account_rows =
+        |id: &str| db.count(&format!("SELECT COUNT(*) AS n FROM shop_account_event WHERE event_id = '{id}'"));
+
+    for event_type in ["v2.core.account.updated", "v2.core.account[requirements].updated"] {
+        let signed = EventBuilder::v2(event_type).signed(&secret);
+        let id = signed.event.id.as_str();
+        let first = post(&url, &signed.body, Some(&signed.header));
+        assert_eq!((first.status, first.json["status"].as_str()), (200, Some("processed")), "{first:?}");
+        assert_eq!(first.json["event_id"], id);
+        assert_eq!(event_rows(&db, id), 1);
+        assert_eq!(account_rows(id), 1, "{event_type}: handled once");
+        let again = post(&url, &signed.body, Some(&header(&secret, now() + 1, &signed.body)));
+        assert_eq!((again.status, again.json["status"].as_str()), (200, Some("duplicate")), "{again:?}");
+        assert_eq!(account_rows(id), 1, "{event_type}: not handled again");
+    }
+    // A notification no handler takes is stored all the same (as dj-stripe stores every event).
+    let meter = EventBuilder::v2("v1.billing.meter.error_report_triggered").signed(&secret);
+    let answer = post(&url, &meter.body, Some(&meter.header));
+    assert_eq!((answer.status, answer.json["status"].as_str()), (200, Some("processed")), "{answer:?}");
+    assert_eq!(event_rows(&db, &meter.event.id), 1);
+    assert_eq!(triggers_with(&db, "processed"), 3);
+    assert_eq!(triggers_with(&db, "duplicate"), 2);
+}
+
 every_stack!(
+    thin_events,
     ok_answers,
     bad_requests,
     garbage_bodies,

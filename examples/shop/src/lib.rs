@@ -1,4 +1,4 @@
-//! The example shop: three handlers that show what djstripe-rs does, and its command line.
+//! The example shop: four handlers that show what djstripe-rs does, and its command line.
 //!
 //! - `customer` (every `customer.*` event): writes a row into the shop's own table
 //!   `shop_customer_event` through the event's transaction. If the customer object's
@@ -10,6 +10,8 @@
 //!   when set (an outbox a mailer would send from; the tests read it). `SHOP_OUTBOX_DELAY_MS`
 //!   makes each one take that long, like a slow mail server.
 //! - `price`, `product`: one handler for both.
+//! - `v2.core.account`: v2 event notifications about connected accounts (bracketed types
+//!   included) write a row into `shop_account_event`, the account taken from `related_object`.
 //!
 //! The library holds what does not depend on a web framework (handlers, schema, the command
 //! line); the binaries add one: `shop` serves with actix-web (`src/main.rs`), `shop-axum` with
@@ -43,6 +45,21 @@ diesel::table! {
         event_type -> Text,
         /// The customer (`cus_...`).
         customer_id -> Text,
+    }
+}
+
+diesel::table! {
+    /// One row per v2 account notification the shop saw (written in the event's transaction).
+    shop_account_event (id) {
+        /// Surrogate key.
+        id -> BigInt,
+        /// Stripe's event id (`evt_...`).
+        event_id -> Text,
+        /// The event type, e.g. `v2.core.account[requirements].updated`.
+        #[sql_name = "type"]
+        event_type -> Text,
+        /// The account the notification is about (`related_object.id`, `acct_...`).
+        account_id -> Text,
     }
 }
 
@@ -106,6 +123,22 @@ fn write_outbox(line: &str) -> std::io::Result<()> {
         std::thread::sleep(std::time::Duration::from_millis(ms));
     }
     std::fs::OpenOptions::new().create(true).append(true).open(path)?.write_all(line.as_bytes())
+}
+
+/// Every v2 notification about a connected account (`v2.core.account.*` and the bracketed
+/// `v2.core.account[...].*` types, sent by an event destination): record which account, in the
+/// event's transaction. A notification names its object (`related_object`) instead of carrying
+/// it; fetch it from Stripe when the handler needs more.
+#[webhook_handler("v2.core.account")]
+pub fn record_account_event(event: &Event, ctx: &mut HandlerContext) -> HandlerResult {
+    diesel::insert_into(shop_account_event::table)
+        .values((
+            shop_account_event::event_id.eq(&event.id),
+            shop_account_event::event_type.eq(event.event_type()),
+            shop_account_event::account_id.eq(event.object_id().unwrap_or("unknown")),
+        ))
+        .execute(ctx.connection()?)?;
+    Ok(())
 }
 
 /// Any price or product change: the catalog cache would be refreshed here.
