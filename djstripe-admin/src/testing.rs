@@ -879,7 +879,7 @@ pub fn endpoints_are_created_and_switched_at_stripe_like_the_cli(serve: Serve) {
     let s = site_with_settings(serve, admin(), |settings| with_stripe(settings, Some("https://shop.example.com/")));
     let html = s.get("/stripe/admin/endpoints/new", &[good(), loopback]).body;
     assert!(html.contains(r#"value="https://shop.example.com""#), "prefilled from the setting: {html}");
-    let token = s.csrf_cookie();
+    let token = s.form_token(&[good()]);
     let post = |path: &str, form: &[(&str, &str)]| {
         let mut fields = vec![("csrf_token", token.as_str())];
         fields.extend_from_slice(form);

@@ -185,7 +185,50 @@ pub enum Error {
         /// Which mode's key.
         livemode: bool,
     },
-    /// Stripe's API answered an error status (after retries for 429 and 5xx).
+    /// Stripe has no such object (404, `resource_missing`). For a delivery checked with
+    /// `retrieve_event` the delivery is not authentic (a forged id, or an event of another mode
+    /// or account): a 400, never retried into a 500.
+    #[error("{request}: Stripe answered 404{}: {message}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    StripeNotFound {
+        /// `METHOD /v1/path`.
+        request: String,
+        /// Stripe's `error.code` (`resource_missing`), when it sent one.
+        code: Option<String>,
+        /// Stripe's `error.message`.
+        message: String,
+    },
+    /// Stripe refused the API key: 401 (unknown, expired or rolled key) or 403 (a restricted key
+    /// without the permission). A configuration fault, named by the key's setting; retrying
+    /// cannot help.
+    #[error("{request}: Stripe refused the API key in {key} ({status}{}): {message}", code.as_deref().map(|c| format!(", {c}")).unwrap_or_default())]
+    StripeKeyRefused {
+        /// `METHOD /v1/path`.
+        request: String,
+        /// 401 or 403.
+        status: u16,
+        /// Stripe's `error.code`, when it sent one.
+        code: Option<String>,
+        /// Stripe's `error.message` (it shows only the key's last four characters).
+        message: String,
+        /// Where the key comes from: `STRIPE_TEST_SECRET_KEY`, `STRIPE_LIVE_SECRET_KEY`, or the
+        /// stored key of a connected account (`accounts set-key`).
+        key: String,
+    },
+    /// Stripe is rate limiting (429) or failing (5xx), still after the retries: for a webhook
+    /// delivery a 503, so that Stripe delivers it again later.
+    #[error("{request}: Stripe answered {status}{}: {message}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    StripeUnavailable {
+        /// `METHOD /v1/path`.
+        request: String,
+        /// 429 or 5xx.
+        status: u16,
+        /// Stripe's `error.code`, when it sent one.
+        code: Option<String>,
+        /// Stripe's `error.message`, with what the retries did.
+        message: String,
+    },
+    /// Stripe's API answered another error status: a request it refused (400, 409, ...), after
+    /// the retries Stripe asked for.
     #[error("{request}: Stripe answered {status}{}: {message}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
     StripeApi {
         /// `METHOD /v1/path`.
@@ -197,7 +240,8 @@ pub enum Error {
         /// Stripe's `error.message`.
         message: String,
     },
-    /// Stripe's API could not be reached (after retries).
+    /// Stripe's API could not be reached, or did not answer in time (after retries): for a
+    /// webhook delivery a 503, so that Stripe delivers it again later.
     #[error("{request}: Stripe could not be reached: {reason}")]
     StripeUnreachable {
         /// `METHOD /v1/path`.
@@ -582,7 +626,10 @@ impl Error {
             Error::NotFound { .. } => 404,
             Error::BodyTimeout { .. } => 408,
             Error::BodyTooLarge { .. } => 413,
-            Error::DatabaseUnavailable { .. } | Error::Busy { .. } => 503,
+            Error::DatabaseUnavailable { .. }
+            | Error::Busy { .. }
+            | Error::StripeUnavailable { .. }
+            | Error::StripeUnreachable { .. } => 503,
             Error::Migration { .. }
             | Error::Handler { .. }
             | Error::Database(_)
@@ -590,7 +637,8 @@ impl Error {
             | Error::InvalidSetting { .. }
             | Error::MissingApiKey { .. }
             | Error::StripeApi { .. }
-            | Error::StripeUnreachable { .. }
+            | Error::StripeNotFound { .. }
+            | Error::StripeKeyRefused { .. }
             | Error::StripeUnexpectedAnswer { .. }
             | Error::BaseUrlRejected { .. }
             | Error::CleanupNeeded { .. }

@@ -30,6 +30,14 @@ use crate::Error;
 pub const DEFAULT_API_BASE: &str = "https://api.stripe.com";
 /// The API version this library pins in `Stripe-Version`.
 pub const API_VERSION: &str = "2026-07-29.dahlia";
+/// How long one request to Stripe may take by default, connecting and reading included (see
+/// [`StripeClient::timeout`]).
+///
+/// ```
+/// assert_eq!(djstripe_core::stripe_api::DEFAULT_TIMEOUT.as_secs(), 30);
+/// ```
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The longest single backoff wait when Stripe sends no `Retry-After` (Stripe's own libraries
 /// cap theirs at a few seconds too).
 pub const MAX_BACKOFF: Duration = Duration::from_secs(8);
@@ -136,11 +144,7 @@ impl StripeClient {
     /// # let _ = client;
     /// ```
     pub fn new(base: impl Into<String>) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into();
+        let agent = agent(DEFAULT_TIMEOUT);
         Self {
             base: base.into().trim_end_matches('/').to_owned(),
             test_key: None,
@@ -207,6 +211,19 @@ impl StripeClient {
     /// ```
     pub fn retry_budget(mut self, budget: Duration) -> Self {
         self.retry_budget = budget;
+        self
+    }
+
+    /// The longest one request to Stripe may take, connecting, sending and reading the answer
+    /// together (default [`DEFAULT_TIMEOUT`], 30 s); past it the attempt counts as unreachable
+    /// and may be retried within the retry budget.
+    ///
+    /// ```
+    /// let c = djstripe_core::stripe_api::StripeClient::new("http://127.0.0.1:1").timeout(std::time::Duration::from_secs(5));
+    /// # let _ = c;
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.agent = agent(timeout);
         self
     }
 
@@ -279,6 +296,13 @@ impl StripeClient {
             Some(key) => key.as_str(),
             None => self.key(caller.livemode)?,
         };
+        // Where the key comes from, for an error that says which one Stripe refused.
+        let key_setting = || match (&caller.key, &caller.stripe_account) {
+            (Some(_), Some(account)) => format!("the stored key of {account} (accounts set-key)"),
+            (Some(_), None) => "the stored account key (accounts set-key)".to_owned(),
+            (None, _) if caller.livemode => "STRIPE_LIVE_SECRET_KEY".to_owned(),
+            (None, _) => "STRIPE_TEST_SECRET_KEY".to_owned(),
+        };
         let account = caller.stripe_account.as_deref();
         let url = format!("{}{}", self.base, path);
         let mut attempt = 0;
@@ -290,13 +314,13 @@ impl StripeClient {
                 Err(failure) => failure,
             };
             if !failure.retryable() || attempt >= self.max_retries {
-                return Err(failure.into_error(method, path, None));
+                return Err(failure.into_error(method, path, None, key_setting));
             }
             let wait = self.wait(attempt, failure.retry_after());
             if waited + wait > self.retry_budget {
                 // Sleeping past the budget would hold the caller (a CLI, an admin page) longer
                 // than promised: give up now, saying how long Stripe asked to wait.
-                return Err(failure.into_error(method, path, Some(wait)));
+                return Err(failure.into_error(method, path, Some(wait), key_setting));
             }
             attempt += 1;
             waited += wait;
@@ -396,7 +420,14 @@ impl Retry {
     }
 
     /// The error to report; `over_budget` is the wait that would have passed the retry budget.
-    fn into_error(self, method: &str, path: &str, over_budget: Option<Duration>) -> Error {
+    /// `key_setting` names where the key came from (for a refused key).
+    fn into_error(
+        self,
+        method: &str,
+        path: &str,
+        over_budget: Option<Duration>,
+        key_setting: impl FnOnce() -> String,
+    ) -> Error {
         let request = format!("{method} {path}");
         let (status, code, message, retryable) = match self {
             Retry::Network(reason) => return Error::StripeUnreachable { request, reason },
@@ -410,13 +441,22 @@ impl Retry {
                 if status == 429 { "rate limited; " } else { "" },
                 wait.as_secs_f64().ceil()
             ),
-            (401, _) => format!("unauthorized, check the secret key: {message}"),
             (429, _) if retryable => format!("rate limited, retries exhausted: {message}"),
             (_, _) if retryable => format!("retries exhausted: {message}"),
             _ => message,
         };
-        Error::StripeApi { request, status, code, message }
+        match status {
+            404 => Error::StripeNotFound { request, code, message },
+            401 | 403 => Error::StripeKeyRefused { request, status, code, message, key: key_setting() },
+            429 | 500..=599 => Error::StripeUnavailable { request, status, code, message },
+            _ => Error::StripeApi { request, status, code, message },
+        }
     }
+}
+
+/// The HTTP agent: error statuses are answers (read for Stripe's error), every request bounded.
+fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(timeout)).build().into()
 }
 
 /// How long a `Retry-After` value asks to wait (RFC 9110 §10.2.3): delay seconds (Stripe's form)

@@ -540,7 +540,8 @@ fn legacy_endpoint_and_rotation(backend: Backend) {
 }
 
 fn validation_none_and_retrieve_event(backend: Backend) {
-    let db = database(backend, 2);
+    // Five engines on one database, each writer keeping a connection.
+    let db = database(backend, 12);
     // `none`: accepted without a signature (only when asked for).
     let mut open = NewWebhookEndpoint::local("");
     open.validation_method = ValidationMethod::None.as_str().into();
@@ -600,6 +601,42 @@ fn validation_none_and_retrieve_event(backend: Backend) {
     let shown = answer.body.to_string();
     assert!(!shown.contains("sk_") && !shown.contains("API Key"), "no internal text: {shown}");
     assert!(shown.contains("internal error"), "{shown}");
+    // ... and the error, for the operator, names the key's setting.
+    let error = receipt.error.as_ref().expect("the refusal").to_string();
+    assert!(error.contains("refused the API key in STRIPE_TEST_SECRET_KEY"), "{error}");
+
+    // Stripe rate limiting, failing or unreachable is no fault of the delivery nor a bug: 503,
+    // so that Stripe delivers it again later (issue 16: every Stripe error was a 500).
+    let engine = retrieving(&db, stripe.base_url());
+    for status in [429, 500, 503] {
+        stripe.fail_next(status, r#"{"error":{"message":"stripe-said-so"}}"#);
+        let all = djstripe_core::db::TriggerFilter::default();
+        let before = db.triggers(&all, 0, 10_000).unwrap().len();
+        let answer = receive_answer(&engine, &fetched.djstripe_uuid);
+        assert_eq!(answer.status, 503, "Stripe answered {status}: {answer:?}");
+        assert_eq!(answer.retry_after, Some(5));
+        assert!(!answer.body.to_string().contains("stripe-said-so"), "{answer:?}");
+        assert!(!answer.body.to_string().contains("database"), "not the database's fault: {answer:?}");
+        assert_eq!(db.triggers(&all, 0, 10_000).unwrap().len(), before + 1, "recorded, as every delivery is");
+    }
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let unreachable = retrieving(&db, &format!("http://{closed}"));
+    assert_eq!(receive_answer(&unreachable, &fetched.djstripe_uuid).status, 503, "Stripe unreachable");
+}
+
+/// An engine validating `retrieve_event` endpoints against the Stripe API at `base`, no retries.
+fn retrieving(db: &djstripe_core::db::Database, base: &str) -> Engine {
+    let client = djstripe_core::stripe_api::StripeClient::new(base).test_key(FakeStripe::TEST_KEY).max_retries(0);
+    Engine::new(db.clone(), EngineConfig { stripe: Some(client), ..Default::default() }).unwrap()
+}
+
+/// The answer to a delivery of a fresh event to the endpoint `uuid`.
+fn receive_answer(engine: &Engine, uuid: &str) -> djstripe_core::app::WebhookAnswer {
+    let body = event_body(&event_id(), "customer.updated", json!({}));
+    match engine.receive(&delivery(uuid, &body, None)) {
+        Ok(receipt) => djstripe_core::app::WebhookAnswer::from_receipt(&receipt),
+        Err(error) => djstripe_core::app::WebhookAnswer::from_error(&error),
+    }
 }
 
 /// One batch holding every case at once (the single writer is held by a slow handler while the

@@ -172,6 +172,9 @@ pub(crate) async fn create<B: Blocking>(p: &Page<'_, B>) -> Result<AdminResponse
         // What Stripe or the configuration says is shown with the form, to fix and resend.
         Err(Error::Core(
             e @ (djstripe_core::Error::StripeApi { .. }
+            | djstripe_core::Error::StripeNotFound { .. }
+            | djstripe_core::Error::StripeKeyRefused { .. }
+            | djstripe_core::Error::StripeUnavailable { .. }
             | djstripe_core::Error::StripeUnreachable { .. }
             | djstripe_core::Error::StripeUnexpectedAnswer { .. }
             | djstripe_core::Error::MissingApiKey { .. }

@@ -75,6 +75,8 @@ pub struct Djstripe {
 
 /// The retry budget of the engine's Stripe client (see [`StripeClient::retry_budget`]).
 const ENGINE_RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long one call of the engine's Stripe client may take: a delivery waits for it.
+const ENGINE_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// The retry budget of [`Djstripe::endpoint_manager`]'s client.
 const OPERATOR_RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -117,7 +119,8 @@ impl Djstripe {
         // The engine calls Stripe while a delivery waits for its answer (`retrieve_event`): a
         // short retry budget, so that a long `Retry-After` fails the delivery (Stripe redelivers)
         // rather than outlasting Stripe's own timeout.
-        let mut stripe = StripeClient::new(&settings.api_base).retry_budget(ENGINE_RETRY_BUDGET);
+        let mut stripe =
+            StripeClient::new(&settings.api_base).retry_budget(ENGINE_RETRY_BUDGET).timeout(ENGINE_CALL_TIMEOUT);
         if let Some(key) = &settings.test_secret_key {
             stripe = stripe.test_key(key);
         }
@@ -253,7 +256,7 @@ impl Djstripe {
     pub fn endpoint_manager(&self, prefix: &str) -> EndpointManager {
         let client = self.engine.config().stripe.clone().unwrap_or_else(|| StripeClient::new(&self.settings.api_base));
         // An operator's command may wait for Stripe's rate limit to pass.
-        let client = client.retry_budget(OPERATOR_RETRY_BUDGET);
+        let client = client.retry_budget(OPERATOR_RETRY_BUDGET).timeout(crate::stripe_api::DEFAULT_TIMEOUT);
         EndpointManager::new(self.engine.database().clone(), client).prefix(prefix)
     }
 

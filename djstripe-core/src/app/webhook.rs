@@ -325,6 +325,10 @@ impl WebhookAnswer {
         let (message, retry_after) = match error {
             _ if status == 404 => ("not found".to_owned(), None),
             Error::Busy { .. } => ("busy, retry later".to_owned(), Some(1)),
+            Error::StripeUnavailable { .. } | Error::StripeUnreachable { .. } => {
+                tracing::warn!(error = %escaped_display(error), "Stripe's API unavailable: answered 503");
+                ("temporarily unavailable, retry later".to_owned(), Some(5))
+            }
             _ if status == 503 => ("database unavailable, retry later".to_owned(), Some(5)),
             _ if error.is_client_error() => (error.to_string(), None),
             _ => {
@@ -355,6 +359,10 @@ impl WebhookAnswer {
             (Some(error), _) if error.is_client_error() => {
                 json!({ "status": receipt.outcome, "error": error.to_string(), "trigger_id": receipt.trigger_id })
             }
+            (Some(error @ (Error::StripeUnavailable { .. } | Error::StripeUnreachable { .. })), _) => {
+                tracing::warn!(error = %escaped_display(error), "Stripe's API unavailable: answered 503");
+                json!({ "status": receipt.outcome, "error": "temporarily unavailable, retry later", "trigger_id": receipt.trigger_id })
+            }
             (Some(error), _) => {
                 tracing::error!(error = %escaped_display(error), "webhook delivery not validated");
                 json!({ "status": receipt.outcome, "error": "internal error", "trigger_id": receipt.trigger_id })
@@ -363,7 +371,7 @@ impl WebhookAnswer {
                 json!({ "status": outcome, "trigger_id": receipt.trigger_id, "event_id": receipt.event_id })
             }
         };
-        Self { status, body, retry_after: None }
+        Self { status, body, retry_after: (status == 503).then_some(5) }
     }
 }
 

@@ -835,7 +835,8 @@ fn is_pending(endpoint: &WebhookEndpoint) -> bool {
 fn outcome_unknown(error: &Error, resumed: bool) -> bool {
     match error {
         Error::StripeUnreachable { .. } => true,
-        Error::StripeApi { status, .. } => *status >= 500 || *status == 409 || (*status == 429 && resumed),
+        Error::StripeUnavailable { status, .. } => *status >= 500 || (*status == 429 && resumed),
+        Error::StripeApi { status, .. } => *status == 409,
         _ => false,
     }
 }

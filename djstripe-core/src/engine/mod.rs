@@ -688,10 +688,12 @@ impl Engine {
                 }
                 // Outside any transaction: the network call must not hold database locks.
                 let fetched = match stripe.retrieve_event(&claimed.id, claimed.livemode, claimed.account.as_deref()) {
-                    // Stripe has no such event: the delivery is forged (or of another account), a
-                    // client error; anything else Stripe says (a bad key, ...) is ours, and its
-                    // text is never shown to the sender.
-                    Err(Error::StripeApi { status: 404, .. }) => {
+                    // Stripe has no such event: the delivery is forged (or of another mode or
+                    // account), a client error (400). The rest is ours, by cause: a refused key
+                    // is a configuration fault (500, the key's setting named in the log); Stripe
+                    // rate limiting, failing or unreachable is a 503, so Stripe delivers again.
+                    // Stripe's text is never shown to the sender.
+                    Err(Error::StripeNotFound { .. }) => {
                         return Err(Error::invalid_event(format!("Stripe has no event `{}`", claimed.id)));
                     }
                     other => other?,

@@ -215,7 +215,7 @@ impl StripeClient {
         let path = format!("/v1/webhook_endpoints/{id}");
         match self.call_as(caller, "GET", &path, &[], None) {
             Ok(value) => parse(value, &path).map(Some),
-            Err(Error::StripeApi { status: 404, .. }) => Ok(None),
+            Err(Error::StripeNotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -287,7 +287,7 @@ impl StripeClient {
         let path = format!("/v1/webhook_endpoints/{id}");
         match self.call_as(caller, "DELETE", &path, &[], None) {
             Ok(_) => Ok(true),
-            Err(Error::StripeApi { status: 404, .. }) => Ok(false),
+            Err(Error::StripeNotFound { .. }) => Ok(false),
             Err(e) => Err(e),
         }
     }
