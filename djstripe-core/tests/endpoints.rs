@@ -146,7 +146,12 @@ fn stripe_errors_are_clear_and_store_nothing(backend: Backend) {
     // 401: a wrong key.
     let wrong = EndpointManager::new(db.clone(), StripeClient::new(fake.base_url()).test_key("sk_test_wrong"));
     let err = wrong.create(&request).unwrap_err().to_string();
-    assert!(err.contains("401") && err.contains("check the secret key") && err.contains("Invalid API Key"), "{err}");
+    assert!(
+        err.contains("401")
+            && err.contains("refused the API key in STRIPE_TEST_SECRET_KEY")
+            && err.contains("Invalid API Key"),
+        "{err}"
+    );
 
     // No key configured for the mode: refused before any call.
     let before = fake.seen().len();
