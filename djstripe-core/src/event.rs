@@ -164,6 +164,12 @@ impl Event {
         if !is_event_id(&self.id) {
             return Err(Error::InvalidEventId { id: self.id.clone() });
         }
+        if let Some(account) = self.account.as_deref().filter(|a| !is_account_id(a)) {
+            return Err(Error::invalid_event(format!(
+                "`account` {:?} is not a Stripe account id (acct_...)",
+                excerpt(account)
+            )));
+        }
         Ok(())
     }
 
@@ -335,6 +341,25 @@ pub fn is_event_id(id: &str) -> bool {
         && id
             .strip_prefix("evt_")
             .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+}
+
+/// Whether `id` has the shape of a Stripe account id: `acct_` and 1 to 64 ASCII letters or
+/// digits (`acct_1Nv0FGQ9RKHgCVdK`). An event's `account` is checked on every delivery (it is
+/// stored, shown in links and sent as `Stripe-Account`); the endpoint commands check theirs.
+///
+/// ```
+/// use djstripe_core::event::is_account_id;
+/// assert!(is_account_id("acct_1Nv0FGQ9RKHgCVdK"));
+/// assert!(!is_account_id("acct_") && !is_account_id("acct_1'--") && !is_account_id("cus_1"));
+/// ```
+pub fn is_account_id(id: &str) -> bool {
+    id.strip_prefix("acct_")
+        .is_some_and(|rest| !rest.is_empty() && rest.len() <= 64 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// At most 40 characters of attacker-sent text, for an error message.
+fn excerpt(text: &str) -> String {
+    text.chars().take(40).collect()
 }
 
 /// The `created` values accepted (Unix seconds): 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z,

@@ -100,3 +100,17 @@ fn every_catalog_type_builds_a_parsable_event() {
         assert_eq!(parsed, signed.event);
     }
 }
+
+/// Issue 15, 5: Stripe ids are format-checked on ingest — the event id and the Connect account.
+#[test]
+fn an_account_that_is_no_stripe_account_id_is_refused() {
+    let with = |account: &str| {
+        format!(
+            r#"{{"id":"evt_1","type":"x.y","created":1,"livemode":false,"account":"{account}","data":{{"object":{{}}}}}}"#
+        )
+    };
+    assert!(Event::from_slice(with("acct_1Nv0FGQ9RKHgCVdK").as_bytes()).is_ok());
+    for bad in ["acct_1'--", "acct_", "cus_1", "acct_1/../x"] {
+        assert!(err(with(bad).as_bytes()).contains("not a Stripe account id"), "{bad}");
+    }
+}

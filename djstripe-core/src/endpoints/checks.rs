@@ -107,11 +107,10 @@ pub fn check_api_version(version: &str) -> Result<String, Error> {
 /// ```
 pub fn check_account(account: &str) -> Result<String, Error> {
     let account = account.trim();
-    match account.strip_prefix("acct_") {
-        Some(rest) if !rest.is_empty() && rest.len() <= 64 && rest.bytes().all(|b| b.is_ascii_alphanumeric()) => {
-            Ok(account.to_owned())
-        }
-        _ => Err(Error::input("account", format!("`{account}` is not a Stripe account id (acct_...)"))),
+    if crate::event::is_account_id(account) {
+        Ok(account.to_owned())
+    } else {
+        Err(Error::input("account", format!("`{account}` is not a Stripe account id (acct_...)")))
     }
 }
 
