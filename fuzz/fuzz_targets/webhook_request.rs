@@ -9,9 +9,10 @@
 //! - `Legacy` for `""` and `"/"` only; `Endpoint(uuid)` only for `/{uuid}` or `/{uuid}/`, with a
 //!   non-empty `uuid` that never contains '/'; anything else `NotFound`;
 //! - no peer: no address; a peer that is not a trusted proxy: the peer, whatever the headers say;
-//! - behind a trusted proxy: the peer, or an address from the headers that is not a trusted
-//!   proxy; and what the client put in front of the headers (the left-most entries) never
-//!   changes the answer once a header entry was chosen.
+//! - behind a trusted proxy: the peer (no header entry), no address (an entry read before the
+//!   first untrusted one is no address), or an address listed in the headers, which is not a
+//!   trusted proxy unless every entry is one (then the left-most); and once an untrusted entry
+//!   or a bad one decided, what the client put in front (the left-most entries) changes nothing.
 #![no_main]
 
 use std::net::IpAddr;
@@ -57,20 +58,43 @@ fn check_client_ip(peer: Option<IpAddr>, forwarded: &[&str], trusted: &[IpAddr])
         assert_eq!(ip, peer.to_string(), "a direct client's headers were believed");
         return;
     }
-    let chosen: IpAddr = ip.parse().unwrap_or_else(|_| panic!("not an address: {ip:?}"));
-    if chosen == peer {
+    // The entries as the rule reads them: right to left.
+    let entries: Vec<&str> = forwarded.iter().rev().flat_map(|h| h.rsplit(',')).map(str::trim).collect();
+    let parsed: Vec<Option<IpAddr>> = entries.iter().map(|e| address(e)).collect();
+    let decided = parsed.iter().position(|a| a.is_none_or(|a| !trusted.contains(&a)));
+    if ip.is_empty() {
+        let first_bad = parsed.iter().position(Option::is_none);
+        assert!(first_bad.is_some() && first_bad == decided, "no address, yet every entry up to the client's parses");
+    } else {
+        let chosen: IpAddr = ip.parse().unwrap_or_else(|_| panic!("not an address: {ip:?}"));
+        match decided {
+            Some(i) => assert_eq!(parsed[i], Some(chosen), "not the first untrusted entry from the right"),
+            None if entries.is_empty() => assert_eq!(chosen, peer, "no entry, yet not the peer"),
+            None => {
+                assert!(trusted.contains(&chosen), "every entry a trusted proxy, yet {chosen} chosen");
+                assert_eq!(parsed.last().copied().flatten(), Some(chosen), "not the left-most trusted proxy");
+            }
+        }
+    }
+    if decided.is_none() {
         return;
     }
-    assert!(!trusted.contains(&chosen), "a trusted proxy {chosen} taken for the client");
-    let listed = forwarded.iter().flat_map(|h| h.split(',')).any(|e| e.trim().parse::<IpAddr>().ok() == Some(chosen));
-    assert!(listed, "{chosen} is in no header");
 
     // The client controls the left end of the list: writing more there changes nothing.
     let mut spoofed: Vec<String> = forwarded.iter().map(|h| (*h).to_owned()).collect();
     match spoofed.first_mut() {
         Some(first) => first.insert_str(0, "6.6.6.6, "),
-        None => unreachable!("an address was taken from the headers"),
+        None => unreachable!("an entry decided"),
     }
     spoofed.insert(0, String::from("7.7.7.7"));
     assert_eq!(client_ip(Some(peer), spoofed.iter().map(String::as_str), trusted), ip, "spoofed entries believed");
+}
+
+/// One entry's address as the documented rule reads it: an address, with or without a port.
+fn address(entry: &str) -> Option<IpAddr> {
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| entry.strip_prefix('[')?.strip_suffix(']')?.parse().ok())
 }
