@@ -47,7 +47,8 @@ const SQLITE_FILE: &str = "test.sqlite3";
 pub struct TestDatabase {
     database: Database,
     url: String,
-    /// The PostgreSQL server the database was created on.
+    /// The PostgreSQL server the database was created on (read only with PostgreSQL built in).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     server: String,
     backend: Backend,
     pg_name: Option<String>,

@@ -9,7 +9,8 @@ fn never_compiled(_event: &Event) {}
 #[cfg(all())]
 fn compiled(_event: &Event) {}
 
-fn main() {
+#[test]
+fn registers() {
     let all = djstripe_core::registry::all();
     assert_eq!(all.len(), 1);
     assert!(all[0].path().ends_with("::compiled"));

@@ -2,7 +2,7 @@
 use djstripe_core::{Event, HandlerContext, HandlerResult, webhook_handler};
 
 #[derive(Debug)]
-struct MyError;
+pub struct MyError;
 
 impl std::fmt::Display for MyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -22,19 +22,22 @@ fn trial_ending(event: &Event, ctx: &mut HandlerContext) -> HandlerResult {
 fn any_customer(_event: &Event) {}
 
 #[webhook_handler("price", "product")]
+/// `pub` is kept as written.
 pub fn catalog_changed(_: &Event) -> Result<(), MyError> {
     Ok(())
 }
 
 #[webhook_handler("*")]
+/// So is `pub(crate)`.
 pub(crate) fn audit(_event: &Event, _ctx: &mut HandlerContext<'_>) {}
 
-#[webhook_handler("invoice.paid", "charge.refunded",)]
+#[webhook_handler("invoice.paid", "charge.refunded")]
 fn std_error(_event: &'_ Event) -> Result<(), std::fmt::Error> {
     Ok(())
 }
 
-fn main() {
+#[test]
+fn registers() {
     // The functions stay callable as written.
     let event = djstripe_core::testing::event("customer.created");
     any_customer(&event);

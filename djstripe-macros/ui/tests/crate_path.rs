@@ -6,6 +6,7 @@ mod reexport {
 #[reexport::webhook_handler("customer.created", crate = crate::reexport)]
 fn through_reexport(_event: &reexport::Event) {}
 
-fn main() {
+#[test]
+fn registers() {
     assert_eq!(djstripe_core::registry::handlers_for("customer.created").len(), 1);
 }

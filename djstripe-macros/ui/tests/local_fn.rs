@@ -1,7 +1,8 @@
 //! A handler defined inside a function body is registered like any other.
 use djstripe_core::{Event, HandlerContext, webhook_handler};
 
-fn main() {
+#[test]
+fn registers() {
     #[webhook_handler("charge.succeeded")]
     fn local(_event: &Event, ctx: &mut HandlerContext) {
         ctx.on_commit(|| {});
