@@ -66,8 +66,22 @@ fn registration(args: &Args, func: &ItemFn, takes_context: bool) -> TokenStream 
         ReturnType::Default => ident.span(),
         ReturnType::Type(_, ty) => ty.span(),
     };
-    let call = quote_spanned! {output_span=>
-        #private::IntoHandlerResult::into_handler_result(__djstripe_user_fn(#call_args))
+    // A function returning `()` is called as a statement: passing its unit value on would be
+    // clippy's `unit_arg` in the user's crate whenever a token of the call is theirs
+    // (`crate = path`).
+    let returns_unit = match &sig.output {
+        ReturnType::Default => true,
+        ReturnType::Type(_, ty) => matches!(&**ty, syn::Type::Tuple(tuple) if tuple.elems.is_empty()),
+    };
+    let call = if returns_unit {
+        quote_spanned! {output_span=>
+            __djstripe_user_fn(#call_args);
+            ::core::result::Result::Ok(())
+        }
+    } else {
+        quote_spanned! {output_span=>
+            #private::IntoHandlerResult::into_handler_result(__djstripe_user_fn(#call_args))
+        }
     };
     let line = quote_spanned!(ident.span()=> ::core::line!());
     // `#[webhook_handler] #[cfg(...)] fn ...`: the registration exists exactly when the

@@ -1,6 +1,7 @@
 //! Every accepted signature, registered with its patterns.
 use djstripe_core::{Event, HandlerContext, HandlerResult, webhook_handler};
 
+/// A user's own error type.
 #[derive(Debug)]
 pub struct MyError;
 
@@ -59,7 +60,7 @@ fn registers() {
 
     let handler = djstripe_core::registry::all().iter().find(|h| h.path().ends_with("::trial_ending")).unwrap();
     assert!(handler.file().ends_with("forms.rs"), "{}", handler.file());
-    assert_eq!(handler.line(), 16, "the line of the function name");
+    assert_eq!(handler.line(), 17, "the line of the function name");
 
     let ran = djstripe_core::dispatch::dispatch(&event, &mut HandlerContext::detached()).unwrap();
     assert_eq!(ran, 2); // audit ("*") and any_customer ("customer")
