@@ -63,7 +63,8 @@
 //! ([`AdminConfig::secure_cookies`]); forwarding headers count only from trusted proxies
 //! (`DJSTRIPE_TRUSTED_PROXIES`). Secrets are never rendered (only whether one is set and when
 //! previous ones expire), ids are percent-encoded in links, `next` stays inside the admin; every
-//! answer is `Cache-Control: no-store` with a script-free `Content-Security-Policy`,
+//! answer is `Cache-Control: no-store` with a `Content-Security-Policy` that allows no script
+//! and no style but the admin's own stylesheet (by its hash: no `'unsafe-inline'`),
 //! `X-Frame-Options: DENY`, `X-Content-Type-Options: nosniff`, `Referrer-Policy: same-origin`,
 //! and HSTS over https.
 
@@ -188,11 +189,20 @@ impl Admin {
     }
 }
 
-/// What a page may load: its own styles (inline: the templates' `<style>`), nothing else — no
-/// script at all, no frame, forms only to this site (Django's `SecurityMiddleware` and the CSP
-/// a script-free admin can have).
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
-                                       form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// What a page may load: its own stylesheet (the one `<style>` element, allowed by its hash, so
+/// no injected style or `style` attribute applies), nothing else — no script at all, no frame,
+/// forms only to this site (Django's `SecurityMiddleware` and the CSP a script-free admin can
+/// have).
+fn content_security_policy() -> &'static str {
+    static POLICY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    POLICY.get_or_init(|| {
+        format!(
+            "default-src 'none'; style-src {}; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; \
+             base-uri 'none'",
+            render::style_hash()
+        )
+    })
+}
 
 /// The headers every answer gets: no caching, no framing, no sniffing, no referrer to other
 /// sites, the CSP, and HSTS when the request came over https (a plain-HTTP answer cannot set it).
@@ -200,7 +210,7 @@ fn security_headers(response: AdminResponse, request: &AdminRequest) -> AdminRes
     let response = response
         .header("Cache-Control", "no-store")
         .header("X-Frame-Options", "DENY")
-        .header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        .header("Content-Security-Policy", content_security_policy())
         .header("X-Content-Type-Options", "nosniff")
         .header("Referrer-Policy", "same-origin")
         .header("Cross-Origin-Opener-Policy", "same-origin");

@@ -798,18 +798,31 @@ pub fn every_answer_has_the_security_headers(serve: Serve) {
         s.get("/stripe/admin/triggers/", &[]),
         s.get("/stripe/admin/triggers/", &[basic("ops", "wrong")]),
         s.get("/stripe/admin/nothing-here", &[good()]),
+        s.get("/stripe/admin/triggers/999999/", &[good()]),
         s.post("/stripe/admin/logout", &[("origin", "https://evil.example".into())], &[]),
     ];
+    let mut styled = 0;
     for reply in answers {
         let csp = reply.header("content-security-policy");
         assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{csp}");
         assert!(!csp.contains("script-src"), "no script at all: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "no injected style applies: {csp}");
+        assert!(!reply.body.contains("style=\""), "no style attribute (the CSP would drop it)");
+        // The page's one stylesheet is the one the policy allows, by its SHA-256.
+        if let Some(start) = reply.body.find("<style>") {
+            let css = &reply.body[start + "<style>".len()..reply.body.find("</style>").unwrap()];
+            assert_eq!(reply.body.matches("<style>").count(), 1);
+            let hash = base64::engine::general_purpose::STANDARD.encode(crate::auth::sha256(css.as_bytes()));
+            assert!(csp.contains(&format!("style-src 'sha256-{hash}'")), "{csp}");
+            styled += 1;
+        }
         assert_eq!(reply.header("x-content-type-options"), "nosniff");
         assert_eq!(reply.header("referrer-policy"), "same-origin");
         assert_eq!(reply.header("x-frame-options"), "DENY");
         assert_eq!(reply.header("cache-control"), "no-store");
         assert!(reply.headers.iter().all(|(k, _)| k != "strict-transport-security"), "plain HTTP: no HSTS");
     }
+    assert_eq!(styled, 3, "two pages and the error page carry the stylesheet");
 }
 
 /// Failed logins of all clients together pause every login (issue 15, 1: 300 guesses in 2.4 s

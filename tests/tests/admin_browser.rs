@@ -180,6 +180,13 @@ async fn run(
     client.goto(&format!("{admin}/")).await.unwrap();
     assert_eq!(path(client).await, "/stripe/admin/login?next=/stripe/admin/");
     shots.take(client, "login").await;
+    // The stylesheet applies under the page's CSP (allowed by its hash; a blocked one would leave
+    // the browser's defaults), and the layout comes from classes (a style attribute would not).
+    let computed = |script: &'static str| async move { client.execute(script, vec![]).await.unwrap() };
+    let background = computed("return getComputedStyle(document.body).backgroundColor").await;
+    assert_eq!(background.as_str(), Some("rgb(246, 247, 249)"), "the admin's stylesheet applies");
+    let width = computed("return getComputedStyle(document.querySelector('.card')).maxWidth").await;
+    assert_eq!(width.as_str(), Some("384px"), "the login card's class applies");
     fill(client, "#user", "admin").await;
     fill(client, "#password", "wrong").await;
     click(client, "form[action$='/login'] button[type=submit]").await;
