@@ -31,6 +31,31 @@ fn meter_error(event: &Event) {
     CALLS.lock().unwrap().push((event.id.clone(), event.v2_data().cloned()));
 }
 
+/// Events whose handler fails (until removed), with the `data` it saw each time.
+static FAIL: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static FAILED_WITH: Mutex<Vec<(String, Option<Value>)>> = Mutex::new(Vec::new());
+
+#[derive(Debug)]
+struct Asked;
+
+impl std::fmt::Display for Asked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("asked to fail")
+    }
+}
+
+impl std::error::Error for Asked {}
+
+#[webhook_handler("v2.core.account")]
+fn account_updated(event: &Event) -> Result<(), Asked> {
+    if FAIL.lock().unwrap().contains(&event.id) {
+        FAILED_WITH.lock().unwrap().push((event.id.clone(), event.v2_data().cloned()));
+        return Err(Asked);
+    }
+    CALLS.lock().unwrap().push((event.id.clone(), event.v2_data().cloned()));
+    Ok(())
+}
+
 fn calls_for(id: &str) -> Vec<Option<Value>> {
     CALLS.lock().unwrap().iter().filter(|c| c.0 == id).map(|c| c.1.clone()).collect()
 }
@@ -41,8 +66,11 @@ fn settings(stripe: &FakeStripe) -> Settings {
 
 /// A test app whose Stripe is `stripe`, its endpoint fetching thin events or not.
 fn app_with(backend: Backend, settings: Settings, fetch: bool) -> TestApp {
-    let app =
-        TestApp::builder().backend(backend).settings(settings).handlers(HandlerSet::only(["meter_error"])).start();
+    let app = TestApp::builder()
+        .backend(backend)
+        .settings(settings)
+        .handlers(HandlerSet::only(["meter_error", "account_updated"]))
+        .start();
     if fetch {
         let changes = EndpointChanges { fetch_thin_events: Some(true), ..Default::default() };
         let updated = app.engine().database().update_endpoint(app.endpoint().id, &changes).unwrap();
@@ -242,7 +270,52 @@ fn legacy_endpoint_fetches_with_its_setting(backend: Backend) {
     assert_eq!(v2_requests(&stripe)[0].header("stripe-context"), Some(CONTEXT));
 }
 
+/// A failed delivery's trigger keeps the notification as delivered; reprocessing it fetches the
+/// full event again, so the handler sees `data` the second time too.
+fn reprocessing_fetches_again(backend: Backend) {
+    let stripe = FakeStripe::start();
+    let app = app(backend, &stripe, true);
+    let builder = EventBuilder::v2("v2.core.account.updated").account(CONTEXT);
+    let thin = builder.build();
+    stripe.add_v2_event(full(&thin));
+    FAIL.lock().unwrap().push(thin.id.clone());
+    let answer = app.send(&builder);
+    assert_eq!((answer.status, answer.outcome()), (500, Some(Outcome::Failed)), "{:?}", answer.error());
+    let failed: Vec<_> = FAILED_WITH.lock().unwrap().iter().filter(|f| f.0 == thin.id).cloned().collect();
+    assert_eq!(failed, [(thin.id.clone(), Some(data()))], "the failing attempt saw the data too");
+
+    FAIL.lock().unwrap().retain(|id| *id != thin.id);
+    let receipt = app.engine().process_trigger(answer.trigger_id().unwrap()).unwrap();
+    assert_eq!(receipt.outcome, Outcome::Processed, "{:?}", receipt.error);
+    assert_eq!(calls_for(&thin.id), [Some(data())], "the reprocessed event has its data");
+    assert_eq!(v2_requests(&stripe).len(), 2, "fetched for the delivery and for the reprocessing");
+    assert_eq!(app.event(&thin.id).unwrap().to_event().unwrap().v2_data(), Some(&data()));
+}
+
+/// `retrieve_event` validation of a thin notification asks Stripe's v2 API for it (before:
+/// `GET /v1/events/{id}`, which has no v2 events: every v2 delivery was refused as forged).
+fn retrieve_event_validation_uses_the_v2_api_for_thin_events(backend: Backend) {
+    let stripe = FakeStripe::start();
+    let app = app(backend, &stripe, false);
+    let mut new = djstripe_core::db::NewWebhookEndpoint::local("whsec_unused");
+    new.validation_method = djstripe_core::db::ValidationMethod::RetrieveEvent.as_str().into();
+    let endpoint = app.engine().database().insert_endpoint(&new).unwrap();
+    let builder = notification();
+    let thin = builder.build();
+    stripe.add_v2_event(full(&thin));
+    let path = format!("/stripe/webhook/{}/", endpoint.djstripe_uuid);
+    let answer = app.post(&path, &builder.to_json(), &[]);
+    assert_eq!((answer.status, answer.outcome()), (200, Some(Outcome::Processed)), "{:?}", answer.error());
+    assert_eq!(calls_for(&thin.id), [Some(data())], "Stripe's copy, with its data");
+    let requests = stripe.seen();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0].path, format!("/v2/core/events/{}", thin.id));
+    assert_eq!(requests[0].header("stripe-context"), Some(CONTEXT));
+}
+
 both_backends!(
+    retrieve_event_validation_uses_the_v2_api_for_thin_events,
+    reprocessing_fetches_again,
     opt_in_hands_handlers_the_fetched_data,
     stripe_404_refuses_the_delivery,
     stripe_500_is_503_and_the_retry_is_processed_once,
