@@ -208,6 +208,19 @@ fn stripe_unavailable_after_retries_is_503(backend: Backend) {
     assert_eq!(v2_requests(&stripe).len(), 4, "one call and three retries");
 }
 
+/// Stripe unreachable (nothing listens; retried within the engine's budget): 503, no handler.
+fn stripe_unreachable_is_503(backend: Backend) {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let settings = Settings::new("").stripe_api(format!("http://{closed}"), Some(FakeStripe::TEST_KEY), None);
+    let app = app_with(backend, settings, true);
+    let builder = notification();
+    let answer = app.send(&builder);
+    assert_eq!(answer.status, 503, "{:?}", answer.error());
+    let trigger = app.trigger(answer.trigger_id().unwrap()).unwrap();
+    assert!(trigger.exception.contains("could not be reached"), "{}", trigger.exception);
+    assert!(calls_for(&builder.build().id).is_empty());
+}
+
 /// A key Stripe refuses is a configuration fault: 500, naming the key's setting; no call.
 fn refused_key_is_a_configuration_error(backend: Backend) {
     let stripe = FakeStripe::start();
@@ -314,6 +327,7 @@ fn retrieve_event_validation_uses_the_v2_api_for_thin_events(backend: Backend) {
 }
 
 both_backends!(
+    stripe_unreachable_is_503,
     retrieve_event_validation_uses_the_v2_api_for_thin_events,
     reprocessing_fetches_again,
     opt_in_hands_handlers_the_fetched_data,
