@@ -64,6 +64,7 @@ macro_rules! admin_suite {
             failed_logins_lock_the_client_address_for_a_minute,
             rejected_deliveries_not_stored_are_counted_on_the_triggers_page,
             endpoints_are_created_and_switched_at_stripe_like_the_cli,
+            v2_events_and_the_fetch_flag_are_shown,
         );
     };
     (@checks $serve:expr; $($check:ident),* $(,)?) => {
@@ -939,4 +940,39 @@ pub fn endpoints_are_created_and_switched_at_stripe_like_the_cli(serve: Serve) {
     assert!(stripe.remove_endpoint(&stripe_id));
     let reply = post(&format!("/stripe/admin/endpoints/{}/delete", endpoint.id), &[]);
     assert_eq!(reply.header("location"), "/stripe/admin/endpoints/?done=deleted_gone");
+}
+
+/// v2 event notifications: a `v2` badge, their context and related object in the list and on
+/// their page (and whether their data was fetched); the endpoint page shows whether thin events
+/// are fetched.
+pub fn v2_events_and_the_fetch_flag_are_shown(serve: Serve) {
+    let s = site(serve);
+    let get = |uri: &str| s.get(uri, &[good()]);
+    let thin = EventBuilder::v2("v1.billing.meter.error_report_triggered").id("evt_test_v2shown").account("acct_V2Ctx");
+    let related = thin.build().related_object.unwrap();
+    assert_eq!(s.deliver(thin), 200);
+    assert_eq!(s.deliver(EventBuilder::new("price.created").id("evt_v1_plain")), 200);
+    let badge = r#"<span class="badge" title="v2 event notification (thin event)">v2</span>"#;
+
+    let list = get("/stripe/admin/events/").body;
+    assert_eq!(list.matches(badge).count(), 1, "the v2 event alone has the badge: {list}");
+    assert!(list.contains("<code>acct_V2Ctx</code>"), "{list}");
+    assert!(list.contains(&format!("billing.meter {}", related.id)), "{list}");
+
+    let page = get("/stripe/admin/events/evt_test_v2shown/").body;
+    assert!(page.contains(badge), "{page}");
+    assert!(page.contains("<dt>Context</dt><dd><code>acct_V2Ctx</code></dd>"), "{page}");
+    let url = related.url.as_deref().unwrap();
+    let reference =
+        format!("<dt>Related object</dt><dd>billing.meter <code>{}</code> at <code>{url}</code></dd>", related.id);
+    assert!(page.contains(&reference), "{reference}\n{page}");
+    assert!(page.contains("not fetched: the notification as delivered"), "{page}");
+    let plain = get("/stripe/admin/events/evt_v1_plain/").body;
+    assert!(!plain.contains(badge) && !plain.contains("<dt>Related object</dt>"), "{plain}");
+
+    assert!(get("/stripe/admin/endpoints/").body.contains("<dt>Thin events</dt><dd>as delivered (not fetched)</dd>"));
+    let changes = djstripe_core::db::EndpointChanges { fetch_thin_events: Some(true), ..Default::default() };
+    s.djstripe.engine().database().update_endpoint(s.endpoint_id, &changes).unwrap();
+    let endpoints = get("/stripe/admin/endpoints/").body;
+    assert!(endpoints.contains("<dt>Thin events</dt><dd>fetched: v2 notifications are completed"), "{endpoints}");
 }

@@ -66,7 +66,8 @@ pub(super) enum EndpointsCommand {
         show_secret: bool,
     },
     /// The local endpoints: id, UUID and URL (what `trigger --endpoint` takes), Stripe id, mode,
-    /// status here and at Stripe, secret, account, enabled events.
+    /// status here and at Stripe, secret, account, enabled events, whether thin events are
+    /// fetched.
     List,
     /// Pull the endpoints of a mode and account from Stripe into the local table (without secrets).
     Sync {
@@ -76,7 +77,8 @@ pub(super) enum EndpointsCommand {
         #[command(flatten)]
         mode: Mode,
     },
-    /// Change the URL, enabled events, status or description (at Stripe, then locally).
+    /// Change the URL, enabled events, status or description (at Stripe, then locally), or
+    /// whether thin events are fetched (locally only).
     Update {
         /// Local id, Stripe id (we_...) or UUID.
         endpoint: String,
@@ -96,6 +98,11 @@ pub(super) enum EndpointsCommand {
         /// New description.
         #[arg(long)]
         description: Option<String>,
+        /// Fetch the full v2 event (GET /v2/core/events/{id}, the mode's secret key) of each v2
+        /// event notification before its handlers run, so they see its `data`: `true` or `false`.
+        /// A local setting: no call to Stripe.
+        #[arg(long, value_name = "true|false", action = clap::ArgAction::Set)]
+        fetch_thin_events: Option<bool>,
     },
     /// Delete at Stripe and locally (one Stripe no longer has: locally, saying so).
     Delete {
@@ -189,7 +196,7 @@ fn events_of(e: &WebhookEndpoint) -> String {
 fn describe(e: &WebhookEndpoint) -> String {
     let secret = secret_state(e);
     format!(
-        "#{} {} {} {} [{}] account={} events={} {}",
+        "#{} {} {} {} [{}] account={} events={}{} {}",
         e.id,
         e.stripe_id.as_deref().unwrap_or("(local)"),
         mode_name(e.livemode),
@@ -197,6 +204,7 @@ fn describe(e: &WebhookEndpoint) -> String {
         secret,
         e.account.as_deref().unwrap_or("-"),
         events_of(e),
+        if e.fetch_thin_events { " fetch-thin-events" } else { "" },
         e.url
     )
 }
@@ -252,8 +260,19 @@ pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<()> {
             if listed.is_empty() {
                 return say!("no webhook endpoints (create one with `endpoints create --base-url https://...`)");
             }
-            let mut rows =
-                table(["id", "uuid", "url", "stripe id", "mode", "status", "at stripe", "secret", "account", "events"]);
+            let mut rows = table([
+                "id",
+                "uuid",
+                "url",
+                "stripe id",
+                "mode",
+                "status",
+                "at stripe",
+                "secret",
+                "account",
+                "events",
+                "fetch thin",
+            ]);
             for row in listed {
                 let e = &row.endpoint;
                 rows.add_row([
@@ -272,6 +291,7 @@ pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<()> {
                     secret_state(e),
                     cell(e.account.as_deref()),
                     events_of(e),
+                    if e.fetch_thin_events { "yes" } else { "no" }.to_owned(),
                 ]);
             }
             print(&rows)?;
@@ -322,7 +342,7 @@ pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<()> {
                 )?;
             }
         }
-        EndpointsCommand::Update { endpoint, url, events, disable, enable, description } => {
+        EndpointsCommand::Update { endpoint, url, events, disable, enable, description, fetch_thin_events } => {
             let status = if disable {
                 Some(EndpointStatus::Disabled)
             } else if enable {
@@ -330,15 +350,35 @@ pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<()> {
             } else {
                 None
             };
-            if url.is_none() && events.is_none() && status.is_none() && description.is_none() {
+            let at_stripe = url.is_some() || events.is_some() || status.is_some() || description.is_some();
+            if !at_stripe && fetch_thin_events.is_none() {
                 return Err(Error::Argument {
                     flag: "--events",
-                    message: "nothing to update: pass --url, --events, --enable/--disable or --description".into(),
+                    message: "nothing to update: pass --url, --events, --enable/--disable, --description or \
+                              --fetch-thin-events"
+                        .into(),
                 });
             }
-            let update = UpdateEndpoint { base_url: url, enabled_events: events, status, description };
-            let updated = manager.update(&endpoint, &update)?;
-            say!("updated: {}", describe(&updated))?;
+            let mut updated = None;
+            if at_stripe {
+                let update = UpdateEndpoint { base_url: url, enabled_events: events, status, description };
+                updated = Some(manager.update(&endpoint, &update)?);
+            }
+            if let Some(fetch) = fetch_thin_events {
+                let e = manager.set_fetch_thin_events(&endpoint, fetch)?;
+                if fetch && !djstripe.settings().has_secret_key(e.livemode) {
+                    say!(
+                        "warning: {} is not set: until it is, thin events delivered to #{} are answered 500 \
+                         (fetching them needs the key)",
+                        if e.livemode { "STRIPE_LIVE_SECRET_KEY" } else { "STRIPE_TEST_SECRET_KEY" },
+                        e.id
+                    )?;
+                }
+                updated = Some(e);
+            }
+            if let Some(updated) = updated {
+                say!("updated: {}", describe(&updated))?;
+            }
         }
         EndpointsCommand::Delete { endpoint, local_only } => {
             if local_only {
@@ -409,6 +449,23 @@ mod tests {
         Endpoints(super::EndpointsCommand),
         #[command(subcommand)]
         Accounts(super::AccountsCommand),
+    }
+
+    /// `--fetch-thin-events` takes `true` or `false` (a value, not a switch: it turns the
+    /// setting off too), and alone is enough for `update`.
+    #[test]
+    fn fetch_thin_events_takes_a_boolean() {
+        for (value, expected) in [("true", true), ("false", false)] {
+            let parsed =
+                Command::try_parse_from(["x", "endpoints", "update", "1", "--fetch-thin-events", value]).unwrap();
+            let Command::Endpoints(super::EndpointsCommand::Update { fetch_thin_events, url, events, .. }) = parsed
+            else {
+                panic!("{parsed:?}")
+            };
+            assert_eq!((fetch_thin_events, url, events), (Some(expected), None, None));
+        }
+        assert!(Command::try_parse_from(["x", "endpoints", "update", "1", "--fetch-thin-events", "maybe"]).is_err());
+        assert!(Command::try_parse_from(["x", "endpoints", "update", "1", "--fetch-thin-events"]).is_err());
     }
 
     /// Issue 15, 6: no secret in any `Debug` output, the parsed command lines included.

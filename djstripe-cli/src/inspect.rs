@@ -147,12 +147,18 @@ pub(super) fn events(cli: &Cli, command: EventsCommand) -> Result<()> {
     let djstripe = connect(cli)?;
     match command {
         EventsCommand::List { event_type, limit } => {
-            let mut listing = table(["id", "type", "received", "times"]);
+            let mut listing = table(["id", "type", "received", "context", "related object", "times"]);
             for e in djstripe.events(event_type.as_deref(), 0, limit)? {
+                // A row that does not read back still lists (its columns); `events show` says why.
+                let event = e.to_event().ok();
+                let context = event.as_ref().and_then(|event| event.context.clone());
+                let related = event.as_ref().and_then(|event| event.related_object.as_ref()).map(related_object);
                 listing.add_row([
                     e.id,
                     e.type_,
                     e.received.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    cell(context.as_deref()),
+                    cell(related.as_deref()),
                     e.times_processed.to_string(),
                 ]);
             }
@@ -162,6 +168,9 @@ pub(super) fn events(cli: &Cli, command: EventsCommand) -> Result<()> {
             let shown = djstripe.event(&id)?;
             let json = serde_json::to_string_pretty(&shown.event).expect("an Event serializes");
             say!("{json}")?;
+            if shown.event.is_thin() {
+                say!("{}", thin_line(&shown.event))?;
+            }
             say!("handlers for {}:", shown.event.event_type())?;
             for h in shown.handlers {
                 say!("  {} ({})", h.path(), h.patterns().join(", "))?;
@@ -198,4 +207,26 @@ pub(super) fn events(cli: &Cli, command: EventsCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A v2 event's related object, as `events list` shows it: `type id`.
+fn related_object(related: &djstripe_core::RelatedObject) -> String {
+    format!("{} {}", related.type_, related.id)
+}
+
+/// The line `events show` prints under a v2 event notification.
+fn thin_line(event: &djstripe_core::Event) -> String {
+    let related = match &event.related_object {
+        Some(related) => format!(
+            "related object {}{}",
+            related_object(related),
+            related.url.as_deref().map(|url| format!(" ({url})")).unwrap_or_default()
+        ),
+        None => "no related object".to_owned(),
+    };
+    format!(
+        "v2 event notification (thin): {related}; context {}; data {}",
+        event.context.as_deref().unwrap_or("-"),
+        if event.v2_data().is_some() { "fetched from Stripe (or sent)" } else { "not fetched" }
+    )
 }

@@ -249,6 +249,16 @@ pub enum Error {
         /// The transport's message.
         reason: String,
     },
+    /// A v2 event's `related_object.url` is not a relative path of Stripe's API under `/v1/` or
+    /// `/v2/` ([`crate::stripe_api::is_api_path`]): it came from the delivered body, and is not
+    /// fetched with the secret key. 400: the event's own fault.
+    #[error("event {event}: related object url `{}` refused: not a relative API path under /v1/ or /v2/", crate::logging::escaped_display(&url.chars().take(200).collect::<String>()))]
+    RelatedObjectUrlRefused {
+        /// The event's id.
+        event: String,
+        /// The url as the event has it.
+        url: String,
+    },
     /// Stripe answered 2xx with something this crate cannot use.
     #[error("{request}: unexpected answer from Stripe: {reason}")]
     StripeUnexpectedAnswer {
@@ -620,6 +630,7 @@ impl Error {
             | Error::InvalidEvent { .. }
             | Error::InvalidEventId { .. }
             | Error::EventMismatch { .. }
+            | Error::RelatedObjectUrlRefused { .. }
             | Error::InvalidInput { .. }
             | Error::UnstorableEvent { .. }
             | Error::NotReprocessable { .. } => 400,

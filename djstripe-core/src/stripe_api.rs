@@ -5,7 +5,7 @@
 //!
 //! | file | what it holds |
 //! |---|---|
-//! | `stripe_api.rs` | [`StripeClient`]: keys, auth, retries, error messages; [`Caller`] |
+//! | `stripe_api.rs` | [`StripeClient`]: keys, auth, retries, error messages; [`Caller`]; fetching events (v1 and v2) and a v2 event's related object |
 //!
 //! ## Retries
 //! A network error, 409 (a conflict on a locked object), 429 (rate limited) and 5xx are retried,
@@ -16,6 +16,23 @@
 //! `Retry-After` Stripe asked for (seconds or an HTTP date). All waits of one call together stay within
 //! [`StripeClient::retry_budget`]: a `Retry-After` beyond it ends the retries at once, with an
 //! error that says how long Stripe asked to wait.
+//!
+//! ## Errors by cause
+//! Every call maps Stripe's answer the same way: 404 is [`Error::StripeNotFound`] (for an event
+//! named by a delivery: the delivery is not authentic, 400), 401/403 [`Error::StripeKeyRefused`]
+//! (a configuration fault naming the key's setting), 429/5xx after the retries
+//! [`Error::StripeUnavailable`] and a network error or timeout [`Error::StripeUnreachable`] (both
+//! 503 for a delivery, so that Stripe delivers it again), any other status [`Error::StripeApi`].
+//!
+//! ## v2 events
+//! A v2 event notification ("thin" event) names its object instead of carrying it, and carries
+//! the `context` (an account id, or an `account/context` path) in which it happened. Calls about
+//! such an event send that context as `Stripe-Context` ([`Caller::stripe_context`]):
+//! [`StripeClient::retrieve_v2_event`] fetches the full event (`GET /v2/core/events/{id}`, with
+//! its `data`), [`StripeClient::fetch_event`] fetches any event from the right API version, and
+//! [`StripeClient::fetch_related_object`] the object a notification names, refusing a
+//! `related_object.url` that is not a relative API path ([`is_api_path`]).
+//!
 //! | `stripe_api/webhook_endpoints.rs` | `/v1/webhook_endpoints`: create, list, retrieve, update, delete |
 
 pub mod webhook_endpoints;
@@ -61,7 +78,8 @@ pub struct StripeClient {
 }
 
 /// Who an API call is made as: the mode, the key (the configured default for the mode unless
-/// `key` is set) and the connected account sent as `Stripe-Account`.
+/// `key` is set), the connected account sent as `Stripe-Account` and the context sent as
+/// `Stripe-Context` (v2 events).
 ///
 /// How [`crate::endpoints::EndpointManager`] picks it: an account with its own stored key calls
 /// with that key (and no `Stripe-Account`); any other account calls with the platform's default
@@ -81,6 +99,9 @@ pub struct Caller {
     pub key: Option<String>,
     /// The `Stripe-Account` header.
     pub stripe_account: Option<String>,
+    /// The `Stripe-Context` header: the `context` of a v2 event (an account id, or an
+    /// `account/context` path) that a call about the event is made in.
+    pub stripe_context: Option<String>,
 }
 
 impl std::fmt::Debug for Caller {
@@ -89,6 +110,7 @@ impl std::fmt::Debug for Caller {
             .field("livemode", &self.livemode)
             .field("key", &self.key.as_ref().map(|_| "sk_…"))
             .field("stripe_account", &self.stripe_account)
+            .field("stripe_context", &self.stripe_context)
             .finish()
     }
 }
@@ -111,6 +133,20 @@ impl Caller {
     /// ```
     pub fn account(mut self, account: Option<&str>) -> Self {
         self.stripe_account = account.map(str::to_owned);
+        self
+    }
+
+    /// Sets the `Stripe-Context` header: a v2 event's `context`, which Stripe's v2 API expects
+    /// on every request about that event (fetching it, or the object it names). `None` sends
+    /// none.
+    ///
+    /// ```
+    /// let c = djstripe_core::stripe_api::Caller::mode(false).stripe_context(Some("acct_1"));
+    /// assert_eq!(c.stripe_context.as_deref(), Some("acct_1"));
+    /// assert_eq!(c.stripe_context(None).stripe_context, None);
+    /// ```
+    pub fn stripe_context(mut self, context: Option<&str>) -> Self {
+        self.stripe_context = context.map(str::to_owned);
         self
     }
 
@@ -255,6 +291,100 @@ impl StripeClient {
         self.call("GET", &format!("/v1/events/{id}"), &[], livemode, account, None)
     }
 
+    /// `GET /v2/core/events/{id}`: the full v2 event (the notification's fields and its `data`),
+    /// with the secret key of the event's mode and its `context` as `Stripe-Context`. Errors by
+    /// cause ([Errors by cause](self#errors-by-cause)): Stripe's 404 (`not_found`) is
+    /// [`Error::StripeNotFound`]; an id that is no event id is [`Error::InvalidEventId`], sent
+    /// nowhere.
+    ///
+    /// ```
+    /// use djstripe_core::stripe_api::StripeClient;
+    /// use djstripe_core::testing::{EventBuilder, FakeStripe};
+    /// let stripe = FakeStripe::start();
+    /// let thin = EventBuilder::v2("v1.billing.meter.error_report_triggered").account("acct_1").build();
+    /// stripe.add_v2_event(serde_json::json!({"id": thin.id, "object": "v2.core.event", "data": {"reason": "x"}}));
+    /// let client = StripeClient::new(stripe.base_url()).test_key(FakeStripe::TEST_KEY);
+    /// let full = client.retrieve_v2_event(&thin.id, false, thin.context.as_deref()).unwrap();
+    /// assert_eq!(full["data"]["reason"], "x");
+    /// assert_eq!(stripe.seen()[0].header("stripe-context"), Some("acct_1"));
+    /// ```
+    pub fn retrieve_v2_event(&self, id: &str, livemode: bool, context: Option<&str>) -> Result<Value, Error> {
+        if !crate::event::is_event_id(id) {
+            return Err(Error::InvalidEventId { id: id.to_owned() });
+        }
+        let caller = Caller::mode(livemode).stripe_context(context);
+        self.call_as(&caller, "GET", &format!("/v2/core/events/{id}"), &[], None)
+    }
+
+    /// The event as Stripe has it, from the API of its kind: a v1 event from `GET /v1/events/{id}`
+    /// (as [`StripeClient::retrieve_event`], with its `account` as `Stripe-Account`), a v2 event
+    /// notification from `GET /v2/core/events/{id}` (as [`StripeClient::retrieve_v2_event`], with
+    /// its `context` as `Stripe-Context`). The one entry point the engine uses, for the
+    /// `retrieve_event` validation and for endpoints that fetch thin events.
+    ///
+    /// ```
+    /// use djstripe_core::stripe_api::StripeClient;
+    /// use djstripe_core::testing::{event, EventBuilder, FakeStripe};
+    /// let stripe = FakeStripe::start();
+    /// let v1 = event("customer.created");
+    /// let thin = EventBuilder::v2("v2.core.account.updated").build();
+    /// stripe.add_event(&v1).add_v2_event(&thin);
+    /// let client = StripeClient::new(stripe.base_url()).test_key(FakeStripe::TEST_KEY);
+    /// assert_eq!(client.fetch_event(&v1).unwrap()["id"], v1.id.as_str());
+    /// assert_eq!(client.fetch_event(&thin).unwrap()["id"], thin.id.as_str());
+    /// let paths: Vec<String> = stripe.seen().into_iter().map(|r| r.path).collect();
+    /// assert_eq!(paths, [format!("/v1/events/{}", v1.id), format!("/v2/core/events/{}", thin.id)]);
+    /// ```
+    pub fn fetch_event(&self, event: &crate::Event) -> Result<Value, Error> {
+        if event.is_thin() {
+            self.retrieve_v2_event(&event.id, event.livemode, event.context.as_deref())
+        } else {
+            self.retrieve_event(&event.id, event.livemode, event.account.as_deref())
+        }
+    }
+
+    /// `GET {related_object.url}`: the object a v2 event notification is about, with the secret
+    /// key of the event's mode and the event's `context` as `Stripe-Context` (its `account` as
+    /// `Stripe-Account` when it has no context). The url comes from the delivered body, so it
+    /// is used only when it is a relative API path under `/v1/` or `/v2/` ([`is_api_path`]):
+    /// anything else is [`Error::RelatedObjectUrlRefused`] (400) and nothing is sent. An event
+    /// without a related object url is [`Error::InvalidInput`]. Stripe's errors by cause, as
+    /// for every call.
+    ///
+    /// ```
+    /// use djstripe_core::stripe_api::StripeClient;
+    /// use djstripe_core::testing::{EventBuilder, FakeStripe};
+    /// let stripe = FakeStripe::start();
+    /// let thin = EventBuilder::v2("v1.billing.meter.error_report_triggered").build();
+    /// let url = thin.related_object.as_ref().unwrap().url.clone().unwrap();
+    /// stripe.add_object(&url, serde_json::json!({"id": "mtr_1", "object": "billing.meter"}));
+    /// let client = StripeClient::new(stripe.base_url()).test_key(FakeStripe::TEST_KEY);
+    /// assert_eq!(client.fetch_related_object(&thin).unwrap()["object"], "billing.meter");
+    ///
+    /// let mut forged = thin.clone();
+    /// forged.related_object.as_mut().unwrap().url = Some("https://evil.example/".into());
+    /// let err = client.fetch_related_object(&forged).unwrap_err();
+    /// assert!(matches!(err, djstripe_core::Error::RelatedObjectUrlRefused { .. }));
+    /// assert_eq!(err.http_status(), 400);
+    /// assert_eq!(stripe.seen().len(), 1, "nothing sent for the refused url");
+    /// ```
+    pub fn fetch_related_object(&self, event: &crate::Event) -> Result<Value, Error> {
+        let url = event.related_object.as_ref().and_then(|related| related.url.as_deref()).ok_or_else(|| {
+            Error::InvalidInput {
+                field: "related_object.url",
+                message: format!("event {} names no related object url", event.id),
+            }
+        })?;
+        if !is_api_path(url) {
+            return Err(Error::RelatedObjectUrlRefused { event: event.id.clone(), url: url.to_owned() });
+        }
+        let caller = match event.context.as_deref() {
+            Some(context) => Caller::mode(event.livemode).stripe_context(Some(context)),
+            None => Caller::mode(event.livemode).account(event.account.as_deref()),
+        };
+        self.call_as(&caller, "GET", url, &[], None)
+    }
+
     /// One API call with Bearer auth, a pinned `Stripe-Version`, optional `Stripe-Account` and
     /// `Idempotency-Key`, form-encoded parameters; retries 429/5xx/network errors with backoff.
     ///
@@ -303,12 +433,16 @@ impl StripeClient {
             (None, _) if caller.livemode => "STRIPE_LIVE_SECRET_KEY".to_owned(),
             (None, _) => "STRIPE_TEST_SECRET_KEY".to_owned(),
         };
-        let account = caller.stripe_account.as_deref();
+        let headers = Headers {
+            account: caller.stripe_account.as_deref(),
+            context: caller.stripe_context.as_deref(),
+            idempotency_key,
+        };
         let url = format!("{}{}", self.base, path);
         let mut attempt = 0;
         let mut waited = Duration::ZERO;
         loop {
-            let result = self.send(method, &url, form, key, account, idempotency_key);
+            let result = self.send(method, &url, form, key, &headers);
             let failure = match result {
                 Ok(value) => return Ok(value),
                 Err(failure) => failure,
@@ -345,25 +479,27 @@ impl StripeClient {
         url: &str,
         form: &[(&str, &str)],
         key: &str,
-        account: Option<&str>,
-        idempotency_key: Option<&str>,
+        headers: &Headers<'_>,
     ) -> Result<Value, Retry> {
         let auth = format!("Bearer {key}");
+        let optional = [("Stripe-Account", headers.account), ("Stripe-Context", headers.context)]
+            .into_iter()
+            .filter_map(|(name, value)| value.map(|value| (name, value)));
         let response = match method {
             "GET" | "DELETE" => {
                 let mut req = if method == "GET" { self.agent.get(url) } else { self.agent.delete(url) };
                 req = req.header("Authorization", &auth).header("Stripe-Version", API_VERSION);
-                if let Some(account) = account {
-                    req = req.header("Stripe-Account", account);
+                for (name, value) in optional {
+                    req = req.header(name, value);
                 }
                 req.call()
             }
             _ => {
                 let mut req = self.agent.post(url).header("Authorization", &auth).header("Stripe-Version", API_VERSION);
-                if let Some(account) = account {
-                    req = req.header("Stripe-Account", account);
+                for (name, value) in optional {
+                    req = req.header(name, value);
                 }
-                if let Some(key) = idempotency_key {
+                if let Some(key) = headers.idempotency_key {
                     req = req.header("Idempotency-Key", key);
                 }
                 req.send_form(form.iter().copied())
@@ -387,6 +523,32 @@ impl StripeClient {
             Err(Retry::Status { status, code, message, retry_after, should_retry })
         }
     }
+}
+
+/// The optional headers of one call.
+struct Headers<'a> {
+    account: Option<&'a str>,
+    context: Option<&'a str>,
+    idempotency_key: Option<&'a str>,
+}
+
+/// Whether `url` is a relative path of Stripe's API that a v2 event's `related_object.url` may
+/// name: it starts with `/v1/` or `/v2/`, holds only ASCII letters, digits and `-_./` (no
+/// scheme, host, query, percent escape or backslash), and has no `..` and no `//`. Only such a
+/// path is appended to the API base: a delivered body cannot send the secret key elsewhere.
+///
+/// ```
+/// use djstripe_core::stripe_api::is_api_path;
+/// assert!(is_api_path("/v1/billing/meters/mtr_test_61R") && is_api_path("/v2/core/accounts/acct_1"));
+/// for refused in ["https://evil/", "//evil/v1/x", "/v1/../x", "/v1//x", "/v3/x", "v1/x", "/v1/x?y=1", "/v1/%2e%2e/x", "/v1\\x", ""] {
+///     assert!(!is_api_path(refused), "{refused}");
+/// }
+/// ```
+pub fn is_api_path(url: &str) -> bool {
+    (url.starts_with("/v1/") || url.starts_with("/v2/"))
+        && url.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
+        && !url.contains("..")
+        && !url.contains("//")
 }
 
 /// A failed attempt, before it becomes an [`Error`].

@@ -371,7 +371,10 @@ fn the_database_is_named_and_never_created_by_mistake() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.ends_with("migration(s) applied\n") && default_file.exists(), "{stdout}");
     let (code, stdout, _) = shop_in(dir.path(), Adapter::Actix, &["events", "list"]);
-    assert_eq!((code, stdout.split_whitespace().collect::<Vec<_>>()), (0, vec!["id", "type", "received", "times"]));
+    assert_eq!(
+        (code, stdout.split_whitespace().collect::<Vec<_>>()),
+        (0, vec!["id", "type", "received", "context", "related", "object", "times"])
+    );
 
     // --database-url over DATABASE_URL (set by `shop`): the flag's missing file is refused.
     let db = TestDb::new(Backend::Sqlite);
@@ -459,7 +462,10 @@ fn events_list_type_matches_like_handlers(backend: Backend) {
         let (code, stdout, stderr) = shop(&db, &[], &["events", "list", "--type", pattern]);
         assert_eq!(code, 0, "{pattern}: {stderr}");
         let mut lines = stdout.lines();
-        assert_eq!(lines.next().unwrap().split_whitespace().collect::<Vec<_>>(), ["id", "type", "received", "times"]);
+        assert_eq!(
+            lines.next().unwrap().split_whitespace().collect::<Vec<_>>(),
+            ["id", "type", "received", "context", "related", "object", "times"]
+        );
         let mut found: Vec<String> = lines.map(|l| l.split_whitespace().nth(1).unwrap().to_owned()).collect();
         found.sort();
         found
@@ -486,7 +492,10 @@ fn endpoints_list_shows_id_uuid_and_url_in_columns() {
     let header: Vec<&str> = lines[0].split_whitespace().collect();
     assert_eq!(
         header,
-        ["id", "uuid", "url", "stripe", "id", "mode", "status", "at", "stripe", "secret", "account", "events"]
+        [
+            "id", "uuid", "url", "stripe", "id", "mode", "status", "at", "stripe", "secret", "account", "events",
+            "fetch", "thin"
+        ]
     );
     let row: Vec<&str> = lines[1].split_whitespace().collect();
     let path = format!("/stripe/webhook/{}/", server.uuid);
@@ -782,7 +791,87 @@ fn triggers_prune(backend: Backend) {
     assert!(stderr.contains("--older-than"), "{stderr}");
 }
 
+/// v2 event notifications in the operator's view, and the opt-in that fetches them, through the
+/// served shop: `endpoints update --fetch-thin-events` is local (no call to Stripe) and shown by
+/// `endpoints list`; with it on, the server fetches the full event from (fake) Stripe with the
+/// key and `Stripe-Context`; `events list` shows the context and related object columns, `events
+/// show` a line saying what the notification refers to and whether its data was fetched.
+fn v2_events_and_fetching_them(backend: Backend) {
+    let db = TestDb::new(backend);
+    let fake = djstripe_core::testing::FakeStripe::start();
+    let key = djstripe_core::testing::FakeStripe::TEST_KEY;
+    let env = [("STRIPE_API_BASE", fake.base_url()), ("STRIPE_TEST_SECRET_KEY", key)];
+    let server = Server::start(&db, &env);
+    let secret = server.secret(&db);
+    let account = "acct_1Nv0FGQ9RKHgCVdK";
+
+    // Off: delivered as is, no call to Stripe.
+    let plain = EventBuilder::v2("v1.billing.meter.error_report_triggered").account(account).signed(&secret);
+    assert_eq!(post(&server.endpoint_url(), &plain.body, Some(&plain.header)).status, 200);
+    assert!(fake.seen().is_empty(), "{:?}", fake.seen());
+    let (code, stdout, stderr) = shop(&db, &env, &["events", "show", &plain.event.id]);
+    assert_eq!(code, 0, "{stderr}");
+    let related = plain.event.related_object.clone().unwrap();
+    let line = format!(
+        "v2 event notification (thin): related object billing.meter {} ({}); context {account}; data not fetched",
+        related.id,
+        related.url.as_deref().unwrap()
+    );
+    assert!(stdout.lines().any(|l| l == line), "{line}\n{stdout}");
+
+    // The opt-in: a local setting, no call to Stripe; shown by `endpoints list`.
+    let (code, stdout, stderr) = shop(&db, &env, &["endpoints", "update", "1", "--fetch-thin-events", "true"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("fetch-thin-events") && !stdout.contains("warning"), "{stdout}");
+    assert!(fake.seen().is_empty(), "a local setting: {:?}", fake.seen());
+    let (code, stdout, _) = shop(&db, &env, &["endpoints", "update", "1", "--fetch-thin-events", "maybe"]);
+    assert_eq!(code, 2, "{stdout}");
+    let (code, stdout, stderr) = shop(&db, &env, &["endpoints", "list"]);
+    assert_eq!(code, 0, "{stderr}");
+    let row: Vec<&str> = stdout.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(row.last(), Some(&"yes"), "{stdout}");
+    // Without the mode's key the command says what deliveries will get.
+    let (code, stdout, _) = shop(&db, &[], &["endpoints", "update", "1", "--fetch-thin-events", "true"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("warning: STRIPE_TEST_SECRET_KEY is not set"), "{stdout}");
+
+    // The server reads endpoints again after a second.
+    std::thread::sleep(Duration::from_millis(1500));
+    let builder = EventBuilder::v2("v1.billing.meter.error_report_triggered").account(account);
+    let mut full = serde_json::to_value(builder.build()).unwrap();
+    full["data"] = serde_json::json!({"developer_message_summary": "1 invalid event"});
+    fake.add_v2_event(full);
+    let fetched = builder.signed(&secret);
+    let answer = post(&server.endpoint_url(), &fetched.body, Some(&fetched.header));
+    assert_eq!(answer.status, 200, "{:?}", answer.json);
+    let request = fake.seen().pop().expect("the server fetched the event");
+    assert_eq!(request.path, format!("/v2/core/events/{}", fetched.event.id));
+    assert_eq!(request.header("stripe-context"), Some(account));
+    assert_eq!(request.header("authorization"), Some(format!("Bearer {key}").as_str()));
+    let (code, stdout, stderr) = shop(&db, &env, &["events", "show", &fetched.event.id]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("\"developer_message_summary\": \"1 invalid event\""), "{stdout}");
+    assert!(stdout.contains("; data fetched from Stripe (or sent)"), "{stdout}");
+
+    // A notification Stripe does not have is refused.
+    let forged = EventBuilder::v2("v1.billing.meter.error_report_triggered").account(account).signed(&secret);
+    assert_eq!(post(&server.endpoint_url(), &forged.body, Some(&forged.header)).status, 400);
+
+    // events list: the context and the related object of each v2 event.
+    let (code, stdout, stderr) = shop(&db, &env, &["events", "list"]);
+    assert_eq!(code, 0, "{stderr}");
+    let rows: Vec<&str> = stdout.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{stdout}");
+    for (row, event) in rows.iter().zip([&fetched.event, &plain.event]) {
+        let related = event.related_object.as_ref().unwrap();
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cells[0], event.id, "{stdout}");
+        assert_eq!(&cells[4..], [account, "billing.meter", related.id.as_str(), "1"], "{stdout}");
+    }
+}
+
 both_backends!(
+    v2_events_and_fetching_them,
     triggers_prune,
     events_list_type_matches_like_handlers,
     admin_set_password,

@@ -26,6 +26,8 @@ struct Row {
     /// Expiry times of the previous secrets (the secrets themselves are never shown).
     previous: Vec<String>,
     created: String,
+    /// Whether v2 event notifications are completed from Stripe before their handlers run.
+    fetch_thin_events: bool,
 }
 
 fn row(e: &WebhookEndpoint) -> Row {
@@ -49,6 +51,7 @@ fn row(e: &WebhookEndpoint) -> Row {
             })
             .collect(),
         created: crate::render::time(e.created),
+        fetch_thin_events: e.fetch_thin_events,
     }
 }
 

@@ -26,6 +26,17 @@ struct Row {
     livemode: bool,
     account: Option<String>,
     times_processed: i32,
+    /// A v2 event notification ("thin" event).
+    v2: bool,
+    /// The event's `context` (v2 events; newer v1 ones too).
+    context: Option<String>,
+    /// A v2 event's related object: `type id`.
+    related: Option<String>,
+}
+
+/// A v2 event's related object, as the pages show it: `type id`.
+fn related(event: &djstripe_core::Event) -> Option<String> {
+    event.related_object.as_ref().map(|r| format!("{} {}", r.type_, r.id))
 }
 
 pub(crate) async fn list<B: Blocking>(p: &Page<'_, B>) -> Result<AdminResponse> {
@@ -41,7 +52,15 @@ pub(crate) async fn list<B: Blocking>(p: &Page<'_, B>) -> Result<AdminResponse> 
     events.truncate(size as usize);
     let rows: Vec<Row> = events
         .iter()
-        .map(|e| Row {
+        .map(|e| {
+            // A row that does not read back still lists, by its columns.
+            let event = e.to_event().ok();
+            (e, event)
+        })
+        .map(|(e, event)| Row {
+            v2: event.as_ref().is_some_and(djstripe_core::Event::is_thin),
+            context: event.as_ref().and_then(|event| event.context.clone()),
+            related: event.as_ref().and_then(related),
             id: e.id.clone(),
             event_type: e.type_.clone(),
             created: time(e.created),
@@ -72,11 +91,14 @@ pub(crate) async fn detail<B: Blocking>(p: &Page<'_, B>, id: &str) -> Result<Adm
     let id = percent_encoding::percent_decode_str(id).decode_utf8_lossy().into_owned();
     let db = p.db();
     let stored = p.run(move || db.event(&id)).await?;
-    let json = stored
-        .to_event()
-        .ok()
-        .and_then(|event| serde_json::to_string_pretty(&event).ok())
+    let event = stored.to_event().ok();
+    let json = event
+        .as_ref()
+        .and_then(|event| serde_json::to_string_pretty(event).ok())
         .unwrap_or_else(|| pretty_json(&stored.data));
+    let related_object = event.as_ref().and_then(|event| event.related_object.as_ref()).map(|r| {
+        context! { id => &r.id, type => &r.type_, url => &r.url }
+    });
     let handlers: Vec<Handler> = registry::handlers_for(&stored.type_).into_iter().map(Handler::from).collect();
     let ctx = context! {
         section => "events",
@@ -85,6 +107,10 @@ pub(crate) async fn detail<B: Blocking>(p: &Page<'_, B>, id: &str) -> Result<Adm
             created => time(stored.created), received => time(stored.received), processed => time(stored.processed),
             livemode => stored.livemode, account => &stored.account, request_id => &stored.request_id,
             times_processed => stored.times_processed,
+            v2 => event.as_ref().is_some_and(djstripe_core::Event::is_thin),
+            context => event.as_ref().and_then(|event| event.context.clone()),
+            data_fetched => event.as_ref().is_some_and(|event| event.v2_data().is_some()),
+            related_object,
         },
         json,
         handlers,

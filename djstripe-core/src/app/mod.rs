@@ -131,6 +131,7 @@ impl Djstripe {
             secrets: settings.webhook_secrets.clone(),
             validation: settings.validation,
             tolerance: settings.tolerance,
+            fetch_thin_events: settings.fetch_thin_events,
         });
         let engine_config = EngineConfig {
             legacy,

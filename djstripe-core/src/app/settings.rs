@@ -23,6 +23,7 @@ use crate::stripe_api::DEFAULT_API_BASE;
 /// | `DATABASE_URL` | a SQLite path / `sqlite://path`, or `postgres://...` | the app's default |
 /// | `DJSTRIPE_WEBHOOK_SECRET` | legacy endpoint secret(s), comma-separated | legacy endpoint off |
 /// | `DJSTRIPE_WEBHOOK_VALIDATION` | the legacy endpoint's `verify_signature`, `retrieve_event` or `none` (needs `DJSTRIPE_WEBHOOK_SECRET`) | `verify_signature` |
+/// | `DJSTRIPE_WEBHOOK_FETCH_THIN_EVENTS` | `true`/`false`: the legacy endpoint fetches the full v2 event (`GET /v2/core/events/{id}`) of each thin notification before its transaction opens, so handlers see its `data` (needs `DJSTRIPE_WEBHOOK_SECRET` and the mode's secret key) | false |
 /// | `DJSTRIPE_WEBHOOK_TOLERANCE` | the legacy endpoint's signature timestamp tolerance, seconds (0 = off; needs `DJSTRIPE_WEBHOOK_SECRET`) | 300 |
 /// | `STRIPE_LIVE_MODE` | `true`/`false`: which key is the default | false |
 /// | `STRIPE_TEST_SECRET_KEY`, `STRIPE_LIVE_SECRET_KEY` | API keys (`sk_test_`/`rk_test_`, `sk_live_`/`rk_live_`) | none |
@@ -58,6 +59,9 @@ pub struct Settings {
     pub validation: ValidationMethod,
     /// `DJSTRIPE_WEBHOOK_TOLERANCE`.
     pub tolerance: Duration,
+    /// `DJSTRIPE_WEBHOOK_FETCH_THIN_EVENTS`: the legacy endpoint's
+    /// [`crate::engine::LegacyEndpoint::fetch_thin_events`].
+    pub fetch_thin_events: bool,
     /// `STRIPE_LIVE_MODE`.
     pub live_mode: bool,
     /// `STRIPE_TEST_SECRET_KEY`.
@@ -97,6 +101,7 @@ impl std::fmt::Debug for Settings {
             .field("webhook_secrets", &self.webhook_secrets.len())
             .field("validation", &self.validation)
             .field("tolerance", &self.tolerance)
+            .field("fetch_thin_events", &self.fetch_thin_events)
             .field("live_mode", &self.live_mode)
             .field("api_base", &self.api_base)
             .field("max_body", &self.max_body)
@@ -130,6 +135,7 @@ impl Settings {
             webhook_secrets: Vec::new(),
             validation: ValidationMethod::VerifySignature,
             tolerance: Duration::from_secs(300),
+            fetch_thin_events: false,
             live_mode: false,
             test_secret_key: None,
             live_secret_key: None,
@@ -195,6 +201,11 @@ impl Settings {
                 )
             })?;
             config.tolerance = Duration::from_secs(secs);
+        }
+        if let Some(v) = get("DJSTRIPE_WEBHOOK_FETCH_THIN_EVENTS") {
+            config.fetch_thin_events = parse_bool(&v).ok_or_else(|| {
+                config_error("DJSTRIPE_WEBHOOK_FETCH_THIN_EVENTS", format!("`{v}` is not true or false"))
+            })?;
         }
         if let Some(v) = get("STRIPE_LIVE_MODE") {
             config.live_mode = parse_bool(&v)
@@ -342,6 +353,9 @@ impl Settings {
     /// - `DJSTRIPE_WEBHOOK_VALIDATION` other than `verify_signature` without
     ///   `DJSTRIPE_WEBHOOK_SECRET`: it would apply to the legacy endpoint, which is off;
     /// - `retrieve_event` for the legacy endpoint without the mode's secret key;
+    /// - `DJSTRIPE_WEBHOOK_FETCH_THIN_EVENTS` without `DJSTRIPE_WEBHOOK_SECRET` (it applies to
+    ///   the legacy endpoint only; other endpoints have their own flag), or without the mode's
+    ///   secret key (it calls Stripe's API);
     /// - `DJSTRIPE_DB_WRITERS` above half of `DJSTRIPE_DB_POOL_SIZE` (each writer keeps a
     ///   connection; the engine would silently use fewer);
     /// - `DJSTRIPE_EVENT_RETENTION_DAYS` below [`MIN_EVENT_RETENTION_DAYS`] (a resent event
@@ -378,6 +392,25 @@ impl Settings {
                 "DJSTRIPE_WEBHOOK_VALIDATION",
                 format!(
                     "retrieve_event needs {} to fetch events from Stripe",
+                    if self.live_mode { "STRIPE_LIVE_SECRET_KEY" } else { "STRIPE_TEST_SECRET_KEY" }
+                ),
+            ));
+        }
+        if self.fetch_thin_events && !self.legacy_enabled() {
+            return Err(config_error(
+                "DJSTRIPE_WEBHOOK_FETCH_THIN_EVENTS",
+                "it applies to the legacy endpoint only, which is off because DJSTRIPE_WEBHOOK_SECRET is unset: \
+                 set DJSTRIPE_WEBHOOK_SECRET, or remove DJSTRIPE_WEBHOOK_FETCH_THIN_EVENTS (endpoints made by \
+                 `endpoints create` have their own: `endpoints update <id> --fetch-thin-events true`)"
+                    .into(),
+            ));
+        }
+        if self.fetch_thin_events && self.stripe_key().is_none() {
+            return Err(config_error(
+                "DJSTRIPE_WEBHOOK_FETCH_THIN_EVENTS",
+                format!(
+                    "fetching thin events needs {} to call GET /v2/core/events/{{id}} at Stripe: set it, or remove \
+                     DJSTRIPE_WEBHOOK_FETCH_THIN_EVENTS",
                     if self.live_mode { "STRIPE_LIVE_SECRET_KEY" } else { "STRIPE_TEST_SECRET_KEY" }
                 ),
             ));
@@ -471,6 +504,17 @@ impl Settings {
         if self.live_mode { self.live_secret_key.as_deref() } else { self.test_secret_key.as_deref() }
     }
 
+    /// Whether the secret key of a mode is set (`STRIPE_LIVE_SECRET_KEY` for live mode,
+    /// `STRIPE_TEST_SECRET_KEY` for test mode).
+    ///
+    /// ```
+    /// let c = djstripe_core::app::Settings::new("app.sqlite3").stripe_api("http://127.0.0.1:1", Some("sk_test_1"), None);
+    /// assert!(c.has_secret_key(false) && !c.has_secret_key(true));
+    /// ```
+    pub fn has_secret_key(&self, livemode: bool) -> bool {
+        if livemode { self.live_secret_key.is_some() } else { self.test_secret_key.is_some() }
+    }
+
     /// Whether the legacy `POST {prefix}/webhook/` endpoint is on: a secret is configured
     /// (`DJSTRIPE_WEBHOOK_SECRET`), whatever `DJSTRIPE_WEBHOOK_VALIDATION` says.
     ///
@@ -500,6 +544,20 @@ impl Settings {
     /// ```
     pub fn validation(mut self, method: ValidationMethod) -> Self {
         self.validation = method;
+        self
+    }
+
+    /// Whether the legacy endpoint fetches the full v2 event of each thin notification
+    /// (`DJSTRIPE_WEBHOOK_FETCH_THIN_EVENTS`; needs the mode's secret key, see [`Settings::check`]).
+    ///
+    /// ```
+    /// use djstripe_core::app::Settings;
+    /// let c = Settings::new("app.sqlite3").webhook_secrets(["whsec_1"]).fetch_thin_events(true);
+    /// assert!(c.check().unwrap_err().to_string().contains("STRIPE_TEST_SECRET_KEY"));
+    /// assert!(c.stripe_api("http://127.0.0.1:12111", Some("sk_test_1"), None).check().is_ok());
+    /// ```
+    pub fn fetch_thin_events(mut self, fetch: bool) -> Self {
+        self.fetch_thin_events = fetch;
         self
     }
 
@@ -830,6 +888,47 @@ mod tests {
         let err = env(&[("DJSTRIPE_WEBHOOK_SECRET", "whsec_a"), ("DJSTRIPE_WEBHOOK_VALIDATION", "retrieve_event")])
             .unwrap_err();
         assert!(err.to_string().contains("STRIPE_TEST_SECRET_KEY"), "{err}");
+    }
+
+    #[test]
+    fn fetch_thin_events_is_read_and_needs_the_legacy_endpoint_and_a_key() {
+        assert!(!env(&[]).unwrap().fetch_thin_events);
+        let on = env(&[
+            ("DJSTRIPE_WEBHOOK_SECRET", "whsec_a"),
+            ("DJSTRIPE_WEBHOOK_FETCH_THIN_EVENTS", "true"),
+            ("STRIPE_TEST_SECRET_KEY", "sk_test_1"),
+        ])
+        .unwrap();
+        assert!(on.fetch_thin_events);
+        let off = env(&[("DJSTRIPE_WEBHOOK_FETCH_THIN_EVENTS", "false")]).unwrap();
+        assert!(!off.fetch_thin_events);
+        let bad = env(&[("DJSTRIPE_WEBHOOK_FETCH_THIN_EVENTS", "sometimes")]).unwrap_err().to_string();
+        assert!(bad.starts_with("DJSTRIPE_WEBHOOK_FETCH_THIN_EVENTS") && bad.contains("sometimes"), "{bad}");
+        let no_legacy = env(&[("DJSTRIPE_WEBHOOK_FETCH_THIN_EVENTS", "true"), ("STRIPE_TEST_SECRET_KEY", "sk_test_1")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            no_legacy.starts_with("DJSTRIPE_WEBHOOK_FETCH_THIN_EVENTS")
+                && no_legacy.contains("DJSTRIPE_WEBHOOK_SECRET"),
+            "{no_legacy}"
+        );
+        let no_key = env(&[("DJSTRIPE_WEBHOOK_SECRET", "whsec_a"), ("DJSTRIPE_WEBHOOK_FETCH_THIN_EVENTS", "true")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            no_key.starts_with("DJSTRIPE_WEBHOOK_FETCH_THIN_EVENTS") && no_key.contains("STRIPE_TEST_SECRET_KEY"),
+            "{no_key}"
+        );
+        // Live mode needs the live key: the test key does not do.
+        let live = env(&[
+            ("DJSTRIPE_WEBHOOK_SECRET", "whsec_a"),
+            ("DJSTRIPE_WEBHOOK_FETCH_THIN_EVENTS", "1"),
+            ("STRIPE_LIVE_MODE", "true"),
+            ("STRIPE_TEST_SECRET_KEY", "sk_test_1"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(live.contains("STRIPE_LIVE_SECRET_KEY"), "{live}");
     }
 
     #[test]

@@ -139,6 +139,11 @@ pub struct WebhookEndpoint {
     pub created: NaiveDateTime,
     /// Last updated (UTC).
     pub updated: NaiveDateTime,
+    /// Whether a v2 event notification ("thin" event) is completed before its transaction
+    /// opens: the engine fetches the full event (`GET /v2/core/events/{id}`, with the mode's
+    /// secret key and `Stripe-Context`), so that handlers see its `data` (see
+    /// [`crate::stripe_api::StripeClient::fetch_event`]). Local only: Stripe knows nothing of it.
+    pub fetch_thin_events: bool,
 }
 
 /// Shows every field but the secrets (which appear as `whsec_…` when set).
@@ -160,6 +165,7 @@ impl std::fmt::Debug for WebhookEndpoint {
             .field("connect", &self.connect)
             .field("validation_method", &self.validation_method)
             .field("tolerance", &self.tolerance)
+            .field("fetch_thin_events", &self.fetch_thin_events)
             .finish_non_exhaustive()
     }
 }
@@ -261,6 +267,8 @@ pub struct NewWebhookEndpoint {
     pub created: NaiveDateTime,
     /// See [`WebhookEndpoint::updated`].
     pub updated: NaiveDateTime,
+    /// See [`WebhookEndpoint::fetch_thin_events`].
+    pub fetch_thin_events: bool,
 }
 
 /// Shows what identifies the endpoint; the secrets as `whsec_…` and a count.
@@ -309,6 +317,7 @@ impl NewWebhookEndpoint {
             tolerance: 300,
             created: now,
             updated: now,
+            fetch_thin_events: false,
         }
     }
 }

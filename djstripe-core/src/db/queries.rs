@@ -404,6 +404,8 @@ pub struct EndpointChanges {
     pub api_version: Option<Option<String>>,
     /// See [`WebhookEndpoint::metadata`] (a JSON object).
     pub metadata: Option<String>,
+    /// See [`WebhookEndpoint::fetch_thin_events`].
+    pub fetch_thin_events: Option<bool>,
 }
 
 impl Database {

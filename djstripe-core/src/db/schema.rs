@@ -23,6 +23,8 @@ diesel::table! {
         tolerance -> BigInt,
         created -> Timestamp,
         updated -> Timestamp,
+        /// Fetch the full v2 event for each thin notification (migration `endpoint_fetch_thin_events`).
+        fetch_thin_events -> Bool,
     }
 }
 

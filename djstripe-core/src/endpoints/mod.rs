@@ -408,6 +408,7 @@ impl EndpointManager {
                     created: now,
                     updated: now,
                     djstripe_uuid: uuid,
+                    fetch_thin_events: false,
                 };
                 (self.db.insert_endpoint(&row)?, false)
             }
@@ -761,6 +762,27 @@ impl EndpointManager {
         Ok(Deleted { endpoint, at_stripe })
     }
 
+    /// Turns fetching thin events on or off for the endpoint `key` names
+    /// ([`WebhookEndpoint::fetch_thin_events`]): a local setting, no call to Stripe. With it on,
+    /// every v2 event notification to the endpoint is completed with the full event before its
+    /// transaction opens, with the secret key of the endpoint's mode (an account's stored key is
+    /// not used: the event's `context` names the account).
+    ///
+    /// ```
+    /// # let db = djstripe_core::testing::TestDatabase::new(djstripe_core::db::Backend::Sqlite);
+    /// # let client = djstripe_core::stripe_api::StripeClient::new("http://127.0.0.1:1");
+    /// let manager = djstripe_core::endpoints::EndpointManager::new((*db).clone(), client);
+    /// let endpoint = db.insert_endpoint(&djstripe_core::db::NewWebhookEndpoint::local("whsec_1")).unwrap();
+    /// assert!(manager.set_fetch_thin_events(&endpoint.id.to_string(), true).unwrap().fetch_thin_events);
+    /// assert!(manager.find(&endpoint.djstripe_uuid).unwrap().fetch_thin_events);
+    /// assert!(!manager.set_fetch_thin_events(&endpoint.djstripe_uuid, false).unwrap().fetch_thin_events);
+    /// ```
+    pub fn set_fetch_thin_events(&self, key: &str, fetch: bool) -> Result<WebhookEndpoint, Error> {
+        let endpoint = self.find(key)?;
+        let changes = EndpointChanges { fetch_thin_events: Some(fetch), ..Default::default() };
+        self.db.update_endpoint(endpoint.id, &changes)
+    }
+
     /// Deletes the endpoint locally only (e.g. its account's key is gone); Stripe keeps it.
     ///
     /// ```no_run
@@ -887,5 +909,6 @@ fn new_row(object: &WebhookEndpointObject, account: Option<&str>, connect: bool,
         tolerance: 300,
         created: now,
         updated: now,
+        fetch_thin_events: false,
     }
 }

@@ -101,6 +101,9 @@ pub struct LegacyEndpoint {
     pub validation: ValidationMethod,
     /// Timestamp tolerance (`DJSTRIPE_WEBHOOK_TOLERANCE`); zero turns the check off.
     pub tolerance: Duration,
+    /// Fetch the full v2 event of each thin notification before its transaction opens
+    /// (`DJSTRIPE_WEBHOOK_FETCH_THIN_EVENTS`; see [`crate::db::WebhookEndpoint::fetch_thin_events`]).
+    pub fetch_thin_events: bool,
 }
 
 /// Shows how many secrets, never one of them.
@@ -110,6 +113,7 @@ impl std::fmt::Debug for LegacyEndpoint {
             .field("secrets", &format_args!("[{} × whsec_…]", self.secrets.len()))
             .field("validation", &self.validation)
             .field("tolerance", &self.tolerance)
+            .field("fetch_thin_events", &self.fetch_thin_events)
             .finish()
     }
 }
@@ -126,6 +130,7 @@ impl LegacyEndpoint {
             secrets: secrets.into_iter().map(Into::into).collect(),
             validation: ValidationMethod::VerifySignature,
             tolerance: Duration::from_secs(300),
+            fetch_thin_events: false,
         }
     }
 }
@@ -142,7 +147,8 @@ pub struct EngineConfig {
     pub legacy: Option<LegacyEndpoint>,
     /// Hand valid deliveries to this function instead of processing them inline.
     pub event_callback: Option<EventCallback>,
-    /// Stripe's API, for the `retrieve_event` validation method.
+    /// Stripe's API, for the `retrieve_event` validation method and endpoints that fetch thin
+    /// events.
     pub stripe: Option<StripeClient>,
     /// At most this many bytes of a delivery that failed validation are stored (default 4 KiB):
     /// an unauthenticated sender cannot fill the disk.
@@ -167,9 +173,9 @@ pub struct EngineConfig {
     /// 60; an endpoint records at most 10× that): past it they are answered the same, counted
     /// ([`Engine::rejected_not_recorded`]) but not stored, and not logged one by one.
     pub rejected_per_minute: u32,
-    /// `retrieve_event` validation: calls to Stripe's API per endpoint and second (default 10);
-    /// past it a delivery is answered 503, so forged deliveries cannot spend the account's rate
-    /// limit.
+    /// `retrieve_event` validation and fetching thin events: calls to Stripe's API per endpoint
+    /// and second (default 10); past it a delivery is answered 503, so forged deliveries cannot
+    /// spend the account's rate limit.
     pub retrieve_per_second: u32,
 }
 
@@ -244,7 +250,8 @@ pub struct Engine {
 struct Guards {
     /// Rejected deliveries recorded, per client address and per endpoint (one-minute windows).
     rejected: RateLimiter,
-    /// `retrieve_event` calls to Stripe, per endpoint (one-second windows).
+    /// Calls to Stripe for a delivery (`retrieve_event`, thin events fetched), per endpoint
+    /// (one-second windows).
     retrieve: RateLimiter,
 }
 
@@ -275,6 +282,8 @@ struct Resolved {
     validation: ValidationMethod,
     secrets: Vec<String>,
     tolerance: Duration,
+    /// Fetch the full v2 event of a thin notification.
+    fetch_thin_events: bool,
 }
 
 /// Shows how many secrets, never one of them.
@@ -285,6 +294,7 @@ impl std::fmt::Debug for Resolved {
             .field("validation", &self.validation)
             .field("secrets", &format_args!("[{} × whsec_…]", self.secrets.len()))
             .field("tolerance", &self.tolerance)
+            .field("fetch_thin_events", &self.fetch_thin_events)
             .finish()
     }
 }
@@ -307,6 +317,12 @@ impl Engine {
                 return Err(Error::setting(
                     "DJSTRIPE_WEBHOOK_VALIDATION",
                     "retrieve_event needs a Stripe API client (EngineConfig::stripe) with a secret key",
+                ));
+            }
+            if legacy.fetch_thin_events && config.stripe.is_none() {
+                return Err(Error::setting(
+                    "DJSTRIPE_WEBHOOK_FETCH_THIN_EVENTS",
+                    "fetching thin events needs a Stripe API client (EngineConfig::stripe) with a secret key",
                 ));
             }
         }
@@ -389,7 +405,8 @@ impl Engine {
     /// (signature, body, or Stripe's copy for `retrieve_event`). Writes nothing.
     ///
     /// It touches the database only for an endpoint not looked up in the last second, and the
-    /// network only for `retrieve_event`; [`Engine::prepare_is_cheap`] says whether it will.
+    /// network only for `retrieve_event` and for a thin event on an endpoint that fetches thin
+    /// events; [`Engine::prepare_is_cheap`] says whether it will.
     ///
     /// ```no_run
     /// # fn f(engine: djstripe_core::engine::Engine, delivery: djstripe_core::engine::Delivery<'_>) -> Result<(), djstripe_core::Error> {
@@ -445,11 +462,15 @@ impl Engine {
             return false;
         }
         match target {
-            Target::Legacy => {
-                self.config.legacy.as_ref().is_none_or(|l| l.validation != ValidationMethod::RetrieveEvent)
-            }
+            Target::Legacy => self
+                .config
+                .legacy
+                .as_ref()
+                .is_none_or(|l| l.validation != ValidationMethod::RetrieveEvent && !l.fetch_thin_events),
             Target::Endpoint(uuid) => match self.db.endpoint_cache.get(uuid) {
-                Some(Some(endpoint)) => endpoint.validation() != ValidationMethod::RetrieveEvent,
+                Some(Some(endpoint)) => {
+                    endpoint.validation() != ValidationMethod::RetrieveEvent && !endpoint.fetch_thin_events
+                }
                 Some(None) => true,
                 None => false,
             },
@@ -602,6 +623,7 @@ impl Engine {
         body_len <= INLINE_BODY
             && self.config.event_callback.is_none()
             && admitted.0.validation != ValidationMethod::RetrieveEvent
+            && !admitted.0.fetch_thin_events
     }
 
     /// Event-callback mode: record the trigger as queued, then hand it to the callback.
@@ -636,6 +658,7 @@ impl Engine {
                     validation: legacy.validation,
                     secrets: legacy.secrets.clone(),
                     tolerance: legacy.tolerance,
+                    fetch_thin_events: legacy.fetch_thin_events,
                 })
             }
             Target::Endpoint(uuid) => {
@@ -659,12 +682,83 @@ impl Engine {
                     validation,
                     secrets: endpoint.valid_secrets(chrono::Utc::now().timestamp()),
                     tolerance: Duration::from_secs(endpoint.tolerance.max(0) as u64),
+                    fetch_thin_events: endpoint.fetch_thin_events,
                 })
             }
         }
     }
 
+    /// The delivery's event, validated; a thin one completed from Stripe when its endpoint
+    /// fetches thin events (see [`Engine::complete_thin`]).
     fn validate(&self, resolved: &Resolved, delivery: &Delivery<'_>) -> Result<Event, Error> {
+        let event = self.verify(resolved, delivery)?;
+        // `retrieve_event` fetched Stripe's copy already, the full event for a thin one.
+        let fetched = resolved.validation == ValidationMethod::RetrieveEvent;
+        if resolved.fetch_thin_events && event.is_thin() && !event.is_dashboard_test() && !fetched {
+            return self.complete_thin(resolved.endpoint_id, event, true);
+        }
+        Ok(event)
+    }
+
+    /// Stripe's copy of `claimed` ([`StripeClient::fetch_event`]: v1 or v2 by its kind), outside
+    /// any transaction: the network call must not hold database locks. `limited`: within
+    /// [`EngineConfig::retrieve_per_second`] for the endpoint (a delivery; an operator's
+    /// reprocessing is not limited).
+    ///
+    /// Stripe has no such event: the delivery is forged (or of another mode or account), a
+    /// client error (400). The rest is ours, by cause: a refused key is a configuration fault
+    /// (500, the key's setting named in the log); Stripe rate limiting, failing or unreachable
+    /// is a 503, so Stripe delivers again. Stripe's text is never shown to the sender.
+    fn fetch(&self, endpoint_id: Option<i64>, claimed: &Event, limited: bool) -> Result<serde_json::Value, Error> {
+        let stripe = self.config.stripe.as_ref().ok_or(Error::MissingApiKey { livemode: claimed.livemode })?;
+        if limited {
+            let endpoint = endpoint_id.map_or_else(|| "legacy".to_owned(), |id| id.to_string());
+            let per_second = self.config.retrieve_per_second;
+            if self.guards.retrieve.admit(&endpoint, per_second) != Admission::Admitted {
+                return Err(Error::Busy { limit: Limit::RetrieveRate { per_second } });
+            }
+        }
+        match stripe.fetch_event(claimed) {
+            Err(Error::StripeNotFound { .. }) => {
+                Err(Error::invalid_event(format!("Stripe has no event `{}`", claimed.id)))
+            }
+            other => other,
+        }
+    }
+
+    /// A thin notification completed with the full v2 event (`GET /v2/core/events/{id}`): what
+    /// handlers see and the event row stores is the notification as delivered plus every field
+    /// only the full event has (its `data`, ...); where both have a field, the delivered value
+    /// stays (it is what was signed). The trigger row keeps the delivered body as it came.
+    fn complete_thin(&self, endpoint_id: Option<i64>, delivered: Event, limited: bool) -> Result<Event, Error> {
+        let fetched = self.fetch(endpoint_id, &delivered, limited)?;
+        let request = format!("GET /v2/core/events/{}", delivered.id);
+        let serde_json::Value::Object(fetched) = fetched else {
+            return Err(Error::StripeUnexpectedAnswer { request, reason: "the event is not a JSON object".into() });
+        };
+        let returned = fetched.get("id").and_then(serde_json::Value::as_str).unwrap_or_default();
+        if returned != delivered.id {
+            return Err(Error::EventMismatch { requested: delivered.id, returned: returned.to_owned() });
+        }
+        let mut fields = match serde_json::to_value(&delivered).expect("an Event serializes") {
+            serde_json::Value::Object(fields) => fields,
+            _ => unreachable!("an Event serializes to a JSON object"),
+        };
+        for (name, value) in fetched {
+            fields.entry(name).or_insert(value);
+        }
+        Event::from_value(serde_json::Value::Object(fields))
+    }
+
+    /// Whether the endpoint of a trigger (`None`: the legacy one) fetches thin events now.
+    fn fetches_thin_events(&self, endpoint_id: Option<i64>) -> Result<bool, Error> {
+        match endpoint_id {
+            Some(id) => Ok(self.db.endpoint(id)?.fetch_thin_events),
+            None => Ok(self.config.legacy.as_ref().is_some_and(|l| l.fetch_thin_events)),
+        }
+    }
+
+    fn verify(&self, resolved: &Resolved, delivery: &Delivery<'_>) -> Result<Event, Error> {
         match resolved.validation {
             ValidationMethod::VerifySignature => {
                 if resolved.secrets.is_empty() {
@@ -680,24 +774,7 @@ impl Engine {
                 if claimed.is_dashboard_test() {
                     return Ok(claimed);
                 }
-                let stripe = self.config.stripe.as_ref().ok_or(Error::MissingApiKey { livemode: claimed.livemode })?;
-                let endpoint = resolved.endpoint_id.map_or_else(|| "legacy".to_owned(), |id| id.to_string());
-                let per_second = self.config.retrieve_per_second;
-                if self.guards.retrieve.admit(&endpoint, per_second) != Admission::Admitted {
-                    return Err(Error::Busy { limit: Limit::RetrieveRate { per_second } });
-                }
-                // Outside any transaction: the network call must not hold database locks.
-                let fetched = match stripe.retrieve_event(&claimed.id, claimed.livemode, claimed.account.as_deref()) {
-                    // Stripe has no such event: the delivery is forged (or of another mode or
-                    // account), a client error (400). The rest is ours, by cause: a refused key
-                    // is a configuration fault (500, the key's setting named in the log); Stripe
-                    // rate limiting, failing or unreachable is a 503, so Stripe delivers again.
-                    // Stripe's text is never shown to the sender.
-                    Err(Error::StripeNotFound { .. }) => {
-                        return Err(Error::invalid_event(format!("Stripe has no event `{}`", claimed.id)));
-                    }
-                    other => other?,
-                };
+                let fetched = self.fetch(resolved.endpoint_id, &claimed, true)?;
                 let mut event = Event::from_value(fetched)?;
                 if event.id != claimed.id {
                     return Err(Error::EventMismatch { requested: claimed.id, returned: event.id });
@@ -728,7 +805,11 @@ impl Engine {
     pub fn process_trigger(&self, trigger_id: i64) -> Result<Receipt, Error> {
         let trigger = self.db.trigger(trigger_id)?;
         trigger.reprocessable().map_err(|reason| Error::NotReprocessable { id: trigger.id, reason })?;
-        let event = Event::from_slice(&trigger.body)?;
+        let mut event = Event::from_slice(&trigger.body)?;
+        // The trigger keeps the notification as delivered: complete it again, as its delivery was.
+        if event.is_thin() && !event.is_dashboard_test() && self.fetches_thin_events(trigger.webhook_endpoint_id)? {
+            event = self.complete_thin(trigger.webhook_endpoint_id, event, false)?;
+        }
         let draft = Draft {
             endpoint_id: trigger.webhook_endpoint_id,
             remote_ip: trigger.remote_ip.clone(),

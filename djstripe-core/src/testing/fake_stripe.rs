@@ -15,6 +15,9 @@ use serde_json::{Map, Value, json};
 /// when the value is dropped), holding state like Stripe does:
 ///
 /// - `GET /v1/events/{id}`: the events given to [`add_event`](Self::add_event), else 404;
+/// - `GET /v2/core/events/{id}`: the v2 events given to [`add_v2_event`](Self::add_v2_event),
+///   else 404 in v2's error shape (`"type": "invalid_request_error", "code": "not_found"`);
+/// - `GET` of any path given to [`add_object`](Self::add_object) (a v2 event's related object);
 /// - `/v1/webhook_endpoints`: create (`url` and `enabled_events[]` required, an
 ///   `Idempotency-Key` too, whose answer is replayed; the answer holds a fresh `whsec_...`
 ///   secret), retrieve, list (`limit`, `starting_after`, `has_more`), update (`enabled_events[]`,
@@ -131,6 +134,10 @@ struct State {
     /// Accepted keys: key, livemode, the account whose own key it is (`None`: the platform's).
     keys: Vec<(String, bool, Option<String>)>,
     events: HashMap<String, Value>,
+    /// v2 events (`GET /v2/core/events/{id}`), by id.
+    v2_events: HashMap<String, Value>,
+    /// Objects served at their API path ([`FakeStripe::add_object`]).
+    objects: HashMap<String, Value>,
     endpoints: Vec<Endpoint>,
     next_id: usize,
     max_page_size: usize,
@@ -165,6 +172,8 @@ impl FakeStripe {
         let state = Arc::new(Mutex::new(State {
             keys: vec![(Self::TEST_KEY.into(), false, None), (Self::LIVE_KEY.into(), true, None)],
             events: HashMap::new(),
+            v2_events: HashMap::new(),
+            objects: HashMap::new(),
             endpoints: Vec::new(),
             next_id: 0,
             max_page_size: 100,
@@ -254,6 +263,47 @@ impl FakeStripe {
         let event = serde_json::to_value(event).expect("FakeStripe::add_event: the event serializes");
         let id = event["id"].as_str().expect("FakeStripe::add_event: the event has a string `id`").to_owned();
         self.state().events.insert(id, event);
+        self
+    }
+
+    /// Adds a full v2 event (an [`Event`](crate::Event) or any JSON with an `id`) that
+    /// `GET /v2/core/events/{id}` then answers, whatever the caller's mode or context (the
+    /// request's `Stripe-Context` is recorded: [`seen`](Self::seen)). An unknown id is answered
+    /// 404 as Stripe's v2 API answers it.
+    ///
+    /// ```
+    /// use djstripe_core::stripe_api::StripeClient;
+    /// use djstripe_core::testing::{EventBuilder, FakeStripe};
+    /// let stripe = FakeStripe::start();
+    /// let thin = EventBuilder::v2("v2.core.account.updated").build();
+    /// let mut full = serde_json::to_value(&thin).unwrap();
+    /// full["data"] = serde_json::json!({"changes": ["email"]});
+    /// stripe.add_v2_event(full);
+    /// let client = StripeClient::new(stripe.base_url()).test_key(FakeStripe::TEST_KEY).max_retries(0);
+    /// assert_eq!(client.retrieve_v2_event(&thin.id, false, None).unwrap()["data"]["changes"][0], "email");
+    /// let err = client.retrieve_v2_event("evt_test_missing", false, None).unwrap_err();
+    /// assert!(matches!(err, djstripe_core::Error::StripeNotFound { code: Some(ref c), .. } if c == "not_found"), "{err}");
+    /// ```
+    pub fn add_v2_event(&self, event: impl serde::Serialize) -> &Self {
+        let event = serde_json::to_value(event).expect("FakeStripe::add_v2_event: the event serializes");
+        let id = event["id"].as_str().expect("FakeStripe::add_v2_event: the event has a string `id`").to_owned();
+        self.state().v2_events.insert(id, event);
+        self
+    }
+
+    /// Serves `object` at `path` (`GET`, any caller): e.g. the related object of a v2 event at
+    /// its `related_object.url`.
+    ///
+    /// ```
+    /// use djstripe_core::stripe_api::StripeClient;
+    /// use djstripe_core::testing::FakeStripe;
+    /// let stripe = FakeStripe::start();
+    /// stripe.add_object("/v1/billing/meters/mtr_1", serde_json::json!({"id": "mtr_1"}));
+    /// let client = StripeClient::new(stripe.base_url()).test_key(FakeStripe::TEST_KEY);
+    /// assert_eq!(client.call("GET", "/v1/billing/meters/mtr_1", &[], false, None, None).unwrap()["id"], "mtr_1");
+    /// ```
+    pub fn add_object(&self, path: &str, object: Value) -> &Self {
+        self.state().objects.insert(path.to_owned(), object);
         self
     }
 
@@ -584,6 +634,21 @@ impl State {
         let body = req.form();
         let mine = |e: &Endpoint| e.livemode == livemode && e.account == account;
         match (req.method.as_str(), path) {
+            ("GET", p) if self.objects.contains_key(p) => (200, self.objects[p].to_string()),
+            ("GET", p) if p.starts_with("/v2/core/events/") => {
+                let id = &p["/v2/core/events/".len()..];
+                match self.v2_events.get(id) {
+                    Some(event) => (200, event.to_string()),
+                    None => {
+                        let error = json!({"error": {
+                            "type": "invalid_request_error",
+                            "code": "not_found",
+                            "message": format!("No such event: '{id}'"),
+                        }});
+                        (404, error.to_string())
+                    }
+                }
+            }
             ("GET", p) if p.starts_with("/v1/events/") => {
                 let id = &p["/v1/events/".len()..];
                 match self.events.get(id) {

@@ -1,0 +1,1 @@
+ALTER TABLE djstripe_webhookendpoint DROP COLUMN fetch_thin_events;
