@@ -477,7 +477,7 @@ impl StoredEvent {
             created: created.naive_utc(),
             livemode: event.livemode,
             data: event.data_column().map_err(|e| Error::invalid_event(e.to_string()))?,
-            extra: Some(Value::Object(event.extra_fields()).to_string()),
+            extra: Some(event.extra_column()),
             account: event.account.clone(),
             request_id: event.request_id().map(str::to_owned),
             idempotency_key: event.idempotency_key().map(str::to_owned),
