@@ -302,8 +302,17 @@ impl Cli {
         Ok(settings)
     }
 
-    /// Connects and applies djstripe's and the app's migrations.
+    /// Connects and applies djstripe's and the app's migrations, for a command that does not
+    /// serve: no inbox workers (a short-lived command would leave the events it claimed to wait
+    /// for their lease).
     fn start(&self, open: Open) -> Result<Djstripe> {
+        let mut settings = self.database_settings(open)?;
+        settings.inbox.workers = Some(0);
+        Ok(Djstripe::start(settings)?)
+    }
+
+    /// Connects and migrates for `serve`: the inbox's workers run.
+    fn start_serving(&self, open: Open) -> Result<Djstripe> {
         Ok(Djstripe::start(self.database_settings(open)?)?)
     }
 }

@@ -439,11 +439,7 @@ fn invalid(value: &Value, expected: &str) -> String {
 }
 
 /// Takes a field every event has; its absence or `null` is "missing field", a wrong type says so.
-fn required<T>(
-    map: &mut Fields,
-    name: &str,
-    read: impl FnOnce(Value) -> Result<T, String>,
-) -> Result<T, String> {
+fn required<T>(map: &mut Fields, name: &str, read: impl FnOnce(Value) -> Result<T, String>) -> Result<T, String> {
     match map.remove(name) {
         None => Err(missing(name)),
         Some(value) => read(value).map_err(|e| format!("{e} for `{name}`")),
