@@ -157,15 +157,34 @@ fn a_failing_handler_is_retried_then_dead_lettered_then_replayed(backend: Backen
     assert!(db.event(&id).is_err(), "not stored as processed");
     assert!(engine.process_inbox().unwrap().is_empty(), "a dead event is not retried by itself");
 
-    // Fixed: replay the dead letter.
+    // Fixed: replay the dead letter (as `triggers reprocess` does for its trigger).
     fail_times(&id, 0);
     assert_eq!(db.retry_inbox(Some(&id)).unwrap(), std::slice::from_ref(&id));
     assert_eq!(db.trigger(receipt.trigger_id).unwrap().outcome, Outcome::Queued);
+    let pending = engine.process_trigger(receipt.trigger_id).unwrap_err();
+    assert!(matches!(pending, Error::NotReprocessable { .. }), "a waiting event is the workers': {pending:?}");
     assert_eq!(engine.process_inbox().unwrap(), [Settled::Processed]);
     assert_eq!((committed(&id), runs_in_table(&db, &id)), (1, 1));
     assert_eq!(db.trigger(receipt.trigger_id).unwrap().outcome, Outcome::Processed);
     assert!(matches!(db.inbox_entry(&id), Err(Error::NotFound { .. })), "the row left with the processing");
     assert!(matches!(db.retry_inbox(Some("evt_unknown")), Err(Error::NotFound { .. })));
+}
+
+fn reprocessing_a_dead_lettered_trigger_queues_it_again(backend: Backend) {
+    let db = database(backend);
+    let ep = endpoint(&db);
+    let engine = inbox_engine(&db, quick_retries(1));
+    let signed = invoice("in_reprocess", 1_700_000_000).metadata("flaky", "yes").signed(SECRET);
+    let id = signed.event.id.clone();
+    fail_times(&id, 1);
+    let receipt = send(&engine, &ep.djstripe_uuid, std::slice::from_ref(&signed)).remove(0);
+    assert_eq!(engine.process_inbox().unwrap(), [Settled::Dead]);
+    let again = engine.reprocess_failed().unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!((again[0].outcome, again[0].trigger_id), (Outcome::Queued, receipt.trigger_id), "{again:?}");
+    assert_eq!(engine.process_inbox().unwrap(), [Settled::Processed]);
+    assert_eq!(committed(&id), 1);
+    assert_eq!(db.trigger(receipt.trigger_id).unwrap().outcome, Outcome::Processed);
 }
 
 fn events_of_one_object_run_in_created_order(backend: Backend) {
@@ -298,6 +317,7 @@ fn shutdown_finishes_the_running_event_and_releases_the_rest(backend: Backend) {
 both_backends!(
     answered_at_once_then_processed_exactly_once,
     a_failing_handler_is_retried_then_dead_lettered_then_replayed,
+    reprocessing_a_dead_lettered_trigger_queues_it_again,
     events_of_one_object_run_in_created_order,
     an_older_event_waiting_for_a_retry_holds_its_object_back,
     workers_in_several_engines_process_each_event_once,

@@ -66,7 +66,7 @@ pub use receipt::Receipt;
 
 use crate::app::limits::{Admission, RateLimiter};
 use crate::db::{Database, Outcome, Processing, ValidationMethod};
-use crate::error::{Limit, Resource};
+use crate::error::{Limit, NotReprocessable, Resource};
 use crate::logging::escaped_display;
 use crate::registry::HandlerSet;
 use crate::stripe_api::StripeClient;
@@ -871,6 +871,22 @@ impl Engine {
     pub fn process_trigger(&self, trigger_id: i64) -> Result<Receipt, Error> {
         let trigger = self.db.trigger(trigger_id)?;
         trigger.reprocessable().map_err(|reason| Error::NotReprocessable { id: trigger.id, reason })?;
+        // Inbox mode: a waiting event is the workers' to run; a dead-lettered one gets another
+        // round of attempts there (its row and trigger stay the ones to follow).
+        if let Some(entry) = self.inbox_entry_of(&trigger)? {
+            if !entry.is_dead() {
+                return Err(Error::NotReprocessable { id: trigger.id, reason: NotReprocessable::QueuedInInbox });
+            }
+            self.db.retry_inbox(Some(&entry.event_id))?;
+            self.signal.notify();
+            return Ok(Receipt {
+                trigger_id: entry.trigger_id,
+                outcome: Outcome::Queued,
+                event_id: Some(entry.event_id),
+                handlers: 0,
+                error: None,
+            });
+        }
         let mut event = Event::from_slice(&trigger.body)?;
         // The trigger keeps the notification as delivered: complete it again, as its delivery was.
         if event.is_thin() && !event.is_dashboard_test() && self.fetches_thin_events(trigger.webhook_endpoint_id)? {
@@ -887,6 +903,16 @@ impl Engine {
         let mode =
             if trigger.outcome == Outcome::Queued { Mode::Queued(trigger.id) } else { Mode::Reprocess(trigger.id) };
         self.run(draft, event, mode)
+    }
+
+    /// The inbox row of the trigger's event, if it is the one that queued it.
+    fn inbox_entry_of(&self, trigger: &crate::db::WebhookEventTrigger) -> Result<Option<crate::db::InboxEntry>, Error> {
+        let Some(event_id) = &trigger.event_id else { return Ok(None) };
+        match self.db.inbox_entry(event_id) {
+            Ok(entry) if entry.trigger_id == trigger.id => Ok(Some(entry)),
+            Ok(_) | Err(Error::NotFound { .. }) => Ok(None),
+            Err(other) => Err(other),
+        }
     }
 
     fn run(&self, draft: Draft, event: Event, mode: Mode) -> Result<Receipt, Error> {
