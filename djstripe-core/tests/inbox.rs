@@ -59,6 +59,25 @@ fn record_invoice(event: &Event, ctx: &mut HandlerContext) -> HandlerResult {
     Ok(())
 }
 
+/// Events each subscription handler ran for (`skip_stale` or not).
+static SUBSCRIPTION_RUNS: Mutex<Vec<(&'static str, String)>> = Mutex::new(Vec::new());
+
+/// Applies a subscription's state: must not run for an update older than one applied already.
+#[webhook_handler("customer.subscription.updated", skip_stale)]
+fn apply_subscription(event: &Event) {
+    SUBSCRIPTION_RUNS.lock().unwrap().push(("apply", event.id.clone()));
+}
+
+/// Audits every update, stale or not.
+#[webhook_handler("customer.subscription")]
+fn audit_subscription(event: &Event) {
+    SUBSCRIPTION_RUNS.lock().unwrap().push(("audit", event.id.clone()));
+}
+
+fn subscription_runs(id: &str) -> Vec<&'static str> {
+    SUBSCRIPTION_RUNS.lock().unwrap().iter().filter(|(_, e)| e == id).map(|(h, _)| *h).collect()
+}
+
 fn database(backend: Backend) -> TestDatabase {
     let db = TestDatabase::builder(backend).pool_size(12).build();
     db.execute("CREATE TABLE inbox_test_runs (event_id TEXT NOT NULL)");
@@ -314,7 +333,41 @@ fn shutdown_finishes_the_running_event_and_releases_the_rest(backend: Backend) {
     assert!(signed.iter().all(|s| committed(&s.event.id) == 1));
 }
 
+/// Stripe delivers out of order: an update older than one processed already is skipped by the
+/// `skip_stale` handler (and the trigger says so), while the other handler still runs.
+fn skip_stale_skips_an_older_update_delivered_after_a_newer_one(backend: Backend) {
+    let db = database(backend);
+    let ep = endpoint(&db);
+    let engine = inbox_engine(&db, InboxConfig::default());
+    let subscription = format!("sub_stale{backend:?}");
+    let update = |created: i64| {
+        EventBuilder::new("customer.subscription.updated").merge_object(json!({"id": subscription})).created(created)
+    };
+    let newer = update(1_700_000_100).signed(SECRET);
+    let older = update(1_700_000_050).signed(SECRET);
+    send(&engine, &ep.djstripe_uuid, std::slice::from_ref(&newer));
+    assert_eq!(engine.process_inbox().unwrap(), [Settled::Processed]);
+    let late = send(&engine, &ep.djstripe_uuid, std::slice::from_ref(&older)).remove(0);
+    assert_eq!(engine.process_inbox().unwrap(), [Settled::Processed]);
+    assert_eq!(subscription_runs(&newer.event.id), ["audit", "apply"]);
+    assert_eq!(subscription_runs(&older.event.id), ["audit"], "the stale update was not applied");
+    let trigger = db.trigger(late.trigger_id).unwrap();
+    assert_eq!(trigger.outcome, Outcome::Processed);
+    assert!(
+        trigger.exception.starts_with("stale: skipped") && trigger.exception.contains(&newer.event.id),
+        "the trigger records the skip: {}",
+        trigger.exception
+    );
+    assert!(db.event(&older.event.id).is_ok(), "stored: a redelivery is a duplicate");
+    // A newer update still applies.
+    let newest = update(1_700_000_200).signed(SECRET);
+    send(&engine, &ep.djstripe_uuid, std::slice::from_ref(&newest));
+    engine.process_inbox().unwrap();
+    assert_eq!(subscription_runs(&newest.event.id), ["audit", "apply"]);
+}
+
 both_backends!(
+    skip_stale_skips_an_older_update_delivered_after_a_newer_one,
     answered_at_once_then_processed_exactly_once,
     a_failing_handler_is_retried_then_dead_lettered_then_replayed,
     reprocessing_a_dead_lettered_trigger_queues_it_again,

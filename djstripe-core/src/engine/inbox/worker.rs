@@ -12,6 +12,7 @@ use crate::db::{DbConnection, InboxEntry, Outcome, StoredEvent, classify_error};
 use crate::engine::process::{Savepoint, describe, run_watched};
 use crate::handler::{Callback, run_on_commit};
 use crate::logging::escaped_display;
+use crate::registry::HandlerRegistration;
 use crate::{Error, Event, HandlerContext};
 
 /// What became of one claimed inbox event.
@@ -141,8 +142,12 @@ fn process(shared: &Shared, entry: &InboxEntry, token: &str) -> Result<Settled, 
         // Stored by this program, so only a changed parser or a hand-edited row gets here.
         Err(error) => return give_up(shared, entry, token, &error),
     };
-    let handlers = shared.handlers.handlers_for(event.event_type());
+    let mut handlers = shared.handlers.handlers_for(event.event_type());
     let mut conn = shared.db.get()?;
+    // The stale guard reads before the transaction begins (on SQLite a read would pin the
+    // transaction's snapshot ahead of its first write); the object's events run one at a time,
+    // so the watermark cannot move meanwhile.
+    let note = skip_stale(&mut conn, entry, &mut handlers)?;
     let mut callbacks: Vec<Callback> = Vec::new();
     let now = chrono::Utc::now().naive_utc();
     let settled = conn.transaction::<Settled, Abort, _>(|conn| {
@@ -172,7 +177,7 @@ fn process(shared: &Shared, entry: &InboxEntry, token: &str) -> Result<Settled, 
                 if !rows::settle_processed(conn, &entry.event_id, token)? {
                     return Err(Abort::Lost);
                 }
-                finish_trigger(conn, entry.trigger_id, outcome, "", "")?;
+                finish_trigger(conn, entry.trigger_id, outcome, &note, "")?;
                 if outcome == Outcome::Processed
                     && let Some(object) = &entry.object_id
                 {
@@ -196,6 +201,30 @@ fn process(shared: &Shared, entry: &InboxEntry, token: &str) -> Result<Settled, 
         }
         Err(Abort::Failed(error)) => Err(error),
     }
+}
+
+/// Leaves out the `skip_stale` handlers when a newer event of the same object was processed
+/// already; returns the note for the trigger row (empty when none was skipped).
+fn skip_stale(
+    conn: &mut DbConnection,
+    entry: &InboxEntry,
+    handlers: &mut Vec<&'static HandlerRegistration>,
+) -> Result<String, Error> {
+    let Some(object) = entry.object_id.as_deref().filter(|_| handlers.iter().any(|h| h.skips_stale())) else {
+        return Ok(String::new());
+    };
+    let Some((created, newest)) = rows::watermark(conn, object)? else { return Ok(String::new()) };
+    if (created, newest.as_str()) <= (entry.event_created, entry.event_id.as_str()) {
+        return Ok(String::new());
+    }
+    let skipped: Vec<&str> = handlers.iter().filter(|h| h.skips_stale()).map(|h| h.path()).collect();
+    handlers.retain(|h| !h.skips_stale());
+    tracing::info!(event = %entry.event_id, object, newer = %newest, "inbox: stale event: skip_stale handlers skipped");
+    Ok(format!(
+        "stale: skipped {} (skip_stale): {newest} of {} about {object} was processed already",
+        skipped.join(", "),
+        created.format("%Y-%m-%d %H:%M:%S UTC")
+    ))
 }
 
 /// Counts a failed attempt in the row (due again after the backoff, or dead) and in the trigger.
