@@ -927,6 +927,36 @@ mod tests {
     }
 
     #[test]
+    fn processing_and_the_inbox_are_read_and_checked() {
+        let default = env(&[]).unwrap();
+        assert_eq!(default.processing, Processing::Inline);
+        assert_eq!(default.inbox.workers, None);
+        let inbox = env(&[
+            ("DJSTRIPE_WEBHOOK_PROCESSING", "inbox"),
+            ("DJSTRIPE_INBOX_WORKERS", "0"),
+            ("DJSTRIPE_INBOX_MAX_ATTEMPTS", "3"),
+            ("DJSTRIPE_INBOX_MAX_AGE", "600"),
+            ("DJSTRIPE_INBOX_LEASE", "30"),
+        ])
+        .unwrap();
+        assert_eq!(inbox.processing, Processing::Inbox);
+        assert_eq!(inbox.inbox.workers, Some(0));
+        assert_eq!(inbox.inbox.max_attempts, 3);
+        assert_eq!(inbox.inbox.max_age, Duration::from_secs(600));
+        assert_eq!(inbox.inbox.lease, Duration::from_secs(30));
+        for (var, value) in [
+            ("DJSTRIPE_WEBHOOK_PROCESSING", "later"),
+            ("DJSTRIPE_INBOX_WORKERS", "-1"),
+            ("DJSTRIPE_INBOX_MAX_ATTEMPTS", "0"),
+            ("DJSTRIPE_INBOX_MAX_AGE", "forever"),
+            ("DJSTRIPE_INBOX_LEASE", "0"),
+        ] {
+            let error = env(&[(var, value)]).unwrap_err().to_string();
+            assert!(error.starts_with(var) && error.contains(value), "{error}");
+        }
+    }
+
+    #[test]
     fn fetch_thin_events_is_read_and_needs_the_legacy_endpoint_and_a_key() {
         assert!(!env(&[]).unwrap().fetch_thin_events);
         let on = env(&[
