@@ -78,12 +78,17 @@ pub fn insert(conn: &mut DbConnection, event: &Event) -> QueryResult<()> {
     Ok(())
 }
 
-/// The oldest `limit` rows, in insertion order.
+/// The oldest `limit` rows after the row `after` (0: from the first), in insertion order.
 ///
 /// # Errors
 /// The database's.
-pub fn pending(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<Pending>> {
-    handoff_outbox::table.order(handoff_outbox::id).limit(limit).select(Pending::as_select()).load(conn)
+pub fn pending(conn: &mut DbConnection, after: i64, limit: i64) -> QueryResult<Vec<Pending>> {
+    handoff_outbox::table
+        .filter(handoff_outbox::id.gt(after))
+        .order(handoff_outbox::id)
+        .limit(limit)
+        .select(Pending::as_select())
+        .load(conn)
 }
 
 /// Deletes the rows of these events (JetStream stored them).

@@ -49,7 +49,7 @@ pub struct Relayed {
 
 /// Publishes every row of the outbox (oldest first, in batches), waits for JetStream's acks,
 /// and deletes the rows it acknowledged — whether it stored the message or dropped it as a
-/// duplicate. Returns once the outbox is empty.
+/// duplicate. Returns once it went through the outbox (the rows committed meanwhile included).
 ///
 /// The database calls block: run it on a thread of its own ([`RelayServer`] does), or where
 /// blocking for a query is acceptable.
@@ -64,11 +64,14 @@ pub async fn publish_pending(
     handoff: &Handoff,
 ) -> Result<Relayed, HandoffError> {
     let mut relayed = Relayed::default();
+    // Each row once per pass, even one whose delete did not happen: the next pass retries it.
+    let mut after = 0;
     loop {
-        let rows = outbox::pending(&mut *db.get()?, BATCH)?;
-        if rows.is_empty() {
+        let rows = outbox::pending(&mut *db.get()?, after, BATCH)?;
+        let Some(last) = rows.last() else {
             return Ok(relayed);
-        }
+        };
+        after = last.id;
         // Sent one after the other without waiting, then the acks awaited in order: one round
         // trip per batch.
         let mut acks = Vec::with_capacity(rows.len());

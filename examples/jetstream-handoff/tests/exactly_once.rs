@@ -100,7 +100,7 @@ fn exactly_once(backend: Backend) {
     let sent = events(&ids);
     deliver_twice(&app, &sent);
     assert_eq!(outbox_rows(&app), 3);
-    let rows = outbox::pending(&mut db.get().unwrap(), 100).unwrap();
+    let rows = outbox::pending(&mut db.get().unwrap(), 0, 100).unwrap();
 
     // The relay publishes them and deletes the rows.
     let first = rt.block_on(relay::publish_pending(db, &js, &handoff)).unwrap();
