@@ -16,6 +16,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, message::PublishMessage};
 use djstripe_core::app::{Djstripe, Ready, ServeOptions, Server};
 use djstripe_core::db::Database;
+use futures_util::future::join_all;
 use tokio::sync::Notify;
 
 use crate::{Handoff, HandoffError, outbox};
@@ -55,8 +56,9 @@ pub struct Relayed {
 /// blocking for a query is acceptable.
 ///
 /// # Errors
-/// [`HandoffError::Publish`] when JetStream does not acknowledge a message (the rows acknowledged
-/// before it are deleted, the others stay for the next pass); [`HandoffError::Database`] and
+/// [`HandoffError::Publish`] when JetStream does not acknowledge a message of a batch (that
+/// batch's acknowledged rows are deleted, the others stay for the next pass, which starts after
+/// [`POLL`]); [`HandoffError::Database`] and
 /// [`HandoffError::Query`].
 pub async fn publish_pending(
     db: &Database,
@@ -72,28 +74,38 @@ pub async fn publish_pending(
             return Ok(relayed);
         };
         after = last.id;
-        // Sent one after the other without waiting, then the acks awaited in order: one round
-        // trip per batch.
-        let mut acks = Vec::with_capacity(rows.len());
+        // All sent without waiting, then the acks awaited together (each with its own timeout):
+        // one round trip per batch.
+        let mut failed = None;
+        let mut sent = Vec::with_capacity(rows.len());
         for row in &rows {
             let message = PublishMessage::build().message_id(&row.event_id).payload(row.payload.clone().into());
-            let publish_error = |source| HandoffError::Publish { event_id: row.event_id.clone(), source };
-            acks.push(js.send_publish(handoff.subject(&row.event_type), message).await.map_err(publish_error)?);
-        }
-        let mut acknowledged = Vec::with_capacity(rows.len());
-        let mut failed = None;
-        for (row, ack) in rows.iter().zip(acks) {
-            match ack.await {
-                Ok(ack) if ack.duplicate => relayed.duplicates += 1,
-                Ok(_) => relayed.stored += 1,
+            match js.send_publish(handoff.subject(&row.event_type), message).await {
+                Ok(ack) => sent.push((row, ack)),
                 Err(source) => {
-                    failed = Some(HandoffError::Publish { event_id: row.event_id.clone(), source });
-                    break;
+                    failed = failed.or_else(|| Some(HandoffError::Publish { event_id: row.event_id.clone(), source }))
                 }
             }
-            acknowledged.push(row.event_id.clone());
+        }
+        let acks = join_all(sent.into_iter().map(|(row, ack)| async move { (row, ack.await) })).await;
+        let mut acknowledged = Vec::with_capacity(acks.len());
+        for (row, ack) in acks {
+            match ack {
+                Ok(ack) => {
+                    if ack.duplicate {
+                        relayed.duplicates += 1;
+                    } else {
+                        relayed.stored += 1;
+                    }
+                    acknowledged.push(row.event_id.clone());
+                }
+                Err(source) => {
+                    failed = failed.or_else(|| Some(HandoffError::Publish { event_id: row.event_id.clone(), source }))
+                }
+            }
         }
         outbox::delete(&mut *db.get()?, &acknowledged)?;
+        // NATS is down or refusing: no point in trying the rest of the outbox now.
         if let Some(error) = failed {
             return Err(error);
         }

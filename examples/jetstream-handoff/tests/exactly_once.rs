@@ -163,6 +163,28 @@ fn exactly_once(backend: Backend) {
     rt.block_on(js.delete_stream(&handoff.stream)).unwrap();
 }
 
+/// JetStream refusing (here: no stream takes the subjects yet, as while NATS is down or
+/// JetStream is being set up): the publish fails, the rows stay; once the stream is there, the
+/// next pass publishes them. Nothing committed is lost.
+fn rows_wait_for_jetstream(backend: Backend) {
+    let rt = runtime();
+    let handoff = unique_handoff(&format!("rows_wait_{backend:?}"));
+    let js = rt.block_on(handoff.connect()).unwrap_or_else(|e| panic!("NATS on {NATS}: {}", report(&e)));
+    let app = app(backend, djstripe_actix::Server::new());
+    let db = app.database().database();
+    deliver_twice(&app, &events(&["evt_waiting_1", "evt_waiting_2"]));
+
+    let refused = rt.block_on(relay::publish_pending(db, &js, &handoff)).unwrap_err();
+    assert!(matches!(refused, jetstream_handoff::HandoffError::Publish { .. }), "{refused:?}");
+    assert_eq!(outbox_rows(&app), 2, "the rows wait");
+
+    let (_, mut stream) = rt.block_on(jetstream(&handoff));
+    let published = rt.block_on(relay::publish_pending(db, &js, &handoff)).unwrap();
+    assert_eq!(published, Relayed { stored: 2, duplicates: 0 });
+    assert_eq!((outbox_rows(&app), rt.block_on(stream.info()).unwrap().state.messages), (0, 2));
+    rt.block_on(js.delete_stream(&handoff.stream)).unwrap();
+}
+
 /// `serve`'s relay ([`RelayServer`]): the events committed while it runs are in the stream at
 /// once (the handler's `on_commit` wakes it), and the outbox is empty.
 fn relay_beside_the_server(backend: Backend) {
@@ -209,6 +231,16 @@ fn exactly_once_sqlite() {
 #[test]
 fn exactly_once_postgres() {
     exactly_once(Backend::Postgres);
+}
+
+#[test]
+fn rows_wait_for_jetstream_sqlite() {
+    rows_wait_for_jetstream(Backend::Sqlite);
+}
+
+#[test]
+fn rows_wait_for_jetstream_postgres() {
+    rows_wait_for_jetstream(Backend::Postgres);
 }
 
 #[test]
