@@ -92,7 +92,10 @@ fn try_post(url: &str, signed: &SignedEvent) -> Option<u16> {
     response.ok().map(|r| r.status().as_u16())
 }
 
-both_backends!(two_instances_on_one_database_handle_concurrent_duplicates_once);
+both_backends!(
+    two_instances_on_one_database_handle_concurrent_duplicates_once,
+    kill_9_with_pending_and_claimed_inbox_events
+);
 
 /// Two app instances on one database (the way PostgreSQL is deployed; SQLite shares the file),
 /// every event delivered to both at the same moment, several times: each is handled exactly once.
@@ -126,8 +129,6 @@ fn two_instances_on_one_database_handle_concurrent_duplicates_once(backend: Back
     );
 }
 
-both_backends!(kill_9_with_pending_and_claimed_inbox_events);
-
 /// Inbox mode under `kill -9` (issue 17): the server is killed while its workers are inside
 /// events (claimed) and others wait (pending). Restarted on the same database, with no event
 /// sent again, it processes every one of them exactly once: a claim dies with its process and is
@@ -137,9 +138,8 @@ fn kill_9_with_pending_and_claimed_inbox_events(backend: Backend) {
     let env = [("DJSTRIPE_WEBHOOK_PROCESSING", "inbox"), ("DJSTRIPE_INBOX_LEASE", "2")];
     let server = Server::start(&db, &env);
     let secret = server.secret(&db);
-    let events: Vec<SignedEvent> = (0..60)
-        .map(|_| EventBuilder::new("customer.created").metadata("sleep_ms", "100").signed(&secret))
-        .collect();
+    let events: Vec<SignedEvent> =
+        (0..60).map(|_| EventBuilder::new("customer.created").metadata("sleep_ms", "100").signed(&secret)).collect();
     let url = server.endpoint_url();
     for signed in &events {
         let answer = post(&url, &signed.body, Some(&signed.header));
