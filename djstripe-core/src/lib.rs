@@ -42,6 +42,7 @@
 //! | [`db`] | diesel connections (SQLite or PostgreSQL), schema, migrations, rows |
 //! | [`engine`] | recording and processing a delivery exactly once; inbox mode's workers |
 //! | [`backoff`] | exponential backoff with jitter (Stripe calls, inbox retries) |
+//! | [`metrics`] | the engine's Prometheus metrics (deliveries, handler durations, batches, inbox) |
 //! | [`endpoints`] | webhook endpoints created at Stripe with unguessable URLs; secret rotation |
 //! | [`stripe_api`] | the small Stripe API client (events, webhook endpoints) |
 //! | `testing` | for your own tests (feature `testing`): signed headers, event builders, `TestDatabase`, `FakeStripe` |
@@ -67,6 +68,7 @@ pub mod dispatch;
 pub mod endpoints;
 pub mod engine;
 pub mod event;
+pub mod metrics;
 pub mod registry;
 pub mod signature;
 pub mod stripe_api;

@@ -20,6 +20,7 @@ use crate::Error;
 use crate::engine::{Admitted, Delivery, Engine, Receipt, Target};
 use crate::error::Resource;
 use crate::logging::escaped_display;
+use crate::metrics::EndpointLabel;
 
 /// What the path below `{prefix}/webhook` names.
 ///
@@ -379,6 +380,9 @@ impl WebhookAnswer {
 /// [`Limits`](super::Limits)), records and processes the delivery, and returns the answer. Logs
 /// one line per recorded request (`stripe_webhook` span: endpoint, event, outcome, status,
 /// duration); requests answered without a record (404, rate-limited junk) log at debug level.
+/// Every answer is counted in the engine's [`Metrics`](crate::metrics::Metrics)
+/// (`djstripe_deliveries_total`, and `djstripe_database_unavailable_total` for a 503 of the
+/// database).
 ///
 /// The endpoint is looked up **before** the body is read: an unknown one is a 404 that reads
 /// nothing. The body then takes one of [`Limits::max_readers`](super::Limits::max_readers)
@@ -414,7 +418,8 @@ where
         duration_ms = tracing::field::Empty,
     );
     async move {
-        let result = receive_delivery(djstripe, request, stream, blocking).await;
+        let mut endpoint = EndpointLabel::Unknown;
+        let result = receive_delivery(djstripe, request, stream, blocking, &mut endpoint).await;
         let span = tracing::Span::current();
         let answer = match &result {
             Ok(receipt) => {
@@ -427,6 +432,11 @@ where
             Err(error) => WebhookAnswer::from_error(error),
         };
         span.record("status", answer.status);
+        let metrics = djstripe.engine().metrics();
+        metrics.delivery(endpoint, result.as_ref().ok().map(|r| r.outcome), answer.status);
+        if let Err(Error::DatabaseUnavailable { .. }) = &result {
+            metrics.database_unavailable();
+        }
         span.record("duration_ms", (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0);
         match result {
             Err(error) if error.is_client_error() => tracing::debug!("webhook delivery answered, not recorded"),
@@ -438,12 +448,13 @@ where
     .await
 }
 
-/// The flow of [`receive`]: endpoint, body, validation, commit.
+/// The flow of [`receive`]: endpoint (set in `endpoint` once found), body, validation, commit.
 async fn receive_delivery<S, C, E>(
     djstripe: &Djstripe,
     request: WebhookRequest,
     stream: S,
     blocking: &impl Blocking,
+    endpoint: &mut EndpointLabel,
 ) -> Result<Receipt, Error>
 where
     S: Stream<Item = Result<C, E>> + Unpin,
@@ -457,6 +468,7 @@ where
         let (engine, path) = (engine.clone(), request.path.clone());
         blocking.run(move || engine.admit(target_of(&path))).await??
     };
+    *endpoint = admitted.endpoint_id().into();
     let settings = djstripe.settings();
     let limits = &settings.limits;
     let body = {

@@ -27,6 +27,7 @@ use crate::Error;
 use crate::db::Database;
 use crate::error::Limit;
 use crate::handler::{Callback, run_on_commit};
+use crate::metrics::Metrics;
 use crate::registry::HandlerSet;
 
 struct Job {
@@ -65,6 +66,8 @@ pub(super) struct Lanes {
     pub pin: bool,
     pub queueing: Queueing,
     pub signal: Arc<Signal>,
+    /// Where batches are counted and timed.
+    pub metrics: Arc<Metrics>,
 }
 
 pub(super) struct Committer {
@@ -120,8 +123,9 @@ impl Unfinished {
 impl Committer {
     /// Starts `writers` threads (at least one) that commit batches of at most `max_batch`.
     /// With `pin`, each writer keeps its connection across batches (the pool must have room).
+    /// Batches are counted and timed into `lanes.metrics`.
     pub(super) fn start(db: &Database, handlers: &HandlerSet, lanes: Lanes) -> Self {
-        let Lanes { writers, max_batch, pin, queueing, signal } = lanes;
+        let Lanes { writers, max_batch, pin, queueing, signal, metrics } = lanes;
         // on_commit callbacks (mail, cache, enqueue) run on their own thread, in commit order,
         // so a slow one delays neither the answers nor the next batch.
         let (callbacks, pending) = channel::<Vec<Callback>>();
@@ -142,8 +146,13 @@ impl Committer {
             .map(|n| {
                 let (tx, rx) = sync_channel::<Job>(queueing.capacity.max(1));
                 let (db, handlers, callbacks) = (db.clone(), handlers.clone(), callbacks.clone());
-                let lane =
-                    Lane { max_batch: max_batch.max(1), pin, deadline: queueing.deadline, signal: signal.clone() };
+                let lane = Lane {
+                    max_batch: max_batch.max(1),
+                    pin,
+                    deadline: queueing.deadline,
+                    signal: signal.clone(),
+                    metrics: metrics.clone(),
+                };
                 let unfinished = unfinished.clone();
                 std::thread::Builder::new()
                     .name(format!("djstripe-writer-{n}"))
@@ -230,6 +239,7 @@ struct Lane {
     deadline: Duration,
     /// Notified after a batch that enqueued inbox events.
     signal: Arc<Signal>,
+    metrics: Arc<Metrics>,
 }
 
 fn writer(
@@ -240,7 +250,7 @@ fn writer(
     on_commit: &Sender<Vec<Callback>>,
     unfinished: &Unfinished,
 ) {
-    let Lane { max_batch, pin, deadline, signal } = lane;
+    let Lane { max_batch, pin, deadline, signal, metrics } = lane;
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
     let mut pinned = None;
     // A job that waited past the deadline is answered at once, not processed.
@@ -269,11 +279,12 @@ fn writer(
         batch.sort_by(|a, b| a.item.event.as_ref().map(|e| &e.id).cmp(&b.item.event.as_ref().map(|e| &e.id)));
         let (items, replies): (Vec<Item>, Vec<_>) = batch.drain(..).map(|j| (j.item, j.reply)).unzip();
         // A panic escaping here (not from a handler: those are caught) must not kill the lane.
-        let (results, callbacks) =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_batch(db, handlers, &mut pinned, &items)))
-                .unwrap_or_else(|_| {
-                    (items.iter().map(|_| Err(Error::unavailable("the writer panicked"))).collect(), Vec::new())
-                });
+        let (results, callbacks) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_batch(db, handlers, &metrics, &mut pinned, &items)
+        }))
+        .unwrap_or_else(|_| {
+            (items.iter().map(|_| Err(Error::unavailable("the writer panicked"))).collect(), Vec::new())
+        });
         if !pin {
             pinned = None;
         }

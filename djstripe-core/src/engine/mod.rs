@@ -68,6 +68,7 @@ use crate::app::limits::{Admission, RateLimiter};
 use crate::db::{Database, Outcome, Processing, ValidationMethod};
 use crate::error::{Limit, NotReprocessable, Resource};
 use crate::logging::escaped_display;
+use crate::metrics::Metrics;
 use crate::registry::HandlerSet;
 use crate::stripe_api::StripeClient;
 use crate::{Error, Event, HandlerError, Verifier};
@@ -259,6 +260,7 @@ pub struct Engine {
     signal: Arc<inbox::Signal>,
     /// The inbox's workers, once started ([`Engine::start_inbox`]).
     inbox: Arc<std::sync::OnceLock<Inbox>>,
+    metrics: Arc<Metrics>,
 }
 
 /// The rate limits of the unauthenticated side.
@@ -290,6 +292,20 @@ const INLINE_BODY: usize = 64 * 1024;
 /// ```
 #[derive(Debug)]
 pub struct Admitted(Resolved);
+
+impl Admitted {
+    /// The endpoint's row id; `None` for the legacy endpoint (the metrics' `endpoint` label).
+    ///
+    /// ```no_run
+    /// # fn f(engine: djstripe_core::engine::Engine) -> Result<(), djstripe_core::Error> {
+    /// let admitted = engine.admit(djstripe_core::engine::Target::Legacy)?;
+    /// assert_eq!(admitted.endpoint_id(), None);
+    /// # Ok(()) }
+    /// ```
+    pub fn endpoint_id(&self) -> Option<i64> {
+        self.0.endpoint_id
+    }
+}
 
 /// What a delivery is validated against.
 struct Resolved {
@@ -355,14 +371,23 @@ impl Engine {
         let writers = writers.clamp(1, (db.pool_size() as usize / 2).max(1));
         let pin = db.pool_size() as usize > writers;
         let queueing = committer::Queueing { capacity: config.queue_capacity, deadline: config.queue_deadline };
-        let signal = Arc::new(inbox::Signal::default());
-        let lanes = committer::Lanes { writers, max_batch: config.max_batch, pin, queueing, signal: signal.clone() };
-        let committer = Arc::new(Committer::start(&db, &config.handlers, lanes));
         let guards = Arc::new(Guards {
             rejected: RateLimiter::new(Duration::from_secs(60)),
             retrieve: RateLimiter::new(Duration::from_secs(1)),
         });
-        Ok(Self { db, config: Arc::new(config), committer, guards, signal, inbox: Default::default() })
+        let counted = guards.clone();
+        let metrics = Arc::new(Metrics::new(&config.handlers, move || counted.rejected.refused()));
+        let signal = Arc::new(inbox::Signal::default());
+        let lanes = committer::Lanes {
+            writers,
+            max_batch: config.max_batch,
+            pin,
+            queueing,
+            signal: signal.clone(),
+            metrics: metrics.clone(),
+        };
+        let committer = Arc::new(Committer::start(&db, &config.handlers, lanes));
+        Ok(Self { db, config: Arc::new(config), committer, guards, signal, inbox: Default::default(), metrics })
     }
 
     /// Starts the inbox's workers ([`InboxConfig::workers`]; none with `Some(0)`), once: later
@@ -380,7 +405,9 @@ impl Engine {
     /// engine.drain(std::time::Duration::from_secs(1)); // stops the workers too
     /// ```
     pub fn start_inbox(&self) -> &Inbox {
-        self.inbox.get_or_init(|| Inbox::start(&self.db, &self.config.handlers, &self.config.inbox, &self.signal))
+        self.inbox.get_or_init(|| {
+            Inbox::start(&self.db, &self.config.handlers, &self.config.inbox, &self.signal, &self.metrics)
+        })
     }
 
     /// The inbox's workers, if started.
@@ -402,7 +429,7 @@ impl Engine {
     /// # Ok(()) }
     /// ```
     pub fn process_inbox(&self) -> Result<Vec<inbox::Settled>, Error> {
-        inbox::process_due(&self.db, &self.config.handlers, &self.config.inbox)
+        inbox::process_due(&self.db, &self.config.handlers, &self.config.inbox, &self.metrics)
     }
 
     /// The database.
@@ -425,6 +452,18 @@ impl Engine {
     /// ```
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// This engine's metrics (its own registry: see [`crate::metrics`]); the admin serves
+    /// [`Metrics::encode`] at `{prefix}/metrics`.
+    ///
+    /// ```no_run
+    /// # fn f(engine: djstripe_core::engine::Engine) {
+    /// let scrape: String = engine.metrics().encode();
+    /// # }
+    /// ```
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// Blocks until every `on_commit` callback of the deliveries committed so far has run.
@@ -919,6 +958,7 @@ impl Engine {
         process::run_single(
             &self.db,
             &self.config.handlers,
+            &self.metrics,
             Item { draft, event: Some(event), work: Work::Process(mode) },
         )
     }

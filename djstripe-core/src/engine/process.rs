@@ -37,6 +37,7 @@ use crate::db::{
 };
 use crate::error::Resource;
 use crate::handler::{Callback, run_on_commit};
+use crate::metrics::Metrics;
 use crate::registry::{HandlerRegistration, HandlerSet};
 use crate::{Error, Event, HandlerContext, dispatch};
 
@@ -223,6 +224,7 @@ fn claim(
 /// [`run_watched`]).
 struct Batch<'a> {
     handlers: &'a HandlerSet,
+    metrics: &'a Metrics,
     now: chrono::NaiveDateTime,
     callbacks: &'a mut Vec<Callback>,
     alone: bool,
@@ -241,14 +243,17 @@ fn process_one(
     if claimed == Some(false) {
         return done(Outcome::Duplicate, 0, None);
     }
-    let (now, callbacks, alone) = (batch.now, &mut *batch.callbacks, batch.alone);
+    let (now, callbacks, alone, metrics) = (batch.now, &mut *batch.callbacks, batch.alone, batch.metrics);
     let handlers: Vec<&'static HandlerRegistration> = batch.handlers.handlers_for(event.event_type());
     let mut run_handlers = |conn: &mut DbConnection| -> Result<usize, Error> {
         let mut ctx = HandlerContext::new(conn);
         let ran = if alone {
-            run_watched(&handlers, event, &mut ctx)?
+            run_watched(&handlers, event, &mut ctx, metrics)?
         } else {
-            dispatch::run_all(&handlers, event, &mut ctx)?
+            for handler in &handlers {
+                run_timed(handler, event, &mut ctx, metrics)?;
+            }
+            handlers.len()
         };
         callbacks.append(&mut ctx.take_on_commit());
         Ok(ran)
@@ -301,9 +306,10 @@ pub(super) fn run_watched(
     handlers: &[&'static HandlerRegistration],
     event: &Event,
     ctx: &mut HandlerContext<'_>,
+    metrics: &Metrics,
 ) -> Result<usize, Error> {
     for handler in handlers {
-        dispatch::run_one(handler, event, ctx)?;
+        run_timed(handler, event, ctx, metrics)?;
         let probe = match ctx.connection() {
             Ok(conn) => conn.batch_execute("SELECT 1").map_err(classify),
             Err(detached) => Err(Error::unavailable(detached)),
@@ -321,18 +327,33 @@ pub(super) fn run_watched(
     Ok(handlers.len())
 }
 
+/// One handler ([`dispatch::run_one`]: its span, its error or panic caught), timed into its
+/// histogram whatever it came to.
+fn run_timed(
+    handler: &'static HandlerRegistration,
+    event: &Event,
+    ctx: &mut HandlerContext<'_>,
+    metrics: &Metrics,
+) -> Result<(), Error> {
+    let started = std::time::Instant::now();
+    let result = dispatch::run_one(handler, event, ctx);
+    metrics.handler_ran(handler, started.elapsed());
+    result
+}
+
 /// The whole batch inside its transaction: the three stages, then the receipts in item order.
 /// `alone`: a delivery retried on its own after its batch failed (handlers are watched).
 fn run_items(
     conn: &mut DbConnection,
     handlers: &HandlerSet,
+    metrics: &Metrics,
     items: &[Item],
     callbacks: &mut Vec<Callback>,
     alone: bool,
 ) -> Result<Vec<Receipt>, Error> {
     let now = chrono::Utc::now().naive_utc();
     let (claimed, owners) = claim(conn, items, now)?;
-    let mut batch = Batch { handlers, now, callbacks, alone };
+    let mut batch = Batch { handlers, metrics, now, callbacks, alone };
     let mut savepoint = Savepoint::default();
     let mut rows = Vec::with_capacity(items.len());
     for (item, owner) in items.iter().zip(owners) {
@@ -456,24 +477,27 @@ fn inbox_entry(event: &Event, trigger_id: i64, now: chrono::NaiveDateTime) -> Re
 pub(super) fn run_batch(
     db: &Database,
     handlers: &HandlerSet,
+    metrics: &Metrics,
     pinned: &mut Option<PooledConnection>,
     items: &[Item],
 ) -> (Vec<Result<Receipt, Error>>, Vec<Callback>) {
     let started = std::time::Instant::now();
     let mut callbacks = Vec::new();
-    match transact(db, pinned, |conn| run_items(conn, handlers, items, &mut callbacks, false)) {
+    match transact(db, pinned, |conn| run_items(conn, handlers, metrics, items, &mut callbacks, false)) {
         Ok(done) => {
-            tracing::debug!(items = items.len(), elapsed_us = started.elapsed().as_micros() as u64, "batch committed");
+            let took = started.elapsed();
+            metrics.batch_committed(items.len(), took);
+            tracing::debug!(items = items.len(), elapsed_us = took.as_micros() as u64, "batch committed");
             (done.into_iter().map(Ok).collect(), callbacks)
         }
         Err(error @ Error::DatabaseUnavailable { .. }) => {
             tracing::warn!(items = items.len(), error = %error, "batch rolled back");
             let failed: Vec<(&Item, Error)> = items.iter().map(|i| (i, same_error(&error))).collect();
-            (fail(db, handlers, failed), Vec::new())
+            (fail(db, handlers, metrics, failed), Vec::new())
         }
         Err(error) => {
             tracing::warn!(items = items.len(), error = %error, "batch rolled back; retrying its deliveries one by one");
-            isolate(db, handlers, pinned, items)
+            isolate(db, handlers, metrics, pinned, items)
         }
     }
 }
@@ -505,6 +529,7 @@ fn transact<T>(
 fn isolate(
     db: &Database,
     handlers: &HandlerSet,
+    metrics: &Metrics,
     pinned: &mut Option<PooledConnection>,
     items: &[Item],
 ) -> (Vec<Result<Receipt, Error>>, Vec<Callback>) {
@@ -518,7 +543,9 @@ fn isolate(
             continue;
         }
         let mut own = Vec::new();
-        match transact(db, pinned, |conn| run_items(conn, handlers, std::slice::from_ref(item), &mut own, true)) {
+        match transact(db, pinned, |conn| {
+            run_items(conn, handlers, metrics, std::slice::from_ref(item), &mut own, true)
+        }) {
             Ok(mut done) => {
                 callbacks.append(&mut own);
                 results[n] = done.pop().map(Ok);
@@ -528,7 +555,7 @@ fn isolate(
                 failed.push((n, error));
             }
             Err(error) => match refusal(error) {
-                Ok(refused) => match record_refused(db, handlers, pinned, item, refused) {
+                Ok(refused) => match record_refused(db, handlers, metrics, pinned, item, refused) {
                     Err(error @ Error::DatabaseUnavailable { .. }) => {
                         outage = Some(same_error(&error));
                         failed.push((n, error));
@@ -544,7 +571,7 @@ fn isolate(
     }
     let (indices, failed): (Vec<usize>, Vec<(&Item, Error)>) =
         failed.into_iter().map(|(n, error)| (n, (&items[n], error))).unzip();
-    for (n, answer) in indices.into_iter().zip(fail(db, handlers, failed)) {
+    for (n, answer) in indices.into_iter().zip(fail(db, handlers, metrics, failed)) {
         results[n] = Some(answer);
     }
     (results.into_iter().map(|r| r.expect("every item is answered")).collect(), callbacks)
@@ -562,6 +589,7 @@ fn isolate(
 fn record_refused(
     db: &Database,
     handlers: &HandlerSet,
+    metrics: &Metrics,
     pinned: &mut Option<PooledConnection>,
     item: &Item,
     refused: Error,
@@ -583,7 +611,7 @@ fn record_refused(
     let bare = Draft { endpoint_id: None, remote_ip: String::new(), headers: "{}".into(), ..item.draft.clone() };
     for attempt in [record(item.draft.clone()), record(bare)] {
         match transact(db, pinned, |conn| {
-            run_items(conn, handlers, std::slice::from_ref(&attempt), &mut Vec::new(), true)
+            run_items(conn, handlers, metrics, std::slice::from_ref(&attempt), &mut Vec::new(), true)
         }) {
             Ok(mut done) => {
                 let mut receipt = done.pop().expect("one receipt per item");
@@ -605,7 +633,12 @@ fn record_refused(
 /// Answers failed items with their errors; first keeps at least the audit rows of fresh
 /// deliveries, in one transaction, if the database lets it (outcome `failed` for a valid one,
 /// so that it can be reprocessed, `invalid` for the rest).
-fn fail(db: &Database, handlers: &HandlerSet, failed: Vec<(&Item, Error)>) -> Vec<Result<Receipt, Error>> {
+fn fail(
+    db: &Database,
+    handlers: &HandlerSet,
+    metrics: &Metrics,
+    failed: Vec<(&Item, Error)>,
+) -> Vec<Result<Receipt, Error>> {
     let audit: Vec<Item> = failed
         .iter()
         .filter(|(i, _)| matches!(i.work, Work::Process(Mode::Deliver) | Work::Record { .. } | Work::Enqueue))
@@ -620,7 +653,8 @@ fn fail(db: &Database, handlers: &HandlerSet, failed: Vec<(&Item, Error)>) -> Ve
         })
         .collect();
     if !audit.is_empty() {
-        let recorded = transact(db, &mut None, |conn| run_items(conn, handlers, &audit, &mut Vec::new(), false));
+        let recorded =
+            transact(db, &mut None, |conn| run_items(conn, handlers, metrics, &audit, &mut Vec::new(), false));
         if let Err(again) = recorded {
             tracing::error!(error = %again, "could not record the failed deliveries either");
         }
@@ -648,8 +682,13 @@ pub(super) fn fail_trigger(db: &Database, id: i64, error: &Error) -> Result<(), 
 }
 
 /// Runs one item on its own (operator actions: reprocess, replay, queued triggers).
-pub(super) fn run_single(db: &Database, handlers: &HandlerSet, item: Item) -> Result<Receipt, Error> {
-    let (mut results, callbacks) = run_batch(db, handlers, &mut None, std::slice::from_ref(&item));
+pub(super) fn run_single(
+    db: &Database,
+    handlers: &HandlerSet,
+    metrics: &Metrics,
+    item: Item,
+) -> Result<Receipt, Error> {
+    let (mut results, callbacks) = run_batch(db, handlers, metrics, &mut None, std::slice::from_ref(&item));
     run_on_commit(callbacks);
     results.pop().expect("one result per item")
 }

@@ -50,6 +50,7 @@ use std::time::{Duration, Instant};
 
 use crate::backoff::Backoff;
 use crate::db::{Backend, Database};
+use crate::metrics::Metrics;
 use crate::registry::HandlerSet;
 
 pub use worker::Settled;
@@ -208,6 +209,8 @@ struct Shared {
     handlers: HandlerSet,
     config: InboxConfig,
     signal: Arc<Signal>,
+    /// The engine's metrics: handler runs, retries, dead letters.
+    metrics: Arc<Metrics>,
     stop: AtomicBool,
     /// Events being processed right now (a shutdown waits for them).
     busy: AtomicUsize,
@@ -231,12 +234,19 @@ impl std::fmt::Debug for Inbox {
 }
 
 impl Inbox {
-    pub(crate) fn start(db: &Database, handlers: &HandlerSet, config: &InboxConfig, signal: &Arc<Signal>) -> Self {
+    pub(crate) fn start(
+        db: &Database,
+        handlers: &HandlerSet,
+        config: &InboxConfig,
+        signal: &Arc<Signal>,
+        metrics: &Arc<Metrics>,
+    ) -> Self {
         let shared = Arc::new(Shared {
             db: db.clone(),
             handlers: handlers.clone(),
             config: config.clone(),
             signal: signal.clone(),
+            metrics: metrics.clone(),
             stop: AtomicBool::new(false),
             busy: AtomicUsize::new(0),
             counters: Counters::default(),
@@ -287,12 +297,18 @@ impl Inbox {
 
 /// Processes every due inbox row in the calling thread until none is left due (for tests and
 /// operators; the workers do the same in the background). Returns what became of each.
-pub(crate) fn process_due(db: &Database, handlers: &HandlerSet, config: &InboxConfig) -> crate::Result<Vec<Settled>> {
+pub(crate) fn process_due(
+    db: &Database,
+    handlers: &HandlerSet,
+    config: &InboxConfig,
+    metrics: &Arc<Metrics>,
+) -> crate::Result<Vec<Settled>> {
     let shared = Shared {
         db: db.clone(),
         handlers: handlers.clone(),
         config: config.clone(),
         signal: Arc::new(Signal::default()),
+        metrics: metrics.clone(),
         stop: AtomicBool::new(false),
         busy: AtomicUsize::new(0),
         counters: Counters::default(),

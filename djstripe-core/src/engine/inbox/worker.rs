@@ -116,6 +116,11 @@ pub(super) fn pass(shared: &Shared) -> Result<Vec<Settled>, Error> {
         match outcome {
             Ok(done) => {
                 shared.counters.count(done);
+                match done {
+                    Settled::Retried => shared.metrics.inbox().retried(),
+                    Settled::Dead => shared.metrics.inbox().dead_lettered(),
+                    _ => {}
+                }
                 settled.push(done);
             }
             Err(error) => {
@@ -159,7 +164,7 @@ fn process(shared: &Shared, entry: &InboxEntry, token: &str) -> Result<Settled, 
         let mut savepoint = Savepoint::default();
         let ran = savepoint.run(conn, |conn| {
             let mut ctx = HandlerContext::new(conn);
-            let ran = run_watched(&handlers, &event, &mut ctx)?;
+            let ran = run_watched(&handlers, &event, &mut ctx, &shared.metrics)?;
             callbacks = ctx.take_on_commit();
             Ok(ran)
         })?;
