@@ -44,8 +44,10 @@ impl djstripe_core::app::Server for Server {
     fn serve(&self, djstripe: Djstripe, options: &ServeOptions, ready: Ready<'_>) -> djstripe_core::Result<()> {
         let routes = self.routes.clone();
         let prefix = options.prefix.clone();
+        // One admin for every worker: its clones share the login failure limiter.
         #[cfg(feature = "admin")]
-        let admin = crate::admin::AdminConfig::load(&djstripe)?.map(|a| a.webhook_prefix(&prefix));
+        let admin = crate::admin::AdminConfig::load(&djstripe)?
+            .map(|a| crate::admin::Admin::new(djstripe.clone(), a.webhook_prefix(&prefix)));
         let bind = options.bind.clone();
         let grace = djstripe.settings().shutdown_grace;
         let listen = |e| djstripe_core::Error::Io { action: format!("listening on {bind}"), source: e };
@@ -57,15 +59,18 @@ impl djstripe_core::app::Server for Server {
             let mut server = HttpServer::new(move || {
                 let routes = routes.clone();
                 #[cfg(feature = "admin")]
-                let admin = admin
-                    .clone()
-                    .map(|a| crate::admin::scope(&format!("{app_prefix}/admin"), data.clone(), a))
-                    .into_iter()
-                    .collect::<Vec<_>>();
+                let (admin, metrics) = match &admin {
+                    Some(a) => (
+                        vec![crate::admin::scope_for(&format!("{app_prefix}/admin"), a.clone())],
+                        vec![crate::admin::metrics(&format!("{app_prefix}/metrics"), a.clone())],
+                    ),
+                    None => (Vec::new(), Vec::new()),
+                };
                 #[cfg(not(feature = "admin"))]
-                let admin: Vec<actix_web::Scope> = Vec::new();
+                let (admin, metrics): (Vec<actix_web::Scope>, Vec<actix_web::Resource>) = (Vec::new(), Vec::new());
                 App::new()
                     .service(admin) // {prefix}/admin: the scopes claim disjoint paths
+                    .service(metrics) // {prefix}/metrics
                     .service(crate::scope(&app_prefix, data.clone()))
                     .configure(move |cfg| {
                         if let Some(routes) = &routes {
@@ -86,6 +91,7 @@ impl djstripe_core::app::Server for Server {
             #[cfg(feature = "admin")]
             if admin_on {
                 println!("admin pages at http://{addr}{prefix}/admin/");
+                println!("metrics at http://{addr}{prefix}/metrics (the admin's credentials)");
             }
             let running = server.run();
             let shutdown = options.shutdown.clone().unwrap_or_default();

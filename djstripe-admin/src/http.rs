@@ -315,6 +315,12 @@ impl AdminResponse {
         Self::empty(status).header("Content-Type", "text/plain; charset=utf-8").with_body(text.into())
     }
 
+    /// The answer with its `Content-Type` replaced.
+    pub(crate) fn with_content_type(mut self, content_type: &'static str) -> Self {
+        self.headers.retain(|(name, _)| !name.eq_ignore_ascii_case("content-type"));
+        self.header("Content-Type", content_type)
+    }
+
     /// A redirect to `location` (303 after a form, 308 for a missing slash).
     pub(crate) fn redirect(status: u16, location: impl Into<String>) -> Self {
         Self::empty(status).header("Location", location)

@@ -36,7 +36,7 @@
 //!
 //! | file | what it holds |
 //! |---|---|
-//! | `lib.rs` | [`Admin`] and [`Admin::handle`]: the login check, the page, the headers every answer gets |
+//! | `lib.rs` | [`Admin`], [`Admin::handle`]: the login check, the page, the headers every answer gets; [`Admin::metrics`]: the Prometheus scrape behind the same check |
 //! | `http.rs` | [`AdminRequest`], [`AdminResponse`], [`Method`] |
 //! | `config.rs` | [`AdminConfig`] |
 //! | `auth.rs` | argon2 password hashes (environment and database users), the bounded verification and the failure limiter, sessions (`djstripe_admin_session`) |
@@ -141,6 +141,58 @@ impl Admin {
         security_headers(response, &request)
     }
 
+    /// Answers `GET {prefix}/metrics`, the engine's metrics in Prometheus' text format
+    /// ([`djstripe_core::metrics`]), to whoever the admin lets in, checked exactly as
+    /// [`Admin::handle`] checks a page — the bearer token, HTTP basic (environment or database
+    /// user), or a session cookie the browser sends here (with secure cookies, the default, the
+    /// session cookie's path is `/`; without them it is the admin's path and a browser keeps it
+    /// to the admin) — through the same failure limiter: a wrong credential counts as a failed
+    /// login, a locked client address is answered 429 with `Retry-After`.
+    ///
+    /// Without a good credential the answer is 401 with `WWW-Authenticate` and no metric (no
+    /// redirect to the login form: a scraper cannot follow one); a method other than `GET` or
+    /// `HEAD` is 405. The request's `prefix` and `path` are not read (the adapter routes here);
+    /// when the admin is off (no [`AdminConfig`]) the adapters mount no such route: 404, as for
+    /// the admin's pages, since nobody could be let in.
+    ///
+    /// ```
+    /// # use djstripe_admin::{Admin, AdminConfig, AdminRequest, Method};
+    /// # struct Inline;
+    /// # impl djstripe_core::app::Blocking for Inline {
+    /// #     async fn run<T, F>(&self, work: F) -> Result<T, djstripe_core::Error>
+    /// #     where F: FnOnce() -> T + Send + 'static, T: Send + 'static { Ok(work()) }
+    /// # }
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let djstripe = djstripe_core::app::Djstripe::start(djstripe_core::app::Settings::new(dir.path().join("a.sqlite3").to_str().unwrap())).unwrap();
+    /// let admin = Admin::new(djstripe, AdminConfig::token("a-long-random-token"));
+    /// let scrape = |request| futures_executor::block_on(admin.metrics(request, &Inline));
+    /// let anonymous = AdminRequest::new(Method::Get, "", "/stripe/metrics", "");
+    /// assert_eq!(scrape(anonymous).status, 401);
+    /// let bearer = AdminRequest::new(Method::Get, "", "/stripe/metrics", "")
+    ///     .headers([("authorization", &b"Bearer a-long-random-token"[..])]);
+    /// let response = scrape(bearer);
+    /// assert_eq!((response.status, response.header_value("content-type")), (200, Some(djstripe_core::metrics::CONTENT_TYPE)));
+    /// assert!(String::from_utf8(response.body).unwrap().contains("djstripe_deliveries_total"));
+    /// ```
+    pub async fn metrics(&self, request: AdminRequest, blocking: &impl Blocking) -> AdminResponse {
+        let trusted = &self.djstripe.settings().trusted_proxies;
+        let client = auth::client_of(&request, trusted);
+        let request = request.trusting(trusted);
+        let response = if request.method.is_read() {
+            let db = self.djstripe.engine().database();
+            match auth::access(&self.config, &self.guard, db, &request, client, blocking).await {
+                Ok(Access::Granted(_)) => AdminResponse::text(200, self.djstripe.engine().metrics().encode())
+                    .with_content_type(djstripe_core::metrics::CONTENT_TYPE),
+                Ok(Access::Anonymous | Access::Denied) => unauthorized(),
+                Err(e) => render::error_response(&e),
+            }
+        } else {
+            let method = request.method.name().to_owned();
+            render::error_response(&Error::MethodNotAllowed { method, allow: "GET, HEAD" })
+        };
+        security_headers(response, &request)
+    }
+
     /// [`Admin::handle`] without the headers every answer gets.
     async fn answer(&self, request: &AdminRequest, client: Option<IpAddr>, blocking: &impl Blocking) -> AdminResponse {
         let secure = csrf::secure_cookies(&self.config, request);
@@ -162,13 +214,7 @@ impl Admin {
                     let next = auth::percent_encode(&request.full_path());
                     return AdminResponse::redirect(303, format!("{}/login?next={next}", request.prefix));
                 }
-                Ok(Access::Anonymous | Access::Denied) => {
-                    return AdminResponse::text(
-                        401,
-                        "authentication required: log in, or send the configured credential",
-                    )
-                    .header("WWW-Authenticate", r#"Basic realm="djstripe admin", charset="UTF-8""#);
-                }
+                Ok(Access::Anonymous | Access::Denied) => return unauthorized(),
                 Err(e) => return render::error_response(&e),
             }
         }
@@ -187,6 +233,12 @@ impl Admin {
         }
         response
     }
+}
+
+/// The 401 of a request without a good credential (HTTP basic is offered: a browser asks for it).
+fn unauthorized() -> AdminResponse {
+    AdminResponse::text(401, "authentication required: log in, or send the configured credential")
+        .header("WWW-Authenticate", r#"Basic realm="djstripe admin", charset="UTF-8""#)
 }
 
 /// What a page may load: its own stylesheet (the one `<style>` element, allowed by its hash, so

@@ -49,13 +49,15 @@ impl djstripe_core::app::Server for Server {
         }
         let runtime = runtime.enable_all().build().map_err(io("starting the tokio runtime"))?;
         #[cfg(feature = "admin")]
-        let admin = crate::admin::AdminConfig::load(&djstripe)?.map(|a| a.webhook_prefix(&options.prefix));
+        let admin = crate::admin::AdminConfig::load(&djstripe)?
+            .map(|a| crate::admin::Admin::new(djstripe.clone(), a.webhook_prefix(&options.prefix)));
         let grace = djstripe.settings().shutdown_grace;
         let mut app = Router::new().nest(&options.prefix, crate::router(djstripe.clone()));
         #[cfg(feature = "admin")]
-        if let Some(config) = &admin {
-            app =
-                app.nest_service(&format!("{}/admin", options.prefix), crate::admin::router(djstripe, config.clone()));
+        if let Some(admin) = &admin {
+            app = app
+                .nest_service(&format!("{}/admin", options.prefix), crate::admin::router_for(admin.clone()))
+                .merge(crate::admin::metrics(&format!("{}/metrics", options.prefix), admin.clone()));
         }
         if let Some(routes) = &self.routes {
             app = app.merge(routes.clone());
@@ -69,6 +71,7 @@ impl djstripe_core::app::Server for Server {
             #[cfg(feature = "admin")]
             if admin.is_some() {
                 println!("admin pages at http://{addr}{}/admin/", options.prefix);
+                println!("metrics at http://{addr}{}/metrics (the admin's credentials)", options.prefix);
             }
             let signalled = shutdown.clone();
             let serving = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
