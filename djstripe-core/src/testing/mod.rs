@@ -48,10 +48,12 @@
 mod app;
 mod database;
 mod fake_stripe;
+mod scrape;
 
 pub use app::{TEST_APP_SECRET, TestAnswer, TestApp, TestAppBuilder};
 pub use database::{POSTGRES_SERVER_VAR, TestDatabase, TestDatabaseBuilder, postgres_server};
 pub use fake_stripe::{FakeStripe, Request};
+pub use scrape::metric;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
