@@ -7,18 +7,22 @@ use std::net::SocketAddr;
 
 use actix_web::{App, HttpServer};
 use djstripe_actix::Djstripe;
-use djstripe_actix::admin::{self, AdminConfig};
+use djstripe_actix::admin::{self, Admin, AdminConfig};
 
-/// The webhook scope at `/stripe` and, when configured, the admin at `/stripe/admin`, served on
-/// a free port by one worker on a thread of its own.
+/// The webhook scope at `/stripe` and, when configured, the admin at `/stripe/admin` and the
+/// metrics at `/stripe/metrics` (one admin for both), served on a free port by one worker on a
+/// thread of its own.
 fn serve(djstripe: Djstripe, config: Option<AdminConfig>) -> SocketAddr {
     let (bound, addr) = std::sync::mpsc::channel();
+    let admin = config.map(|c| Admin::new(djstripe.clone(), c));
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             let server = HttpServer::new(move || {
-                let admin = config.clone().map(|c| admin::scope("/stripe/admin", djstripe.clone(), c));
+                let pages = admin.clone().map(|a| admin::scope_for("/stripe/admin", a));
+                let metrics = admin.clone().map(|a| admin::metrics("/stripe/metrics", a));
                 App::new()
-                    .service(admin.into_iter().collect::<Vec<_>>())
+                    .service(pages.into_iter().collect::<Vec<_>>())
+                    .service(metrics.into_iter().collect::<Vec<_>>())
                     .service(djstripe_actix::scope("/stripe", djstripe.clone()))
             })
             .workers(1)

@@ -172,7 +172,7 @@ impl Admin {
     ///     .headers([("authorization", &b"Bearer a-long-random-token"[..])]);
     /// let response = scrape(bearer);
     /// assert_eq!((response.status, response.header_value("content-type")), (200, Some(djstripe_core::metrics::CONTENT_TYPE)));
-    /// assert!(String::from_utf8(response.body).unwrap().contains("djstripe_deliveries_total"));
+    /// assert!(String::from_utf8(response.body).unwrap().contains("djstripe_batch_size_count 0"));
     /// ```
     pub async fn metrics(&self, request: AdminRequest, blocking: &impl Blocking) -> AdminResponse {
         let trusted = &self.djstripe.settings().trusted_proxies;

@@ -3,7 +3,7 @@
 //! it over real HTTP (`ureq`, no redirects followed, no cookie jar): authentication (none,
 //! wrong, right; basic, bearer, login form; the database's users; the bound on concurrent
 //! password verifications), CSRF rejection, pagination and filters, secrets
-//! never rendered, reprocessing.
+//! never rendered, reprocessing, and the metrics at `/stripe/metrics` behind the same login.
 //!
 //! An adapter's `tests/admin_http.rs` gives a [`Serve`] function and invokes
 //! [`admin_suite!`](crate::admin_suite), which defines the suite's handler and one `#[test]` per
@@ -27,8 +27,9 @@ use djstripe_core::{Event, HandlerError, HandlerResult};
 use crate::{AdminConfig, hash_password};
 
 /// What an adapter gives the suite: serves `djstripe`'s webhook routes at `/stripe` and, when
-/// `admin` is `Some`, the admin pages at `/stripe/admin` (mounted the way an app would), on
-/// `127.0.0.1:0` in the background; returns the bound address once it accepts connections.
+/// `admin` is `Some`, the admin pages at `/stripe/admin` and the metrics at `/stripe/metrics`
+/// (one [`crate::Admin`] for both, mounted the way an app would), on `127.0.0.1:0` in the
+/// background; returns the bound address once it accepts connections.
 pub type Serve = fn(Djstripe, Option<AdminConfig>) -> SocketAddr;
 
 /// Defines, in the calling test crate (whose file must be `tests/admin_http.rs`: the suite looks
@@ -66,6 +67,9 @@ macro_rules! admin_suite {
             endpoints_are_created_and_switched_at_stripe_like_the_cli,
             v2_events_and_the_fetch_flag_are_shown,
             the_inbox_page_shows_dead_letters_and_retries_them,
+            the_metrics_need_the_admins_credentials,
+            the_metrics_count_the_deliveries,
+            failed_logins_at_the_metrics_lock_the_admin_too,
         );
     };
     (@checks $serve:expr; $($check:ident),* $(,)?) => {
@@ -672,6 +676,7 @@ pub fn off_unless_configured(serve: Serve) {
     assert!(err.contains("admin set-password") && err.contains("admin hash-password"), "{err}");
     let s = site_with(serve, None);
     assert_eq!(s.get("/stripe/admin/triggers/", &[good()]).status, 404);
+    assert_eq!(s.get("/stripe/metrics", &[good()]).status, 404, "no admin, no metrics: nobody could be let in");
     assert_eq!(s.deliver(EventBuilder::new("customer.created")), 200, "the webhook is served");
 }
 
@@ -1027,4 +1032,90 @@ pub fn the_inbox_page_shows_dead_letters_and_retries_them(serve: Serve) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert_eq!(get("/stripe/admin/inbox/unknown/retry").status, 405, "a GET changes nothing");
+}
+
+/// `/stripe/metrics` lets in whom the admin lets in — bearer token, HTTP basic, a session of the
+/// login form — and nobody else: 401 with no metric in the body; `GET` and `HEAD` only.
+pub fn the_metrics_need_the_admins_credentials(serve: Serve) {
+    let s = site(serve);
+    let wrong = [
+        None,
+        Some(basic("ops", "wrong")),
+        Some(("authorization", format!("Bearer {TOKEN}x"))),
+        Some(("authorization", format!("Token {TOKEN}"))),
+        Some(("cookie", "djstripe_admin_session=99999999999.00ff".to_owned())),
+    ];
+    for credential in wrong {
+        let reply = s.get("/stripe/metrics", credential.as_slice());
+        assert_eq!(reply.status, 401, "{credential:?}");
+        assert!(reply.header("www-authenticate").starts_with("Basic realm="), "{credential:?}");
+        assert!(!reply.body.contains("djstripe_"), "no metric without a login: {}", reply.body);
+    }
+    let token = s.csrf_cookie();
+    let form = [("csrf_token", token.as_str()), ("user", "ops"), ("password", PASSWORD)];
+    let login = s.post("/stripe/admin/login", &[csrf(&token)], &form);
+    assert_eq!(login.status, 303);
+    let session = ("cookie", login.header("set-cookie").split(';').next().unwrap().to_owned());
+    for credential in [good(), ("authorization", format!("Bearer {TOKEN}")), session] {
+        let reply = s.get("/stripe/metrics", std::slice::from_ref(&credential));
+        assert_eq!(reply.status, 200, "{credential:?}: {}", reply.body);
+        assert_eq!(reply.header("content-type"), djstripe_core::metrics::CONTENT_TYPE);
+        assert_eq!(reply.header("cache-control"), "no-store");
+        assert!(reply.body.contains("# TYPE djstripe_batch_size histogram"), "{}", reply.body);
+    }
+    let head = s.call("HEAD", "/stripe/metrics", &[good()], None);
+    assert_eq!((head.status, head.body.as_str()), (200, ""));
+    let post = s.call("POST", "/stripe/metrics", &[good()], Some(Vec::new()));
+    assert_eq!((post.status, post.header("allow")), (405, "GET, HEAD"));
+}
+
+/// Deliveries with known outcomes, then a scrape: each count exactly what was sent, the
+/// handler's histogram the count of its runs.
+pub fn the_metrics_count_the_deliveries(serve: Serve) {
+    let s = site(serve);
+    let post = |signed: &djstripe_core::testing::SignedEvent| {
+        let headers = [("stripe-signature", signed.header.clone())];
+        s.call("POST", &format!("/stripe/webhook/{}/", s.uuid), &headers, Some(signed.body.clone())).status
+    };
+    let twice = EventBuilder::new("customer.updated").signed(SECRET);
+    let statuses = [
+        post(&twice),
+        post(&EventBuilder::new("customer.updated").signed(SECRET)),
+        post(&EventBuilder::new("customer.created").signed(SECRET)),
+        post(&twice),
+        post(&EventBuilder::new("customer.updated").metadata("fail", "yes").signed(SECRET)),
+        post(&EventBuilder::new("customer.updated").signed("whsec_someone_else")),
+    ];
+    assert_eq!(statuses, [200, 200, 200, 200, 500, 400]);
+    let scrape = s.get("/stripe/metrics", &[("authorization", format!("Bearer {TOKEN}"))]).body;
+    let endpoint = s.endpoint_id.to_string();
+    let count = |outcome: &str, status: &str| {
+        let labels = [("endpoint", endpoint.as_str()), ("outcome", outcome), ("status", status)];
+        djstripe_core::testing::metric(&scrape, "djstripe_deliveries_total", &labels)
+    };
+    assert_eq!(count("processed", "200"), Some(3.0), "{scrape}");
+    assert_eq!(count("duplicate", "200"), Some(1.0), "{scrape}");
+    assert_eq!(count("failed", "500"), Some(1.0), "{scrape}");
+    assert_eq!(count("invalid", "400"), Some(1.0), "{scrape}");
+    let handler = [("handler", "admin_http::fail_on_request")];
+    let runs = djstripe_core::testing::metric(&scrape, "djstripe_handler_duration_seconds_count", &handler);
+    assert_eq!(runs, Some(3.0), "two customer.updated processed, one failed: {scrape}");
+    assert_eq!(djstripe_core::testing::metric(&scrape, "djstripe_batch_size_sum", &[]), Some(6.0), "{scrape}");
+}
+
+/// The metrics and the pages share one failure limiter: guesses at `/stripe/metrics` lock the
+/// client address out of the admin too (and the other way round), for the rest of the minute.
+pub fn failed_logins_at_the_metrics_lock_the_admin_too(serve: Serve) {
+    let config = AdminConfig::password("ops", &hash_password(PASSWORD)).unwrap().with_token(TOKEN);
+    let s = site_with(serve, Some(config.failed_logins_per_minute(3)));
+    for n in 0..3 {
+        let guess = [("authorization", format!("Bearer guess-{n}"))];
+        assert_eq!(s.get("/stripe/metrics", &guess).status, 401, "{n}");
+    }
+    let reply = s.get("/stripe/admin/triggers/", &[good()]);
+    assert_eq!(reply.status, 429, "locked at the admin too: {}", reply.body);
+    let reply = s.get("/stripe/metrics", &[("authorization", format!("Bearer {TOKEN}"))]);
+    assert_eq!(reply.status, 429, "and at the metrics, whatever the token");
+    assert!(reply.header("retry-after").parse::<u64>().is_ok());
+    assert!(!reply.body.contains("djstripe_"), "{}", reply.body);
 }

@@ -93,10 +93,11 @@ pub fn metrics(path: &str, admin: Admin) -> Router {
 
 async fn scrape(State(admin): State<Arc<Admin>>, request: Request) -> Response {
     let (parts, _body) = request.into_parts();
-    let request = AdminRequest::new(Method::parse(parts.method.as_str()), "", parts.uri.path(), parts.uri.query().unwrap_or(""))
-        .headers(parts.headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())))
-        .tls(parts.uri.scheme_str() == Some("https"))
-        .peer(parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip()));
+    let request =
+        AdminRequest::new(Method::parse(parts.method.as_str()), "", parts.uri.path(), parts.uri.query().unwrap_or(""))
+            .headers(parts.headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())))
+            .tls(parts.uri.scheme_str() == Some("https"))
+            .peer(parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip()));
     respond(admin.metrics(request, &TOKIO_BLOCKING).await)
 }
 

@@ -6,14 +6,18 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use djstripe_axum::Djstripe;
-use djstripe_axum::admin::{self, AdminConfig};
+use djstripe_axum::admin::{self, Admin, AdminConfig};
 
-/// The webhook router at `/stripe` and, when configured, the admin at `/stripe/admin`, served on
-/// a free port by a one-thread runtime of its own.
+/// The webhook router at `/stripe` and, when configured, the admin at `/stripe/admin` and the
+/// metrics at `/stripe/metrics` (one admin for both), served on a free port by a one-thread
+/// runtime of its own.
 fn serve(djstripe: Djstripe, config: Option<AdminConfig>) -> SocketAddr {
     let mut app = Router::new().nest("/stripe", djstripe_axum::router(djstripe.clone()));
     if let Some(config) = config {
-        app = app.nest_service("/stripe/admin", admin::router(djstripe, config));
+        let admin = Admin::new(djstripe, config);
+        app = app
+            .nest_service("/stripe/admin", admin::router_for(admin.clone()))
+            .merge(admin::metrics("/stripe/metrics", admin));
     }
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();

@@ -25,6 +25,8 @@
 //! `outcome` is the trigger row's outcome (`processed`, `duplicate`, `failed`, `invalid`,
 //! `test_event`, `queued`, ...) or `not_recorded` when the answer left no trigger row (404, a
 //! 503, a rejected delivery past the rate limit); `status` is the HTTP status sent.
+//! `djstripe_deliveries_total` appears in the scrape with its first delivery (a labelled family
+//! has no sample before); every other metric is there from the start, at 0.
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
@@ -179,7 +181,8 @@ impl InboxMetrics {
 /// # db.migrate().unwrap();
 /// let engine = djstripe_core::engine::Engine::new(db, Default::default()).unwrap();
 /// let text = engine.metrics().encode();
-/// assert!(text.contains("# TYPE djstripe_deliveries_total counter"), "{text}");
+/// assert!(text.contains("# TYPE djstripe_database_unavailable_total counter"), "{text}");
+/// assert!(!text.contains("djstripe_deliveries_total"), "a family shows once it has a sample");
 /// assert!(text.contains("djstripe_batch_size_count 0"), "{text}");
 /// ```
 pub struct Metrics {

@@ -39,7 +39,10 @@ fn known_outcomes_are_counted_exactly_and_per_app(backend: Backend) {
     let (one, other) = (app(backend), app(backend));
     let id = one.endpoint().id.to_string();
     let before = scrape(&one);
-    assert_eq!(metric(&before, "djstripe_handler_duration_seconds_count", &[("handler", "metrics::counted")]), Some(0.0));
+    assert_eq!(
+        metric(&before, "djstripe_handler_duration_seconds_count", &[("handler", "metrics::counted")]),
+        Some(0.0)
+    );
     assert!(!before.contains("metrics::not_chosen"), "only the engine's handlers: {before}");
     assert_eq!(deliveries(&before, &id, "processed", "200"), None, "no delivery yet");
 

@@ -46,5 +46,8 @@ fn handler_spans_carry_the_handler_and_the_event() {
     );
     // The request's own span names the event too.
     let answered = out.lines().find(|l| l.contains("webhook delivery answered")).unwrap_or_else(|| panic!("{out}"));
-    assert!(answered.contains("event_id=\"evt_span_1\"") && answered.contains("event_type=\"customer.created\""), "{answered}");
+    assert!(
+        answered.contains("event_id=\"evt_span_1\"") && answered.contains("event_type=\"customer.created\""),
+        "{answered}"
+    );
 }
