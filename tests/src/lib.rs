@@ -367,6 +367,21 @@ pub fn get(url: &str) -> Answer {
     Answer { status, json, retry_after }
 }
 
+/// GETs `url` with `headers`: (status, `Content-Type`, body as text) — for answers that are
+/// not JSON (the metrics scrape).
+pub fn get_text(url: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+    let mut req = agent().get(url);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let mut resp = req.call().unwrap();
+    let status = resp.status().as_u16();
+    let content_type =
+        resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let body = resp.body_mut().read_to_string().unwrap_or_default();
+    (status, content_type, body)
+}
+
 /// Generates one `#[test]` per web adapter and backend from `fn name(stack: Stack)`: the one
 /// end-to-end suite that both adapters must pass.
 #[macro_export]

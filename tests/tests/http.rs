@@ -7,8 +7,8 @@
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use djstripe_core::testing::{EventBuilder, header, header_now};
-use djstripe_tests::{Backend, Server, Stack, TestDb, every_stack, get, post, post_while_sending, request};
+use djstripe_core::testing::{EventBuilder, header, header_now, metric};
+use djstripe_tests::{Backend, Server, Stack, TestDb, every_stack, get, get_text, post, post_while_sending, request};
 
 fn triggers(db: &TestDb) -> i64 {
     db.count("SELECT COUNT(*) AS n FROM djstripe_webhookeventtrigger")
@@ -28,6 +28,25 @@ fn event_rows(db: &TestDb, id: &str) -> i64 {
 
 fn shop_rows(db: &TestDb, event_id: &str) -> i64 {
     db.count(&format!("SELECT COUNT(*) AS n FROM shop_customer_event WHERE event_id = '{event_id}'"))
+}
+
+/// The admin's bearer token of the servers that are scraped.
+const ADMIN_TOKEN: &str = "a-metrics-token-for-the-tests";
+
+/// `GET /stripe/metrics` with the admin's token: the scrape.
+fn scrape(server: &Server) -> String {
+    let bearer = format!("Bearer {ADMIN_TOKEN}");
+    let (status, content_type, body) =
+        get_text(&format!("{}/stripe/metrics", server.base), &[("Authorization", bearer.as_str())]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
+    body
+}
+
+/// The development endpoint's row id (the metrics' `endpoint` label).
+fn endpoint_id(server: &Server, db: &TestDb) -> String {
+    let database = djstripe_core::db::Database::connect(db.url()).unwrap();
+    database.endpoint_by_uuid(&server.uuid).unwrap().unwrap().id.to_string()
 }
 
 fn now() -> i64 {
@@ -331,7 +350,7 @@ fn handler_sleeps(stack: Stack) {
 /// connections are refused). Nothing is written; once it is back, the same delivery succeeds.
 fn database_unavailable(stack: Stack) {
     let db = TestDb::new(stack);
-    let server = Server::start(&db, &[("DJSTRIPE_DB_TIMEOUT", "0.5")]);
+    let server = Server::start(&db, &[("DJSTRIPE_DB_TIMEOUT", "0.5"), ("DJSTRIPE_ADMIN_TOKEN", ADMIN_TOKEN)]);
     let secret = server.secret(&db);
     let url = server.endpoint_url();
     assert_alive(&server, &secret);
@@ -372,8 +391,12 @@ fn database_unavailable(stack: Stack) {
     // Recovery without a restart: once a background attempt connects again (every 500 ms), the
     // retry is processed.
     let deadline = Instant::now() + Duration::from_secs(5);
+    let mut unavailable = 1;
     let retry = loop {
         let retry = post(&url, &signed.body, Some(&signed.header));
+        if retry.status == 503 && retry.json["error"] == "database unavailable, retry later" {
+            unavailable += 1;
+        }
         if retry.status != 503 || Instant::now() > deadline {
             break retry;
         }
@@ -382,6 +405,101 @@ fn database_unavailable(stack: Stack) {
     assert_eq!((retry.status, retry.json["status"].as_str()), (200, Some("processed")), "{retry:?}");
     assert_eq!(shop_rows(&db, &signed.event.id), 1);
     assert_eq!(triggers(&db), before + 1);
+
+    // Every 503 of the database counted, as such and as an answer that left no trigger row.
+    let text = scrape(&server);
+    assert_eq!(metric(&text, "djstripe_database_unavailable_total", &[]), Some(f64::from(unavailable)), "{text}");
+    let id = endpoint_id(&server, &db);
+    let labels = [("endpoint", id.as_str()), ("outcome", "not_recorded"), ("status", "503")];
+    assert_eq!(metric(&text, "djstripe_deliveries_total", &labels), Some(f64::from(unavailable)), "{text}");
+    let processed = [("endpoint", id.as_str()), ("outcome", "processed"), ("status", "200")];
+    assert_eq!(metric(&text, "djstripe_deliveries_total", &processed), Some(2.0), "{text}");
+}
+
+/// `/stripe/metrics` (issue 17): behind the admin's login (401 and no metric without it; the
+/// token and HTTP basic let in), and after deliveries with known outcomes each count is exactly
+/// what was sent; each handler's histogram counts its runs.
+fn metrics_count_the_deliveries(stack: Stack) {
+    let db = TestDb::new(stack);
+    let hash = djstripe_actix::admin::hash_password("a metrics passphrase");
+    let env = [("DJSTRIPE_ADMIN_TOKEN", ADMIN_TOKEN), ("DJSTRIPE_ADMIN_PASSWORD_HASH", hash.as_str())];
+    let server = Server::start(&db, &env);
+    let metrics_url = format!("{}/stripe/metrics", server.base);
+    let wrong_token = format!("Bearer {ADMIN_TOKEN}x");
+    for headers in [&[][..], &[("Authorization", wrong_token.as_str())]] {
+        let (status, _, body) = get_text(&metrics_url, headers);
+        assert_eq!(status, 401, "{headers:?}: {body}");
+        assert!(!body.contains("djstripe_"), "no metric without a login: {body}");
+    }
+    use base64::Engine as _;
+    let basic =
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("admin:a metrics passphrase"));
+    assert_eq!(get_text(&metrics_url, &[("Authorization", basic.as_str())]).0, 200, "HTTP basic");
+
+    let secret = server.secret(&db);
+    let url = server.endpoint_url();
+    let first = EventBuilder::new("customer.created").signed(&secret);
+    let failing = EventBuilder::new("customer.created").metadata("fail", "yes").signed(&secret);
+    let second = EventBuilder::new("customer.updated").signed(&secret);
+    let price = EventBuilder::new("price.updated").signed(&secret);
+    let foreign = EventBuilder::new("customer.created").signed("whsec_someone_else");
+    let sent = [
+        post(&url, &first.body, Some(&first.header)),
+        post(&url, &second.body, Some(&second.header)),
+        post(&url, &price.body, Some(&price.header)),
+        post(&url, &first.body, Some(&first.header)),
+        post(&url, &failing.body, Some(&failing.header)),
+        post(&url, &foreign.body, Some(&foreign.header)),
+        post(&url, &first.body, None),
+        post(&format!("{}/stripe/webhook/6f1c1d0e-8a4b-4c43-9d7e-2f0a6f1c1d0e/", server.base), &first.body, None),
+    ];
+    let got: Vec<(u16, &str)> = sent.iter().map(|a| (a.status, a.json["status"].as_str().unwrap_or("-"))).collect();
+    let expected = [
+        (200, "processed"),
+        (200, "processed"),
+        (200, "processed"),
+        (200, "duplicate"),
+        (500, "failed"),
+        (400, "invalid"),
+        (400, "invalid"),
+        (404, "error"),
+    ];
+    assert_eq!(got, expected);
+
+    let text = scrape(&server);
+    let id = endpoint_id(&server, &db);
+    let count = |endpoint: &str, outcome: &str, status: &str| {
+        let labels = [("endpoint", endpoint), ("outcome", outcome), ("status", status)];
+        metric(&text, "djstripe_deliveries_total", &labels)
+    };
+    assert_eq!(count(&id, "processed", "200"), Some(3.0), "{text}");
+    assert_eq!(count(&id, "duplicate", "200"), Some(1.0), "{text}");
+    assert_eq!(count(&id, "failed", "500"), Some(1.0), "{text}");
+    assert_eq!(count(&id, "invalid", "400"), Some(2.0), "{text}");
+    assert_eq!(count("unknown", "not_recorded", "404"), Some(1.0), "{text}");
+    let samples = text.lines().filter(|l| l.starts_with("djstripe_deliveries_total{")).count();
+    assert_eq!(samples, 5, "nothing else counted: {text}");
+    let runs = |handler: &str| metric(&text, "djstripe_handler_duration_seconds_count", &[("handler", handler)]);
+    assert_eq!(runs("shop::record_customer_event"), Some(3.0), "two processed, one failed: {text}");
+    assert_eq!(runs("shop::catalog_changed"), Some(1.0), "{text}");
+    assert_eq!(runs("shop::remind_trial_ending"), Some(0.0), "{text}");
+    // Seven deliveries were committed (not the 404), in however many batches.
+    assert_eq!(metric(&text, "djstripe_batch_size_sum", &[]), Some(7.0), "{text}");
+    let batches = metric(&text, "djstripe_batch_size_count", &[]).unwrap();
+    assert_eq!(metric(&text, "djstripe_commit_duration_seconds_count", &[]), Some(batches), "{text}");
+    assert_eq!(metric(&text, "djstripe_database_unavailable_total", &[]), Some(0.0), "{text}");
+    assert_eq!(metric(&text, "djstripe_rejected_not_recorded_total", &[]), Some(0.0), "{text}");
+}
+
+/// Without an admin (no credential configured) there is no `/stripe/metrics`: 404, as for the
+/// admin's pages, since nobody could be let in.
+fn metrics_off_without_an_admin(stack: Stack) {
+    let db = TestDb::new(stack);
+    let server = Server::start(&db, &[]);
+    let bearer = format!("Bearer {ADMIN_TOKEN}");
+    let (status, _, body) = get_text(&format!("{}/stripe/metrics", server.base), &[("Authorization", bearer.as_str())]);
+    assert_eq!(status, 404, "{body}");
+    assert!(!body.contains("djstripe_"), "{body}");
 }
 
 /// Many deliveries of one event at the same moment: exactly one is processed.
@@ -497,4 +615,6 @@ every_stack!(
     concurrent_duplicates,
     legacy_off,
     legacy_rotation,
+    metrics_count_the_deliveries,
+    metrics_off_without_an_admin,
 );
