@@ -12,8 +12,9 @@ use djstripe_core::app::{Djstripe, Ready, ServeOptions};
 type AppRoutes = Arc<dyn Fn(&mut ServiceConfig) + Send + Sync>;
 
 /// The actix-web server for `djstripe_cli::Cli::server`: the webhook scope at the prefix, the
-/// admin pages at `{prefix}/admin/` when `DJSTRIPE_ADMIN_PASSWORD_HASH` or `DJSTRIPE_ADMIN_TOKEN`
-/// is set (feature `admin`), and the app's routes.
+/// admin pages at `{prefix}/admin/` and the metrics at `{prefix}/metrics` (one [`Admin`](crate::admin::Admin)
+/// for both: one failure limiter for every worker) when the admin is configured (feature `admin`),
+/// and the app's routes.
 ///
 /// ```
 /// let server = djstripe_actix::Server::new().routes(|cfg| {

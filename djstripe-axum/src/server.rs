@@ -10,8 +10,8 @@ use std::future::IntoFuture;
 use djstripe_core::app::{Djstripe, Ready, ServeOptions};
 
 /// The axum server for `djstripe_cli::Cli::server`: the webhook router at the prefix, the admin
-/// pages at `{prefix}/admin/` when `DJSTRIPE_ADMIN_PASSWORD_HASH` or `DJSTRIPE_ADMIN_TOKEN` is set
-/// (feature `admin`), and the app's routes.
+/// pages at `{prefix}/admin/` and the metrics at `{prefix}/metrics` (one [`Admin`](crate::admin::Admin)
+/// for both) when the admin is configured (feature `admin`), and the app's routes.
 ///
 /// ```
 /// let server = djstripe_axum::Server::new().routes(axum::Router::new().route("/health", axum::routing::get(|| async { "ok" })));

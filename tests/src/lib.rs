@@ -376,8 +376,7 @@ pub fn get_text(url: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
     }
     let mut resp = req.call().unwrap();
     let status = resp.status().as_u16();
-    let content_type =
-        resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let content_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let body = resp.body_mut().read_to_string().unwrap_or_default();
     (status, content_type, body)
 }

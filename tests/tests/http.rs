@@ -432,8 +432,7 @@ fn metrics_count_the_deliveries(stack: Stack) {
         assert!(!body.contains("djstripe_"), "no metric without a login: {body}");
     }
     use base64::Engine as _;
-    let basic =
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("admin:a metrics passphrase"));
+    let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("admin:a metrics passphrase"));
     assert_eq!(get_text(&metrics_url, &[("Authorization", basic.as_str())]).0, 200, "HTTP basic");
 
     let secret = server.secret(&db);

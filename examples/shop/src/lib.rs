@@ -29,7 +29,9 @@
 //! Admin pages (both binaries): `shop admin set-password --user ops` stores a user (an argon2
 //! hash in the database), or set `DJSTRIPE_ADMIN_PASSWORD_HASH=$argon2id$...` (from `shop admin
 //! hash-password`; user `admin`, or `DJSTRIPE_ADMIN_USER`) or `DJSTRIPE_ADMIN_TOKEN`, and `serve`
-//! mounts them at `/stripe/admin/` and prints their URL (see `djstripe_admin`).
+//! mounts them at `/stripe/admin/` and prints their URL (see `djstripe_admin`); the same
+//! credentials read the Prometheus metrics at `/stripe/metrics`
+//! (`curl -H 'Authorization: Bearer …' http://127.0.0.1:8000/stripe/metrics`).
 
 use std::time::Duration;
 
