@@ -16,7 +16,7 @@
 /// assert_eq!(metric(scrape, "djstripe_batch_size_count", &[]), Some(2.0));
 /// ```
 pub fn metric(scrape: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let mut wanted: Vec<(String, String)> = labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let mut wanted: Labels = labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     wanted.sort();
     scrape.lines().filter(|line| !line.starts_with('#')).find_map(|line| {
         let (sample, found, value) = parse(line)?;
@@ -26,8 +26,11 @@ pub fn metric(scrape: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> 
     })
 }
 
+/// A sample's labels: (name, value) pairs.
+type Labels = Vec<(String, String)>;
+
 /// `name{labels} value` (or `name value`): the name, the labels, the value.
-fn parse(line: &str) -> Option<(&str, Vec<(String, String)>, f64)> {
+fn parse(line: &str) -> Option<(&str, Labels, f64)> {
     let end = line.find(['{', ' '])?;
     let name = &line[..end];
     let mut labels = Vec::new();
