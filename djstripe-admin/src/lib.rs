@@ -181,8 +181,16 @@ impl Admin {
         let response = if request.method.is_read() {
             let db = self.djstripe.engine().database();
             match auth::access(&self.config, &self.guard, db, &request, client, blocking).await {
-                Ok(Access::Granted(_)) => AdminResponse::text(200, self.djstripe.engine().metrics().encode())
-                    .with_content_type(djstripe_core::metrics::CONTENT_TYPE),
+                Ok(Access::Granted(_)) => {
+                    // One short query (the inbox's gauges): on the blocking pool.
+                    let engine = self.djstripe.engine().clone();
+                    match blocking.run(move || engine.scrape()).await {
+                        Ok(text) => {
+                            AdminResponse::text(200, text).with_content_type(djstripe_core::metrics::CONTENT_TYPE)
+                        }
+                        Err(e) => render::error_response(&Error::Core(e)),
+                    }
+                }
                 Ok(Access::Anonymous | Access::Denied) => unauthorized(),
                 Err(e) => render::error_response(&e),
             }

@@ -17,10 +17,10 @@
 //! | `djstripe_commit_duration_seconds` | histogram | | a committed batch's transaction, begin to commit |
 //! | `djstripe_database_unavailable_total` | counter | | deliveries answered 503 because the database was unavailable |
 //! | `djstripe_rejected_not_recorded_total` | counter | | rejected deliveries answered but not stored (rate limit) |
-//! | `djstripe_inbox_depth` | gauge | | inbox mode: events pending ([`InboxMetrics`]) |
-//! | `djstripe_inbox_oldest_pending_seconds` | gauge | | inbox mode: age of the oldest pending event |
-//! | `djstripe_inbox_retries_total` | counter | | inbox mode: failed attempts scheduled again |
-//! | `djstripe_inbox_dead_letters_total` | counter | | inbox mode: events given up on |
+//! | `djstripe_inbox_depth` | gauge | | inbox mode: events pending, read from the database at each scrape ([`Engine::scrape`](crate::engine::Engine::scrape)) |
+//! | `djstripe_inbox_oldest_pending_seconds` | gauge | | inbox mode: age of the oldest pending event, read the same way |
+//! | `djstripe_inbox_retries_total` | counter | | inbox mode: failed attempts this process's workers scheduled again |
+//! | `djstripe_inbox_dead_letters_total` | counter | | inbox mode: events this process's workers gave up on |
 //!
 //! `outcome` is the trigger row's outcome (`processed`, `duplicate`, `failed`, `invalid`,
 //! `test_event`, `queued`, ...) or `not_recorded` when the answer left no trigger row (404, a
@@ -122,8 +122,9 @@ impl EncodeMetric for ReadCounter {
     }
 }
 
-/// The inbox mode's metrics: registered (and scraped, at 0) from the start, set by the inbox's
-/// workers through these setters once that mode exists. Cheap atomics, callable from any thread.
+/// The inbox mode's metrics: registered (and scraped, at 0) from the start; the workers count
+/// retries and dead letters, [`Engine::scrape`](crate::engine::Engine::scrape) sets the gauges
+/// from the database. Cheap atomics, callable from any thread.
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();

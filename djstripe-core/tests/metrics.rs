@@ -5,10 +5,16 @@
 
 mod support;
 
-use djstripe_core::db::{Backend, Outcome};
+use std::time::Duration;
+
+use djstripe_core::backoff::Backoff;
+use djstripe_core::db::{Backend, Outcome, Processing};
+use djstripe_core::engine::inbox::Settled;
+use djstripe_core::engine::{Engine, EngineConfig, InboxConfig};
 use djstripe_core::registry::HandlerSet;
-use djstripe_core::testing::{EventBuilder, TestApp, metric};
+use djstripe_core::testing::{EventBuilder, TestApp, TestDatabase, metric};
 use djstripe_core::{Event, HandlerError, HandlerResult, webhook_handler};
+use support::{SECRET, delivery, endpoint};
 
 /// Fails when the customer's `metadata.fail` is `yes`.
 #[webhook_handler("customer")]
@@ -117,4 +123,51 @@ fn rejected_not_recorded_is_the_engines_count(backend: Backend) {
     assert_eq!(deliveries(&text, &id, "not_recorded", "400"), Some(3.0), "{text}");
 }
 
-both_backends!(known_outcomes_are_counted_exactly_and_per_app, rejected_not_recorded_is_the_engines_count);
+/// Inbox mode: the scrape reads the inbox's depth and oldest wait from the database; the
+/// workers count each retry and dead letter; the handler's runs are timed as inline.
+fn inbox_gauges_retries_and_dead_letters(backend: Backend) {
+    let db = TestDatabase::new(backend);
+    let endpoint = endpoint(db.database());
+    let inbox = InboxConfig {
+        workers: Some(0),
+        max_attempts: 2,
+        backoff: Backoff::new(Duration::ZERO, Duration::ZERO),
+        ..Default::default()
+    };
+    let config = EngineConfig {
+        processing: Processing::Inbox,
+        inbox,
+        handlers: HandlerSet::only(["metrics::counted"]),
+        ..Default::default()
+    };
+    let engine = Engine::new(db.database().clone(), config).unwrap();
+    for builder in
+        [EventBuilder::new("customer.created"), EventBuilder::new("customer.updated").metadata("fail", "yes")]
+    {
+        let signed = builder.signed(SECRET);
+        let receipt = engine.receive(&delivery(&endpoint.djstripe_uuid, &signed.body, Some(&signed.header))).unwrap();
+        assert_eq!(receipt.outcome, Outcome::Queued);
+    }
+    std::thread::sleep(Duration::from_millis(1100));
+    let text = engine.scrape();
+    assert_eq!(metric(&text, "djstripe_inbox_depth", &[]), Some(2.0), "{text}");
+    let waited = metric(&text, "djstripe_inbox_oldest_pending_seconds", &[]).unwrap();
+    assert!((1.0..60.0).contains(&waited), "{text}");
+
+    let settled = engine.process_inbox().unwrap();
+    let count = |what: Settled| settled.iter().filter(|s| **s == what).count();
+    assert_eq!((count(Settled::Processed), count(Settled::Retried), count(Settled::Dead)), (1, 1, 1), "{settled:?}");
+    let text = engine.scrape();
+    assert_eq!(metric(&text, "djstripe_inbox_depth", &[]), Some(0.0), "the dead letter is not pending: {text}");
+    assert_eq!(metric(&text, "djstripe_inbox_oldest_pending_seconds", &[]), Some(0.0), "{text}");
+    assert_eq!(metric(&text, "djstripe_inbox_retries_total", &[]), Some(1.0), "{text}");
+    assert_eq!(metric(&text, "djstripe_inbox_dead_letters_total", &[]), Some(1.0), "{text}");
+    let runs = metric(&text, "djstripe_handler_duration_seconds_count", &[("handler", "metrics::counted")]);
+    assert_eq!(runs, Some(3.0), "one run that committed, two that failed: {text}");
+}
+
+both_backends!(
+    known_outcomes_are_counted_exactly_and_per_app,
+    rejected_not_recorded_is_the_engines_count,
+    inbox_gauges_retries_and_dead_letters,
+);

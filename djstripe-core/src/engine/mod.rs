@@ -454,8 +454,36 @@ impl Engine {
         &self.config
     }
 
+    /// The scrape `{prefix}/metrics` answers: [`Metrics::encode`] after reading the inbox's
+    /// gauges from the database (`djstripe_inbox_depth`, `djstripe_inbox_oldest_pending_seconds`:
+    /// the inbox's state, the same for every instance sharing the database, read when asked
+    /// rather than kept up on the hot path). Blocking: one short query; when the database does not
+    /// answer, the gauges keep their last reading and the rest is scraped all the same.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = djstripe_core::db::Database::connect(dir.path().join("s.sqlite3").to_str().unwrap()).unwrap();
+    /// # db.migrate().unwrap();
+    /// let engine = djstripe_core::engine::Engine::new(db, Default::default()).unwrap();
+    /// assert!(engine.scrape().contains("djstripe_inbox_depth 0\n"));
+    /// ```
+    pub fn scrape(&self) -> String {
+        match self.db.inbox_stats() {
+            Ok(stats) => {
+                let inbox = self.metrics.inbox();
+                inbox.set_depth(u64::try_from(stats.pending).unwrap_or(0));
+                let age = stats.oldest_pending.map_or(Duration::ZERO, |oldest| {
+                    (chrono::Utc::now().naive_utc() - oldest).to_std().unwrap_or_default()
+                });
+                inbox.set_oldest_pending(age);
+            }
+            Err(error) => tracing::debug!(error = %error, "metrics: the inbox's gauges not read"),
+        }
+        self.metrics.encode()
+    }
+
     /// This engine's metrics (its own registry: see [`crate::metrics`]); the admin serves
-    /// [`Metrics::encode`] at `{prefix}/metrics`.
+    /// [`Engine::scrape`] at `{prefix}/metrics`.
     ///
     /// ```no_run
     /// # fn f(engine: djstripe_core::engine::Engine) {
