@@ -23,7 +23,7 @@
 //! | `djstripe_inbox_dead_letters_total` | counter | | inbox mode: events this process's workers gave up on |
 //!
 //! `outcome` is the trigger row's outcome (`processed`, `duplicate`, `failed`, `invalid`,
-//! `test_event`, `queued`, ...) or `not_recorded` when the answer left no trigger row (404, a
+//! `test_event`, `queued` — inbox mode and the event callback —, ...) or `not_recorded` when the answer left no trigger row (404, a
 //! 503, a rejected delivery past the rate limit); `status` is the HTTP status sent.
 //! `djstripe_deliveries_total` appears in the scrape with its first delivery (a labelled family
 //! has no sample before); every other metric is there from the start, at 0.
