@@ -352,6 +352,23 @@ impl HookCall<'_> {
         }
     }
 
+    /// The delivery (or the trigger processed), in every stage.
+    ///
+    /// ```
+    /// # fn f(call: &djstripe_core::hooks::HookCall) {
+    /// println!("from {}", call.trigger().remote_ip);
+    /// # }
+    /// ```
+    pub fn trigger(&self) -> &Trigger<'_> {
+        match self {
+            HookCall::PreValidate(call) => &call.trigger,
+            HookCall::PostValidate(call) => &call.trigger,
+            HookCall::PreProcess(call) => &call.trigger,
+            HookCall::PostProcess(call) => &call.trigger,
+            HookCall::ProcessingError(call) => &call.trigger,
+        }
+    }
+
     /// The event, in every stage that has one (a valid delivery's from `post_validate` on).
     ///
     /// ```
@@ -565,10 +582,14 @@ fn run_each(selected: &HandlerSet, hooks: &[&'static HookRegistration], call: &H
         };
         let (what, message) = failure;
         let event = call.event().map(|e| escaped(&e.id).into_owned());
+        let trigger = call.trigger();
+        let endpoint = trigger.endpoint_id.map_or_else(|| "legacy".to_owned(), |id| id.to_string());
         tracing::warn!(
             hook = hook.path,
             stage = call.stage().as_str(),
             event = event.as_deref().unwrap_or("-"),
+            endpoint = %endpoint,
+            remote_ip = %escaped(trigger.remote_ip),
             error = %message,
             "a webhook hook {what}; the delivery goes on unchanged"
         );

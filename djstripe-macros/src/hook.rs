@@ -234,3 +234,38 @@ fn registration(args: &Args, variant: &str, func: &ItemFn) -> TokenStream {
         };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn messages(args: TokenStream) -> Vec<String> {
+        let mut errors = Errors::default();
+        parse(args, &mut errors);
+        errors.finish().err().map(|e| e.into_iter().map(|e| e.to_string()).collect()).unwrap_or_default()
+    }
+
+    #[test]
+    fn stages_and_what_they_were_meant_to_be() {
+        for (name, variant) in STAGES {
+            assert_eq!(closest(name), Some((name, variant)));
+        }
+        assert_eq!(closest("post_proces").map(|s| s.0), Some("post_process"));
+        assert_eq!(closest("webhook_post_process").map(|s| s.0), Some("post_process"));
+        assert_eq!(closest("PostValidate").map(|s| s.0), Some("post_validate"));
+        assert_eq!(closest("processing_err").map(|s| s.0), Some("processing_error"));
+        assert_eq!(closest("after_commit"), None);
+    }
+
+    #[test]
+    fn arguments() {
+        assert!(messages(quote!(pre_validate)).is_empty());
+        assert!(messages(quote!(post_process, crate = ::some::path,)).is_empty());
+        assert_eq!(messages(quote!()).len(), 1);
+        assert!(messages(quote!())[0].contains("needs a stage"));
+        assert!(messages(quote!(pre_proces))[0].contains("did you mean `pre_process`?"));
+        assert!(messages(quote!("pre_process"))[0].contains("write `pre_process`"));
+        assert!(messages(quote!(pre_process, post_process))[0].contains("a hook has one stage"));
+        assert!(messages(quote!(pre_process, crate = a, crate = b))[0].contains("given twice"));
+    }
+}
