@@ -9,6 +9,7 @@
 
 mod support;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use djstripe_core::db::{Backend, Outcome};
@@ -149,6 +150,30 @@ fn broken_panic_processing_error(_: &ProcessingError) {
     panic!("processing_error hook panics");
 }
 
+/// The database the `committed_yet_*` hooks look into, by event id (one test per backend sets it).
+static LOOK_INTO: Mutex<Option<HashMap<String, djstripe_core::db::Database>>> = Mutex::new(None);
+
+/// Whether `event` and trigger row `trigger` are visible on another connection: committed.
+fn visible(event: &str, trigger: Option<i64>) -> String {
+    let db = LOOK_INTO.lock().unwrap().as_ref().and_then(|m| m.get(event).cloned()).expect("the test sets LOOK_INTO");
+    format!("event={} trigger={}", db.event(event).is_ok(), trigger.is_some_and(|t| db.trigger(t).is_ok()))
+}
+
+#[webhook_hook(pre_process)]
+fn committed_yet_pre(call: &PreProcess) {
+    log(&call.event.id, "committed_yet", visible(&call.event.id, None));
+}
+
+#[webhook_hook(post_process)]
+fn committed_yet_post(call: &PostProcess) {
+    log(&call.event.id, "committed_yet", visible(&call.event.id, Some(call.receipt.trigger_id)));
+}
+
+#[webhook_hook(processing_error)]
+fn committed_yet_error(call: &ProcessingError) {
+    log(&call.event.id, "committed_yet", visible(&call.event.id, call.trigger_id));
+}
+
 const RECORDERS: [&str; 6] = [
     "hooked_customer",
     "record_pre_validate",
@@ -265,6 +290,28 @@ fn stages_in_order_with_their_arguments(backend: Backend) {
     // The forged delivery: validated and rejected, nothing processed.
     assert_eq!(stages(&forged), ["pre_validate", "post_validate"]);
     assert!(forged[1].1.starts_with(trigger) && forged[1].1.ends_with("invalid 400"), "{:?}", forged[1]);
+}
+
+/// `pre_process` runs before the event's transaction, `post_process` and `processing_error` after
+/// it ended: what another connection sees then is the committed state (the event stored and its
+/// trigger row, or, after a handler failure, the trigger row only).
+fn processing_hooks_run_outside_the_transaction(backend: Backend) {
+    let db = TestDatabase::new(backend);
+    let ep = endpoint(&db);
+    let engine = engine(&db, &["hooked_customer", "committed_yet_pre", "committed_yet_post", "committed_yet_error"]);
+    let (ok, failing) = (event_id(), event_id());
+    for id in [&ok, &failing] {
+        LOOK_INTO.lock().unwrap().get_or_insert_with(HashMap::new).insert(id.clone(), db.database().clone());
+    }
+    for (id, metadata) in [(&ok, json!({})), (&failing, json!({"fail": "yes"}))] {
+        let body = event_body(id, "customer.created", metadata);
+        engine.receive(&delivery(&ep.djstripe_uuid, &body, Some(&sign(SECRET, &body)))).unwrap();
+    }
+    let looked = |id: &str| seen(id).into_iter().filter(|(s, _)| *s == "committed_yet").map(|(_, d)| d).collect::<Vec<_>>();
+    assert_eq!(looked(&ok), ["event=false trigger=false", "event=true trigger=true"]);
+    assert_eq!(looked(&failing), ["event=false trigger=false", "event=false trigger=true"]);
+    // Let the throwaway database go (its pool with it).
+    LOOK_INTO.lock().unwrap().get_or_insert_with(HashMap::new).retain(|id, _| id != &ok && id != &failing);
 }
 
 /// Hooks that fail or panic at every stage change no answer, no stored event, and stop no other
@@ -400,6 +447,7 @@ fn hook_errors_are_logged_escaped(backend: Backend) {
 
 both_backends!(
     stages_in_order_with_their_arguments,
+    processing_hooks_run_outside_the_transaction,
     failing_and_panicking_hooks_change_nothing,
     hooks_are_selected_like_handlers,
     reprocess_and_replay_run_processing_hooks,
