@@ -7,6 +7,6 @@ fn returns_number(_call: &PostProcess) -> u32 {
 }
 
 #[webhook_hook(post_process)]
-async fn not_async(_call: &PostProcess) {}
+async fn not_async(_call: &PostProcess<'_>) {}
 
 fn main() {}
