@@ -17,6 +17,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("events.html", include_str!("../templates/events.html")),
     ("event.html", include_str!("../templates/event.html")),
     ("handlers.html", include_str!("../templates/handlers.html")),
+    ("inbox.html", include_str!("../templates/inbox.html")),
     ("error.html", include_str!("../templates/error.html")),
 ];
 

@@ -65,6 +65,7 @@ macro_rules! admin_suite {
             rejected_deliveries_not_stored_are_counted_on_the_triggers_page,
             endpoints_are_created_and_switched_at_stripe_like_the_cli,
             v2_events_and_the_fetch_flag_are_shown,
+            the_inbox_page_shows_dead_letters_and_retries_them,
         );
     };
     (@checks $serve:expr; $($check:ident),* $(,)?) => {
@@ -975,4 +976,55 @@ pub fn v2_events_and_the_fetch_flag_are_shown(serve: Serve) {
     s.djstripe.engine().database().update_endpoint(s.endpoint_id, &changes).unwrap();
     let endpoints = get("/stripe/admin/endpoints/").body;
     assert!(endpoints.contains("<dt>Thin events</dt><dd>fetched: v2 notifications are completed"), "{endpoints}");
+}
+
+/// Inbox mode in the admin: the endpoint page says how it processes; the inbox page lists a
+/// dead-lettered event with its error, and its Retry button (a CSRF-checked form) queues it
+/// again, as `inbox retry` does.
+pub fn the_inbox_page_shows_dead_letters_and_retries_them(serve: Serve) {
+    let config = AdminConfig::password("ops", &hash_password(PASSWORD)).unwrap().with_token(TOKEN);
+    let s = site_with_settings(serve, Some(config), |mut settings| {
+        settings.processing = djstripe_core::db::Processing::Inbox;
+        settings.inbox.max_attempts = 1;
+        settings
+    });
+    let get = |uri: &str| s.get(uri, &[good()]);
+    let endpoints = get("/stripe/admin/endpoints/").body;
+    assert!(endpoints.contains("<dt>Processing</dt><dd>inbox: answered at once"), "{endpoints}");
+    assert!(endpoints.contains("(the app's <code>DJSTRIPE_WEBHOOK_PROCESSING</code>)"), "{endpoints}");
+
+    assert_eq!(s.deliver(EventBuilder::new("customer.updated").id("evt_inbox_dead").metadata("fail", "yes")), 200);
+    let db = s.djstripe.engine().database();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while db.inbox_stats().unwrap().dead == 0 {
+        assert!(std::time::Instant::now() < deadline, "the worker did not dead-letter the event");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let page = get("/stripe/admin/inbox/").body;
+    assert!(page.contains("<code>evt_inbox_dead</code>") && page.contains(">dead</span>"), "{page}");
+    assert!(page.contains("asked to fail for evt_inbox_dead"), "the last error: {page}");
+    assert!(page.contains(r#"<strong id="inbox-dead">1</strong> dead-lettered"#), "{page}");
+    assert!(page.contains(r#"action="/stripe/admin/inbox/evt_inbox_dead/retry""#), "{page}");
+    assert!(get("/stripe/admin/inbox/?state=pending").body.contains("The inbox is empty."));
+    assert_eq!(get("/stripe/admin/inbox/?state=sometimes").status, 400);
+
+    let token = s.form_token(&[good()]);
+    let forged = s.post("/stripe/admin/inbox/evt_inbox_dead/retry", &[good()], &[("csrf_token", "forged")]);
+    assert_eq!(forged.status, 403, "no retry without the form's token");
+    assert!(db.inbox_entry("evt_inbox_dead").unwrap().is_dead());
+    let reply =
+        s.post("/stripe/admin/inbox/evt_inbox_dead/retry", &[good(), csrf(&token)], &[("csrf_token", token.as_str())]);
+    assert_eq!(reply.status, 303);
+    assert_eq!(reply.header("location"), "/stripe/admin/inbox/?done=inbox_retried");
+    assert!(get("/stripe/admin/inbox/?done=inbox_retried").body.contains("Queued again"));
+    // Queued again: the worker tries once more (and, still asked to fail, dead-letters it again).
+    let trigger = db.inbox_entry("evt_inbox_dead").unwrap().trigger_id;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while db.trigger(trigger).unwrap().outcome == djstripe_core::db::Outcome::Queued
+        || !db.inbox_entry("evt_inbox_dead").unwrap().is_dead()
+    {
+        assert!(std::time::Instant::now() < deadline, "the retried event was not attempted again");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(get("/stripe/admin/inbox/unknown/retry").status, 405, "a GET changes nothing");
 }

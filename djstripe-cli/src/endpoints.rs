@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use djstripe_core::db::WebhookEndpoint;
+use djstripe_core::db::{Processing, WebhookEndpoint};
 use djstripe_core::endpoints::{CreateEndpoint, EndpointManager, EndpointStatus, UpdateEndpoint};
 
 use super::{Cli, Open};
@@ -103,6 +103,11 @@ pub(super) enum EndpointsCommand {
         /// A local setting: no call to Stripe.
         #[arg(long, value_name = "true|false", action = clap::ArgAction::Set)]
         fetch_thin_events: Option<bool>,
+        /// When its handlers run: `inline` (before the answer), `inbox` (answered at once,
+        /// processed by the workers), or `default` (DJSTRIPE_WEBHOOK_PROCESSING). A local
+        /// setting: no call to Stripe.
+        #[arg(long, value_name = "inline|inbox|default", value_parser = parse_processing)]
+        processing: Option<ProcessingChoice>,
     },
     /// Delete at Stripe and locally (one Stripe no longer has: locally, saying so).
     Delete {
@@ -196,7 +201,7 @@ fn events_of(e: &WebhookEndpoint) -> String {
 fn describe(e: &WebhookEndpoint) -> String {
     let secret = secret_state(e);
     format!(
-        "#{} {} {} {} [{}] account={} events={}{} {}",
+        "#{} {} {} {} [{}] account={} events={}{}{} {}",
         e.id,
         e.stripe_id.as_deref().unwrap_or("(local)"),
         mode_name(e.livemode),
@@ -205,6 +210,7 @@ fn describe(e: &WebhookEndpoint) -> String {
         e.account.as_deref().unwrap_or("-"),
         events_of(e),
         if e.fetch_thin_events { " fetch-thin-events" } else { "" },
+        e.processing().map(|p| format!(" processing={p}")).unwrap_or_default(),
         e.url
     )
 }
@@ -272,6 +278,7 @@ pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<()> {
                 "account",
                 "events",
                 "fetch thin",
+                "processing",
             ]);
             for row in listed {
                 let e = &row.endpoint;
@@ -292,6 +299,7 @@ pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<()> {
                     cell(e.account.as_deref()),
                     events_of(e),
                     if e.fetch_thin_events { "yes" } else { "no" }.to_owned(),
+                    e.processing().map_or("default", Processing::as_str).to_owned(),
                 ]);
             }
             print(&rows)?;
@@ -342,7 +350,16 @@ pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<()> {
                 )?;
             }
         }
-        EndpointsCommand::Update { endpoint, url, events, disable, enable, description, fetch_thin_events } => {
+        EndpointsCommand::Update {
+            endpoint,
+            url,
+            events,
+            disable,
+            enable,
+            description,
+            fetch_thin_events,
+            processing,
+        } => {
             let status = if disable {
                 Some(EndpointStatus::Disabled)
             } else if enable {
@@ -351,11 +368,11 @@ pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<()> {
                 None
             };
             let at_stripe = url.is_some() || events.is_some() || status.is_some() || description.is_some();
-            if !at_stripe && fetch_thin_events.is_none() {
+            if !at_stripe && fetch_thin_events.is_none() && processing.is_none() {
                 return Err(Error::Argument {
                     flag: "--events",
-                    message: "nothing to update: pass --url, --events, --enable/--disable, --description or \
-                              --fetch-thin-events"
+                    message: "nothing to update: pass --url, --events, --enable/--disable, --description, \
+                              --fetch-thin-events or --processing"
                         .into(),
                 });
             }
@@ -375,6 +392,9 @@ pub(super) fn endpoints(cli: &Cli, command: EndpointsCommand) -> Result<()> {
                     )?;
                 }
                 updated = Some(e);
+            }
+            if let Some(ProcessingChoice(mode)) = processing {
+                updated = Some(manager.set_processing(&endpoint, mode)?);
             }
             if let Some(updated) = updated {
                 say!("updated: {}", describe(&updated))?;
@@ -437,6 +457,19 @@ pub(super) fn accounts(cli: &Cli, command: AccountsCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `--processing`: a mode, or `None` for the app's default.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ProcessingChoice(Option<Processing>);
+
+fn parse_processing(value: &str) -> std::result::Result<ProcessingChoice, String> {
+    match value.trim() {
+        "default" => Ok(ProcessingChoice(None)),
+        other => {
+            other.parse().map(|p| ProcessingChoice(Some(p))).map_err(|_| "expected inline, inbox or default".into())
+        }
+    }
 }
 
 #[cfg(test)]

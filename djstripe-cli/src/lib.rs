@@ -2,7 +2,7 @@
 //!
 //! The manage.py-style command line of a djstripe-rs app, whatever its web framework: `serve`
 //! (through the adapter's [`Server`]), `migrate`, `handlers`, `triggers`, `events`, `trigger`,
-//! `endpoints`, `accounts`, `admin` (the admin pages' users).
+//! `endpoints`, `accounts`, `admin` (the admin pages' users), `inbox` (inbox mode's queue).
 //!
 //! ```no_run
 //! # struct MyAdapterServer;
@@ -24,6 +24,7 @@
 //! | `trigger.rs` | `trigger`: sign Stripe-shaped test events and POST them, like `stripe trigger` (feature `trigger`, default) |
 //! | `endpoints.rs` | `endpoints create/list/sync/update/delete/add-secret/drop-secret`, `accounts set-key/list/remove-key` |
 //! | `admin.rs` | `admin set-password/users/delete-user/hash-password`: the admin pages' users |
+//! | `inbox.rs` | `inbox list/stats/retry/process`: inbox mode's waiting and dead-lettered events |
 //! | `output.rs` | tables (`comfy-table`), `say!` (stdout that a closed pipe ends quietly) |
 //! | `error.rs` | [`Error`] |
 //!
@@ -45,6 +46,7 @@ mod output;
 mod admin;
 mod endpoints;
 mod error;
+mod inbox;
 mod inspect;
 mod serve;
 #[cfg(feature = "trigger")]
@@ -244,6 +246,7 @@ impl Cli {
             Command::Endpoints { command } => endpoints::endpoints(self, command),
             Command::Accounts { command } => endpoints::accounts(self, command),
             Command::Admin { command } => admin::admin(self, command),
+            Command::Inbox { command } => inbox::inbox(self, command),
         }
     }
 
@@ -302,8 +305,17 @@ impl Cli {
         Ok(settings)
     }
 
-    /// Connects and applies djstripe's and the app's migrations.
+    /// Connects and applies djstripe's and the app's migrations, for a command that does not
+    /// serve: no inbox workers (a short-lived command would leave the events it claimed to wait
+    /// for their lease).
     fn start(&self, open: Open) -> Result<Djstripe> {
+        let mut settings = self.database_settings(open)?;
+        settings.inbox.workers = Some(0);
+        Ok(Djstripe::start(settings)?)
+    }
+
+    /// Connects and migrates for `serve`: the inbox's workers run.
+    fn start_serving(&self, open: Open) -> Result<Djstripe> {
         Ok(Djstripe::start(self.database_settings(open)?)?)
     }
 }
@@ -363,5 +375,10 @@ enum Command {
     Admin {
         #[command(subcommand)]
         command: admin::AdminCommand,
+    },
+    /// Inbox mode's waiting and dead-lettered events (DJSTRIPE_WEBHOOK_PROCESSING=inbox).
+    Inbox {
+        #[command(subcommand)]
+        command: inbox::InboxCommand,
     },
 }

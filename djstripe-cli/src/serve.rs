@@ -20,7 +20,7 @@ pub(super) struct ServeArgs {
 pub(super) fn run(cli: &Cli, args: ServeArgs) -> Result<()> {
     let server = cli.server.clone().ok_or(Error::NoServer)?;
     let bind = if args.bind.is_empty() { "127.0.0.1:8000".to_owned() } else { args.bind };
-    let djstripe = cli.start(Open::Create)?;
+    let djstripe = cli.start_serving(Open::Create)?;
     if cli.dev_endpoint {
         djstripe.ensure_dev_endpoint()?;
     }

@@ -605,6 +605,9 @@ pub enum NotReprocessable {
     /// Its stored body was cut to the bound for unauthenticated bodies.
     #[error("it holds a truncated body")]
     TruncatedBody,
+    /// Its event waits in the inbox (inbox mode): a worker processes it; nothing to force.
+    #[error("its event is queued in the inbox: a worker will process it (`inbox list` shows when)")]
+    QueuedInInbox,
 }
 
 impl Error {

@@ -41,7 +41,8 @@
 //! | [`registry`], [`dispatch`] | the handlers found at link time, and calling them |
 //! | [`hooks`] | lifecycle hooks around validation and processing (`#[webhook_hook]`) |
 //! | [`db`] | diesel connections (SQLite or PostgreSQL), schema, migrations, rows |
-//! | [`engine`] | recording and processing a delivery exactly once |
+//! | [`engine`] | recording and processing a delivery exactly once; inbox mode's workers |
+//! | [`backoff`] | exponential backoff with jitter (Stripe calls, inbox retries) |
 //! | [`endpoints`] | webhook endpoints created at Stripe with unguessable URLs; secret rotation |
 //! | [`stripe_api`] | the small Stripe API client (events, webhook endpoints) |
 //! | `testing` | for your own tests (feature `testing`): signed headers, event builders, `TestDatabase`, `FakeStripe` |
@@ -61,6 +62,7 @@ mod handler;
 pub mod logging;
 
 pub mod app;
+pub mod backoff;
 pub mod db;
 pub mod dispatch;
 pub mod endpoints;

@@ -40,6 +40,7 @@ pub struct HandlerRegistration {
     file: &'static str,
     line: u32,
     call: HandlerFn,
+    skip_stale: bool,
 }
 
 inventory::collect!(HandlerRegistration);
@@ -54,7 +55,28 @@ impl HandlerRegistration {
         line: u32,
         call: HandlerFn,
     ) -> Self {
-        Self { patterns, path, file, line, call }
+        Self { patterns, path, file, line, call, skip_stale: false }
+    }
+
+    /// Not public API: `#[webhook_handler(..., skip_stale)]` adds this.
+    #[doc(hidden)]
+    pub const fn skipping_stale(mut self) -> Self {
+        self.skip_stale = true;
+        self
+    }
+
+    /// Whether the handler was declared with `skip_stale`: in inbox mode it is not run for an
+    /// event older (Stripe's `created`, ties by id) than the newest one already processed about
+    /// the same object, so that a late `customer.subscription.updated` cannot undo a newer one.
+    /// The trigger row says which handlers were skipped.
+    ///
+    /// ```
+    /// # for h in djstripe_core::registry::all() {
+    /// println!("{} skips stale events: {}", h.path(), h.skips_stale());
+    /// # }
+    /// ```
+    pub fn skips_stale(&self) -> bool {
+        self.skip_stale
     }
 
     /// The event patterns as written in the attribute.

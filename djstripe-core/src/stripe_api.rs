@@ -466,10 +466,7 @@ impl StripeClient {
     /// The wait before retry `attempt + 1`: the exponential backoff with jitter (half to all of
     /// it), but at least what `Retry-After` asked for.
     fn wait(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        let backoff = self.backoff.saturating_mul(2u32.saturating_pow(attempt.min(16))).min(MAX_BACKOFF);
-        // Jitter from the OS's random source (what `Uuid::new_v4` reads), no extra dependency.
-        let unit = f64::from((uuid::Uuid::new_v4().as_u128() as u32) >> 8) / f64::from(1u32 << 24);
-        let jittered = backoff.mul_f64(0.5 + 0.5 * unit);
+        let jittered = crate::backoff::Backoff::new(self.backoff, MAX_BACKOFF).wait(attempt.min(16));
         retry_after.map_or(jittered, |asked| asked.max(jittered))
     }
 

@@ -8,6 +8,7 @@
 //! #[webhook_handler("price", "product")]                  // several patterns
 //! #[webhook_handler("*")]                                 // every event
 //! #[webhook_handler("v2.new.thing", unchecked)]           // skip the catalog check
+//! #[webhook_handler("customer.subscription.updated", skip_stale)] // inbox mode: skip older events
 //! #[webhook_handler("customer.created", crate = ::path)]  // where the runtime is (re-exports)
 //! ```
 //!
@@ -23,6 +24,7 @@ use crate::errors::Errors;
 
 mod kw {
     syn::custom_keyword!(unchecked);
+    syn::custom_keyword!(skip_stale);
 }
 
 /// The parsed arguments of `#[webhook_handler(...)]`.
@@ -31,16 +33,20 @@ pub(crate) struct Args {
     pub(crate) patterns: Vec<LitStr>,
     /// `unchecked`: patterns are not checked against the catalog.
     pub(crate) unchecked: Option<kw::unchecked>,
+    pub(crate) skip_stale: Option<kw::skip_stale>,
     /// `crate = path`: replaces `::djstripe_core` in the expansion.
     pub(crate) krate: Option<Path>,
 }
 
 /// What the accepted options are called, for messages.
-const OPTIONS: &str = "`unchecked` or `crate = path`";
+const OPTIONS: &str = "`unchecked`, `skip_stale` or `crate = path`";
+
+/// The bare-word options, for "did you mean".
+const WORDS: [&str; 2] = ["unchecked", "skip_stale"];
 
 /// Parses the arguments, recording every problem in `errors`.
 pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
-    let mut args = Args { patterns: Vec::new(), unchecked: None, krate: None };
+    let mut args = Args { patterns: Vec::new(), unchecked: None, skip_stale: None, krate: None };
     let parser = |input: ParseStream<'_>| {
         while !input.is_empty() {
             parse_one(input, &mut args, errors);
@@ -74,6 +80,11 @@ fn parse_one(input: ParseStream<'_>, args: &mut Args, errors: &mut Errors) {
         input.parse::<kw::unchecked>().map(|unchecked| match args.unchecked {
             Some(_) => errors.spanned(unchecked, "`unchecked` is given twice"),
             None => args.unchecked = Some(unchecked),
+        })
+    } else if lookahead.peek(kw::skip_stale) {
+        input.parse::<kw::skip_stale>().map(|skip| match args.skip_stale {
+            Some(_) => errors.spanned(skip, "`skip_stale` is given twice"),
+            None => args.skip_stale = Some(skip),
         })
     } else if lookahead.peek(Token![crate]) {
         parse_crate(input).map(|(krate, path)| match args.krate {
@@ -138,9 +149,12 @@ fn explain(tokens: TokenStream, fallback: syn::Error) -> syn::Error {
             syn::Error::new(name.span(), format!("unknown argument `{name}`; the options are {OPTIONS}"))
         }
         // A bare word: a misspelled option, or a pattern without its quotes.
-        [TokenTree::Ident(name)] if edit_distance(&name.to_string(), "unchecked") <= 3 => syn::Error::new(
+        [TokenTree::Ident(name)] if closest_word(&name.to_string()).is_some() => syn::Error::new(
             name.span(),
-            format!("unknown argument `{name}`; did you mean `unchecked`? (the options are {OPTIONS})"),
+            format!(
+                "unknown argument `{name}`; did you mean `{}`? (the options are {OPTIONS})",
+                closest_word(&name.to_string()).unwrap_or_default()
+            ),
         ),
         // `customer` or `customer.created` without quotes.
         _ if looks_like_path(&trees) => {
@@ -149,6 +163,11 @@ fn explain(tokens: TokenStream, fallback: syn::Error) -> syn::Error {
         }
         _ => fallback,
     }
+}
+
+/// The option word `name` is a likely misspelling of (at most 3 edits away), if any.
+fn closest_word(name: &str) -> Option<&'static str> {
+    WORDS.iter().map(|word| (edit_distance(name, word), *word)).filter(|(d, _)| *d <= 3).min().map(|(_, w)| w)
 }
 
 /// `customer`, `customer.created`: words separated by single dots.

@@ -84,6 +84,7 @@ fn registration(args: &Args, func: &ItemFn, takes_context: bool) -> TokenStream 
         }
     };
     let line = quote_spanned!(ident.span()=> ::core::line!());
+    let skip_stale = args.skip_stale.map(|skip| quote_spanned!(skip.span=> .skipping_stale()));
     // `#[webhook_handler] #[cfg(...)] fn ...`: the registration exists exactly when the
     // function does.
     let cfgs = func.attrs.iter().filter(|attr| attr.path().is_ident("cfg"));
@@ -106,7 +107,7 @@ fn registration(args: &Args, func: &ItemFn, takes_context: bool) -> TokenStream 
                     ::core::file!(),
                     #line,
                     __djstripe_handler,
-                )
+                )#skip_stale
             }
         };
     }

@@ -829,7 +829,7 @@ fn v2_events_and_fetching_them(backend: Backend) {
     let (code, stdout, stderr) = shop(&db, &env, &["endpoints", "list"]);
     assert_eq!(code, 0, "{stderr}");
     let row: Vec<&str> = stdout.lines().nth(1).unwrap().split_whitespace().collect();
-    assert_eq!(row.last(), Some(&"yes"), "{stdout}");
+    assert_eq!(row[row.len() - 2..], ["yes", "default"], "fetch thin, processing: {stdout}");
     // Without the mode's key the command says what deliveries will get.
     let (code, stdout, _) = shop(&db, &[], &["endpoints", "update", "1", "--fetch-thin-events", "true"]);
     assert_eq!(code, 0);
@@ -870,7 +870,66 @@ fn v2_events_and_fetching_them(backend: Backend) {
     }
 }
 
+/// Inbox mode through the shop's server and command line: a delivery is answered `queued` and
+/// processed by the server's workers right after; a failing one is retried, then dead-lettered,
+/// shown by `inbox list --dead` and queued again by `inbox retry`; an endpoint can be switched
+/// back to inline processing.
+fn inbox_mode_end_to_end(backend: Backend) {
+    let db = TestDb::new(backend);
+    let env = [("DJSTRIPE_WEBHOOK_PROCESSING", "inbox"), ("DJSTRIPE_INBOX_MAX_ATTEMPTS", "2")];
+    let server = Server::start(&db, &env);
+    let secret = server.secret(&db);
+    let url = server.endpoint_url();
+    let good = EventBuilder::new("customer.created").signed(&secret);
+    let answer = post(&url, &good.body, Some(&good.header));
+    assert_eq!((answer.status, answer.json["status"].as_str()), (200, Some("queued")), "{answer:?}");
+    let shop_row = format!("shop_customer_event WHERE event_id = '{}'", good.event.id);
+    let processed = || count(&db, &shop_row) == 1;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !processed() {
+        assert!(std::time::Instant::now() < deadline, "the server's workers did not process the event");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let again = post(&url, &good.body, Some(&good.header));
+    assert_eq!(again.json["status"].as_str(), Some("duplicate"), "{again:?}");
+
+    let failing = EventBuilder::new("customer.created").metadata("fail", "yes").signed(&secret);
+    assert_eq!(post(&url, &failing.body, Some(&failing.header)).status, 200, "answered before the handler fails");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (code, stdout, stderr) = shop(&db, &[], &["inbox", "list", "--dead"]);
+        assert_eq!(code, 0, "{stderr}");
+        if stdout.contains(&failing.event.id) {
+            let row = stdout.lines().find(|l| l.starts_with(&failing.event.id)).unwrap();
+            assert!(row.contains(" dead ") && row.contains("shop::record_customer_event"), "{stdout}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not dead-lettered after two attempts: {stdout}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (code, stdout, _) = shop(&db, &[], &["inbox", "stats"]);
+    assert_eq!((code, stdout.starts_with("pending 0, dead 1,")), (0, true), "{stdout}");
+    let (code, stdout, _) = shop(&db, &[], &["triggers", "list", "--failed"]);
+    assert!(code == 0 && stdout.contains(&failing.event.id), "its trigger is failed: {stdout}");
+    let (code, stdout, stderr) = shop(&db, &[], &["inbox", "retry", &failing.event.id]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(&format!("{} queued again", failing.event.id)), "{stdout}");
+    let (code, _, stderr) = shop(&db, &[], &["inbox", "retry", &good.event.id]);
+    assert!(code != 0 && stderr.contains("evt_"), "a processed event is not in the inbox: {stderr}");
+
+    let (code, stdout, stderr) = shop(&db, &[], &["endpoints", "update", "1", "--processing", "inline"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("processing=inline"), "{stdout}");
+    let (code, _, _) = shop(&db, &[], &["endpoints", "update", "1", "--processing", "later"]);
+    assert_eq!(code, 2, "clap refuses an unknown mode");
+    std::thread::sleep(Duration::from_millis(1500)); // the server's endpoint cache
+    let inline = EventBuilder::new("customer.created").signed(&secret);
+    let answer = post(&url, &inline.body, Some(&inline.header));
+    assert_eq!(answer.json["status"].as_str(), Some("processed"), "inline again: {answer:?}");
+}
+
 both_backends!(
+    inbox_mode_end_to_end,
     v2_events_and_fetching_them,
     triggers_prune,
     events_list_type_matches_like_handlers,

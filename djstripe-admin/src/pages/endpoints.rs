@@ -2,7 +2,7 @@
 //! disable, and adding or dropping a signing secret. Secrets are never rendered.
 
 use djstripe_core::app::Blocking;
-use djstripe_core::db::{PreviousSecret, WebhookEndpoint};
+use djstripe_core::db::{PreviousSecret, Processing, WebhookEndpoint};
 use djstripe_core::endpoints::{DeletedAt, EndpointStatus, check_account};
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
@@ -28,9 +28,12 @@ struct Row {
     created: String,
     /// Whether v2 event notifications are completed from Stripe before their handlers run.
     fetch_thin_events: bool,
+    /// `inline` or `inbox`: the endpoint's own, or the app's (`default`).
+    processing: &'static str,
+    processing_is_own: bool,
 }
 
-fn row(e: &WebhookEndpoint) -> Row {
+fn row(e: &WebhookEndpoint, default_processing: Processing) -> Row {
     Row {
         id: e.id,
         stripe_id: e.stripe_id.clone(),
@@ -52,6 +55,8 @@ fn row(e: &WebhookEndpoint) -> Row {
             .collect(),
         created: crate::render::time(e.created),
         fetch_thin_events: e.fetch_thin_events,
+        processing: e.processing().unwrap_or(default_processing).as_str(),
+        processing_is_own: e.processing().is_some(),
     }
 }
 
@@ -66,7 +71,7 @@ pub(crate) async fn list<B: Blocking>(p: &Page<'_, B>) -> Result<AdminResponse> 
     let endpoints = p.run(move || db.endpoints()).await?;
     let ctx = context! {
         section => "endpoints",
-        rows => endpoints.iter().map(row).collect::<Vec<_>>(),
+        rows => endpoints.iter().map(|e| row(e, p.admin.djstripe.settings().processing)).collect::<Vec<_>>(),
         notice => notice(&query.done),
     };
     p.page("endpoints.html", ctx)

@@ -8,6 +8,7 @@
 //! | `GET /triggers/`, `GET /triggers/{id}/`, `POST /triggers/{id}/reprocess` | `triggers.rs` |
 //! | `GET /events/`, `GET /events/{id}/` | `events.rs` |
 //! | `GET /handlers/` | `handlers.rs` |
+//! | `GET /inbox/`, `POST /inbox/{event id}/retry` | `inbox.rs` |
 //!
 //! `HEAD` is answered like `GET`; a page that exists answers another method 405; a `GET` of a
 //! path without its trailing slash is redirected (308) to the path with it.
@@ -15,6 +16,7 @@
 mod endpoints;
 mod events;
 mod handlers;
+mod inbox;
 mod login;
 mod triggers;
 
@@ -109,6 +111,8 @@ enum Route<'a> {
     Events,
     Event(&'a str),
     Handlers,
+    Inbox,
+    InboxRetry(&'a str),
 }
 
 impl<'a> Route<'a> {
@@ -133,6 +137,8 @@ impl<'a> Route<'a> {
             ["events", ""] => Route::Events,
             ["events", id, ""] => Route::Event(id),
             ["handlers", ""] => Route::Handlers,
+            ["inbox", ""] => Route::Inbox,
+            ["inbox", id, "retry"] => Route::InboxRetry(id),
             _ => return None,
         })
     }
@@ -141,7 +147,7 @@ impl<'a> Route<'a> {
     fn allow(self) -> &'static str {
         match self {
             Route::Login | Route::Endpoints => "GET, HEAD, POST",
-            Route::Logout | Route::Endpoint(..) | Route::Reprocess(_) => "POST",
+            Route::Logout | Route::Endpoint(..) | Route::Reprocess(_) | Route::InboxRetry(_) => "POST",
             _ => "GET, HEAD",
         }
     }
@@ -177,6 +183,8 @@ pub(crate) async fn respond<B: Blocking>(p: &Page<'_, B>) -> Result<AdminRespons
         Route::Events if read => events::list(p).await,
         Route::Event(id) if read => events::detail(p, id).await,
         Route::Handlers if read => handlers::list(p),
+        Route::Inbox if read => inbox::list(p).await,
+        Route::InboxRetry(id) if post => inbox::retry(p, id).await,
         other => Err(Error::MethodNotAllowed { method: p.req.method.name().to_owned(), allow: other.allow() }),
     }
 }
@@ -222,6 +230,7 @@ pub(crate) fn notice(done: &Option<String>) -> Option<&'static str> {
         "secret_added" => "New signing secret saved; the previous one stays valid for the time you chose.",
         "secret_dropped" => "Previous secret dropped.",
         "reprocessed" => "Reprocessed: this is the new attempt.",
+        "inbox_retried" => "Queued again: a worker takes it within a second.",
         "logged_out" => "Logged out.",
         _ => return None,
     })

@@ -99,6 +99,9 @@ impl Djstripe {
     pub fn start(settings: Settings) -> Result<Self> {
         let mut djstripe = Self::connect(settings)?;
         djstripe.migrate()?;
+        // Inbox mode may be chosen per endpoint at any time (`endpoints update --processing`):
+        // the workers run whatever the setting, idle when the inbox is empty.
+        djstripe.engine.start_inbox();
         if djstripe.settings.retention.is_enabled() {
             let pruner = Pruner::start(djstripe.engine.database().clone(), djstripe.settings.retention.clone());
             djstripe.pruner = Some(Arc::new(pruner));
@@ -143,6 +146,8 @@ impl Djstripe {
             queue_deadline: settings.database.connect_timeout,
             rejected_per_minute: settings.limits.rejected_per_minute,
             retrieve_per_second: settings.limits.retrieve_per_second,
+            processing: settings.processing,
+            inbox: settings.inbox.clone(),
             ..Default::default()
         };
         let engine = Engine::new(db, engine_config)?;

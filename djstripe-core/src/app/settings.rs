@@ -6,8 +6,8 @@ use std::time::Duration;
 use super::Limits;
 use super::retention::{MIN_EVENT_RETENTION_DAYS, RetentionPolicy};
 use crate::Error;
-use crate::db::{DatabaseOptions, SqliteSync, ValidationMethod};
-use crate::engine::EventCallback;
+use crate::db::{DatabaseOptions, Processing, SqliteSync, ValidationMethod};
+use crate::engine::{EventCallback, InboxConfig};
 use crate::registry::HandlerSet;
 use crate::stripe_api::DEFAULT_API_BASE;
 
@@ -40,6 +40,11 @@ use crate::stripe_api::DEFAULT_API_BASE;
 /// | `DJSTRIPE_TRIGGER_RETENTION_DAYS` | days a trigger row whose outcome is final and successful, or `invalid`, is kept; then the background task removes it (`failed`, `queued` stay) | kept forever |
 /// | `DJSTRIPE_EVENT_RETENTION_DAYS` | days an event row is kept once no trigger refers to it; at least 30 (Stripe resends events for 30 days), needs `DJSTRIPE_TRIGGER_RETENTION_DAYS` | kept forever |
 /// | `DJSTRIPE_PRUNE_INTERVAL` | seconds between two runs of the background pruning task (needs a retention) | 3600 |
+/// | `DJSTRIPE_WEBHOOK_PROCESSING` | `inline` (handlers run before the answer, dj-stripe's way) or `inbox` (committed and answered at once, handlers run by workers afterwards: see [`crate::engine::inbox`]); endpoints may set their own | `inline` |
+/// | `DJSTRIPE_INBOX_WORKERS` | inbox worker threads per process (0: none; SQLite always 1) | 4 on PostgreSQL, 1 on SQLite |
+/// | `DJSTRIPE_INBOX_MAX_ATTEMPTS` | failed attempts before an inbox event is dead-lettered | 12 |
+/// | `DJSTRIPE_INBOX_MAX_AGE` | seconds after which an inbox event is dead-lettered at its next failure | 259200 (3 days) |
+/// | `DJSTRIPE_INBOX_LEASE` | seconds a worker's claim holds before another worker may take the event over | 60 |
 ///
 /// ```
 /// use djstripe_core::app::Settings;
@@ -92,6 +97,11 @@ pub struct Settings {
     /// `DJSTRIPE_SHUTDOWN_GRACE`: from SIGTERM to exit, at most — the HTTP server's graceful
     /// stop, then [`super::Djstripe::shutdown`].
     pub shutdown_grace: Duration,
+    /// `DJSTRIPE_WEBHOOK_PROCESSING`: when handlers run, for the legacy endpoint and every
+    /// endpoint without its own ([`crate::db::WebhookEndpoint::processing`]).
+    pub processing: Processing,
+    /// `DJSTRIPE_INBOX_*`: the inbox's workers, retries and leases.
+    pub inbox: InboxConfig,
 }
 
 impl std::fmt::Debug for Settings {
@@ -106,6 +116,8 @@ impl std::fmt::Debug for Settings {
             .field("api_base", &self.api_base)
             .field("max_body", &self.max_body)
             .field("retention", &self.retention)
+            .field("processing", &self.processing)
+            .field("inbox", &self.inbox)
             .finish_non_exhaustive()
     }
 }
@@ -150,6 +162,8 @@ impl Settings {
             handlers: HandlerSet::all(),
             retention: RetentionPolicy::default(),
             shutdown_grace: Duration::from_secs(30),
+            processing: Processing::Inline,
+            inbox: InboxConfig::default(),
         }
     }
 
@@ -306,6 +320,28 @@ impl Settings {
                 )
             })?;
             config.retention.interval = Duration::from_secs(secs);
+        }
+        if let Some(v) = get("DJSTRIPE_WEBHOOK_PROCESSING") {
+            config.processing = v.parse().map_err(|_| {
+                config_error("DJSTRIPE_WEBHOOK_PROCESSING", format!("`{v}` is not one of inline, inbox"))
+            })?;
+        }
+        let count = |var: &'static str, v: &str, range: std::ops::RangeInclusive<u64>| {
+            v.parse::<u64>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
+                config_error(var, format!("`{v}` is not a number between {} and {}", range.start(), range.end()))
+            })
+        };
+        if let Some(v) = get("DJSTRIPE_INBOX_WORKERS") {
+            config.inbox.workers = Some(count("DJSTRIPE_INBOX_WORKERS", &v, 0..=256)? as usize);
+        }
+        if let Some(v) = get("DJSTRIPE_INBOX_MAX_ATTEMPTS") {
+            config.inbox.max_attempts = count("DJSTRIPE_INBOX_MAX_ATTEMPTS", &v, 1..=1000)? as u32;
+        }
+        if let Some(v) = get("DJSTRIPE_INBOX_MAX_AGE") {
+            config.inbox.max_age = Duration::from_secs(count("DJSTRIPE_INBOX_MAX_AGE", &v, 1..=31_536_000)?);
+        }
+        if let Some(v) = get("DJSTRIPE_INBOX_LEASE") {
+            config.inbox.lease = Duration::from_secs(count("DJSTRIPE_INBOX_LEASE", &v, 1..=86_400)?);
         }
         if let Some(v) = get("DJSTRIPE_SHUTDOWN_GRACE") {
             let secs: u64 = v.parse().ok().filter(|s| *s <= 3600).ok_or_else(|| {
@@ -888,6 +924,36 @@ mod tests {
         let err = env(&[("DJSTRIPE_WEBHOOK_SECRET", "whsec_a"), ("DJSTRIPE_WEBHOOK_VALIDATION", "retrieve_event")])
             .unwrap_err();
         assert!(err.to_string().contains("STRIPE_TEST_SECRET_KEY"), "{err}");
+    }
+
+    #[test]
+    fn processing_and_the_inbox_are_read_and_checked() {
+        let default = env(&[]).unwrap();
+        assert_eq!(default.processing, Processing::Inline);
+        assert_eq!(default.inbox.workers, None);
+        let inbox = env(&[
+            ("DJSTRIPE_WEBHOOK_PROCESSING", "inbox"),
+            ("DJSTRIPE_INBOX_WORKERS", "0"),
+            ("DJSTRIPE_INBOX_MAX_ATTEMPTS", "3"),
+            ("DJSTRIPE_INBOX_MAX_AGE", "600"),
+            ("DJSTRIPE_INBOX_LEASE", "30"),
+        ])
+        .unwrap();
+        assert_eq!(inbox.processing, Processing::Inbox);
+        assert_eq!(inbox.inbox.workers, Some(0));
+        assert_eq!(inbox.inbox.max_attempts, 3);
+        assert_eq!(inbox.inbox.max_age, Duration::from_secs(600));
+        assert_eq!(inbox.inbox.lease, Duration::from_secs(30));
+        for (var, value) in [
+            ("DJSTRIPE_WEBHOOK_PROCESSING", "later"),
+            ("DJSTRIPE_INBOX_WORKERS", "-1"),
+            ("DJSTRIPE_INBOX_MAX_ATTEMPTS", "0"),
+            ("DJSTRIPE_INBOX_MAX_AGE", "forever"),
+            ("DJSTRIPE_INBOX_LEASE", "0"),
+        ] {
+            let error = env(&[(var, value)]).unwrap_err().to_string();
+            assert!(error.starts_with(var) && error.contains(value), "{error}");
+        }
     }
 
     #[test]

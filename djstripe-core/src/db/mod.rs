@@ -15,6 +15,7 @@
 //! | `keys.rs` | connected accounts' own API keys ([`AccountKey`]) |
 //! | `admin_users.rs` | the admin pages' users and their password hashes ([`AdminUser`]) |
 //! | `admin_sessions.rs` | the admin pages' login sessions ([`AdminSession`]) |
+//! | `inbox.rs` | inbox mode's waiting events ([`InboxEntry`]) and per-object watermarks |
 
 mod admin_sessions;
 mod admin_users;
@@ -22,6 +23,7 @@ mod breaker;
 mod cache;
 mod database;
 mod diagnose;
+pub(crate) mod inbox;
 mod keys;
 mod models;
 mod outcome;
@@ -39,10 +41,11 @@ pub(crate) use database::POSTGRES_MIGRATIONS;
 pub(crate) use database::SQLITE_MIGRATIONS;
 pub use database::{Backend, Database, DatabaseOptions, PooledConnection, SqliteSync};
 pub(crate) use database::{classify, classify_error, refusal};
+pub use inbox::{InboxEntry, InboxFilter, InboxStats};
 pub use keys::AccountKey;
 pub(crate) use models::NewTrigger;
 pub use models::{
-    NewWebhookEndpoint, PreviousSecret, StoredEvent, ValidationMethod, WebhookEndpoint, WebhookEventTrigger,
+    NewWebhookEndpoint, PreviousSecret, Processing, StoredEvent, ValidationMethod, WebhookEndpoint, WebhookEventTrigger,
 };
 pub use outcome::{Outcome, UnknownOutcome};
 pub use queries::{EndpointChanges, TriggerFilter};

@@ -59,6 +59,63 @@ impl std::str::FromStr for ValidationMethod {
     }
 }
 
+/// When a verified delivery's handlers run (`DJSTRIPE_WEBHOOK_PROCESSING`, or an endpoint's own
+/// `processing`).
+///
+/// Stripe asks receivers to answer quickly and do slow work afterwards; dj-stripe runs handlers
+/// before answering and dropped its only way out (`DJSTRIPE_WEBHOOK_EVENT_CALLBACK`) in 3.0.
+///
+/// ```
+/// use djstripe_core::db::Processing;
+/// assert_eq!("inbox".parse::<Processing>().unwrap(), Processing::Inbox);
+/// assert_eq!(Processing::default().as_str(), "inline");
+/// assert!("later".parse::<Processing>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Processing {
+    /// Handlers run in the delivery's transaction, before the answer: a handler's failure is the
+    /// delivery's 500, and Stripe retries. The default, dj-stripe's behaviour.
+    #[default]
+    Inline,
+    /// The verified event is committed to the inbox (`djstripe_inbox`) and answered 200 at once;
+    /// workers in the app's process run the handlers afterwards, with the same exactly-once
+    /// transaction, retrying a failure with backoff until it is dead-lettered (see
+    /// [`crate::inbox`]).
+    Inbox,
+}
+
+impl Processing {
+    /// The stored name (`inline`, `inbox`).
+    ///
+    /// ```
+    /// assert_eq!(djstripe_core::db::Processing::Inbox.as_str(), "inbox");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Inline => "inline",
+            Self::Inbox => "inbox",
+        }
+    }
+}
+
+impl std::str::FromStr for Processing {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s.trim() {
+            "inline" => Ok(Self::Inline),
+            "inbox" => Ok(Self::Inbox),
+            other => Err(Error::input("processing", format!("`{other}` is not one of inline, inbox"))),
+        }
+    }
+}
+
+impl std::fmt::Display for Processing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A secret that stays valid until `expires` (Unix seconds) during a rotation.
 ///
 /// ```
@@ -144,6 +201,9 @@ pub struct WebhookEndpoint {
     /// secret key and `Stripe-Context`), so that handlers see its `data` (see
     /// [`crate::stripe_api::StripeClient::fetch_event`]). Local only: Stripe knows nothing of it.
     pub fetch_thin_events: bool,
+    /// `inline` or `inbox` ([`Processing`]); `None` follows `DJSTRIPE_WEBHOOK_PROCESSING`. Local
+    /// only. See [`WebhookEndpoint::processing`].
+    pub processing: Option<String>,
 }
 
 /// Shows every field but the secrets (which appear as `whsec_…` when set).
@@ -166,6 +226,7 @@ impl std::fmt::Debug for WebhookEndpoint {
             .field("validation_method", &self.validation_method)
             .field("tolerance", &self.tolerance)
             .field("fetch_thin_events", &self.fetch_thin_events)
+            .field("processing", &self.processing)
             .finish_non_exhaustive()
     }
 }
@@ -210,6 +271,20 @@ impl WebhookEndpoint {
     /// ```
     pub fn validation(&self) -> ValidationMethod {
         self.validation_method.parse().unwrap_or_default()
+    }
+
+    /// The endpoint's own processing mode, `None` when it follows the app's
+    /// (`DJSTRIPE_WEBHOOK_PROCESSING`). An unknown stored name counts as `None`.
+    ///
+    /// ```no_run
+    /// # fn f(endpoint: djstripe_core::db::WebhookEndpoint) {
+    /// use djstripe_core::db::Processing;
+    /// let mode = endpoint.processing().unwrap_or(Processing::Inline);
+    /// # let _ = mode;
+    /// # }
+    /// ```
+    pub fn processing(&self) -> Option<Processing> {
+        self.processing.as_deref().and_then(|name| name.parse().ok())
     }
 
     /// Whether deliveries are accepted (`status = enabled`).
@@ -465,25 +540,32 @@ impl StoredEvent {
     /// timestamp at all is [`Error::UnstorableEvent`] (parsing refuses it before; an event built
     /// in code may not have been parsed), never silently 1970.
     pub(crate) fn from_event(event: &crate::Event, now: NaiveDateTime) -> Result<Self, Error> {
-        let created = chrono::DateTime::from_timestamp(event.created, 0).ok_or_else(|| Error::UnstorableEvent {
-            field: Some("created".into()),
-            refusal: crate::error::Refusal::OutOfRange,
-            detail: format!("{} is not a timestamp chrono can represent", event.created),
-        })?;
+        let created = Self::created_column(event)?;
         Ok(Self {
             id: event.id.clone(),
             type_: event.type_.clone(),
             api_version: event.api_version.clone(),
-            created: created.naive_utc(),
+            created,
             livemode: event.livemode,
             data: event.data_column().map_err(|e| Error::invalid_event(e.to_string()))?,
-            extra: Some(Value::Object(event.extra_fields()).to_string()),
+            extra: Some(event.extra_column()),
             account: event.account.clone(),
             request_id: event.request_id().map(str::to_owned),
             idempotency_key: event.idempotency_key().map(str::to_owned),
             received: now,
             processed: now,
             times_processed: 1,
+        })
+    }
+
+    /// The `created` column of `event` (UTC), or [`Error::UnstorableEvent`].
+    pub(crate) fn created_column(event: &crate::Event) -> Result<NaiveDateTime, Error> {
+        chrono::DateTime::from_timestamp(event.created, 0).map(|t| t.naive_utc()).ok_or_else(|| {
+            Error::UnstorableEvent {
+                field: Some("created".into()),
+                refusal: crate::error::Refusal::OutOfRange,
+                detail: format!("{} is not a timestamp chrono can represent", event.created),
+            }
         })
     }
 

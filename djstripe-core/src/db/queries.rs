@@ -141,7 +141,7 @@ pub(crate) fn finish_trigger(
 
 impl Database {
     /// Runs `f` with a pooled connection, mapping diesel's errors.
-    fn read<T>(&self, f: impl FnOnce(&mut DbConnection) -> QueryResult<T>) -> Result<T, Error> {
+    pub(super) fn read<T>(&self, f: impl FnOnce(&mut DbConnection) -> QueryResult<T>) -> Result<T, Error> {
         let mut conn = self.get()?;
         f(&mut conn).map_err(classify)
     }
@@ -406,6 +406,8 @@ pub struct EndpointChanges {
     pub metadata: Option<String>,
     /// See [`WebhookEndpoint::fetch_thin_events`].
     pub fetch_thin_events: Option<bool>,
+    /// See [`WebhookEndpoint::processing`] (`Some(None)`: follow `DJSTRIPE_WEBHOOK_PROCESSING`).
+    pub processing: Option<Option<String>>,
 }
 
 impl Database {

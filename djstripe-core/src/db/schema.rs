@@ -25,6 +25,8 @@ diesel::table! {
         updated -> Timestamp,
         /// Fetch the full v2 event for each thin notification (migration `endpoint_fetch_thin_events`).
         fetch_thin_events -> Bool,
+        /// `inline`, `inbox`, or NULL for `DJSTRIPE_WEBHOOK_PROCESSING` (migration `create_inbox`).
+        processing -> Nullable<Text>,
     }
 }
 
@@ -107,6 +109,36 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Inbox mode: a verified event waiting for a worker (see the migration `create_inbox`).
+    djstripe_inbox (event_id) {
+        event_id -> Text,
+        trigger_id -> BigInt,
+        event_type -> Text,
+        object_id -> Nullable<Text>,
+        event_created -> Timestamp,
+        event -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt -> Timestamp,
+        lease_token -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        last_error -> Text,
+        received -> Timestamp,
+        updated -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// The newest event processed through the inbox for each object (the `skip_stale` guard).
+    djstripe_object_watermark (object_id) {
+        object_id -> Text,
+        event_created -> Timestamp,
+        event_id -> Text,
+        updated -> Timestamp,
+    }
+}
+
 diesel::joinable!(djstripe_webhookeventtrigger -> djstripe_webhookendpoint (webhook_endpoint_id));
 diesel::allow_tables_to_appear_in_same_query!(
     djstripe_webhookendpoint,
@@ -114,5 +146,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     djstripe_event,
     djstripe_account_key,
     djstripe_admin_user,
-    djstripe_admin_session
+    djstripe_admin_session,
+    djstripe_inbox,
+    djstripe_object_watermark
 );

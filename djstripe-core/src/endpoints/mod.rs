@@ -31,7 +31,9 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::Error;
-use crate::db::{Database, EndpointChanges, NewWebhookEndpoint, PreviousSecret, ValidationMethod, WebhookEndpoint};
+use crate::db::{
+    Database, EndpointChanges, NewWebhookEndpoint, PreviousSecret, Processing, ValidationMethod, WebhookEndpoint,
+};
 use crate::error::Resource;
 use crate::stripe_api::webhook_endpoints::{CreateParams, UpdateParams, WebhookEndpointObject};
 use crate::stripe_api::{Caller, StripeClient};
@@ -780,6 +782,27 @@ impl EndpointManager {
     pub fn set_fetch_thin_events(&self, key: &str, fetch: bool) -> Result<WebhookEndpoint, Error> {
         let endpoint = self.find(key)?;
         let changes = EndpointChanges { fetch_thin_events: Some(fetch), ..Default::default() };
+        self.db.update_endpoint(endpoint.id, &changes)
+    }
+
+    /// Sets when the handlers of the endpoint `key` names run ([`WebhookEndpoint::processing`]):
+    /// `Some(mode)` for its own, `None` to follow `DJSTRIPE_WEBHOOK_PROCESSING`. A local setting,
+    /// no call to Stripe; deliveries follow it within the endpoint cache's second.
+    ///
+    /// ```
+    /// # let db = djstripe_core::testing::TestDatabase::new(djstripe_core::db::Backend::Sqlite);
+    /// # let client = djstripe_core::stripe_api::StripeClient::new("http://127.0.0.1:1");
+    /// use djstripe_core::db::Processing;
+    /// let manager = djstripe_core::endpoints::EndpointManager::new((*db).clone(), client);
+    /// let endpoint = db.insert_endpoint(&djstripe_core::db::NewWebhookEndpoint::local("whsec_1")).unwrap();
+    /// let inbox = manager.set_processing(&endpoint.id.to_string(), Some(Processing::Inbox)).unwrap();
+    /// assert_eq!(inbox.processing(), Some(Processing::Inbox));
+    /// assert_eq!(manager.set_processing(&endpoint.djstripe_uuid, None).unwrap().processing(), None);
+    /// ```
+    pub fn set_processing(&self, key: &str, processing: Option<Processing>) -> Result<WebhookEndpoint, Error> {
+        let endpoint = self.find(key)?;
+        let changes =
+            EndpointChanges { processing: Some(processing.map(|p| p.as_str().to_owned())), ..Default::default() };
         self.db.update_endpoint(endpoint.id, &changes)
     }
 

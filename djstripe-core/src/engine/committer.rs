@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use futures_channel::oneshot;
 
 use super::Receipt;
+use super::inbox::Signal;
 use super::process::{Item, run_batch};
 use crate::Error;
 use crate::db::Database;
@@ -57,6 +58,15 @@ fn stopped() -> Error {
 }
 
 /// The writer threads of one engine; they stop when it is dropped.
+/// The writer lanes to start: how many, their batches and queues, and whom to wake.
+pub(super) struct Lanes {
+    pub writers: usize,
+    pub max_batch: usize,
+    pub pin: bool,
+    pub queueing: Queueing,
+    pub signal: Arc<Signal>,
+}
+
 pub(super) struct Committer {
     lanes: Vec<SyncSender<Job>>,
     capacity: usize,
@@ -110,14 +120,8 @@ impl Unfinished {
 impl Committer {
     /// Starts `writers` threads (at least one) that commit batches of at most `max_batch`.
     /// With `pin`, each writer keeps its connection across batches (the pool must have room).
-    pub(super) fn start(
-        db: &Database,
-        handlers: &HandlerSet,
-        writers: usize,
-        max_batch: usize,
-        pin: bool,
-        queueing: Queueing,
-    ) -> Self {
+    pub(super) fn start(db: &Database, handlers: &HandlerSet, lanes: Lanes) -> Self {
+        let Lanes { writers, max_batch, pin, queueing, signal } = lanes;
         // on_commit callbacks (mail, cache, enqueue) run on their own thread, in commit order,
         // so a slow one delays neither the answers nor the next batch.
         let (callbacks, pending) = channel::<Vec<Callback>>();
@@ -138,7 +142,8 @@ impl Committer {
             .map(|n| {
                 let (tx, rx) = sync_channel::<Job>(queueing.capacity.max(1));
                 let (db, handlers, callbacks) = (db.clone(), handlers.clone(), callbacks.clone());
-                let lane = Lane { max_batch: max_batch.max(1), pin, deadline: queueing.deadline };
+                let lane =
+                    Lane { max_batch: max_batch.max(1), pin, deadline: queueing.deadline, signal: signal.clone() };
                 let unfinished = unfinished.clone();
                 std::thread::Builder::new()
                     .name(format!("djstripe-writer-{n}"))
@@ -218,11 +223,13 @@ impl Committer {
 }
 
 /// One writer's settings.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Lane {
     max_batch: usize,
     pin: bool,
     deadline: Duration,
+    /// Notified after a batch that enqueued inbox events.
+    signal: Arc<Signal>,
 }
 
 fn writer(
@@ -233,7 +240,7 @@ fn writer(
     on_commit: &Sender<Vec<Callback>>,
     unfinished: &Unfinished,
 ) {
-    let Lane { max_batch, pin, deadline } = lane;
+    let Lane { max_batch, pin, deadline, signal } = lane;
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
     let mut pinned = None;
     // A job that waited past the deadline is answered at once, not processed.
@@ -280,6 +287,9 @@ fn writer(
             }
         }
         let answered = replies.len();
+        if results.iter().any(|r| matches!(r, Ok(receipt) if receipt.outcome == crate::db::Outcome::Queued)) {
+            signal.notify();
+        }
         for (reply, result) in replies.into_iter().zip(results) {
             let _ = reply.send(result);
         }

@@ -31,6 +31,9 @@ pub struct Drained {
     pub deliveries_left: usize,
     /// Callbacks still not run at the deadline (0 when complete).
     pub callbacks_left: usize,
+    /// Inbox events still being processed at the deadline (0 when complete): their
+    /// transactions did not commit, so they stay queued for the next start.
+    pub inbox_left: usize,
     /// How long the drain took.
     pub took: Duration,
 }
@@ -46,7 +49,7 @@ impl Drained {
     /// assert!(engine.drain(std::time::Duration::ZERO).is_complete()); // nothing to wait for
     /// ```
     pub fn is_complete(&self) -> bool {
-        self.deliveries_left == 0 && self.callbacks_left == 0
+        self.deliveries_left == 0 && self.callbacks_left == 0 && self.inbox_left == 0
     }
 }
 
@@ -62,8 +65,9 @@ impl std::fmt::Display for Drained {
         if !self.is_complete() {
             write!(
                 f,
-                "; the grace period ended with {} deliveries unanswered and {} callbacks not run",
-                self.deliveries_left, self.callbacks_left
+                "; the grace period ended with {} deliveries unanswered, {} callbacks not run and {} inbox events \
+                 unfinished (they stay queued)",
+                self.deliveries_left, self.callbacks_left, self.inbox_left
             )?;
         }
         Ok(())
@@ -92,6 +96,12 @@ impl Engine {
         let started = Instant::now();
         let before = self.committer.unfinished();
         let complete = self.committer.drain(started + grace);
+        // The inbox's workers finish the event each is running and release what they had not
+        // begun (it stays queued).
+        let inbox_left = match self.inbox() {
+            Some(inbox) if !inbox.stop(started + grace) => inbox.busy().max(1),
+            _ => 0,
+        };
         let after = self.committer.unfinished();
         let (deliveries_left, callbacks_left) = if complete { (0, 0) } else { (after.deliveries, after.callbacks) };
         Drained {
@@ -99,6 +109,7 @@ impl Engine {
             callbacks: after.ran - before.ran,
             deliveries_left,
             callbacks_left,
+            inbox_left,
             took: started.elapsed(),
         }
     }

@@ -54,6 +54,7 @@
 mod committer;
 mod delivery;
 mod drained;
+pub mod inbox;
 mod pending;
 mod process;
 mod receipt;
@@ -63,12 +64,13 @@ use std::time::Duration;
 
 pub use delivery::{Delivery, Target, headers_json};
 pub use drained::Drained;
+pub use inbox::{Inbox, InboxConfig};
 pub use pending::Pending;
 pub use receipt::Receipt;
 
 use crate::app::limits::{Admission, RateLimiter};
-use crate::db::{Database, Outcome, ValidationMethod};
-use crate::error::{Limit, Resource};
+use crate::db::{Database, Outcome, Processing, ValidationMethod};
+use crate::error::{Limit, NotReprocessable, Resource};
 use crate::logging::escaped_display;
 use crate::registry::HandlerSet;
 use crate::stripe_api::StripeClient;
@@ -181,6 +183,11 @@ pub struct EngineConfig {
     /// and second (default 10); past it a delivery is answered 503, so forged deliveries cannot
     /// spend the account's rate limit.
     pub retrieve_per_second: u32,
+    /// When handlers run for the legacy endpoint and for endpoints without a `processing` of
+    /// their own (`DJSTRIPE_WEBHOOK_PROCESSING`; default [`Processing::Inline`]).
+    pub processing: Processing,
+    /// The inbox's workers, retries and leases ([`Processing::Inbox`]; see [`inbox`]).
+    pub inbox: InboxConfig,
 }
 
 impl Default for EngineConfig {
@@ -197,6 +204,8 @@ impl Default for EngineConfig {
             queue_deadline: Duration::from_secs(10),
             rejected_per_minute: 60,
             retrieve_per_second: 10,
+            processing: Processing::Inline,
+            inbox: InboxConfig::default(),
         }
     }
 }
@@ -215,6 +224,8 @@ impl std::fmt::Debug for EngineConfig {
             .field("queue_deadline", &self.queue_deadline)
             .field("rejected_per_minute", &self.rejected_per_minute)
             .field("retrieve_per_second", &self.retrieve_per_second)
+            .field("processing", &self.processing)
+            .field("inbox", &self.inbox)
             .finish()
     }
 }
@@ -248,6 +259,10 @@ pub struct Engine {
     config: Arc<EngineConfig>,
     committer: Arc<Committer>,
     guards: Arc<Guards>,
+    /// Wakes the inbox's workers when a delivery was enqueued.
+    signal: Arc<inbox::Signal>,
+    /// The inbox's workers, once started ([`Engine::start_inbox`]).
+    inbox: Arc<std::sync::OnceLock<Inbox>>,
 }
 
 /// The rate limits of the unauthenticated side.
@@ -288,6 +303,7 @@ struct Resolved {
     tolerance: Duration,
     /// Fetch the full v2 event of a thin notification.
     fetch_thin_events: bool,
+    processing: Processing,
 }
 
 /// Shows how many secrets, never one of them.
@@ -299,6 +315,7 @@ impl std::fmt::Debug for Resolved {
             .field("secrets", &format_args!("[{} × whsec_…]", self.secrets.len()))
             .field("tolerance", &self.tolerance)
             .field("fetch_thin_events", &self.fetch_thin_events)
+            .field("processing", &self.processing)
             .finish()
     }
 }
@@ -342,12 +359,54 @@ impl Engine {
         let writers = writers.clamp(1, (db.pool_size() as usize / 2).max(1));
         let pin = db.pool_size() as usize > writers;
         let queueing = committer::Queueing { capacity: config.queue_capacity, deadline: config.queue_deadline };
-        let committer = Arc::new(Committer::start(&db, &config.handlers, writers, config.max_batch, pin, queueing));
+        let signal = Arc::new(inbox::Signal::default());
+        let lanes = committer::Lanes { writers, max_batch: config.max_batch, pin, queueing, signal: signal.clone() };
+        let committer = Arc::new(Committer::start(&db, &config.handlers, lanes));
         let guards = Arc::new(Guards {
             rejected: RateLimiter::new(Duration::from_secs(60)),
             retrieve: RateLimiter::new(Duration::from_secs(1)),
         });
-        Ok(Self { db, config: Arc::new(config), committer, guards })
+        Ok(Self { db, config: Arc::new(config), committer, guards, signal, inbox: Default::default() })
+    }
+
+    /// Starts the inbox's workers ([`InboxConfig::workers`]; none with `Some(0)`), once: later
+    /// calls return the running ones. [`crate::app::Djstripe::start`] calls it; an engine built
+    /// by hand processes its inbox only after this (or [`Engine::process_inbox`]).
+    ///
+    /// ```
+    /// # use djstripe_core::{db::Database, engine::*};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::connect(dir.path().join("i.sqlite3").to_str().unwrap()).unwrap();
+    /// # db.migrate().unwrap();
+    /// let engine = Engine::new(db, EngineConfig::default()).unwrap();
+    /// let inbox = engine.start_inbox();
+    /// assert_eq!(inbox.counts().processed, 0);
+    /// engine.drain(std::time::Duration::from_secs(1)); // stops the workers too
+    /// ```
+    pub fn start_inbox(&self) -> &Inbox {
+        self.inbox.get_or_init(|| Inbox::start(&self.db, &self.config.handlers, &self.config.inbox, &self.signal))
+    }
+
+    /// The inbox's workers, if started.
+    pub fn inbox(&self) -> Option<&Inbox> {
+        self.inbox.get()
+    }
+
+    /// Processes every due inbox event in the calling thread, as a worker would, until none is
+    /// due; returns what became of each (tests, and an operator's `inbox process`). Safe beside
+    /// running workers: claims keep them apart.
+    ///
+    /// # Errors
+    /// [`Error::DatabaseUnavailable`] when a claim fails.
+    ///
+    /// ```no_run
+    /// # fn f(engine: djstripe_core::engine::Engine) -> djstripe_core::Result<()> {
+    /// let settled = engine.process_inbox()?;
+    /// println!("{} inbox events settled", settled.len());
+    /// # Ok(()) }
+    /// ```
+    pub fn process_inbox(&self) -> Result<Vec<inbox::Settled>, Error> {
+        inbox::process_due(&self.db, &self.config.handlers, &self.config.inbox)
     }
 
     /// The database.
@@ -444,7 +503,7 @@ impl Engine {
         };
         draft.body = delivery.body[..delivery.body.len().min(keep)].to_vec();
         draft.body_truncated = delivery.body.len() > keep;
-        Prepared { draft, verdict }
+        Prepared { draft, verdict, processing: resolved.processing }
     }
 
     /// Whether [`Engine::prepare`] is pure CPU work of a few microseconds for this delivery
@@ -492,7 +551,7 @@ impl Engine {
     /// # Ok(()) }
     /// ```
     pub fn submit(&self, prepared: Prepared) -> Pending {
-        let Prepared { draft, verdict } = prepared;
+        let Prepared { draft, verdict, processing } = prepared;
         let record = |outcome, exception| Work::Record { outcome, exception };
         match verdict {
             // A bound of ours (Stripe calls past their rate): nothing recorded, Stripe retries.
@@ -506,6 +565,11 @@ impl Engine {
             Ok(event) if event.is_dashboard_test() => {
                 let key = event.id.clone();
                 let item = Item { draft, event: Some(event), work: record(Outcome::TestEvent, String::new()) };
+                Pending::waiting(self.committer.submit(&key, item), None)
+            }
+            Ok(event) if processing == Processing::Inbox => {
+                let key = event.id.clone();
+                let item = Item { draft, event: Some(event), work: Work::Enqueue };
                 Pending::waiting(self.committer.submit(&key, item), None)
             }
             Ok(event) if self.config.event_callback.is_some() => Pending::ready(self.queue(draft, event)),
@@ -542,7 +606,7 @@ impl Engine {
             body_truncated: delivery.body.len() > limit,
             reprocess_of: None,
         };
-        self.submit(Prepared { draft, verdict: Err(error) }).wait()
+        self.submit(Prepared { draft, verdict: Err(error), processing: Processing::Inline }).wait()
     }
 
     /// Whether a rejected delivery is recorded (and logged): within
@@ -663,6 +727,7 @@ impl Engine {
                     secrets: legacy.secrets.clone(),
                     tolerance: legacy.tolerance,
                     fetch_thin_events: legacy.fetch_thin_events,
+                    processing: self.config.processing,
                 })
             }
             Target::Endpoint(uuid) => {
@@ -687,6 +752,7 @@ impl Engine {
                     secrets: endpoint.valid_secrets(chrono::Utc::now().timestamp()),
                     tolerance: Duration::from_secs(endpoint.tolerance.max(0) as u64),
                     fetch_thin_events: endpoint.fetch_thin_events,
+                    processing: endpoint.processing().unwrap_or(self.config.processing),
                 })
             }
         }
@@ -830,6 +896,22 @@ impl Engine {
     pub fn process_trigger(&self, trigger_id: i64) -> Result<Receipt, Error> {
         let trigger = self.db.trigger(trigger_id)?;
         trigger.reprocessable().map_err(|reason| Error::NotReprocessable { id: trigger.id, reason })?;
+        // Inbox mode: a waiting event is the workers' to run; a dead-lettered one gets another
+        // round of attempts there (its row and trigger stay the ones to follow).
+        if let Some(entry) = self.inbox_entry_of(&trigger)? {
+            if !entry.is_dead() {
+                return Err(Error::NotReprocessable { id: trigger.id, reason: NotReprocessable::QueuedInInbox });
+            }
+            self.db.retry_inbox(Some(&entry.event_id))?;
+            self.signal.notify();
+            return Ok(Receipt {
+                trigger_id: entry.trigger_id,
+                outcome: Outcome::Queued,
+                event_id: Some(entry.event_id),
+                handlers: 0,
+                error: None,
+            });
+        }
         let mut event = Event::from_slice(&trigger.body)?;
         // The trigger keeps the notification as delivered: complete it again, as its delivery was.
         if event.is_thin() && !event.is_dashboard_test() && self.fetches_thin_events(trigger.webhook_endpoint_id)? {
@@ -846,6 +928,16 @@ impl Engine {
         let mode =
             if trigger.outcome == Outcome::Queued { Mode::Queued(trigger.id) } else { Mode::Reprocess(trigger.id) };
         self.run(draft, event, mode)
+    }
+
+    /// The inbox row of the trigger's event, if it is the one that queued it.
+    fn inbox_entry_of(&self, trigger: &crate::db::WebhookEventTrigger) -> Result<Option<crate::db::InboxEntry>, Error> {
+        let Some(event_id) = &trigger.event_id else { return Ok(None) };
+        match self.db.inbox_entry(event_id) {
+            Ok(entry) if entry.trigger_id == trigger.id => Ok(Some(entry)),
+            Ok(_) | Err(Error::NotFound { .. }) => Ok(None),
+            Err(other) => Err(other),
+        }
     }
 
     fn run(&self, draft: Draft, event: Event, mode: Mode) -> Result<Receipt, Error> {
@@ -908,6 +1000,7 @@ impl Engine {
 pub struct Prepared {
     draft: Draft,
     verdict: Result<Event, Error>,
+    processing: Processing,
 }
 
 impl Prepared {

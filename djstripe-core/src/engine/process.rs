@@ -27,11 +27,13 @@ use diesel::connection::SimpleConnection;
 use diesel::connection::TransactionManager;
 
 use super::Receipt;
+use crate::db::inbox;
 use crate::db::queries::{
     claim_events, finish_trigger, forget_event, insert_event_if_new, insert_triggers, mark_replayed, mark_reprocessed,
 };
 use crate::db::{
-    Database, DbConnection, NewTrigger, Outcome, PooledConnection, StoredEvent, classify, classify_error, refusal,
+    Database, DbConnection, InboxEntry, NewTrigger, Outcome, PooledConnection, StoredEvent, classify, classify_error,
+    refusal,
 };
 use crate::error::Resource;
 use crate::handler::{Callback, run_on_commit};
@@ -71,6 +73,9 @@ pub(super) enum Work {
     /// Only record a trigger row with this outcome (invalid delivery, test event, queued one,
     /// the audit row of a failed batch) and the error text to store with it.
     Record { outcome: Outcome, exception: String },
+    /// Inbox mode: store the verified event in `djstripe_inbox` with its trigger row (`queued`),
+    /// for a worker to process; an event already waiting or processed makes it a duplicate.
+    Enqueue,
 }
 
 /// One item of a batch.
@@ -92,7 +97,7 @@ const ROLLBACK_AND_RELEASE: &str = "ROLLBACK TO SAVEPOINT djstripe_event; RELEAS
 /// the release travels with the next event's `SAVEPOINT` (one round trip, not two), and the
 /// commit releases the last one.
 #[derive(Default)]
-struct Savepoint {
+pub(super) struct Savepoint {
     open: bool,
 }
 
@@ -103,14 +108,14 @@ impl Savepoint {
         Ok(())
     }
 
-    fn roll_back(&mut self, conn: &mut DbConnection) -> Result<(), Error> {
+    pub(super) fn roll_back(&mut self, conn: &mut DbConnection) -> Result<(), Error> {
         self.open = false;
         conn.batch_execute(ROLLBACK_AND_RELEASE).map_err(classify)
     }
 
     /// Runs `work` in the savepoint; a handler failure rolls back to it and is returned as
     /// `Err(Some(error))`. Any other error fails the batch (`Err(None)` never happens).
-    fn run<T>(
+    pub(super) fn run<T>(
         &mut self,
         conn: &mut DbConnection,
         work: impl FnOnce(&mut DbConnection) -> Result<T, Error>,
@@ -182,7 +187,7 @@ fn receipt(outcome: Outcome, event: Option<&Event>, handlers: usize, error: Opti
     Receipt { trigger_id: 0, outcome, event_id: event.map(|e| e.id.clone()), handlers, error }
 }
 
-fn describe(error: Option<&Error>) -> (String, String) {
+pub(super) fn describe(error: Option<&Error>) -> (String, String) {
     match error {
         Some(error @ Error::Handler { trace, .. }) => (error.to_string(), trace.clone()),
         Some(other) => (other.to_string(), String::new()),
@@ -293,7 +298,7 @@ fn process_one(
 /// next savepoint, the trigger rows). That is the handler's failure, named, like an error it
 /// returned: 500 and `failed`, not a fault of the event's content. Only for a delivery retried
 /// alone after its batch failed: the batch's own path pays no round trip for this.
-fn run_watched(
+pub(super) fn run_watched(
     handlers: &[&'static HandlerRegistration],
     event: &Event,
     ctx: &mut HandlerContext<'_>,
@@ -357,13 +362,22 @@ fn run_items(
                 }
                 Row { item, event: Some(event), exception, traceback, existing, receipt }
             }
-            (Work::Process(_), None) => unreachable!("an item to process is built with its event"),
+            (Work::Enqueue, Some(event)) => Row {
+                item,
+                event: Some(event),
+                exception: String::new(),
+                traceback: String::new(),
+                existing: None,
+                receipt: receipt(Outcome::Queued, Some(event), 0, None),
+            },
+            (Work::Process(_) | Work::Enqueue, None) => unreachable!("an item to process is built with its event"),
         };
         rows.push(row);
     }
     let fresh: Vec<NewTrigger<'_>> = rows.iter().filter(|r| r.existing.is_none()).map(|r| r.new_trigger(now)).collect();
     let mut ids = insert_triggers(conn, &fresh)?.into_iter();
-    rows.into_iter()
+    let mut receipts = rows
+        .into_iter()
         .map(|row| {
             let trigger_id = match row.existing {
                 Some(id) => id,
@@ -373,7 +387,56 @@ fn run_items(
             };
             Ok(Receipt { trigger_id, ..row.receipt })
         })
-        .collect()
+        .collect::<Result<Vec<Receipt>, Error>>()?;
+    enqueue_items(conn, items, &mut receipts, now)?;
+    Ok(receipts)
+}
+
+/// Stores the batch's inbox items (their trigger rows have ids now); one whose event is already
+/// waiting or processed becomes a duplicate, trigger row included.
+fn enqueue_items(
+    conn: &mut DbConnection,
+    items: &[Item],
+    receipts: &mut [Receipt],
+    now: chrono::NaiveDateTime,
+) -> Result<(), Error> {
+    let queued: Vec<usize> = (0..items.len()).filter(|&n| matches!(items[n].work, Work::Enqueue)).collect();
+    if queued.is_empty() {
+        return Ok(());
+    }
+    let mut entries = Vec::with_capacity(queued.len());
+    for &n in &queued {
+        let event = items[n].event.as_ref().expect("an inbox item has its event");
+        entries.push(inbox_entry(event, receipts[n].trigger_id, now)?);
+    }
+    for (n, stored) in queued.into_iter().zip(inbox::enqueue(conn, &entries)?) {
+        if !stored {
+            finish_trigger(conn, receipts[n].trigger_id, Outcome::Duplicate, "", "")?;
+            receipts[n].outcome = Outcome::Duplicate;
+        }
+    }
+    Ok(())
+}
+
+/// The inbox row of a verified event.
+fn inbox_entry(event: &Event, trigger_id: i64, now: chrono::NaiveDateTime) -> Result<InboxEntry, Error> {
+    let created = StoredEvent::created_column(event)?;
+    Ok(InboxEntry {
+        event_id: event.id.clone(),
+        trigger_id,
+        event_type: event.type_.clone(),
+        object_id: event.object_id().map(str::to_owned),
+        event_created: created,
+        event: serde_json::to_string(event).expect("an Event serializes"),
+        state: inbox::PENDING.to_owned(),
+        attempts: 0,
+        next_attempt: now,
+        lease_token: None,
+        lease_until: None,
+        last_error: String::new(),
+        received: now,
+        updated: now,
+    })
 }
 
 /// Runs a batch in one transaction and one commit, between the hooks of its events: their
@@ -578,7 +641,7 @@ fn record_refused(
     item: &Item,
     refused: Error,
 ) -> Result<Receipt, Error> {
-    if !matches!(item.work, Work::Process(Mode::Deliver) | Work::Record { .. }) {
+    if !matches!(item.work, Work::Process(Mode::Deliver) | Work::Record { .. } | Work::Enqueue) {
         return Err(refused);
     }
     let detail = match &refused {
@@ -620,7 +683,7 @@ fn record_refused(
 fn fail(db: &Database, handlers: &HandlerSet, failed: Vec<(&Item, Error)>) -> Vec<Result<Receipt, Error>> {
     let audit: Vec<Item> = failed
         .iter()
-        .filter(|(i, _)| matches!(i.work, Work::Process(Mode::Deliver) | Work::Record { .. }))
+        .filter(|(i, _)| matches!(i.work, Work::Process(Mode::Deliver) | Work::Record { .. } | Work::Enqueue))
         .map(|(i, error)| Item {
             draft: i.draft.clone(),
             event: i.event.clone(),

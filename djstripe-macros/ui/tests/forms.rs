@@ -37,6 +37,9 @@ fn std_error(_event: &'_ Event) -> Result<(), std::fmt::Error> {
     Ok(())
 }
 
+#[webhook_handler("customer.subscription.updated", skip_stale)]
+fn apply_subscription(_event: &Event) {}
+
 #[test]
 fn registers() {
     // The functions stay callable as written.
@@ -57,6 +60,9 @@ fn registers() {
     assert_eq!(found("::catalog_changed"), ["price", "product"]);
     assert_eq!(found("::audit"), ["*"]);
     assert_eq!(found("::std_error"), ["invoice.paid", "charge.refunded"]);
+    let skips =
+        |path: &str| djstripe_core::registry::all().iter().find(|h| h.path().ends_with(path)).unwrap().skips_stale();
+    assert!(skips("::apply_subscription") && !skips("::any_customer"), "skip_stale is registered");
 
     let handler = djstripe_core::registry::all().iter().find(|h| h.path().ends_with("::trial_ending")).unwrap();
     assert!(handler.file().ends_with("forms.rs"), "{}", handler.file());
