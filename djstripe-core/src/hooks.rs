@@ -38,12 +38,12 @@
 //! |---|---|---|---|
 //! | `pre_validate` | a delivery reached an enabled endpoint and its body was read; before its signature (or Stripe's copy) is checked | the request's: the async worker for a cheap validation, else the blocking pool | [`PreValidate`]: the [`Trigger`] (body unverified) |
 //! | `post_validate` | right after validation, before anything is written | same | [`PostValidate`]: the trigger and the verdict, the [`Event`] or the [`Error`] |
-//! | `pre_process` | before the transaction that runs the event's handlers opens | the writer thread of its batch (the caller's for an operator's reprocess or replay) | [`PreProcess`]: the trigger, the event, the [`Cause`] |
+//! | `pre_process` | before the transaction that runs the event's handlers opens | the writer thread of its batch (the caller's for an operator's reprocess or replay; in inbox mode the worker's) | [`PreProcess`]: the trigger, the event, the [`Cause`] |
 //! | `post_process` | after that transaction **committed**: the event is stored, its handlers' writes are durable; before the delivery is answered and before its `on_commit` callbacks | same | [`PostProcess`]: the trigger, the event, the cause, the [`Receipt`] (outcome `processed`, `duplicate`, `replayed`) |
 //! | `processing_error` | instead of `post_process`, once the processing failed for good: a handler failed or panicked (its transaction rolled back), or the database refused or was down | same | [`ProcessingError`]: the trigger, the event, the cause, the [`Error`], the trigger row's id if it has one |
 //!
 //! Every `pre_process` is followed by exactly one `post_process` or `processing_error` for the
-//! same event. Processing hooks run outside any transaction (none is open before, the batch's is
+//! same event (but for an inbox worker's lost lease, below). Processing hooks run outside any transaction (none is open before, the batch's is
 //! over after), so nothing a hook does can roll an event back, and a hook cannot see an event's
 //! uncommitted writes. What runs no hook: a delivery refused before validation (an unknown
 //! endpoint, a body over the limit or too slow) runs none; one that fails validation, or is a
@@ -52,9 +52,17 @@
 //! delivery taken over by the event callback ([`crate::engine::EngineConfig::event_callback`])
 //! runs its processing hooks when [`crate::engine::Engine::process_trigger`] processes it.
 //!
+//! In inbox mode ([`crate::engine::inbox`]) a delivery runs its validation hooks and is answered;
+//! an inbox worker runs the processing hooks later, around each attempt at the event's handlers
+//! ([`Cause::Inbox`] says which): a failed attempt ends in `processing_error` (the event is
+//! retried after a backoff, or dead-lettered), the attempt that commits in `post_process`. A
+//! delivery answered `duplicate` when it is enqueued runs no processing hook, and a worker that
+//! lost its lease to another (it ran longer than the lease) runs none after `pre_process`: the
+//! worker that took the event over runs its own.
+//!
 //! Processing hooks run on the writer, between two transactions of its batch: a slow hook
-//! delays the answers of that batch and the next one, and a slow validation hook may hold an
-//! async worker. Keep hooks fast (a counter, a log line, a channel send); slow work belongs in
+//! delays the answers of that batch and the next one (in inbox mode, the worker's next event),
+//! and a slow validation hook may hold an async worker. Keep hooks fast (a counter, a log line, a channel send); slow work belongs in
 //! `ctx.on_commit` or a queue.
 //!
 //! # Order and selection
@@ -194,6 +202,13 @@ pub enum Cause {
     },
     /// A stored event's handlers run again on purpose ([`crate::engine::Engine::replay_event`]).
     Replay,
+    /// Inbox mode: a worker runs a delivery's handlers after its answer ([`crate::engine::inbox`]).
+    Inbox {
+        /// The delivery's trigger row (`queued` until the event is settled).
+        trigger_id: i64,
+        /// Which attempt this is, from 1 (a failed one is retried after a backoff).
+        attempt: u32,
+    },
 }
 
 /// What a `pre_validate` hook gets: the delivery as it came, not verified yet.

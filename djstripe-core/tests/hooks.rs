@@ -11,9 +11,12 @@ mod support;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use djstripe_core::db::{Backend, Outcome};
-use djstripe_core::engine::{Delivery, Engine, EngineConfig, Receipt};
+use djstripe_core::backoff::Backoff;
+use djstripe_core::db::{Backend, Outcome, Processing};
+use djstripe_core::engine::inbox::Settled;
+use djstripe_core::engine::{Delivery, Engine, EngineConfig, InboxConfig, Receipt};
 use djstripe_core::hooks::{PostProcess, PostValidate, PreProcess, PreValidate, ProcessingError, Trigger};
 use djstripe_core::registry::HandlerSet;
 use djstripe_core::testing::{EventBuilder, TestApp, TestDatabase};
@@ -30,6 +33,13 @@ struct Seen {
 }
 
 static LOG: Mutex<Vec<Seen>> = Mutex::new(Vec::new());
+
+/// Event ids whose handler fails the first time only.
+static FAIL_ONCE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn fail_once(id: &str) {
+    FAIL_ONCE.lock().unwrap().push(id.to_owned());
+}
 
 fn log(event: &str, stage: &'static str, detail: String) {
     LOG.lock().unwrap().push(Seen { event: event.to_owned(), stage, detail });
@@ -58,6 +68,11 @@ fn hooked_customer(event: &Event) -> HandlerResult {
     log(&event.id, "handler", String::new());
     if event.data.object["metadata"]["fail"] == "yes" {
         return Err(HandlerError::msg("metadata.fail is yes"));
+    }
+    let mut fail_once = FAIL_ONCE.lock().unwrap();
+    if let Some(at) = fail_once.iter().position(|id| *id == event.id) {
+        fail_once.remove(at);
+        return Err(HandlerError::msg("transient failure"));
     }
     Ok(())
 }
@@ -376,6 +391,46 @@ fn reprocess_and_replay_run_processing_hooks(backend: Backend) {
     assert!(seen_now[2].1.ends_with(&format!("Replay replayed trigger={} handlers=1", replayed.trigger_id)));
 }
 
+/// Inbox mode: the delivery runs the validation hooks and is answered; the worker runs the
+/// processing hooks around each attempt (cause `Inbox`, with the attempt), a failing one ending
+/// in `processing_error`, the one that commits in `post_process`; failing and panicking hooks
+/// change neither the answer nor what the worker does.
+fn inbox_workers_run_the_processing_hooks(backend: Backend) {
+    let db = TestDatabase::new(backend);
+    let ep = endpoint(&db);
+    let inbox = InboxConfig { max_attempts: 3, backoff: Backoff::new(Duration::ZERO, Duration::ZERO), ..Default::default() };
+    let config = EngineConfig {
+        processing: Processing::Inbox,
+        inbox,
+        // The broken hooks too: they change nothing here either.
+        handlers: HandlerSet::only(RECORDERS.iter().chain(&BROKEN).copied()),
+        ..Default::default()
+    };
+    let engine = Engine::new(db.database().clone(), config).unwrap();
+    let id = event_id();
+    fail_once(&id);
+    let body = event_body(&id, "customer.created", json!({}));
+    let queued = engine.receive(&delivery(&ep.djstripe_uuid, &body, Some(&sign(SECRET, &body)))).unwrap();
+    assert_eq!(queued.outcome, Outcome::Queued);
+    assert_eq!(stages(&id), ["pre_validate", "post_validate"], "answered before any processing");
+
+    assert_eq!(engine.process_inbox().unwrap(), [Settled::Retried, Settled::Processed]);
+    let seen = seen(&id);
+    assert_eq!(
+        seen.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        ["pre_validate", "post_validate", "pre_process", "handler", "processing_error", "pre_process", "handler", "post_process"],
+        "{seen:#?}"
+    );
+    let trigger = queued.trigger_id;
+    let first = format!("Inbox {{ trigger_id: {trigger}, attempt: 1 }}");
+    let second = format!("Inbox {{ trigger_id: {trigger}, attempt: 2 }}");
+    assert!(seen[2].1.starts_with(&format!("endpoint=Some({}) ip=127.0.0.1 body={}B", ep.id, body.len())), "{:?}", seen[2]);
+    assert!(seen[2].1.ends_with(&first), "{:?}", seen[2]);
+    assert!(seen[4].1.contains(&format!("{first} trigger=Some({trigger}) handler hooked_customer transient failure")), "{:?}", seen[4]);
+    assert!(seen[5].1.ends_with(&second), "{:?}", seen[5]);
+    assert!(seen[7].1.ends_with(&format!("{second} processed trigger={trigger} handlers=1")), "{:?}", seen[7]);
+}
+
 /// Through the app's whole flow (`app::receive`: body read, validation, group commit), as a
 /// user's `TestApp` runs it.
 fn through_the_app(backend: Backend) {
@@ -451,6 +506,7 @@ both_backends!(
     failing_and_panicking_hooks_change_nothing,
     hooks_are_selected_like_handlers,
     reprocess_and_replay_run_processing_hooks,
+    inbox_workers_run_the_processing_hooks,
     through_the_app,
     hook_errors_are_logged_escaped,
 );
