@@ -56,11 +56,20 @@ fn stages(event: &str) -> Vec<&'static str> {
 
 /// The event id of a raw (maybe unverified) body.
 fn body_id(body: &[u8]) -> String {
-    serde_json::from_slice::<serde_json::Value>(body).ok().and_then(|v| v["id"].as_str().map(str::to_owned)).unwrap_or_default()
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["id"].as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 fn trigger_detail(trigger: &Trigger) -> String {
-    format!("endpoint={:?} ip={} body={}B reprocess_of={:?}", trigger.endpoint_id, trigger.remote_ip, trigger.body.len(), trigger.reprocess_of)
+    format!(
+        "endpoint={:?} ip={} body={}B reprocess_of={:?}",
+        trigger.endpoint_id,
+        trigger.remote_ip,
+        trigger.body.len(),
+        trigger.reprocess_of
+    )
 }
 
 #[webhook_handler("customer")]
@@ -99,17 +108,30 @@ fn record_pre_process(call: &PreProcess) {
 #[webhook_hook(post_process)]
 fn record_post_process(call: &PostProcess) {
     let r = call.receipt;
-    let detail = format!("{} {:?} {} trigger={} handlers={}", trigger_detail(&call.trigger), call.cause, r.outcome, r.trigger_id, r.handlers);
+    let detail = format!(
+        "{} {:?} {} trigger={} handlers={}",
+        trigger_detail(&call.trigger),
+        call.cause,
+        r.outcome,
+        r.trigger_id,
+        r.handlers
+    );
     log(&call.event.id, "post_process", detail);
 }
 
 #[webhook_hook(processing_error)]
 fn record_processing_error(call: &ProcessingError) {
     let error = match call.error {
-        Error::Handler { handler, message, .. } => format!("handler {} {message}", handler.rsplit("::").next().unwrap()),
+        Error::Handler { handler, message, .. } => {
+            format!("handler {} {message}", handler.rsplit("::").next().unwrap())
+        }
         other => format!("{other}"),
     };
-    log(&call.event.id, "processing_error", format!("{} {:?} trigger={:?} {error}", trigger_detail(&call.trigger), call.cause, call.trigger_id));
+    log(
+        &call.event.id,
+        "processing_error",
+        format!("{} {:?} trigger={:?} {error}", trigger_detail(&call.trigger), call.cause, call.trigger_id),
+    );
 }
 
 // Hooks that fail at every stage, by error and by panic. Their paths sort before the recording
@@ -271,7 +293,12 @@ fn stages_in_order_with_their_arguments(backend: Backend) {
     let run = scenario(backend, &RECORDERS);
     assert_eq!(
         run.answers,
-        [(Outcome::Processed, 200, 1), (Outcome::Duplicate, 200, 0), (Outcome::Failed, 500, 0), (Outcome::Invalid, 400, 0)]
+        [
+            (Outcome::Processed, 200, 1),
+            (Outcome::Duplicate, 200, 0),
+            (Outcome::Failed, 500, 0),
+            (Outcome::Invalid, 400, 0)
+        ]
     );
     assert_eq!(run.stored, [true, false, false]);
     let trigger = "endpoint=EP ip=127.0.0.1 body=full";
@@ -281,8 +308,15 @@ fn stages_in_order_with_their_arguments(backend: Backend) {
     assert_eq!(
         stages(&ok),
         [
-            "pre_validate", "post_validate", "pre_process", "handler", "post_process",
-            "pre_validate", "post_validate", "pre_process", "post_process",
+            "pre_validate",
+            "post_validate",
+            "pre_process",
+            "handler",
+            "post_process",
+            "pre_validate",
+            "post_validate",
+            "pre_process",
+            "post_process",
         ],
         "{ok:#?}"
     );
@@ -322,7 +356,8 @@ fn processing_hooks_run_outside_the_transaction(backend: Backend) {
         let body = event_body(id, "customer.created", metadata);
         engine.receive(&delivery(&ep.djstripe_uuid, &body, Some(&sign(SECRET, &body)))).unwrap();
     }
-    let looked = |id: &str| seen(id).into_iter().filter(|(s, _)| *s == "committed_yet").map(|(_, d)| d).collect::<Vec<_>>();
+    let looked =
+        |id: &str| seen(id).into_iter().filter(|(s, _)| *s == "committed_yet").map(|(_, d)| d).collect::<Vec<_>>();
     assert_eq!(looked(&ok), ["event=false trigger=false", "event=true trigger=true"]);
     assert_eq!(looked(&failing), ["event=false trigger=false", "event=false trigger=true"]);
     // Let the throwaway database go (its pool with it).
@@ -387,7 +422,11 @@ fn reprocess_and_replay_run_processing_hooks(backend: Backend) {
     assert_eq!(replayed.outcome, Outcome::Replayed);
     let seen_now = seen(&ok);
     assert_eq!(stages(&ok), ["pre_process", "handler", "post_process"], "{seen_now:#?}");
-    assert!(seen_now[0].1.starts_with("endpoint=None ip=replay") && seen_now[0].1.ends_with(" Replay"), "{:?}", seen_now[0]);
+    assert!(
+        seen_now[0].1.starts_with("endpoint=None ip=replay") && seen_now[0].1.ends_with(" Replay"),
+        "{:?}",
+        seen_now[0]
+    );
     assert!(seen_now[2].1.ends_with(&format!("Replay replayed trigger={} handlers=1", replayed.trigger_id)));
 }
 
@@ -398,7 +437,8 @@ fn reprocess_and_replay_run_processing_hooks(backend: Backend) {
 fn inbox_workers_run_the_processing_hooks(backend: Backend) {
     let db = TestDatabase::new(backend);
     let ep = endpoint(&db);
-    let inbox = InboxConfig { max_attempts: 3, backoff: Backoff::new(Duration::ZERO, Duration::ZERO), ..Default::default() };
+    let inbox =
+        InboxConfig { max_attempts: 3, backoff: Backoff::new(Duration::ZERO, Duration::ZERO), ..Default::default() };
     let config = EngineConfig {
         processing: Processing::Inbox,
         inbox,
@@ -418,15 +458,32 @@ fn inbox_workers_run_the_processing_hooks(backend: Backend) {
     let seen = seen(&id);
     assert_eq!(
         seen.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
-        ["pre_validate", "post_validate", "pre_process", "handler", "processing_error", "pre_process", "handler", "post_process"],
+        [
+            "pre_validate",
+            "post_validate",
+            "pre_process",
+            "handler",
+            "processing_error",
+            "pre_process",
+            "handler",
+            "post_process"
+        ],
         "{seen:#?}"
     );
     let trigger = queued.trigger_id;
     let first = format!("Inbox {{ trigger_id: {trigger}, attempt: 1 }}");
     let second = format!("Inbox {{ trigger_id: {trigger}, attempt: 2 }}");
-    assert!(seen[2].1.starts_with(&format!("endpoint=Some({}) ip=127.0.0.1 body={}B", ep.id, body.len())), "{:?}", seen[2]);
+    assert!(
+        seen[2].1.starts_with(&format!("endpoint=Some({}) ip=127.0.0.1 body={}B", ep.id, body.len())),
+        "{:?}",
+        seen[2]
+    );
     assert!(seen[2].1.ends_with(&first), "{:?}", seen[2]);
-    assert!(seen[4].1.contains(&format!("{first} trigger=Some({trigger}) handler hooked_customer transient failure")), "{:?}", seen[4]);
+    assert!(
+        seen[4].1.contains(&format!("{first} trigger=Some({trigger}) handler hooked_customer transient failure")),
+        "{:?}",
+        seen[4]
+    );
     assert!(seen[5].1.ends_with(&second), "{:?}", seen[5]);
     assert!(seen[7].1.ends_with(&format!("{second} processed trigger={trigger} handlers=1")), "{:?}", seen[7]);
 }
@@ -482,7 +539,8 @@ fn hook_errors_are_logged_escaped(backend: Backend) {
     let header = sign(SECRET, &body);
     // The address is the adapter's, from a header a proxy may pass on: escaped too.
     let from = format!("{id}\nINFO forged by the address");
-    let receipt = engine.receive(&Delivery { remote_ip: from, ..delivery(&ep.djstripe_uuid, &body, Some(&header)) }).unwrap();
+    let receipt =
+        engine.receive(&Delivery { remote_ip: from, ..delivery(&ep.djstripe_uuid, &body, Some(&header)) }).unwrap();
     assert_eq!(receipt.outcome, Outcome::Processed);
     let logged = captured();
     let address = format!("remote_ip={id}\\nINFO forged by the address");

@@ -107,7 +107,9 @@ fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
                         Some((name, variant)) if name == text => args.stage = Some((name, variant)),
                         Some((name, _)) => errors.spanned(
                             &word,
-                            format!("unknown hook stage `{text}`; did you mean `{name}`? (the stages are {STAGE_LIST})"),
+                            format!(
+                                "unknown hook stage `{text}`; did you mean `{name}`? (the stages are {STAGE_LIST})"
+                            ),
                         ),
                         None => {
                             errors.spanned(&word, format!("unknown hook stage `{text}`; the stages are {STAGE_LIST}"))

@@ -173,7 +173,8 @@ pub(crate) fn shape(func: &ItemFn, attribute: &Attribute, errors: &mut Errors) -
     let sig = &func.sig;
     let name = attribute.name;
     if sig.ident.to_string().starts_with("__djstripe_") {
-        errors.spanned(&sig.ident, format!("names starting with `__djstripe_` are reserved for the #[{name}] expansion"));
+        errors
+            .spanned(&sig.ident, format!("names starting with `__djstripe_` are reserved for the #[{name}] expansion"));
     }
     if let Some(constness) = &sig.constness {
         errors.spanned(constness, format!("a #[{name}] function cannot be `const`"));

@@ -492,7 +492,13 @@ fn hooks_after(handlers: &HandlerSet, items: &[Item], results: &[Result<Receipt,
         let trigger = hook_trigger(&item.draft);
         let call = match result {
             Ok(Receipt { error: Some(error), trigger_id, outcome, .. }) if !outcome.is_success() => {
-                HookCall::ProcessingError(ProcessingError { trigger, event, cause, error, trigger_id: Some(*trigger_id) })
+                HookCall::ProcessingError(ProcessingError {
+                    trigger,
+                    event,
+                    cause,
+                    error,
+                    trigger_id: Some(*trigger_id),
+                })
             }
             Ok(receipt) => HookCall::PostProcess(PostProcess { trigger, event, cause, receipt }),
             Err(error) => HookCall::ProcessingError(ProcessingError { trigger, event, cause, error, trigger_id: None }),

@@ -15,7 +15,7 @@ pub fn validated(_: &PostValidate<'_>) -> HookResult {
     Ok(())
 }
 
-#[webhook_hook(pre_process,)]
+#[webhook_hook(pre_process)]
 fn starting(_call: &PreProcess) -> Result<(), std::fmt::Error> {
     Ok(())
 }
