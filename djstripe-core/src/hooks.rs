@@ -72,6 +72,30 @@
 //! handler), [`HandlerSet::none`] none. So tests of one binary that start their own engines each
 //! see just their own hooks.
 //!
+//! # Testing a hook
+//! The arguments are built by the engine only (their fields may grow), so a hook is tested
+//! through the whole flow, e.g. a [`crate::testing::TestApp`] that selects it:
+//!
+//! ```
+//! use std::sync::Mutex;
+//! use djstripe_core::testing::{EventBuilder, TestApp};
+//! use djstripe_core::{hooks::PostProcess, registry::HandlerSet, webhook_hook};
+//!
+//! static PROCESSED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+//!
+//! #[webhook_hook(post_process)]
+//! fn remember_processed(call: &PostProcess) {
+//!     PROCESSED.lock().unwrap().push(format!("{} {}", call.event.id, call.receipt.outcome));
+//! }
+//!
+//! # fn main() {
+//! let app = TestApp::builder().handlers(HandlerSet::only(["remember_processed"])).start();
+//! app.send(&EventBuilder::new("customer.created").id("evt_hooked"));
+//! app.send(&EventBuilder::new("customer.created").id("evt_hooked"));
+//! assert_eq!(*PROCESSED.lock().unwrap(), ["evt_hooked processed", "evt_hooked duplicate"]);
+//! # }
+//! ```
+//!
 //! # The linker caveat
 //! As for handlers (see [`crate::registry`]): hooks in a library crate the binary never
 //! references may be dropped by the linker; [`all`] lists what was found.

@@ -483,6 +483,9 @@ impl Engine {
 
     /// [`Engine::prepare`] for a delivery whose endpoint [`Engine::admit`] found already.
     ///
+    /// The `pre_validate` and `post_validate` [hooks](crate::hooks) run here, around validation,
+    /// on the calling thread.
+    ///
     /// ```no_run
     /// # fn f(engine: djstripe_core::engine::Engine, delivery: djstripe_core::engine::Delivery<'_>) -> Result<(), djstripe_core::Error> {
     /// let prepared = engine.prepare_admitted(engine.admit(delivery.target)?, &delivery);

@@ -24,6 +24,7 @@ fn starting(_call: &PreProcess) -> Result<(), std::fmt::Error> {
 pub(crate) fn done(_call: &'_ PostProcess) {}
 
 #[webhook_hook(processing_error)]
+#[allow(clippy::unused_unit)] // `-> ()` written out is an accepted form too
 fn r#failed(_call: &ProcessingError) -> () {}
 
 #[test]
