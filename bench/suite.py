@@ -116,8 +116,9 @@ class Postgres:
 # ---------------------------------------------------------------- the server
 
 class Server:
-    def __init__(self, shop, db_url, workers=None):
+    def __init__(self, shop, db_url, workers=None, extra_env=None):
         env = dict(os.environ, DATABASE_URL=db_url, RUST_LOG=os.environ.get("BENCH_RUST_LOG", "warn"))
+        env.update(extra_env or {})
         # A failing handler captures a backtrace when RUST_BACKTRACE asks for one: the first capture
         # symbolizes the debug info (~200 ms, ~130 MiB RSS). Off unless BENCH_RUST_BACKTRACE says so.
         env.pop("RUST_BACKTRACE", None)
@@ -174,12 +175,14 @@ def counts(bench, db_url, since):
     return json.loads(out)
 
 
-def trigger(loadgen, server, count, concurrency, dup=0.0, fail=0.0):
+def trigger(loadgen, server, count, concurrency, dup=0.0, fail=0.0, sleep_ms=None):
     """One batch of deliveries by the load generator; it reads the endpoint's secret from the
     server's database (DATABASE_URL in the server's environment)."""
     cmd = [loadgen, EVENT_TYPE, "--endpoint", server.uuid, "--base-url", server.base_url,
            "--count", str(count), "--concurrency", str(concurrency), "--duplicate-ratio", str(dup),
            "--fail-ratio", str(fail), "--json"]
+    if sleep_ms is not None:
+        cmd += ["--sleep-ms", str(sleep_ms)]
     p = subprocess.run(cmd, env=server.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         summary = json.loads(p.stdout.strip().splitlines()[-1])
@@ -273,6 +276,88 @@ def summarize(runs):
             "generator_cpu_us_per_event": med([r["generator_cpu_us_per_event"] for r in ok]),
         })
     return cell
+
+
+# ---------------------------------------------------------------- inbox mode
+
+def inbox_experiment(ctx, make_db, count, concurrency, sleep_ms, reps, workers=None):
+    """Inbox mode with a slow handler (`sleep_ms` per event) at `concurrency`: how fast and how
+    quickly deliveries are answered (the answer waits only for the inbox's commit), then how long
+    the workers take to drain the inbox, and whether each event was handled exactly once.
+    Beside it, inline mode with an instant handler at the same concurrency, in the same minutes,
+    on the same kind of fresh database: the acceptance rate inbox mode must keep up with."""
+    result = {"count": count, "concurrency": concurrency, "sleep_ms": sleep_ms, "inbox": [], "inline_instant": []}
+    for rep in range(reps):
+        db = make_db(f"inline{rep}")
+        db.create()
+        server = Server(ctx.shop, db.url, workers)
+        try:
+            result["inline_instant"].append(one_run(ctx, server, db.url, count, concurrency))
+        finally:
+            server.stop()
+            db.drop()
+        db = make_db(f"inbox{rep}")
+        db.create()
+        server = Server(ctx.shop, db.url, workers, extra_env={"DJSTRIPE_WEBHOOK_PROCESSING": "inbox"})
+        try:
+            result["inbox"].append(inbox_run(ctx, server, db.url, count, concurrency, sleep_ms))
+        finally:
+            server.stop()
+            db.drop()
+        i, n = result["inbox"][-1], result["inline_instant"][-1]
+        log(f"inbox rep {rep + 1}: accepted {i.get('events_per_s', 0):.0f}/s p99 {i.get('latency_ms', {}).get('p99', 0):.2f} ms, "
+            f"drained in {i.get('drain_s', 0):.1f} s ({i.get('processed_per_s', 0):.1f}/s); inline instant "
+            f"{n.get('events_per_s', 0):.0f}/s; " + ("OK" if i["correctness"]["ok"] else "FAILED: " + "; ".join(i["correctness"]["problems"])))
+    med = lambda xs: statistics.median(xs) if xs else None
+    ok = [r for r in result["inbox"] if "events_per_s" in r]
+    result["summary"] = {
+        "accepted_per_s": med([r["events_per_s"] for r in ok]),
+        "p50_ms": med([r["latency_ms"]["p50"] for r in ok]),
+        "p99_ms": med([r["latency_ms"]["p99"] for r in ok]),
+        "drain_s": med([r["drain_s"] for r in ok if r.get("drain_s") is not None]),
+        "processed_per_s": med([r["processed_per_s"] for r in ok if r.get("processed_per_s")]),
+        "inline_instant_per_s": med([r["events_per_s"] for r in result["inline_instant"] if "events_per_s" in r]),
+    }
+    result["correct"] = all(r["correctness"]["ok"] for r in result["inbox"] + result["inline_instant"])
+    return result
+
+
+def inbox_run(ctx, server, db_url, count, concurrency, sleep_ms, drain_timeout=1800):
+    before = counts(ctx.bench, db_url, 0)
+    since = before["max_trigger_id"]
+    t0 = time.time()
+    rc, gen, err = trigger(ctx.loadgen, server, count, concurrency, sleep_ms=sleep_ms)
+    answered = time.time()
+    run = {"concurrency": concurrency, "count": count, "sleep_ms": sleep_ms, "trigger_exit": rc, "generator": gen}
+    problems = []
+    if gen is None:
+        run["correctness"] = {"ok": False, "problems": [f"load generator failed (exit {rc}): {err[-500:]}"]}
+        return run
+    sent = gen["sent"]
+    queued = gen.get("outcomes", {}).get("queued", 0)
+    if queued != sent:
+        problems.append(f"answers {gen.get('outcomes')}: every delivery should be queued")
+    while True:
+        after = counts(ctx.bench, db_url, since)
+        if after["events"] - before["events"] >= queued or time.time() - answered > drain_timeout:
+            break
+        time.sleep(0.2)
+    drained = time.time()
+    d_events, d_shop = after["events"] - before["events"], after["shop_rows"] - before["shop_rows"]
+    if d_events != queued:
+        problems.append(f"{d_events} events processed of {queued} queued within {drain_timeout} s")
+    if d_shop != d_events:
+        problems.append(f"handler rows {d_shop} != events {d_events}")
+    if after["events_processed_more_than_once"] or after["shop_rows"] != after["shop_distinct_events"]:
+        problems.append("an event was handled more than once")
+    if after["run_triggers"] != sent:
+        problems.append(f"trigger rows {after['run_triggers']} != deliveries {sent}")
+    if after["run_outcomes"] != {"processed": queued}:
+        problems.append(f"trigger outcomes after the drain {after['run_outcomes']} != processed {queued}")
+    run.update({"events_per_s": gen["events_per_s"], "latency_ms": gen["latency_ms"],
+                "drain_s": drained - answered, "processed_per_s": d_events / max(drained - t0, 1e-9),
+                "correctness": {"ok": not problems and rc == 0, "problems": problems}})
+    return run
 
 
 # ---------------------------------------------------------------- raw limit, flatness, soak
@@ -506,6 +591,23 @@ def report_md(results):
               f"{s['rss_after_warmup_mib']:.1f} MiB, last quarter {s['rss_last_quarter_mib']:.1f} MiB "
               f"({'flat' if s['flat'] else '**growing**'}); samples: "
               + ", ".join(f"{m:.1f}" for _, m in s["rss_samples_mib"]) + f" MiB. Correctness: {'OK' if s['correct'] else '**FAILED** ' + '; '.join(s['problems'])}.\n")
+        if b.get("inbox"):
+            i, m = b["inbox"], b["inbox"]["summary"]
+            A(f"Inbox mode (`DJSTRIPE_WEBHOOK_PROCESSING=inbox`): {i['count']:,} deliveries at c={i['concurrency']} whose "
+              f"handler sleeps {i['sleep_ms']} ms before writing (`--sleep-ms`), each rep on a fresh database; beside each, "
+              "inline mode with the instant handler at the same concurrency.\n")
+            A("| | events/s answered (median) | p50 ms | p99 ms | inbox drained in | processed/s | correctness |")
+            A("|---|---:|---:|---:|---:|---:|---|")
+            inl = [r for r in i["inline_instant"] if "events_per_s" in r]
+            A(f"| inbox, {i['sleep_ms']} ms handler | {fmt(m['accepted_per_s'])} | {fmt(m['p50_ms'], 2)} | {fmt(m['p99_ms'], 2)} | "
+              f"{fmt(m['drain_s'], 1)} s | {fmt(m['processed_per_s'], 1)} | {'OK' if i['correct'] else '**FAILED**'} |")
+            A(f"| inline, instant handler | {fmt(m['inline_instant_per_s'])} | "
+              f"{fmt(statistics.median([r['latency_ms']['p50'] for r in inl]) if inl else None, 2)} | "
+              f"{fmt(statistics.median([r['latency_ms']['p99'] for r in inl]) if inl else None, 2)} | – | – | "
+              f"{'OK' if all(r['correctness']['ok'] for r in i['inline_instant']) else '**FAILED**'} |")
+            A("")
+            A(f"Targets (issue 17): p99 < 5 ms answered in inbox mode: {yes((m['p99_ms'] or 99) < 5)}; "
+              f"inbox acceptance ≥ inline's with an instant handler: {yes((m['accepted_per_s'] or 0) >= (m['inline_instant_per_s'] or 1e12))}.\n")
         bad = [(c, p) for c in b["grid"] + b["fail_runs"] for p in c.get("problems", [])]
         if bad:
             A("Failed checks:\n")
@@ -561,6 +663,11 @@ def main():
     ap.add_argument("--dups", help="probe: only these duplicate ratios, e.g. 0")
     ap.add_argument("--no-fail-run", action="store_true", help="probe: skip the run with failing handlers")
     ap.add_argument("--report-from", metavar="JSON", help="only regenerate BENCHMARKS.md from a results file")
+    ap.add_argument("--inbox", action="store_true",
+                    help="also inbox mode with a slow handler vs inline with an instant one (see --inbox-*)")
+    ap.add_argument("--inbox-only", action="store_true", help="probe: only the inbox experiment")
+    ap.add_argument("--inbox-count", type=int, default=2000, help="deliveries per inbox run (default 2000)")
+    ap.add_argument("--inbox-sleep-ms", type=int, default=50, help="the slow handler's sleep (default 50 ms)")
     ap.add_argument("--shop", default=os.environ.get("BENCH_SHOP"))
     ap.add_argument("--bench", default=os.environ.get("BENCH_RAWDB"))
     ap.add_argument("--loadgen", default=os.environ.get("BENCH_LOADGEN"),
@@ -583,7 +690,7 @@ def main():
     reps = a.reps or (1 if a.quick else 3)
     concurrencies = [1, 16] if a.quick else [1, 16, 64]
     dups = [0.0, 0.1]
-    probe = bool(a.concurrency or a.dups or a.no_fail_run)
+    probe = bool(a.concurrency or a.dups or a.no_fail_run or a.inbox_only)
     if a.concurrency:
         concurrencies = [int(c) for c in a.concurrency.split(",")]
     if a.dups:
@@ -610,6 +717,13 @@ def main():
         for name in backends:
             make_db = (lambda tag: Sqlite(workdir, tag)) if name == "sqlite" else (lambda tag: Postgres(admin, tag))
             b = results["backends"][name] = {}
+            if a.inbox or a.inbox_only:
+                log(f"{name}: inbox mode, {a.inbox_sleep_ms} ms handler, c=64, {a.inbox_count} deliveries")
+                b["inbox"] = inbox_experiment(ctx, make_db, a.inbox_count, 64, a.inbox_sleep_ms, reps, a.workers)
+                all_ok &= b["inbox"]["correct"]
+                if a.inbox_only:
+                    b["grid"], b["fail_runs"] = [], []
+                    continue
             log(f"{name}: raw one-transaction-per-event limit")
             b["raw_limit"] = raw_limit(ctx, make_db, count, reps)
             log(f"{name}: raw limit {b['raw_limit']['tx_per_s']:.0f} tx/s")

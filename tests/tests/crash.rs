@@ -92,7 +92,10 @@ fn try_post(url: &str, signed: &SignedEvent) -> Option<u16> {
     response.ok().map(|r| r.status().as_u16())
 }
 
-both_backends!(two_instances_on_one_database_handle_concurrent_duplicates_once);
+both_backends!(
+    two_instances_on_one_database_handle_concurrent_duplicates_once,
+    kill_9_with_pending_and_claimed_inbox_events
+);
 
 /// Two app instances on one database (the way PostgreSQL is deployed; SQLite shares the file),
 /// every event delivered to both at the same moment, several times: each is handled exactly once.
@@ -124,4 +127,45 @@ fn two_instances_on_one_database_handle_concurrent_duplicates_once(backend: Back
         150,
         "one processed, the rest duplicates"
     );
+}
+
+/// Inbox mode under `kill -9` (issue 17): the server is killed while its workers are inside
+/// events (claimed) and others wait (pending). Restarted on the same database, with no event
+/// sent again, it processes every one of them exactly once: a claim dies with its process and is
+/// taken over once its lease has passed.
+fn kill_9_with_pending_and_claimed_inbox_events(backend: Backend) {
+    let db = TestDb::new(backend);
+    let env = [("DJSTRIPE_WEBHOOK_PROCESSING", "inbox"), ("DJSTRIPE_INBOX_LEASE", "2")];
+    let server = Server::start(&db, &env);
+    let secret = server.secret(&db);
+    let events: Vec<SignedEvent> =
+        (0..60).map(|_| EventBuilder::new("customer.created").metadata("sleep_ms", "100").signed(&secret)).collect();
+    let url = server.endpoint_url();
+    for signed in &events {
+        let answer = post(&url, &signed.body, Some(&signed.header));
+        assert_eq!((answer.status, answer.json["status"].as_str()), (200, Some("queued")), "{answer:?}");
+    }
+    let started = Instant::now();
+    while db.count("SELECT COUNT(*) AS n FROM shop_customer_event") < 2 {
+        assert!(started.elapsed() < Duration::from_secs(30), "the workers did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(server); // SIGKILL while workers hold claims
+    let waiting = db.count("SELECT COUNT(*) AS n FROM djstripe_inbox");
+    let claimed = db.count("SELECT COUNT(*) AS n FROM djstripe_inbox WHERE lease_token IS NOT NULL");
+    assert!(waiting > 0 && claimed > 0, "killed with events pending ({waiting}) and claimed ({claimed})");
+    let done_before = db.count("SELECT COUNT(*) AS n FROM shop_customer_event");
+
+    let _server = Server::start(&db, &env);
+    let started = Instant::now();
+    while db.count("SELECT COUNT(*) AS n FROM djstripe_inbox") > 0 {
+        assert!(started.elapsed() < Duration::from_secs(60), "the restarted server did not drain the inbox");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for signed in &events {
+        assert_eq!(shop_rows(&db, &signed.event.id), 1, "{} handled exactly once", signed.event.id);
+    }
+    let processed = db.count("SELECT COUNT(*) AS n FROM djstripe_webhookeventtrigger WHERE outcome = 'processed'");
+    assert_eq!(processed, 60, "every trigger row ends processed");
+    assert!(done_before < 60, "the kill came before the inbox was drained ({done_before} done)");
 }

@@ -306,6 +306,27 @@ fn handler_failure(stack: Stack) {
     );
 }
 
+/// `metadata.sleep_ms` (a string of digits, as Stripe's metadata holds, or a number): the shop's
+/// customer handler sleeps that long before writing its row, so the delivery is answered no
+/// sooner (a lower bound: not timing-flaky), processed, with the row written.
+fn handler_sleeps(stack: Stack) {
+    let db = TestDb::new(stack);
+    let server = Server::start(&db, &[]);
+    let secret = server.secret(&db);
+    let url = server.endpoint_url();
+    for sleep_ms in [serde_json::json!("400"), serde_json::json!(400)] {
+        let signed = EventBuilder::new("customer.created")
+            .merge_object(serde_json::json!({"metadata": {"sleep_ms": sleep_ms}}))
+            .signed(&secret);
+        let started = Instant::now();
+        let answer = post(&url, &signed.body, Some(&signed.header));
+        let took = started.elapsed();
+        assert_eq!((answer.status, answer.json["status"].as_str()), (200, Some("processed")), "{answer:?}");
+        assert!(took >= Duration::from_millis(400), "sleep_ms {sleep_ms}: answered after {took:?}");
+        assert_eq!(shop_rows(&db, &signed.event.id), 1, "sleep_ms {sleep_ms}: the row is written after the sleep");
+    }
+}
+
 /// 503: the database is unavailable (SQLite: another process holds the write lock; PostgreSQL:
 /// connections are refused). Nothing is written; once it is back, the same delivery succeeds.
 fn database_unavailable(stack: Stack) {
@@ -471,6 +492,7 @@ every_stack!(
     not_found_and_method_not_allowed,
     too_large,
     handler_failure,
+    handler_sleeps,
     database_unavailable,
     concurrent_duplicates,
     legacy_off,

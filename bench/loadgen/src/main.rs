@@ -85,6 +85,10 @@ struct Args {
     /// Fraction of events marked `metadata.fail = "yes"` (the example's handler then fails: 500).
     #[arg(long, default_value_t = 0.0)]
     fail_ratio: f64,
+    /// Milliseconds the example's `customer` handler sleeps for each event (its
+    /// `metadata.sleep_ms`): a slow handler, e.g. to compare inline and inbox processing.
+    #[arg(long, value_name = "MS")]
+    sleep_ms: Option<u64>,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -306,6 +310,9 @@ fn bodies(args: &Args) -> Result<Vec<Rc<Vec<u8>>>, Error> {
                 let mut builder = EventBuilder::new(&args.event_type);
                 if every(i, args.fail_ratio) {
                     builder = builder.metadata("fail", "yes");
+                }
+                if let Some(ms) = args.sleep_ms {
+                    builder = builder.metadata("sleep_ms", ms.to_string());
                 }
                 // Sized from the previous body (events of one type are about the same size): no
                 // regrowing, and half the fresh memory a doubling Vec would touch.

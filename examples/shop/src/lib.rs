@@ -4,7 +4,11 @@
 //!   `shop_customer_event` through the event's transaction. If the customer object's
 //!   `metadata.fail` is `"yes"` it then fails — and the row is rolled back with the event; if
 //!   it is `metadata.panic`, the handler panics instead (the engine catches it: the same 500
-//!   `failed`, the panic's message in the trigger row).
+//!   `failed`, the panic's message in the trigger row). If `metadata.sleep_ms` holds a number
+//!   (`"250"`, as Stripe's metadata values are strings, or `250`), the handler first sleeps that
+//!   many milliseconds (at most [`MAX_SLEEP`]), *before* writing its row: a slow handler (a mail
+//!   server, an API call) to show and measure end to end. It holds the event's transaction, and
+//!   the delivery's answer, that long.
 //! - `customer.subscription.trial_will_end`: queues a reminder e-mail with `on_commit`: logged,
 //!   and appended as a line `trial_will_end EVENT_ID CUSTOMER` to the file `SHOP_OUTBOX` names
 //!   when set (an outbox a mailer would send from; the tests read it). `SHOP_OUTBOX_DELAY_MS`
@@ -26,6 +30,8 @@
 //! hash in the database), or set `DJSTRIPE_ADMIN_PASSWORD_HASH=$argon2id$...` (from `shop admin
 //! hash-password`; user `admin`, or `DJSTRIPE_ADMIN_USER`) or `DJSTRIPE_ADMIN_TOKEN`, and `serve`
 //! mounts them at `/stripe/admin/` and prints their URL (see `djstripe_admin`).
+
+use std::time::Duration;
 
 use diesel::prelude::*;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
@@ -78,10 +84,45 @@ fn customer_of(event: &Event) -> String {
     object["customer"].as_str().or_else(|| event.object_id()).unwrap_or("unknown").to_owned()
 }
 
-/// Every `customer.*` event: record it in the shop's table, atomically with the event.
+/// The longest sleep `metadata.sleep_ms` asks for that the `customer` handler honours: a
+/// larger number sleeps this long.
+pub const MAX_SLEEP: Duration = Duration::from_secs(60);
+
+/// How long a customer's `metadata.sleep_ms` asks the `customer` handler to sleep: a number of
+/// milliseconds, as a JSON string of digits (what Stripe's metadata holds) or a JSON number,
+/// capped at [`MAX_SLEEP`]. Anything else (missing, empty, negative, fractional, not a number)
+/// is no sleep.
+///
+/// ```
+/// use std::time::Duration;
+/// use serde_json::json;
+/// assert_eq!(shop::requested_sleep(&json!("250")), Some(Duration::from_millis(250)));
+/// assert_eq!(shop::requested_sleep(&json!(250)), Some(Duration::from_millis(250)));
+/// assert_eq!(shop::requested_sleep(&json!("99999999999999999999")), Some(shop::MAX_SLEEP));
+/// assert_eq!(shop::requested_sleep(&json!("-5")), None);
+/// assert_eq!(shop::requested_sleep(&json!("1.5")), None);
+/// assert_eq!(shop::requested_sleep(&json!(null)), None);
+/// ```
+pub fn requested_sleep(value: &serde_json::Value) -> Option<Duration> {
+    let ms = match value {
+        serde_json::Value::Number(n) => n.as_u64()?,
+        serde_json::Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse().unwrap_or(u64::MAX) // more digits than a u64 holds: the cap
+        }
+        _ => return None,
+    };
+    Some(Duration::from_millis(ms).min(MAX_SLEEP))
+}
+
+/// Every `customer.*` event: record it in the shop's table, atomically with the event — after
+/// sleeping first if `metadata.sleep_ms` asks for it ([`requested_sleep`]).
 #[webhook_handler("customer")]
 pub fn record_customer_event(event: &Event, ctx: &mut HandlerContext) -> HandlerResult {
     let customer = customer_of(event);
+    // Before the write, on purpose: a slow handler that has written nothing yet.
+    if let Some(sleep) = requested_sleep(&event.data.object["metadata"]["sleep_ms"]) {
+        std::thread::sleep(sleep);
+    }
     diesel::insert_into(shop_customer_event::table)
         .values((
             shop_customer_event::event_id.eq(&event.id),
