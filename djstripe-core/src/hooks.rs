@@ -98,7 +98,8 @@
 //!
 //! # The linker caveat
 //! As for handlers (see [`crate::registry`]): hooks in a library crate the binary never
-//! references may be dropped by the linker; [`all`] lists what was found.
+//! references may be dropped by the linker; [`all`] lists what was found, as does the CLI's
+//! `handlers` command.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;

@@ -165,7 +165,7 @@ pub struct EngineConfig {
     pub writers: Option<usize>,
     /// The most deliveries one commit takes (default 64).
     pub max_batch: usize,
-    /// Which registered handlers run (default: all). Tests of one binary use
+    /// Which registered handlers and hooks run (default: all). Tests of one binary use
     /// [`HandlerSet::only`] to run just theirs; [`Engine::new`] checks every name is registered.
     pub handlers: HandlerSet,
     /// Deliveries one writer queues at most (default 1024, `DJSTRIPE_WRITER_QUEUE`); past it a
