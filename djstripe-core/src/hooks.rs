@@ -74,7 +74,7 @@
 //!
 //! # Testing a hook
 //! The arguments are built by the engine only (their fields may grow), so a hook is tested
-//! through the whole flow, e.g. a [`crate::testing::TestApp`] that selects it:
+//! through the whole flow, e.g. a `testing::TestApp` (feature `testing`) that selects it:
 //!
 //! ```
 //! use std::sync::Mutex;
