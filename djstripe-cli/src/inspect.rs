@@ -83,16 +83,28 @@ pub(super) fn migrate(cli: &Cli) -> Result<()> {
 pub(super) fn handlers() -> Result<()> {
     let all = registry::all();
     if all.is_empty() {
-        return say!("no #[webhook_handler] registered (see the linker note in djstripe_core::registry)");
+        say!("no #[webhook_handler] registered (see the linker note in djstripe_core::registry)")?;
+    } else {
+        let mut rows = table(["patterns", "handler", "defined at"]);
+        for handler in all {
+            rows.add_row([
+                handler.patterns().join(", "),
+                handler.path().to_owned(),
+                format!("{}:{}", handler.file(), handler.line()),
+            ]);
+        }
+        print(&rows)?;
     }
-    let mut rows = table(["patterns", "handler", "defined at"]);
-    for handler in all {
-        rows.add_row([
-            handler.patterns().join(", "),
-            handler.path().to_owned(),
-            format!("{}:{}", handler.file(), handler.line()),
-        ]);
+    // Hooks are found (or dropped by the linker) like handlers: list them too, when there are any.
+    let hooks = djstripe_core::hooks::all();
+    if hooks.is_empty() {
+        return Ok(());
     }
+    let mut rows = table(["stage", "hook", "defined at"]);
+    for hook in hooks {
+        rows.add_row([hook.stage().to_string(), hook.path().to_owned(), format!("{}:{}", hook.file(), hook.line())]);
+    }
+    say!("")?;
     print(&rows)
 }
 

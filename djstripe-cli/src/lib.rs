@@ -346,7 +346,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate,
-    /// List every registered #[webhook_handler]: patterns, path, source location.
+    /// List every registered #[webhook_handler] (patterns, path, source location), then every
+    /// #[webhook_hook] (stage, path, source location).
     Handlers,
     /// Recorded deliveries (webhook event triggers).
     Triggers {

@@ -39,6 +39,7 @@
 //! | [`signature`] | `Stripe-Signature` verification |
 //! | [`logging`] | outside text escaped for the logs |
 //! | [`registry`], [`dispatch`] | the handlers found at link time, and calling them |
+//! | [`hooks`] | lifecycle hooks around validation and processing (`#[webhook_hook]`) |
 //! | [`db`] | diesel connections (SQLite or PostgreSQL), schema, migrations, rows |
 //! | [`engine`] | recording and processing a delivery exactly once; inbox mode's workers |
 //! | [`backoff`] | exponential backoff with jitter (Stripe calls, inbox retries) |
@@ -68,6 +69,7 @@ pub mod dispatch;
 pub mod endpoints;
 pub mod engine;
 pub mod event;
+pub mod hooks;
 pub mod metrics;
 pub mod registry;
 pub mod signature;
@@ -92,10 +94,24 @@ pub use signature::Verifier;
 /// ```
 pub use djstripe_macros::webhook_handler;
 
+/// Registers a function as a lifecycle hook of one stage. See [`hooks`] and the README.
+///
+/// ```
+/// use djstripe_core::{hooks::PostProcess, webhook_hook};
+/// #[webhook_hook(post_process)] // after an event's processing committed
+/// fn processed(call: &PostProcess) { println!("{} {}", call.event.id, call.receipt.outcome); }
+/// # fn main() {}
+/// ```
+pub use djstripe_macros::webhook_hook;
+
 /// Not public API: what the `#[webhook_handler]` expansion names. May change in any release.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::dispatch::HandlerFn;
+    pub use crate::hooks::{
+        HookCall, HookRegistration, HookResult, IntoHookResult, PostProcess, PostValidate, PreProcess, PreValidate,
+        ProcessingError, Stage,
+    };
     pub use crate::registry::HandlerRegistration;
     pub use crate::{Event, HandlerContext, HandlerResult, IntoHandlerResult};
     pub use core::option::Option;

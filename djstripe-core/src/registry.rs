@@ -22,6 +22,7 @@ use std::cmp::Ordering;
 use std::sync::{Arc, OnceLock};
 
 use crate::dispatch::HandlerFn;
+use crate::hooks::HookRegistration;
 
 /// One `#[webhook_handler]` function: its patterns, where it is, and how to call it.
 ///
@@ -242,14 +243,18 @@ pub fn handlers_for(event_type: &str) -> Vec<&'static HandlerRegistration> {
     matched.into_iter().map(|(_, h)| h).collect()
 }
 
-/// Which registered handlers an engine runs: all of them (the default), or only the named ones.
+/// Which registered handlers, and [hooks](crate::hooks), an engine runs: all of them (the
+/// default), or only the named ones.
+///
+/// Handlers and hooks are selected alike: both are your functions, registered for the whole
+/// program, and a test that selects its handlers wants no other test's hooks either.
 ///
 /// Handlers are registered for the whole program (at link time), so the tests of one test binary
 /// share them: a test that starts its own engine (or [`crate::testing::TestApp`]) with
 /// `HandlerSet::only([...])` runs just the handlers it is about, while the other tests' engines
 /// run theirs, in parallel. A name is a handler's path as [`HandlerRegistration::path`] gives it
 /// (`my_app::billing::on_paid`) or its last segments (`billing::on_paid`, `on_paid`) when those
-/// name one handler.
+/// name one handler; a hook is named the same way.
 ///
 /// ```
 /// use djstripe_core::registry::HandlerSet;
@@ -275,7 +280,7 @@ impl HandlerSet {
         Self { only: None }
     }
 
-    /// Only the handlers named (paths, or unambiguous last segments of paths).
+    /// Only the handlers and hooks named (paths, or unambiguous last segments of paths).
     ///
     /// ```
     /// let set = djstripe_core::registry::HandlerSet::only(["shop::record_customer_event"]);
@@ -285,7 +290,7 @@ impl HandlerSet {
         Self { only: Some(names.into_iter().map(Into::into).collect()) }
     }
 
-    /// No handler at all: events are recorded (and deduplicated), nothing else runs.
+    /// No handler and no hook at all: events are recorded (and deduplicated), nothing else runs.
     ///
     /// ```
     /// assert!(djstripe_core::registry::HandlerSet::none().handlers_for("price.created").is_empty());
@@ -310,37 +315,51 @@ impl HandlerSet {
     /// assert!(all().iter().all(|h| HandlerSet::all().contains(h)));
     /// ```
     pub fn contains(&self, handler: &HandlerRegistration) -> bool {
+        self.selects(handler.path)
+    }
+
+    /// Whether `hook` is in the set.
+    ///
+    /// ```
+    /// use djstripe_core::{hooks, registry::HandlerSet};
+    /// assert!(hooks::all().iter().all(|h| HandlerSet::all().contains_hook(h)));
+    /// assert!(hooks::all().iter().all(|h| !HandlerSet::none().contains_hook(h)));
+    /// ```
+    pub fn contains_hook(&self, hook: &HookRegistration) -> bool {
+        self.selects(hook.path())
+    }
+
+    fn selects(&self, path: &str) -> bool {
         match &self.only {
             None => true,
-            Some(names) => names.iter().any(|name| names_handler(name, handler.path)),
+            Some(names) => names.iter().any(|name| names_handler(name, path)),
         }
     }
 
-    /// That every name is a registered handler, and names only one.
+    /// That every name is a registered handler or hook, and names only one.
     ///
     /// # Errors
     /// [`crate::Error::InvalidSetting`] (setting `handlers`) naming the unknown or ambiguous name
-    /// and the registered handlers.
+    /// and the registered handlers and hooks.
     ///
     /// ```
     /// assert!(djstripe_core::registry::HandlerSet::all().check().is_ok());
     /// ```
     pub fn check(&self) -> Result<(), crate::Error> {
         let Some(names) = &self.only else { return Ok(()) };
+        // A function is a handler or a hook, so one path is never both.
+        let registered = || table().iter().map(|h| h.path).chain(crate::hooks::all().iter().map(|h| h.path()));
         for name in names.iter() {
-            let found: Vec<&str> = table().iter().filter(|h| names_handler(name, h.path)).map(|h| h.path).collect();
+            let found: Vec<&str> = registered().filter(|path| names_handler(name, path)).collect();
             let message = match found.len() {
                 1 => continue,
-                0 => format!("no handler `{name}` is registered"),
-                _ => format!("`{name}` names several handlers ({}): give the whole path", found.join(", ")),
+                0 => format!("no handler `{name}` is registered, nor a hook"),
+                _ => format!("`{name}` names several handlers or hooks ({}): give the whole path", found.join(", ")),
             };
-            let registered: Vec<&str> = table().iter().map(|h| h.path).collect();
+            let listed: Vec<&str> = registered().collect();
             return Err(crate::Error::setting(
                 "handlers",
-                format!(
-                    "{message}; registered: {}",
-                    if registered.is_empty() { "none".into() } else { registered.join(", ") }
-                ),
+                format!("{message}; registered: {}", if listed.is_empty() { "none".into() } else { listed.join(", ") }),
             ));
         }
         Ok(())

@@ -1,6 +1,6 @@
 //! # djstripe-macros
 //!
-//! The `#[webhook_handler]` attribute of [djstripe-rs]. Use it through `djstripe-core`, which
+//! The `#[webhook_handler]` and `#[webhook_hook]` attributes of [djstripe-rs]. Use it through `djstripe-core`, which
 //! re-exports it (`djstripe_core::webhook_handler`) next to the runtime the expansion needs;
 //! this crate only parses, checks and expands.
 //!
@@ -36,6 +36,7 @@ mod args;
 mod catalog;
 mod errors;
 mod expand;
+mod hook;
 mod validate;
 
 /// Registers a function as the handler of some Stripe webhook events.
@@ -120,6 +121,74 @@ pub fn webhook_handler(args: TokenStream, item: TokenStream) -> TokenStream {
     match expand::webhook_handler(args.into(), item.clone()) {
         Ok(expanded) => expanded.into(),
         // The item as written plus the errors: the rest of the crate still resolves it.
+        Err(errors) => {
+            let mut output = item;
+            output.extend(errors.to_compile_error());
+            output.into()
+        }
+    }
+}
+
+/// Registers a function as a lifecycle hook of one stage of a delivery (dj-stripe's webhook
+/// signals); see `djstripe_core::hooks` for when each stage runs and what it gets.
+///
+/// ```
+/// use djstripe_core::hooks::{HookResult, PostValidate, PreProcess, ProcessingError};
+/// use djstripe_core::webhook_hook;
+///
+/// #[webhook_hook(post_validate)] // after validation: the event, or why the delivery is rejected
+/// fn validated(call: &PostValidate) {
+///     if let Err(error) = call.verdict {
+///         println!("rejected from {}: {error}", call.trigger.remote_ip);
+///     }
+/// }
+///
+/// #[webhook_hook(pre_process)] // before the event's transaction opens
+/// fn starting(call: &PreProcess) -> HookResult {
+///     println!("processing {}", call.event.id);
+///     Ok(())
+/// }
+///
+/// #[webhook_hook(processing_error)] // a handler failed, or the database did
+/// fn failed(call: &ProcessingError) -> Result<(), std::fmt::Error> {
+///     eprintln!("{}: {}", call.event.id, call.error);
+///     Ok(())
+/// }
+/// # fn main() {}
+/// ```
+///
+/// # Stages
+/// One of `pre_validate`, `post_validate`, `pre_process`, `post_process`, `processing_error`,
+/// each taking its own argument type (`&PreValidate`, ..., `&ProcessingError` from
+/// `djstripe_core::hooks`). An unknown stage is a compile error on it, with a suggestion:
+///
+/// ```compile_fail
+/// use djstripe_core::{hooks::PostProcess, webhook_hook};
+/// #[webhook_hook(post_proces)] // unknown hook stage `post_proces`; did you mean `post_process`?
+/// fn typo(call: &PostProcess) {}
+/// ```
+///
+/// # Options
+/// After the stage: `crate = path`, where the runtime is, instead of `::djstripe_core`.
+///
+/// # The function
+/// A free `fn` (not `async`, `const`, `unsafe`, `extern`, generic, or a method) taking the
+/// stage's argument and returning `()`, `HookResult`, or `Result<(), E>` with
+/// `E: std::error::Error + Send + Sync + 'static`. A mismatch is reported on the signature:
+///
+/// ```compile_fail,E0308
+/// use djstripe_core::{hooks::PreProcess, webhook_hook};
+/// #[webhook_hook(post_process)]
+/// fn wrong_stage(call: &PreProcess) {} // expected `&PostProcess`
+/// ```
+///
+/// An error or a panic of a hook is logged and changes nothing else: not the answer to Stripe,
+/// not the event's processing.
+#[proc_macro_attribute]
+pub fn webhook_hook(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item = proc_macro2::TokenStream::from(item);
+    match hook::webhook_hook(args.into(), item.clone()) {
+        Ok(expanded) => expanded.into(),
         Err(errors) => {
             let mut output = item;
             output.extend(errors.to_compile_error());

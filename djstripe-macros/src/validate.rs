@@ -128,53 +128,30 @@ fn unknown(pattern: &str) -> String {
     }
 }
 
+/// Which attribute a function is checked for, for the messages.
+pub(crate) struct Attribute {
+    /// `webhook_handler`, `webhook_hook`.
+    pub(crate) name: &'static str,
+    /// Why the function cannot be `async`.
+    pub(crate) not_async: &'static str,
+}
+
+/// `#[webhook_handler]`.
+pub(crate) const HANDLER: Attribute = Attribute {
+    name: "webhook_handler",
+    not_async: "handlers run synchronously inside the event's database transaction (do slow work \
+                after the commit, from `ctx.on_commit`)",
+};
+
 /// Checks that `func` can be registered; returns whether it takes the `&mut HandlerContext`.
 ///
 /// The argument and return types are not checked here: the expansion coerces the function to a
 /// fn pointer, so the compiler reports a mismatch on the user's own signature.
 pub(crate) fn function(func: &ItemFn, errors: &mut Errors) -> bool {
-    let sig = &func.sig;
-    if sig.ident.to_string().starts_with("__djstripe_") {
-        errors
-            .spanned(&sig.ident, "names starting with `__djstripe_` are reserved for the #[webhook_handler] expansion");
-    }
-    if let Some(constness) = &sig.constness {
-        errors.spanned(constness, "a #[webhook_handler] function cannot be `const`");
-    }
-    if let Some(asyncness) = &sig.asyncness {
-        errors.spanned(
-            asyncness,
-            "a #[webhook_handler] function cannot be `async`: handlers run synchronously inside \
-             the event's database transaction (do slow work after the commit, from `ctx.on_commit`)",
-        );
-    }
-    if let Some(unsafety) = &sig.unsafety {
-        errors.spanned(unsafety, "a #[webhook_handler] function cannot be `unsafe`");
-    }
-    if let Some(abi) = &sig.abi {
-        errors.spanned(abi, "a #[webhook_handler] function cannot be `extern`");
-    }
-    if !sig.generics.params.is_empty() {
-        errors.spanned(
-            &sig.generics,
-            "a #[webhook_handler] function cannot have generic or lifetime parameters: it is \
-             registered as one concrete function (elided lifetimes, as in `&Event`, are fine)",
-        );
-    }
-    if let Some(where_clause) = &sig.generics.where_clause {
-        errors.spanned(where_clause, "a #[webhook_handler] function cannot have a `where` clause");
-    }
-    if let Some(variadic) = &sig.variadic {
-        errors.spanned(variadic, "a #[webhook_handler] function cannot be variadic");
-    }
-    if let Some(receiver) = sig.inputs.iter().find(|arg| matches!(arg, FnArg::Receiver(_))) {
-        errors.spanned(
-            receiver,
-            "#[webhook_handler] registers free functions, not methods: move it out of the `impl`, \
-             or call the method from a free `fn`",
-        );
+    if !shape(func, &HANDLER, errors) {
         return false;
     }
+    let sig = &func.sig;
     match sig.inputs.len() {
         1 => false,
         2 => true,
@@ -188,6 +165,55 @@ pub(crate) fn function(func: &ItemFn, errors: &mut Errors) -> bool {
             false
         }
     }
+}
+
+/// What every registered function must be: a free, plain, non-generic `fn`. Returns `false` for
+/// a method (its arguments are not worth checking then).
+pub(crate) fn shape(func: &ItemFn, attribute: &Attribute, errors: &mut Errors) -> bool {
+    let sig = &func.sig;
+    let name = attribute.name;
+    if sig.ident.to_string().starts_with("__djstripe_") {
+        errors
+            .spanned(&sig.ident, format!("names starting with `__djstripe_` are reserved for the #[{name}] expansion"));
+    }
+    if let Some(constness) = &sig.constness {
+        errors.spanned(constness, format!("a #[{name}] function cannot be `const`"));
+    }
+    if let Some(asyncness) = &sig.asyncness {
+        errors.spanned(asyncness, format!("a #[{name}] function cannot be `async`: {}", attribute.not_async));
+    }
+    if let Some(unsafety) = &sig.unsafety {
+        errors.spanned(unsafety, format!("a #[{name}] function cannot be `unsafe`"));
+    }
+    if let Some(abi) = &sig.abi {
+        errors.spanned(abi, format!("a #[{name}] function cannot be `extern`"));
+    }
+    if !sig.generics.params.is_empty() {
+        errors.spanned(
+            &sig.generics,
+            format!(
+                "a #[{name}] function cannot have generic or lifetime parameters: it is \
+                 registered as one concrete function (elided lifetimes, as in `&Event`, are fine)"
+            ),
+        );
+    }
+    if let Some(where_clause) = &sig.generics.where_clause {
+        errors.spanned(where_clause, format!("a #[{name}] function cannot have a `where` clause"));
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.spanned(variadic, format!("a #[{name}] function cannot be variadic"));
+    }
+    if let Some(receiver) = sig.inputs.iter().find(|arg| matches!(arg, FnArg::Receiver(_))) {
+        errors.spanned(
+            receiver,
+            format!(
+                "#[{name}] registers free functions, not methods: move it out of the `impl`, \
+                 or call the method from a free `fn`"
+            ),
+        );
+        return false;
+    }
+    true
 }
 
 #[cfg(test)]

@@ -50,7 +50,8 @@ fn migrate_twice(backend: Backend) {
     assert_eq!(second.1.trim(), "0 migration(s) applied");
 }
 
-/// `handlers` lists the shop's three handlers: patterns, path, and where they are defined.
+/// `handlers` lists the shop's handlers (patterns, path, and where they are defined), then its
+/// hook (stage, path, where).
 #[test]
 fn handlers_lists_the_three_shop_handlers() {
     let db = TestDb::new(Backend::Sqlite);
@@ -58,7 +59,17 @@ fn handlers_lists_the_three_shop_handlers() {
     assert_eq!(code, 0, "{stderr}");
     let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/shop/src/lib.rs")).unwrap();
     let line_of = |f: &str| source.lines().position(|l| l.starts_with(&format!("pub fn {f}("))).unwrap() + 1;
-    let mut lines: Vec<Vec<&str>> = stdout.lines().map(|l| l.split_whitespace().collect()).collect();
+    // The handlers, then (after a blank line) the hooks.
+    let (handlers, hooks) = stdout.split_once("\n\n").unwrap_or_else(|| panic!("two tables: {stdout}"));
+    let line_of_hook = source.lines().position(|l| l.starts_with("pub fn alert_on_failure(")).unwrap() + 1;
+    let hooks: Vec<Vec<&str>> = hooks.lines().map(|l| l.split_whitespace().collect()).collect();
+    let hook_location = format!("examples/shop/src/lib.rs:{line_of_hook}");
+    assert_eq!(
+        hooks,
+        [vec!["stage", "hook", "defined", "at"], vec!["processing_error", "shop::alert_on_failure", &hook_location]],
+        "{stdout}"
+    );
+    let mut lines: Vec<Vec<&str>> = handlers.lines().map(|l| l.split_whitespace().collect()).collect();
     assert_eq!(lines.remove(0), ["patterns", "handler", "defined", "at"], "a header: {stdout}");
     let expected = [
         (vec!["price,", "product"], "catalog_changed"),

@@ -89,7 +89,7 @@ pub struct Settings {
     pub event_callback: Option<EventCallback>,
     /// The app's own migrations, applied by [`super::Djstripe::start`] after djstripe's (code only).
     pub app_migrations: Option<super::AppMigrations>,
-    /// Which registered handlers run (code only; default all): see [`HandlerSet`].
+    /// Which registered handlers and hooks run (code only; default all): see [`HandlerSet`].
     pub handlers: HandlerSet,
     /// `DJSTRIPE_TRIGGER_RETENTION_DAYS`, `DJSTRIPE_EVENT_RETENTION_DAYS`,
     /// `DJSTRIPE_PRUNE_INTERVAL`: how long rows are kept (default: forever).
@@ -687,7 +687,7 @@ impl Settings {
         self
     }
 
-    /// Runs only these of the registered handlers (tests of one binary: see [`HandlerSet`]).
+    /// Runs only these of the registered handlers and hooks (tests of one binary: see [`HandlerSet`]).
     ///
     /// ```
     /// use djstripe_core::registry::HandlerSet;

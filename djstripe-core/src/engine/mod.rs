@@ -29,6 +29,10 @@
 //!   [`crate::event::MAX_ID_LEN`], and a `created` outside [`crate::event::CREATED_RANGE`] —
 //!   even on SQLite, which would store them, so that a database never holds an event that
 //!   PostgreSQL would refuse or that reads back wrong in the CLI and the admin.
+//! - **Hooks observe, never steer** ([`crate::hooks`]): the validation hooks run around
+//!   validation in [`Engine::prepare_admitted`], on the request's thread; the processing hooks
+//!   around a batch's transaction (`process.rs`, `run_batch`), on its writer, never inside a
+//!   transaction. A hook's error or panic is logged and changes no answer and no row.
 //!
 //! # Group commit
 //! Deliveries go to writer threads (`committer.rs`) that put every delivery waiting at that
@@ -162,7 +166,7 @@ pub struct EngineConfig {
     pub writers: Option<usize>,
     /// The most deliveries one commit takes (default 64).
     pub max_batch: usize,
-    /// Which registered handlers run (default: all). Tests of one binary use
+    /// Which registered handlers and hooks run (default: all). Tests of one binary use
     /// [`HandlerSet::only`] to run just theirs; [`Engine::new`] checks every name is registered.
     pub handlers: HandlerSet,
     /// Deliveries one writer queues at most (default 1024, `DJSTRIPE_WRITER_QUEUE`); past it a
@@ -546,6 +550,9 @@ impl Engine {
 
     /// [`Engine::prepare`] for a delivery whose endpoint [`Engine::admit`] found already.
     ///
+    /// The `pre_validate` and `post_validate` [hooks](crate::hooks) run here, around validation,
+    /// on the calling thread.
+    ///
     /// ```no_run
     /// # fn f(engine: djstripe_core::engine::Engine, delivery: djstripe_core::engine::Delivery<'_>) -> Result<(), djstripe_core::Error> {
     /// let prepared = engine.prepare_admitted(engine.admit(delivery.target)?, &delivery);
@@ -559,7 +566,7 @@ impl Engine {
             headers: delivery.headers.clone(),
             ..Default::default()
         };
-        let verdict = self.validate(&resolved, delivery);
+        let verdict = self.validated(&resolved, delivery);
         let keep = match &verdict {
             Err(error) if !error_is_authenticated(&resolved, error) => self.config.unverified_body_limit,
             _ => delivery.body.len(),
@@ -819,6 +826,27 @@ impl Engine {
                 })
             }
         }
+    }
+
+    /// [`Engine::validate`] between the `pre_validate` and `post_validate` hooks (on this thread:
+    /// the request's).
+    fn validated(&self, resolved: &Resolved, delivery: &Delivery<'_>) -> Result<Event, Error> {
+        use crate::hooks::{self, HookCall, PostValidate, PreValidate, Stage};
+        if !hooks::registered(Stage::PreValidate) && !hooks::registered(Stage::PostValidate) {
+            return self.validate(resolved, delivery);
+        }
+        let trigger = hooks::Trigger {
+            endpoint_id: resolved.endpoint_id,
+            remote_ip: &delivery.remote_ip,
+            headers: &delivery.headers,
+            body: delivery.body,
+            reprocess_of: None,
+        };
+        let selected = &self.config.handlers;
+        hooks::run(selected, &HookCall::PreValidate(PreValidate { trigger }));
+        let verdict = self.validate(resolved, delivery);
+        hooks::run(selected, &HookCall::PostValidate(PostValidate { trigger, verdict: verdict.as_ref() }));
+        verdict
     }
 
     /// The delivery's event, validated; a thin one completed from Stripe when its endpoint

@@ -37,6 +37,7 @@ use crate::db::{
 };
 use crate::error::Resource;
 use crate::handler::{Callback, run_on_commit};
+use crate::hooks::{self, Cause, HookCall, PostProcess, PreProcess, ProcessingError, Stage};
 use crate::metrics::Metrics;
 use crate::registry::{HandlerRegistration, HandlerSet};
 use crate::{Error, Event, HandlerContext, dispatch};
@@ -459,7 +460,11 @@ fn inbox_entry(event: &Event, trigger_id: i64, now: chrono::NaiveDateTime) -> Re
     })
 }
 
-/// Runs a batch in one transaction and one commit. A handler failure affects only its own item
+/// Runs a batch in one transaction and one commit, between the hooks of its events: their
+/// `pre_process` hooks before the transaction opens, their `post_process` or `processing_error`
+/// hooks once each event's result is final (committed, or failed for good — after the retries
+/// of a failed batch below), so that no hook runs inside a transaction, and each runs once per
+/// event of the batch. A handler failure affects only its own item
 /// (savepoint). Any other failure rolls the whole batch back; then:
 ///
 /// - an outage (connection lost, server down, locked: [`Error::DatabaseUnavailable`]) fails
@@ -475,6 +480,83 @@ fn inbox_entry(event: &Event, trigger_id: i64, now: chrono::NaiveDateTime) -> Re
 /// `pinned` is the writer's own connection, kept across batches (no pool checkout, no liveness
 /// query per batch); it is dropped after a failed transaction and taken afresh from the pool.
 pub(super) fn run_batch(
+    db: &Database,
+    handlers: &HandlerSet,
+    metrics: &Metrics,
+    pinned: &mut Option<PooledConnection>,
+    items: &[Item],
+) -> (Vec<Result<Receipt, Error>>, Vec<Callback>) {
+    hooks_before(handlers, items);
+    let (results, callbacks) = commit_batch(db, handlers, metrics, pinned, items);
+    hooks_after(handlers, items, &results);
+    (results, callbacks)
+}
+
+/// The `pre_process` hooks of the batch's events, before its transaction opens.
+fn hooks_before(handlers: &HandlerSet, items: &[Item]) {
+    if !hooks::registered(Stage::PreProcess) {
+        return;
+    }
+    for (item, (event, cause)) in items.iter().filter_map(|item| processing(item).map(|p| (item, p))) {
+        let trigger = hook_trigger(&item.draft);
+        hooks::run(handlers, &HookCall::PreProcess(PreProcess { trigger, event, cause }));
+    }
+}
+
+/// The `post_process` or `processing_error` hooks of the batch's events, once its transaction
+/// committed (or failed for good): each event's final result.
+fn hooks_after(handlers: &HandlerSet, items: &[Item], results: &[Result<Receipt, Error>]) {
+    if !hooks::registered(Stage::PostProcess) && !hooks::registered(Stage::ProcessingError) {
+        return;
+    }
+    for (item, result) in items.iter().zip(results) {
+        let Some((event, cause)) = processing(item) else { continue };
+        let trigger = hook_trigger(&item.draft);
+        let call = match result {
+            Ok(Receipt { error: Some(error), trigger_id, outcome, .. }) if !outcome.is_success() => {
+                HookCall::ProcessingError(ProcessingError {
+                    trigger,
+                    event,
+                    cause,
+                    error,
+                    trigger_id: Some(*trigger_id),
+                })
+            }
+            Ok(receipt) => HookCall::PostProcess(PostProcess { trigger, event, cause, receipt }),
+            Err(error) => HookCall::ProcessingError(ProcessingError { trigger, event, cause, error, trigger_id: None }),
+        };
+        hooks::run(handlers, &call);
+    }
+}
+
+/// The event an item processes and why; `None` for an item that only records a trigger row.
+fn processing(item: &Item) -> Option<(&Event, Cause)> {
+    match (&item.work, &item.event) {
+        (Work::Process(mode), Some(event)) => {
+            let cause = match *mode {
+                Mode::Deliver => Cause::Delivery,
+                Mode::Queued(trigger_id) => Cause::Queued { trigger_id },
+                Mode::Reprocess(trigger_id) => Cause::Reprocess { trigger_id },
+                Mode::Replay => Cause::Replay,
+            };
+            Some((event, cause))
+        }
+        _ => None,
+    }
+}
+
+fn hook_trigger(draft: &Draft) -> hooks::Trigger<'_> {
+    hooks::Trigger {
+        endpoint_id: draft.endpoint_id,
+        remote_ip: &draft.remote_ip,
+        headers: &draft.headers,
+        body: &draft.body,
+        reprocess_of: draft.reprocess_of,
+    }
+}
+
+/// [`run_batch`] without the hooks.
+fn commit_batch(
     db: &Database,
     handlers: &HandlerSet,
     metrics: &Metrics,

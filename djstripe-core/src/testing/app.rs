@@ -154,7 +154,7 @@ impl TestAppBuilder {
         self
     }
 
-    /// Which of the registered handlers run (default all): see [`HandlerSet`].
+    /// Which of the registered handlers and hooks run (default all): see [`HandlerSet`].
     ///
     /// ```
     /// use djstripe_core::registry::HandlerSet;

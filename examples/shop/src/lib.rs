@@ -17,6 +17,8 @@
 //! - `v2.core.account`: v2 event notifications about connected accounts (bracketed types
 //!   included) write a row into `shop_account_event`, the account taken from `related_object`.
 //!
+//! And one lifecycle hook, `processing_error`: a failed event is logged as an alert.
+//!
 //! The library holds what does not depend on a web framework (handlers, schema, the command
 //! line); the binaries add one: `shop` serves with actix-web (`src/main.rs`), `shop-axum` with
 //! axum (`examples/shop-axum`), the same handlers and the same commands.
@@ -39,7 +41,8 @@ use diesel::prelude::*;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use djstripe_cli::Cli;
 use djstripe_core::app::AppMigrations;
-use djstripe_core::{Event, HandlerContext, HandlerResult, webhook_handler};
+use djstripe_core::hooks::ProcessingError;
+use djstripe_core::{Event, HandlerContext, HandlerResult, webhook_handler, webhook_hook};
 
 diesel::table! {
     /// One row per customer event the shop saw (its own table, written in the event's transaction).
@@ -188,6 +191,15 @@ pub fn record_account_event(event: &Event, ctx: &mut HandlerContext) -> HandlerR
 #[webhook_handler("price", "product")]
 pub fn catalog_changed(event: &Event) {
     tracing::info!(event_type = event.event_type(), object = event.object_id().unwrap_or("?"), "catalog changed");
+}
+
+/// A lifecycle hook: every event whose processing failed (a handler's error or panic, the
+/// database down) is reported once more, as an alert would be sent (see `djstripe_core::hooks`).
+/// It runs after the failure is final and changes nothing about it.
+#[webhook_hook(processing_error)]
+pub fn alert_on_failure(call: &ProcessingError) {
+    let error = djstripe_core::logging::escaped_display(call.error);
+    tracing::warn!(event = %call.event.id, event_type = call.event.event_type(), %error, "ALERT: an event could not be processed");
 }
 
 /// The shop's own schema: diesel migrations, one directory per backend (their DDL differs),

@@ -8,9 +8,11 @@ use diesel::Connection;
 use super::Shared;
 use crate::db::inbox::{self as rows, Failure};
 use crate::db::queries::{finish_trigger, insert_event_if_new};
-use crate::db::{DbConnection, InboxEntry, Outcome, StoredEvent, classify_error};
+use crate::db::{DbConnection, InboxEntry, Outcome, StoredEvent, WebhookEventTrigger, classify_error};
+use crate::engine::Receipt;
 use crate::engine::process::{Savepoint, describe, run_watched};
 use crate::handler::{Callback, run_on_commit};
+use crate::hooks::{self, Cause, HookCall, PostProcess, PreProcess, ProcessingError, Stage};
 use crate::logging::escaped_display;
 use crate::registry::HandlerRegistration;
 use crate::{Error, Event, HandlerContext};
@@ -154,6 +156,9 @@ fn process(shared: &Shared, entry: &InboxEntry, token: &str) -> Result<Settled, 
     // so the watermark cannot move meanwhile.
     let note = skip_stale(&mut conn, entry, &mut handlers)?;
     let mut callbacks: Vec<Callback> = Vec::new();
+    let hooked = Hooked::before(shared, entry, &event);
+    // For the hooks after the transaction: how many handlers committed, why the attempt failed.
+    let (mut committed_handlers, mut failure) = (0, None);
     let now = chrono::Utc::now().naive_utc();
     let settled = conn.transaction::<Settled, Abort, _>(|conn| {
         if !rows::hold(conn, &entry.event_id, token)? {
@@ -169,7 +174,7 @@ fn process(shared: &Shared, entry: &InboxEntry, token: &str) -> Result<Settled, 
             Ok(ran)
         })?;
         match ran {
-            Ok(_) => {
+            Ok(ran) => {
                 let mut stored = StoredEvent::from_event(&event, now)?;
                 stored.received = entry.received;
                 let outcome = if insert_event_if_new(conn, &stored)? {
@@ -188,11 +193,21 @@ fn process(shared: &Shared, entry: &InboxEntry, token: &str) -> Result<Settled, 
                 {
                     rows::raise_watermark(conn, object, entry.event_created, &entry.event_id, now)?;
                 }
+                if outcome == Outcome::Processed {
+                    committed_handlers = ran;
+                }
                 Ok(if outcome == Outcome::Processed { Settled::Processed } else { Settled::Duplicate })
             }
-            Err(failed) => settle_failure(conn, shared, entry, token, &failed, now),
+            Err(failed) => {
+                let settled = settle_failure(conn, shared, entry, token, &failed, now);
+                failure = Some(failed);
+                settled
+            }
         }
     });
+    if let Some(hooked) = hooked {
+        hooked.after(&settled, committed_handlers, failure.as_ref());
+    }
     match settled {
         Ok(done) => {
             if done == Settled::Processed {
@@ -205,6 +220,72 @@ fn process(shared: &Shared, entry: &InboxEntry, token: &str) -> Result<Settled, 
             Ok(Settled::Lost)
         }
         Err(Abort::Failed(error)) => Err(error),
+    }
+}
+
+/// The processing hooks of one inbox event ([`crate::hooks`]), as inline: `pre_process` before
+/// its transaction, `post_process` (processed, duplicate) or `processing_error` (a handler
+/// failed: retried or dead-lettered; the database failed) after it, outside it. A worker that lost
+/// its lease runs neither after: the worker that took the event over reports it.
+struct Hooked<'a> {
+    shared: &'a Shared,
+    entry: &'a InboxEntry,
+    event: &'a Event,
+    /// The trigger row, for the request side of the hooks' argument.
+    trigger: Option<WebhookEventTrigger>,
+}
+
+impl<'a> Hooked<'a> {
+    /// Runs the `pre_process` hooks; `None` (and no query) when no processing hook is registered.
+    fn before(shared: &'a Shared, entry: &'a InboxEntry, event: &'a Event) -> Option<Self> {
+        if !hooks::registered(Stage::PreProcess)
+            && !hooks::registered(Stage::PostProcess)
+            && !hooks::registered(Stage::ProcessingError)
+        {
+            return None;
+        }
+        let trigger = shared.db.trigger(entry.trigger_id).ok();
+        let hooked = Hooked { shared, entry, event, trigger };
+        let call = PreProcess { trigger: hooked.trigger(), event, cause: hooked.cause() };
+        hooks::run(&shared.handlers, &HookCall::PreProcess(call));
+        Some(hooked)
+    }
+
+    fn after(&self, settled: &Result<Settled, Abort>, handlers: usize, failure: Option<&Error>) {
+        let (trigger, event, cause, trigger_id) = (self.trigger(), self.event, self.cause(), self.entry.trigger_id);
+        let call = match (settled, failure) {
+            (Ok(done @ (Settled::Processed | Settled::Duplicate)), _) => {
+                let outcome = if *done == Settled::Processed { Outcome::Processed } else { Outcome::Duplicate };
+                let receipt = Receipt { trigger_id, outcome, event_id: Some(event.id.clone()), handlers, error: None };
+                return hooks::run(
+                    &self.shared.handlers,
+                    &HookCall::PostProcess(PostProcess { trigger, event, cause, receipt: &receipt }),
+                );
+            }
+            (Ok(Settled::Retried | Settled::Dead), Some(error)) | (Err(Abort::Failed(error)), _) => {
+                ProcessingError { trigger, event, cause, error, trigger_id: Some(trigger_id) }
+            }
+            _ => return,
+        };
+        hooks::run(&self.shared.handlers, &HookCall::ProcessingError(call));
+    }
+
+    fn trigger(&self) -> hooks::Trigger<'_> {
+        match &self.trigger {
+            Some(row) => hooks::Trigger {
+                endpoint_id: row.webhook_endpoint_id,
+                remote_ip: &row.remote_ip,
+                headers: &row.headers,
+                body: &row.body,
+                reprocess_of: row.reprocess_of,
+            },
+            // The row could not be read (the database failed meanwhile): the event's fields only.
+            None => hooks::Trigger { endpoint_id: None, remote_ip: "", headers: "{}", body: &[], reprocess_of: None },
+        }
+    }
+
+    fn cause(&self) -> Cause {
+        Cause::Inbox { trigger_id: self.entry.trigger_id, attempt: self.entry.attempts.saturating_add(1).max(1) as u32 }
     }
 }
 
