@@ -89,6 +89,11 @@ struct Args {
     /// `metadata.sleep_ms`): a slow handler, e.g. to compare inline and inbox processing.
     #[arg(long, value_name = "MS")]
     sleep_ms: Option<u64>,
+    /// Give every event an object of its own (`data.object.id`), as deliveries about many
+    /// customers are; by default all are about the fixture's one customer, which inbox mode
+    /// processes one at a time (per-object order).
+    #[arg(long)]
+    distinct_objects: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -313,6 +318,9 @@ fn bodies(args: &Args) -> Result<Vec<Rc<Vec<u8>>>, Error> {
                 }
                 if let Some(ms) = args.sleep_ms {
                     builder = builder.metadata("sleep_ms", ms.to_string());
+                }
+                if args.distinct_objects {
+                    builder = builder.merge_object(serde_json::json!({ "id": format!("cus_load{i}") }));
                 }
                 // Sized from the previous body (events of one type are about the same size): no
                 // regrowing, and half the fresh memory a doubling Vec would touch.

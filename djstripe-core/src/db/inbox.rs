@@ -226,25 +226,47 @@ impl Database {
 /// their trigger rows, or not at all.
 pub(crate) fn enqueue(conn: &mut DbConnection, rows: &[InboxEntry]) -> Result<Vec<bool>, Error> {
     use super::schema::djstripe_event as ev;
-    let mut stored = Vec::with_capacity(rows.len());
-    for row in rows {
-        let processed: bool =
-            diesel::select(diesel::dsl::exists(ev::table.find(&row.event_id))).get_result(conn).map_err(classify)?;
-        if processed {
-            stored.push(false);
-            continue;
-        }
-        let insert = diesel::insert_into(ib::table).values(row).on_conflict(ib::event_id).do_nothing();
-        let inserted = match conn {
+    use std::collections::HashSet;
+    let ids: Vec<&str> = rows.iter().map(|r| r.event_id.as_str()).collect();
+    // Two statements per batch, whatever its size (on PostgreSQL each is a round trip).
+    let processed: HashSet<String> =
+        ev::table.filter(ev::id.eq_any(&ids)).select(ev::id).load(conn).map_err(classify)?.into_iter().collect();
+    let mut seen = HashSet::new();
+    let fresh: Vec<&InboxEntry> =
+        rows.iter().filter(|r| !processed.contains(&r.event_id) && seen.insert(r.event_id.as_str())).collect();
+    let inserted: HashSet<String> = if fresh.is_empty() {
+        HashSet::new()
+    } else {
+        match conn {
+            // One statement for the batch.
             #[cfg(feature = "postgres")]
-            DbConnection::Pg(c) => insert.execute(c),
+            DbConnection::Pg(c) => diesel::insert_into(ib::table)
+                .values(fresh)
+                .on_conflict(ib::event_id)
+                .do_nothing()
+                .returning(ib::event_id)
+                .get_results::<String>(c)
+                .map_err(classify)?
+                .into_iter()
+                .collect(),
+            // In process, a statement is cheap; diesel runs a batch row by row here anyway, and a
+            // row `DO NOTHING` skipped would return no id.
             #[cfg(feature = "sqlite")]
-            DbConnection::Sqlite(c) => insert.execute(c),
+            DbConnection::Sqlite(c) => {
+                let mut inserted = HashSet::new();
+                for row in fresh {
+                    let insert = diesel::insert_into(ib::table).values(row).on_conflict(ib::event_id).do_nothing();
+                    if insert.execute(c).map_err(classify)? == 1 {
+                        inserted.insert(row.event_id.clone());
+                    }
+                }
+                inserted
+            }
         }
-        .map_err(classify)?;
-        stored.push(inserted == 1);
-    }
-    Ok(stored)
+    };
+    // A row counts as stored once: a second row of the same event in the call is a duplicate.
+    let mut taken = HashSet::new();
+    Ok(rows.iter().map(|r| inserted.contains(&r.event_id) && taken.insert(r.event_id.as_str())).collect())
 }
 
 /// Claims up to `limit` due rows for the token's worker until `lease_until`, oldest first, at
@@ -267,8 +289,7 @@ pub(crate) fn claim(
           AND (i.lease_until IS NULL OR i.lease_until < {now}) \
           AND NOT EXISTS (SELECT 1 FROM djstripe_inbox j \
               WHERE j.object_id = i.object_id AND j.state = 'pending' \
-                AND (j.event_created < i.event_created \
-                     OR (j.event_created = i.event_created AND j.event_id < i.event_id))) \
+                AND (j.event_created, j.event_id) < (i.event_created, i.event_id)) \
         ORDER BY i.event_created, i.event_id LIMIT {limit}";
     let statement = |now: &str, limit: &str, token: &str, until: &str, lock: &str| {
         format!(
