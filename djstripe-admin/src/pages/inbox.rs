@@ -6,7 +6,7 @@ use djstripe_core::db::{InboxEntry, InboxFilter};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::{Page, non_empty, notice};
+use super::{Page, first_line, non_empty, notice};
 use crate::render::time;
 use crate::{AdminResponse, Error, Result};
 
@@ -34,12 +34,7 @@ struct Row {
 }
 
 fn row(e: &InboxEntry) -> Row {
-    let first_line = e.last_error.lines().next().unwrap_or_default();
-    let error = if first_line.chars().count() > 120 {
-        format!("{}…", first_line.chars().take(120).collect::<String>())
-    } else {
-        first_line.to_owned()
-    };
+    let error = first_line(&e.last_error, 120);
     Row {
         event_id: e.event_id.clone(),
         event_type: e.event_type.clone(),

@@ -206,6 +206,16 @@ pub(crate) fn page_window(page: Option<u32>, size: i64) -> (i64, u32) {
 }
 
 /// An optional filter value: empty = not set.
+/// An error's first line, at most `max` characters (`…` marks a cut): what a list shows.
+pub(crate) fn first_line(text: &str, max: usize) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    if line.chars().count() > max {
+        format!("{}…", line.chars().take(max).collect::<String>())
+    } else {
+        line.to_owned()
+    }
+}
+
 pub(crate) fn non_empty(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }

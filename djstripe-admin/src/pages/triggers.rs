@@ -6,7 +6,7 @@ use djstripe_core::db::{TriggerFilter, WebhookEndpoint, WebhookEventTrigger};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::{Page, non_empty, notice, page_window, yes_no};
+use super::{Page, first_line, non_empty, notice, page_window, yes_no};
 use crate::render::{pretty_json, time};
 use crate::{AdminResponse, Error, Result};
 
@@ -71,12 +71,7 @@ struct Row {
 }
 
 fn row(t: &WebhookEventTrigger) -> Row {
-    let first_line = t.exception.lines().next().unwrap_or_default();
-    let error = if first_line.chars().count() > 120 {
-        format!("{}…", first_line.chars().take(120).collect::<String>())
-    } else {
-        first_line.to_owned()
-    };
+    let error = first_line(&t.exception, 120);
     Row {
         id: t.id,
         created: time(t.created),
