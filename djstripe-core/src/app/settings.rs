@@ -432,6 +432,14 @@ impl Settings {
                 ),
             ));
         }
+        if self.processing == Processing::Inbox && self.event_callback.is_some() {
+            return Err(config_error(
+                "DJSTRIPE_WEBHOOK_PROCESSING",
+                "inbox mode and an event callback (Settings::event_callback) both defer processing: \
+                 choose one (the inbox keeps dj-stripe's transaction, retries and ordering)"
+                    .into(),
+            ));
+        }
         if self.fetch_thin_events && !self.legacy_enabled() {
             return Err(config_error(
                 "DJSTRIPE_WEBHOOK_FETCH_THIN_EVENTS",
@@ -954,6 +962,11 @@ mod tests {
             let error = env(&[(var, value)]).unwrap_err().to_string();
             assert!(error.starts_with(var) && error.contains(value), "{error}");
         }
+        let mut both = Settings::new("app.sqlite3");
+        both.processing = Processing::Inbox;
+        both.event_callback = Some(std::sync::Arc::new(|_, _| Ok(())));
+        let error = both.check().unwrap_err().to_string();
+        assert!(error.starts_with("DJSTRIPE_WEBHOOK_PROCESSING") && error.contains("choose one"), "{error}");
     }
 
     #[test]
