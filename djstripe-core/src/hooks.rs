@@ -349,6 +349,10 @@ pub struct ProcessingError<'a> {
     pub error: &'a Error,
     /// The trigger row recording the failure, when the database took one.
     pub trigger_id: Option<i64>,
+    /// Whether the event will be tried again by the engine itself: an inbox attempt that will be
+    /// retried after its backoff (`false` for its last attempt, which dead-letters it, and for
+    /// every inline failure, which Stripe's own redelivery retries). Alert on `!will_retry`.
+    pub will_retry: bool,
 }
 
 /// One call of the hooks of a stage: the stage and its argument. The engine builds one and

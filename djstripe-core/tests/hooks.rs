@@ -130,7 +130,13 @@ fn record_processing_error(call: &ProcessingError) {
     log(
         &call.event.id,
         "processing_error",
-        format!("{} {:?} trigger={:?} {error}", trigger_detail(&call.trigger), call.cause, call.trigger_id),
+        format!(
+            "{} {:?} trigger={:?} {error}{}",
+            trigger_detail(&call.trigger),
+            call.cause,
+            call.trigger_id,
+            if call.will_retry { " (will retry)" } else { "" }
+        ),
     );
 }
 
@@ -480,7 +486,8 @@ fn inbox_workers_run_the_processing_hooks(backend: Backend) {
     );
     assert!(seen[2].1.ends_with(&first), "{:?}", seen[2]);
     assert!(
-        seen[4].1.contains(&format!("{first} trigger=Some({trigger}) handler hooked_customer transient failure")),
+        seen[4].1.contains(&format!("{first} trigger=Some({trigger}) handler hooked_customer transient failure"))
+            && seen[4].1.ends_with(" (will retry)"),
         "{:?}",
         seen[4]
     );

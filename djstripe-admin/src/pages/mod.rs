@@ -241,6 +241,7 @@ pub(crate) fn notice(done: &Option<String>) -> Option<&'static str> {
         "secret_dropped" => "Previous secret dropped.",
         "reprocessed" => "Reprocessed: this is the new attempt.",
         "inbox_retried" => "Queued again: a worker takes it within a second.",
+        "requeued" => "Queued again in the inbox (inbox mode): a worker runs its handlers within a second.",
         "logged_out" => "Logged out.",
         _ => return None,
     })

@@ -179,5 +179,7 @@ pub(crate) async fn reprocess<B: Blocking>(p: &Page<'_, B>, id: i64) -> Result<A
         outcome = receipt.outcome.as_str(),
         "reprocessed from the admin"
     );
-    Ok(p.see_other(&format!("/triggers/{}/?done=reprocessed", receipt.trigger_id)))
+    // Inbox mode: a dead letter is queued again, not processed here.
+    let done = if receipt.outcome == djstripe_core::db::Outcome::Queued { "requeued" } else { "reprocessed" };
+    Ok(p.see_other(&format!("/triggers/{}/?done={done}", receipt.trigger_id)))
 }

@@ -520,10 +520,18 @@ fn hooks_after(handlers: &HandlerSet, items: &[Item], results: &[Result<Receipt,
                     cause,
                     error,
                     trigger_id: Some(*trigger_id),
+                    will_retry: false,
                 })
             }
             Ok(receipt) => HookCall::PostProcess(PostProcess { trigger, event, cause, receipt }),
-            Err(error) => HookCall::ProcessingError(ProcessingError { trigger, event, cause, error, trigger_id: None }),
+            Err(error) => HookCall::ProcessingError(ProcessingError {
+                trigger,
+                event,
+                cause,
+                error,
+                trigger_id: None,
+                will_retry: false,
+            }),
         };
         hooks::run(handlers, &call);
     }

@@ -195,9 +195,13 @@ pub fn catalog_changed(event: &Event) {
 
 /// A lifecycle hook: every event whose processing failed (a handler's error or panic, the
 /// database down) is reported once more, as an alert would be sent (see `djstripe_core::hooks`).
-/// It runs after the failure is final and changes nothing about it.
+/// It runs after the failure and changes nothing about it; an inbox attempt the workers will
+/// retry is not worth an alert (`will_retry`), its last one is.
 #[webhook_hook(processing_error)]
 pub fn alert_on_failure(call: &ProcessingError) {
+    if call.will_retry {
+        return;
+    }
     let error = djstripe_core::logging::escaped_display(call.error);
     tracing::warn!(event = %call.event.id, event_type = call.event.event_type(), %error, "ALERT: an event could not be processed");
 }

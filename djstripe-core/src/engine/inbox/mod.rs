@@ -69,7 +69,10 @@ pub struct InboxConfig {
     /// SQLite (always 1 there: one writer at a time); `Some(0)`: none (a process that only
     /// receives, or a command-line tool). Each holds a pooled connection while it processes.
     pub workers: Option<usize>,
-    /// Rows a worker claims at once (default 16).
+    /// Rows a worker claims at once (default 1: the workers share waiting events evenly, and a
+    /// lease covers the one event its worker runs; more saves a claim per event for fast
+    /// handlers, but a worker then runs its claimed events one after another while the other
+    /// workers may find nothing due, and the lease must cover them all).
     pub batch: usize,
     /// How long a claim holds (default 60 s, `DJSTRIPE_INBOX_LEASE`): a worker that died is
     /// taken over after it. An event whose handlers run longer may be taken over while they
@@ -94,7 +97,7 @@ impl Default for InboxConfig {
     fn default() -> Self {
         Self {
             workers: None,
-            batch: 16,
+            batch: 1,
             lease: Duration::from_secs(60),
             max_attempts: 12,
             max_age: Duration::from_secs(3 * 24 * 3600),

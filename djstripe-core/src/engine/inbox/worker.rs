@@ -262,8 +262,17 @@ impl<'a> Hooked<'a> {
                     &HookCall::PostProcess(PostProcess { trigger, event, cause, receipt: &receipt }),
                 );
             }
-            (Ok(Settled::Retried | Settled::Dead), Some(error)) | (Err(Abort::Failed(error)), _) => {
-                ProcessingError { trigger, event, cause, error, trigger_id: Some(trigger_id) }
+            (Ok(settled @ (Settled::Retried | Settled::Dead)), Some(error)) => ProcessingError {
+                trigger,
+                event,
+                cause,
+                error,
+                trigger_id: Some(trigger_id),
+                will_retry: *settled == Settled::Retried,
+            },
+            // Not the handlers' doing (the database failed): the event stays queued.
+            (Err(Abort::Failed(error)), _) => {
+                ProcessingError { trigger, event, cause, error, trigger_id: Some(trigger_id), will_retry: true }
             }
             _ => return,
         };
