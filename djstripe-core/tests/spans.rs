@@ -35,7 +35,13 @@ fn handler_spans_carry_the_handler_and_the_event() {
     let buffer = Buffer::default();
     let writer = buffer.clone();
     tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).init();
-    let app = TestApp::builder().handlers(HandlerSet::only(["spans::logs_a_line"])).start();
+    // Whichever backend this build has (each is tested alone too).
+    let backend = if cfg!(feature = "sqlite") {
+        djstripe_core::db::Backend::Sqlite
+    } else {
+        djstripe_core::db::Backend::Postgres
+    };
+    let app = TestApp::builder().backend(backend).handlers(HandlerSet::only(["spans::logs_a_line"])).start();
     let answer = app.send(&EventBuilder::new("customer.created").id("evt_span_1"));
     assert_eq!(answer.status, 200, "{answer:?}");
     let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
