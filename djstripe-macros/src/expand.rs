@@ -62,27 +62,8 @@ fn registration(args: &Args, func: &ItemFn, takes_context: bool) -> TokenStream 
     } else {
         (quote_spanned!(inputs_span=> fn(&#private::Event) -> _), quote!(_), quote!(__djstripe_event))
     };
-    let output_span = match &sig.output {
-        ReturnType::Default => ident.span(),
-        ReturnType::Type(_, ty) => ty.span(),
-    };
-    // A function returning `()` is called as a statement: passing its unit value on would be
-    // clippy's `unit_arg` in the user's crate whenever a token of the call is theirs
-    // (`crate = path`).
-    let returns_unit = match &sig.output {
-        ReturnType::Default => true,
-        ReturnType::Type(_, ty) => matches!(&**ty, syn::Type::Tuple(tuple) if tuple.elems.is_empty()),
-    };
-    let call = if returns_unit {
-        quote_spanned! {output_span=>
-            __djstripe_user_fn(#call_args);
-            ::core::result::Result::Ok(())
-        }
-    } else {
-        quote_spanned! {output_span=>
-            #private::IntoHandlerResult::into_handler_result(__djstripe_user_fn(#call_args))
-        }
-    };
+    let convert = quote!(#private::IntoHandlerResult::into_handler_result);
+    let call = call_user_fn(sig, &call_args, &convert);
     let line = quote_spanned!(ident.span()=> ::core::line!());
     let skip_stale = args.skip_stale.map(|skip| quote_spanned!(skip.span=> .skipping_stale()));
     // `#[webhook_handler] #[cfg(...)] fn ...`: the registration exists exactly when the
@@ -110,5 +91,32 @@ fn registration(args: &Args, func: &ItemFn, takes_context: bool) -> TokenStream 
                 )#skip_stale
             }
         };
+    }
+}
+
+/// The call of the user's function (bound as `__djstripe_user_fn`) with `args`, as the
+/// registration's `Result`: a function returning `()` is called as a statement (passing its unit
+/// value on would be clippy's `unit_arg` in the user's crate whenever a token of the call is
+/// theirs, `crate = path`); any other result goes through `convert`, spanned on the return type,
+/// so that a type that is not allowed is explained there (its trait has
+/// `#[diagnostic::on_unimplemented]`). Shared by `#[webhook_handler]` and `#[webhook_hook]`.
+pub(crate) fn call_user_fn(sig: &syn::Signature, args: &TokenStream, convert: &TokenStream) -> TokenStream {
+    let output_span = match &sig.output {
+        ReturnType::Default => sig.ident.span(),
+        ReturnType::Type(_, ty) => ty.span(),
+    };
+    let returns_unit = match &sig.output {
+        ReturnType::Default => true,
+        ReturnType::Type(_, ty) => matches!(&**ty, syn::Type::Tuple(tuple) if tuple.elems.is_empty()),
+    };
+    if returns_unit {
+        quote_spanned! {output_span=>
+            __djstripe_user_fn(#args);
+            ::core::result::Result::Ok(())
+        }
+    } else {
+        quote_spanned! {output_span=>
+            #convert(__djstripe_user_fn(#args))
+        }
     }
 }

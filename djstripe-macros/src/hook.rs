@@ -12,8 +12,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
-use syn::spanned::Spanned;
-use syn::{Ident, Item, ItemFn, LitStr, Path, ReturnType, Token};
+use syn::{Ident, Item, ItemFn, LitStr, Path, Token};
 
 use crate::catalog::edit_distance;
 use crate::errors::Errors;
@@ -190,24 +189,8 @@ fn registration(args: &Args, variant: &str, func: &ItemFn) -> TokenStream {
     // Spanned on the user's parameter list and return type, so a mismatch is reported there.
     let inputs_span = sig.paren_token.span.join();
     let fn_pointer = quote_spanned!(inputs_span=> fn(&#private::#variant<'_>) -> _);
-    let output_span = match &sig.output {
-        ReturnType::Default => ident.span(),
-        ReturnType::Type(_, ty) => ty.span(),
-    };
-    let returns_unit = match &sig.output {
-        ReturnType::Default => true,
-        ReturnType::Type(_, ty) => matches!(&**ty, syn::Type::Tuple(tuple) if tuple.elems.is_empty()),
-    };
-    let call = if returns_unit {
-        quote_spanned! {output_span=>
-            __djstripe_user_fn(__djstripe_stage);
-            ::core::result::Result::Ok(())
-        }
-    } else {
-        quote_spanned! {output_span=>
-            #private::IntoHookResult::into_hook_result(__djstripe_user_fn(__djstripe_stage))
-        }
-    };
+    let convert = quote!(#private::IntoHookResult::into_hook_result);
+    let call = crate::expand::call_user_fn(sig, &quote!(__djstripe_stage), &convert);
     let line = quote_spanned!(ident.span()=> ::core::line!());
     let cfgs = func.attrs.iter().filter(|attr| attr.path().is_ident("cfg"));
 
